@@ -1,0 +1,241 @@
+//! `tollgate-admin`: provisioning for a Tollgate stack. Same environment as the
+//! functions (`TOLLGATE_TABLE`, `TOLLGATE_SECRET_PREFIX`, AWS credentials and
+//! region). Prints one JSON object on stdout; on error, one line on stderr and
+//! a non-zero exit.
+
+use clap::{Args, Parser, Subcommand};
+use std::io::Read;
+use std::process::ExitCode;
+use tollgate::admin::{Admin, AdminError, ClientOpts, TenantOpts, UserOpts};
+
+#[derive(Parser)]
+#[command(
+    name = "tollgate-admin",
+    version,
+    about = "Provision Tollgate tenants, clients, users and keys"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the table (TTL on) and the stack's login key if missing.
+    Init,
+    /// Tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCmd,
+    },
+    /// Clients.
+    Client {
+        #[command(subcommand)]
+        command: ClientCmd,
+    },
+    /// Users.
+    User {
+        #[command(subcommand)]
+        command: UserCmd,
+    },
+    /// Signing keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    /// Create a tenant with a fresh signing key.
+    Create(TenantCreate),
+}
+
+#[derive(Args)]
+struct TenantCreate {
+    alias: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, value_name = "SECS")]
+    access_token_ttl: Option<u64>,
+    #[arg(long, value_name = "SECS")]
+    refresh_token_ttl: Option<u64>,
+    #[arg(long = "audience", value_name = "URI")]
+    audiences: Vec<String>,
+    /// ES256 (default) or RS256.
+    #[arg(long, value_name = "ALG")]
+    signing_alg: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ClientCmd {
+    /// Register a client; prints its id and (once) its secret.
+    Create(ClientCreate),
+}
+
+#[derive(Args)]
+struct ClientCreate {
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long = "grant", value_name = "GRANT", required = true, num_args = 1..)]
+    grants: Vec<String>,
+    #[arg(long = "redirect-uri", value_name = "URI", num_args = 1..)]
+    redirect_uris: Vec<String>,
+    #[arg(long = "scope", value_name = "SCOPE", num_args = 1..)]
+    scopes: Vec<String>,
+    #[arg(long)]
+    public: bool,
+    #[arg(long)]
+    require_pkce: bool,
+    #[arg(long)]
+    require_offline_access: bool,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user; the password is read from stdin.
+    Create(UserCreate),
+}
+
+#[derive(Args)]
+struct UserCreate {
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    username: String,
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    attrs: Vec<String>,
+    #[arg(long)]
+    require_password_change: bool,
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Make a new current signing key; the old one stays published.
+    Rotate {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// The password is stdin, minus one trailing newline.
+fn read_password() -> Result<String, AdminError> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| AdminError(format!("cannot read the password from stdin: {e}")))?;
+    if s.ends_with('\n') {
+        s.pop();
+        if s.ends_with('\r') {
+            s.pop();
+        }
+    }
+    Ok(s)
+}
+
+async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let admin = Admin::new(tollgate::Config::from_env(), &sdk);
+    match cli.command {
+        Command::Init => admin.init().await,
+        Command::Tenant {
+            command: TenantCmd::Create(t),
+        } => {
+            admin
+                .create_tenant(
+                    &t.alias,
+                    TenantOpts {
+                        name: t.name,
+                        access_token_ttl: t.access_token_ttl,
+                        refresh_token_ttl: t.refresh_token_ttl,
+                        audiences: t.audiences,
+                        signing_alg: t.signing_alg,
+                    },
+                )
+                .await
+        }
+        Command::Client {
+            command: ClientCmd::Create(c),
+        } => {
+            admin
+                .create_client(ClientOpts {
+                    tenant: c.tenant,
+                    name: c.name,
+                    grants: c.grants,
+                    redirect_uris: c.redirect_uris,
+                    scopes: c.scopes,
+                    public: c.public,
+                    require_pkce: c.require_pkce,
+                    require_offline_access: c.require_offline_access,
+                })
+                .await
+        }
+        Command::User {
+            command: UserCmd::Create(u),
+        } => {
+            let password = read_password()?;
+            admin
+                .create_user(
+                    UserOpts {
+                        tenant: u.tenant,
+                        username: u.username,
+                        email: u.email,
+                        name: u.name,
+                        attrs: u.attrs,
+                        require_password_change: u.require_password_change,
+                    },
+                    &password,
+                )
+                .await
+        }
+        Command::Key {
+            command: KeyCmd::Rotate { tenant },
+        } => admin.rotate_key(&tenant).await,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => {
+            // --help / --version
+            print!("{e}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let first = e.to_string();
+            let line = first.lines().next().unwrap_or("invalid arguments");
+            eprintln!("tollgate-admin: {}", line.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tollgate-admin: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(v) => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let msg = e.to_string().replace('\n', " ");
+            eprintln!("tollgate-admin: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Provisioning, as used by `tollgate-admin`: every operation validates all of
+//! its input before it writes anything, and undoes its own first write if the
+//! second fails, so nothing is left half-written.
+
+use crate::clock::Now;
+use crate::config::{Config, Function};
+use crate::crypto::{client_secret_hash, hash_password, random_alphanumeric, random_token};
+use crate::ids::{ClientId, TenantId, UserId};
+use crate::keys::{self, KeySet};
+use crate::secrets::{SecretError, SecretSource, SecretsManager};
+use crate::store::{
+    Client, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, Db, Grant, SigningAlg, StoreError,
+    Tenant, User,
+};
+use crate::{redirect, scope};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// A one-line, user-facing error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AdminError(pub String);
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        AdminError(format!("DynamoDB: {e}"))
+    }
+}
+
+impl From<SecretError> for AdminError {
+    fn from(e: SecretError) -> Self {
+        AdminError(format!("Secrets Manager: {e}"))
+    }
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, AdminError> {
+    Err(AdminError(msg.into()))
+}
+
+pub struct TenantOpts {
+    pub name: Option<String>,
+    pub access_token_ttl: Option<u64>,
+    pub refresh_token_ttl: Option<u64>,
+    pub audiences: Vec<String>,
+    pub signing_alg: Option<String>,
+}
+
+pub struct ClientOpts {
+    pub tenant: String,
+    pub name: String,
+    pub grants: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub public: bool,
+    pub require_pkce: bool,
+    pub require_offline_access: bool,
+}
+
+pub struct UserOpts {
+    pub tenant: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub attrs: Vec<String>,
+    pub require_password_change: bool,
+}
+
+pub struct Admin {
+    pub config: Config,
+    pub db: Db,
+    pub secrets: SecretsManager,
+}
+
+fn one_line(s: &str) -> bool {
+    !s.chars().any(char::is_control)
+}
+
+impl Admin {
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Admin {
+        Admin {
+            db: Db::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone()),
+            secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)),
+            config,
+        }
+    }
+
+    async fn tenant(&self, alias: &str) -> Result<(TenantId, Tenant), AdminError> {
+        let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
+        match self.db.get_tenant(&id).await? {
+            Some(t) => Ok((id, t)),
+            None => err(format!("unknown tenant: {alias}")),
+        }
+    }
+
+    /// Creates the table (TTL on) and the stack's login-transaction key if missing.
+    pub async fn init(&self) -> Result<Value, AdminError> {
+        let created = self.db.create_table().await?;
+        let name = self.config.login_key_secret();
+        let login_key = match self.secrets.create(&name, &random_token(48)).await {
+            Ok(()) => "created",
+            Err(SecretError::AlreadyExists) => "exists",
+            Err(e) => return Err(e.into()),
+        };
+        Ok(json!({
+            "table": self.config.table,
+            "table_created": created,
+            "login_key_secret": name,
+            "login_key": login_key,
+        }))
+    }
+
+    pub async fn create_tenant(&self, alias: &str, o: TenantOpts) -> Result<Value, AdminError> {
+        let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
+        let name = o.name.unwrap_or_else(|| alias.to_owned());
+        if name.trim().is_empty() || name.len() > 200 || !one_line(&name) {
+            return err("--name must be 1 to 200 printable characters");
+        }
+        let access = o.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL);
+        if !(60..=86_400).contains(&access) {
+            return err("--access-token-ttl must be between 60 and 86400 seconds");
+        }
+        let refresh = o.refresh_token_ttl.unwrap_or(DEFAULT_REFRESH_TOKEN_TTL);
+        if !(300..=5 * 365 * 86_400).contains(&refresh) {
+            return err("--refresh-token-ttl must be between 300 seconds and 5 years");
+        }
+        for a in &o.audiences {
+            if url::Url::parse(a).is_err() || !one_line(a) {
+                return err(format!("--audience must be an absolute URI: {a}"));
+            }
+        }
+        let alg = match o.signing_alg.as_deref() {
+            None => SigningAlg::ES256,
+            Some(a) => SigningAlg::parse(a).ok_or_else(|| {
+                AdminError(format!("--signing-alg must be ES256 or RS256, not {a}"))
+            })?,
+        };
+        if self.db.get_tenant(&id).await?.is_some() {
+            return err(format!("tenant already exists: {alias}"));
+        }
+        let set = KeySet {
+            current: keys::generate(alg).map_err(|e| AdminError(e.to_string()))?,
+            previous: None,
+        };
+        let secret_name = self.config.signing_key_secret(&id);
+        let secret_json = serde_json::to_string(&set).map_err(|e| AdminError(e.to_string()))?;
+        match self.secrets.create(&secret_name, &secret_json).await {
+            Ok(()) => {}
+            Err(SecretError::AlreadyExists) => {
+                return err(format!(
+                    "signing key secret {secret_name} already exists (tenant already exists or was deleted without its secret)"
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let tenant = Tenant {
+            id: id.clone(),
+            name,
+            access_token_ttl: access,
+            refresh_token_ttl: refresh,
+            audiences: o.audiences,
+            signing_alg: alg,
+            public_jwks: set.public_jwks(),
+            current_kid: set.current.kid.clone(),
+            created_at: Now::system().secs(),
+        };
+        if let Err(e) = self.db.create_tenant(&tenant).await {
+            let _ = self.secrets.delete_now(&secret_name).await;
+            return match e {
+                StoreError::AlreadyExists => err(format!("tenant already exists: {alias}")),
+                e => Err(e.into()),
+            };
+        }
+        Ok(json!({
+            "tenant": alias,
+            "issuer": self.config.issuer(&id),
+            "discovery": format!("{}/.well-known/openid-configuration", self.config.issuer(&id)),
+            "authorization_endpoint": self.config.endpoint(Function::Authorize, &id),
+            "token_endpoint": self.config.endpoint(Function::Token, &id),
+            "signing_alg": alg.as_str(),
+            "kid": set.current.kid,
+        }))
+    }
+
+    pub async fn create_client(&self, o: ClientOpts) -> Result<Value, AdminError> {
+        if o.name.trim().is_empty() || o.name.len() > 200 || !one_line(&o.name) {
+            return err("--name must be 1 to 200 printable characters");
+        }
+        if o.grants.is_empty() {
+            return err("at least one --grant is required");
+        }
+        let mut grants = Vec::new();
+        for g in &o.grants {
+            match Grant::parse(g) {
+                Some(g) if !grants.contains(&g) => grants.push(g),
+                Some(_) => {}
+                None => {
+                    return err(format!(
+                        "unknown grant: {g} (use authorization_code, client_credentials, password, implicit)"
+                    ));
+                }
+            }
+        }
+        for r in &o.redirect_uris {
+            redirect::validate_registration(r).map_err(AdminError)?;
+        }
+        let needs_redirect =
+            grants.contains(&Grant::AuthorizationCode) || grants.contains(&Grant::Implicit);
+        if needs_redirect && o.redirect_uris.is_empty() {
+            return err("authorization_code and implicit clients need at least one --redirect-uri");
+        }
+        if o.public && grants.contains(&Grant::ClientCredentials) {
+            return err("a --public client cannot use client_credentials");
+        }
+        let mut scopes: Vec<String> = Vec::new();
+        for s in &o.scopes {
+            let parsed =
+                scope::parse(s).map_err(|_| AdminError(format!("malformed scope: {s}")))?;
+            for p in parsed {
+                if !scopes.contains(&p) {
+                    scopes.push(p);
+                }
+            }
+        }
+        let (tenant_id, _) = self.tenant(&o.tenant).await?;
+        let client_id = ClientId::parse(&random_alphanumeric(ClientId::LEN))
+            .map_err(|e| AdminError(e.to_string()))?;
+        let secret = (!o.public).then(|| random_alphanumeric(64));
+        let secret_name = self.config.client_secret_name(&tenant_id, &client_id);
+        if let Some(s) = &secret {
+            self.secrets
+                .create(&secret_name, &client_secret_hash(s))
+                .await?;
+        }
+        let client = Client {
+            tenant: tenant_id,
+            client_id: client_id.clone(),
+            name: o.name,
+            grants,
+            redirect_uris: o.redirect_uris,
+            scopes,
+            public: o.public,
+            require_pkce: o.require_pkce || o.public,
+            require_offline_access: o.require_offline_access,
+            enabled: true,
+            created_at: Now::system().secs(),
+        };
+        if let Err(e) = self.db.create_client(&client).await {
+            if secret.is_some() {
+                let _ = self.secrets.delete_now(&secret_name).await;
+            }
+            return Err(e.into());
+        }
+        let mut out = json!({"client_id": client_id.as_str()});
+        if let Some(s) = secret {
+            out["client_secret"] = json!(s);
+        }
+        Ok(out)
+    }
+
+    pub async fn create_user(&self, o: UserOpts, password: &str) -> Result<Value, AdminError> {
+        let username = o.username.trim();
+        if username.is_empty() || username.len() > 256 || !one_line(username) {
+            return err("--username must be 1 to 256 printable characters");
+        }
+        if password.is_empty() {
+            return err("the password (read from stdin) is empty");
+        }
+        if password.len() > 1024 {
+            return err("the password is longer than 1024 bytes");
+        }
+        let mut attrs = BTreeMap::new();
+        for a in &o.attrs {
+            let Some((k, v)) = a.split_once('=') else {
+                return err(format!("--attr must be KEY=VALUE: {a}"));
+            };
+            if k.is_empty()
+                || !k
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+            {
+                return err(format!("--attr key must be letters, digits, _ or -: {k}"));
+            }
+            attrs.insert(k.to_owned(), v.to_owned());
+        }
+        for (flag, v) in [("--email", &o.email), ("--name", &o.name)] {
+            if let Some(v) = v
+                && (v.is_empty() || v.len() > 256 || !one_line(v))
+            {
+                return err(format!("{flag} must be 1 to 256 printable characters"));
+            }
+        }
+        let (tenant_id, _) = self.tenant(&o.tenant).await?;
+        let user_id = UserId::parse(&random_token(16)).map_err(|e| AdminError(e.to_string()))?;
+        let password_hash = hash_password(password).map_err(|e| AdminError(e.to_string()))?;
+        let user = User {
+            tenant: tenant_id,
+            user_id: user_id.clone(),
+            username: username.to_owned(),
+            password_hash,
+            email: o.email,
+            name: o.name,
+            attrs,
+            require_password_change: o.require_password_change,
+            pwd_version: 0,
+            enabled: true,
+            created_at: Now::system().secs(),
+        };
+        match self.db.create_user(&user).await {
+            Ok(()) => Ok(json!({"user_id": user_id.as_str()})),
+            Err(StoreError::AlreadyExists) => err(format!("username already exists: {username}")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// New current key; the old one stays in the JWKS as previous. The JWKS is
+    /// updated before the private key, so every token ever signed verifies.
+    pub async fn rotate_key(&self, alias: &str) -> Result<Value, AdminError> {
+        let (tenant_id, tenant) = self.tenant(alias).await?;
+        let name = self.config.signing_key_secret(&tenant_id);
+        let Some(raw) = self.secrets.fetch(&name).await? else {
+            return err(format!("signing key secret {name} is missing"));
+        };
+        let set: KeySet =
+            serde_json::from_str(&raw).map_err(|e| AdminError(format!("stored key set: {e}")))?;
+        let old_kid = set.current.kid.clone();
+        let set = set
+            .rotated(tenant.signing_alg)
+            .map_err(|e| AdminError(e.to_string()))?;
+        self.db
+            .set_tenant_keys(
+                &tenant_id,
+                &set.public_jwks(),
+                &set.current.kid,
+                tenant.signing_alg,
+            )
+            .await?;
+        let json = serde_json::to_string(&set).map_err(|e| AdminError(e.to_string()))?;
+        self.secrets.put(&name, &json).await?;
+        Ok(json!({"tenant": alias, "kid": set.current.kid, "previous_kid": old_kid}))
+    }
+}

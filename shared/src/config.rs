@@ -1,0 +1,155 @@
+//! Runtime configuration, read from the environment once per cold start.
+
+use crate::ids::TenantId;
+
+/// The functions whose public URLs the server prints or signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Authorize,
+    Callback,
+    Token,
+    Refresh,
+    ChangePassword,
+    Discovery,
+}
+
+impl Function {
+    pub const ALL: [Function; 6] = [
+        Function::Authorize,
+        Function::Callback,
+        Function::Token,
+        Function::Refresh,
+        Function::ChangePassword,
+        Function::Discovery,
+    ];
+
+    /// The binary / function name (`cargo lambda watch` routes by it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Authorize => "authorize",
+            Function::Callback => "callback",
+            Function::Token => "token",
+            Function::Refresh => "refresh",
+            Function::ChangePassword => "change-password",
+            Function::Discovery => "discovery",
+        }
+    }
+
+    fn env_suffix(self) -> &'static str {
+        match self {
+            Function::Authorize => "AUTHORIZE",
+            Function::Callback => "CALLBACK",
+            Function::Token => "TOKEN",
+            Function::Refresh => "REFRESH",
+            Function::ChangePassword => "CHANGE_PASSWORD",
+            Function::Discovery => "DISCOVERY",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// DynamoDB table name (`TOLLGATE_TABLE`).
+    pub table: String,
+    /// Secrets Manager name prefix (`TOLLGATE_SECRET_PREFIX`), no trailing slash.
+    pub secret_prefix: String,
+    /// `{function}`-templated base URL (`TOLLGATE_FUNCTION_URL_TEMPLATE`).
+    url_template: Option<String>,
+    /// Per-function base URLs (`TOLLGATE_URL_<FUNCTION>`), winning over the template.
+    url_overrides: Vec<(Function, String)>,
+    /// Base of every issuer (`TOLLGATE_ISSUER_BASE`); defaults to the discovery URL.
+    issuer_base: Option<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let trim = |s: String| s.trim().trim_end_matches('/').to_owned();
+        let url_overrides = Function::ALL
+            .iter()
+            .filter_map(|f| get(&format!("TOLLGATE_URL_{}", f.env_suffix())).map(|u| (*f, trim(u))))
+            .collect();
+        Config {
+            table: get("TOLLGATE_TABLE").unwrap_or_else(|| "tollgate".into()),
+            secret_prefix: get("TOLLGATE_SECRET_PREFIX")
+                .map(trim)
+                .unwrap_or_else(|| "tollgate".into()),
+            url_template: get("TOLLGATE_FUNCTION_URL_TEMPLATE").map(trim),
+            url_overrides,
+            issuer_base: get("TOLLGATE_ISSUER_BASE").map(trim),
+        }
+    }
+
+    /// The public base URL of a function, without a trailing slash.
+    pub fn function_base(&self, f: Function) -> String {
+        if let Some((_, u)) = self.url_overrides.iter().find(|(g, _)| *g == f) {
+            return u.clone();
+        }
+        match &self.url_template {
+            Some(t) => t.replace("{function}", f.name()),
+            None => format!("http://127.0.0.1:9000/lambda-url/{}", f.name()),
+        }
+    }
+
+    /// `{base}/oauth2/{tenant}` — byte-identical wherever it appears.
+    pub fn issuer(&self, tenant: &TenantId) -> String {
+        let base = self
+            .issuer_base
+            .clone()
+            .unwrap_or_else(|| self.function_base(Function::Discovery));
+        format!("{base}/oauth2/{tenant}")
+    }
+
+    /// The public URL of an endpoint of a tenant.
+    pub fn endpoint(&self, f: Function, tenant: &TenantId) -> String {
+        let base = self.function_base(f);
+        let tail = match f {
+            Function::Authorize => "authorize",
+            Function::Callback => "callback",
+            Function::Token => "token",
+            Function::Refresh => "refresh",
+            Function::ChangePassword => "token/changepassword",
+            Function::Discovery => "jwks.json",
+        };
+        format!("{base}/oauth2/{tenant}/{tail}")
+    }
+
+    pub fn signing_key_secret(&self, tenant: &TenantId) -> String {
+        format!("{}/{}/signing-keys", self.secret_prefix, tenant)
+    }
+
+    pub fn client_secret_name(&self, tenant: &TenantId, client: &crate::ClientId) -> String {
+        format!("{}/{}/clients/{}", self.secret_prefix, tenant, client)
+    }
+
+    pub fn login_key_secret(&self) -> String {
+        format!("{}/stack/login-tx-key", self.secret_prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_from_template_and_overrides() {
+        let c = Config::from_lookup(|k| match k {
+            "TOLLGATE_FUNCTION_URL_TEMPLATE" => Some("http://h:9/lambda-url/{function}/".into()),
+            "TOLLGATE_URL_TOKEN" => Some("https://tok.example/".into()),
+            _ => None,
+        });
+        let t = TenantId::parse("acme").unwrap();
+        assert_eq!(c.issuer(&t), "http://h:9/lambda-url/discovery/oauth2/acme");
+        assert_eq!(
+            c.endpoint(Function::Token, &t),
+            "https://tok.example/oauth2/acme/token"
+        );
+        assert_eq!(
+            c.endpoint(Function::ChangePassword, &t),
+            "http://h:9/lambda-url/change-password/oauth2/acme/token/changepassword"
+        );
+    }
+}

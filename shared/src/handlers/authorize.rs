@@ -1,0 +1,220 @@
+//! GET /oauth2/{tenant}/authorize — validate the request in RFC order, then show
+//! the login + consent page carrying a signed login transaction.
+//!
+//! Until the client and its redirect URI are established, errors are HTML pages
+//! (never a redirect). After that, errors redirect with `state` and `iss`.
+
+use super::{html_error, html_internal};
+use crate::AppState;
+use crate::clock::Now;
+use crate::config::Function;
+use crate::crypto::{is_valid_s256_challenge, random_token};
+use crate::error::ErrorCode;
+use crate::html::LoginPage;
+use crate::http::{
+    Params, Response, append_params, html_response, query_params, redirect, tenant_route,
+};
+use crate::ids::{ClientId, TenantId};
+use crate::login_tx::{self, LoginTx};
+use crate::store::{Client, Grant};
+use crate::{redirect as redirect_uri, scope};
+use lambda_http::Request;
+use lambda_http::http::{Method, StatusCode};
+
+/// Where errors go once the redirect URI is trusted.
+pub struct ErrorRedirect<'a> {
+    pub redirect_uri: &'a str,
+    pub state: Option<&'a str>,
+    pub issuer: &'a str,
+    pub fragment: bool,
+}
+
+impl ErrorRedirect<'_> {
+    pub fn send(&self, code: ErrorCode, description: &str, status: StatusCode) -> Response {
+        let mut pairs = vec![("error", code.as_str()), ("error_description", description)];
+        if let Some(s) = self.state {
+            pairs.push(("state", s));
+        }
+        pairs.push(("iss", self.issuer));
+        redirect(
+            status,
+            &append_params(self.redirect_uri, &pairs, self.fragment),
+        )
+    }
+}
+
+pub async fn handle(state: &AppState, req: Request) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return crate::http::method_not_allowed("GET, HEAD");
+    }
+    let Some(tenant) = tenant_route(req.uri().path(), &["authorize"]) else {
+        return html_error(StatusCode::NOT_FOUND, "Not found", "There is no such page.");
+    };
+    authorize(state, &tenant, &query_params(&req), Now::system()).await
+}
+
+/// The trusted part of a request: a known client and a registered redirect URI.
+async fn establish_client(
+    state: &AppState,
+    tenant: &TenantId,
+    p: &Params,
+) -> Result<(std::sync::Arc<Client>, String), Response> {
+    let bad = |msg: &str| html_error(StatusCode::BAD_REQUEST, "Invalid request", msg);
+    if p.is_duplicated("client_id") || p.is_duplicated("redirect_uri") {
+        return Err(bad("The request repeats client_id or redirect_uri."));
+    }
+    let Some(raw_id) = p.get("client_id") else {
+        return Err(bad("The request has no client_id."));
+    };
+    let client = match ClientId::parse(raw_id) {
+        Ok(id) => state.client(tenant, &id).await.map_err(html_internal)?,
+        Err(_) => None,
+    };
+    let Some(client) = client.filter(|c| c.enabled) else {
+        return Err(bad("The application (client_id) is not known."));
+    };
+    match redirect_uri::resolve(&client.redirect_uris, p.get("redirect_uri")) {
+        Some(uri) => {
+            let uri = uri.to_owned();
+            Ok((client, uri))
+        }
+        None if p.has("redirect_uri") => Err(bad(
+            "The redirect_uri is not registered for this application.",
+        )),
+        None => Err(bad(
+            "The request has no redirect_uri and the application has several registered.",
+        )),
+    }
+}
+
+pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: Now) -> Response {
+    let tenant = match state.tenant(tenant_id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return html_error(
+                StatusCode::NOT_FOUND,
+                "Unknown tenant",
+                "There is no such organisation.",
+            );
+        }
+        Err(e) => return html_internal(e),
+    };
+    let (client, redirect_to) = match establish_client(state, tenant_id, p).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+
+    let issuer = state.config.issuer(tenant_id);
+    let response_type = p.get("response_type");
+    let err = ErrorRedirect {
+        redirect_uri: &redirect_to,
+        state: p.get("state"),
+        issuer: &issuer,
+        fragment: response_type == Some("token"),
+    };
+    let fail = |code, d: &str| err.send(code, d, StatusCode::FOUND);
+
+    if let Some(d) = p.duplicates().first() {
+        return fail(
+            ErrorCode::InvalidRequest,
+            &format!("duplicate parameter: {d}"),
+        );
+    }
+    let implicit = match response_type {
+        None => return fail(ErrorCode::InvalidRequest, "response_type is required"),
+        Some("code") => false,
+        Some("token") => true,
+        Some(_) => {
+            return fail(
+                ErrorCode::UnsupportedResponseType,
+                "response_type must be code or token",
+            );
+        }
+    };
+    let needed = if implicit {
+        Grant::Implicit
+    } else {
+        Grant::AuthorizationCode
+    };
+    if !client.has_grant(needed) {
+        return fail(
+            ErrorCode::UnauthorizedClient,
+            &format!("client is not registered for {}", needed.as_str()),
+        );
+    }
+    let scopes = match scope::resolve(&client, p.get("scope")) {
+        Ok(s) => s,
+        Err(d) => return fail(ErrorCode::InvalidScope, &d),
+    };
+    let challenge = if implicit {
+        None
+    } else {
+        match (p.get("code_challenge"), p.get("code_challenge_method")) {
+            (_, Some(m)) if m != "S256" => {
+                return fail(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge_method must be S256",
+                );
+            }
+            (Some(_), None) => {
+                return fail(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge_method must be S256 (plain is not supported)",
+                );
+            }
+            (None, Some(_)) => {
+                return fail(ErrorCode::InvalidRequest, "code_challenge is missing");
+            }
+            (Some(c), Some(_)) if !is_valid_s256_challenge(c) => {
+                return fail(ErrorCode::InvalidRequest, "malformed code_challenge");
+            }
+            (Some(c), Some(_)) => Some(c.to_owned()),
+            (None, None) if client.public || client.require_pkce => {
+                return fail(
+                    ErrorCode::InvalidRequest,
+                    "PKCE (code_challenge with S256) is required for this client",
+                );
+            }
+            (None, None) => None,
+        }
+    };
+    if p.get("prompt")
+        .is_some_and(|pr| scope::contains(pr, "none"))
+    {
+        return fail(
+            ErrorCode::LoginRequired,
+            "the user must sign in (prompt=none cannot be satisfied)",
+        );
+    }
+
+    let key = match state.login_key().await {
+        Ok(k) => k,
+        Err(_) => return html_internal("login key unavailable"),
+    };
+    let tx = LoginTx {
+        t: tenant_id.to_string(),
+        c: client.client_id.to_string(),
+        r: redirect_to.clone(),
+        ri: p.has("redirect_uri"),
+        s: scope::join(&scopes),
+        st: p.get("state").map(str::to_owned),
+        cc: challenge,
+        n: p.get("nonce").map(str::to_owned),
+        rt: if implicit { "token" } else { "code" }.to_owned(),
+        exp: now.plus(login_tx::LIFETIME),
+        id: random_token(16),
+    };
+    let page = LoginPage {
+        action: &state.config.endpoint(Function::Callback, tenant_id),
+        client_name: &client.name,
+        tenant_name: &tenant.name,
+        scopes: &scopes,
+        tx: &tx.seal(&key),
+        username: p
+            .get("login_hint")
+            .filter(|h| !h.contains(' '))
+            .unwrap_or(""),
+        error: None,
+    };
+    html_response(StatusCode::OK, page.render())
+}

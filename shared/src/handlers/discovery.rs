@@ -1,0 +1,89 @@
+//! RFC 8414 / OIDC Discovery metadata and the tenant's JWKS.
+
+use crate::AppState;
+use crate::config::{Config, Function};
+use crate::http::{Response, Seg, match_route, method_not_allowed, not_found_json, public_json};
+use crate::ids::TenantId;
+use crate::store::Tenant;
+use lambda_http::Request;
+use lambda_http::http::Method;
+use serde_json::{Value, json};
+
+enum Doc {
+    Metadata,
+    Jwks,
+}
+
+fn route(path: &str) -> Option<(TenantId, Doc)> {
+    use Seg::{Lit, Tenant};
+    if let Some(t) = match_route(
+        path,
+        &[
+            Lit("oauth2"),
+            Tenant,
+            Lit(".well-known"),
+            Lit("openid-configuration"),
+        ],
+    ) {
+        return Some((t, Doc::Metadata));
+    }
+    if let Some(t) = match_route(
+        path,
+        &[
+            Lit(".well-known"),
+            Lit("oauth-authorization-server"),
+            Lit("oauth2"),
+            Tenant,
+        ],
+    ) {
+        return Some((t, Doc::Metadata));
+    }
+    match_route(path, &[Lit("oauth2"), Tenant, Lit("jwks.json")]).map(|t| (t, Doc::Jwks))
+}
+
+pub async fn handle(state: &AppState, req: Request) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return method_not_allowed("GET, HEAD");
+    }
+    let Some((tenant_id, doc)) = route(req.uri().path()) else {
+        return not_found_json();
+    };
+    let tenant = match state.tenant(&tenant_id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return not_found_json(),
+        Err(e) => return crate::error::OAuthError::internal(e).into_response(),
+    };
+    match doc {
+        Doc::Metadata => public_json(&metadata(&state.config, &tenant), 300),
+        Doc::Jwks => match serde_json::from_str::<Value>(&tenant.public_jwks) {
+            Ok(keys) => public_json(&json!({ "keys": keys }), 300),
+            Err(e) => crate::error::OAuthError::internal(e).into_response(),
+        },
+    }
+}
+
+/// The metadata document: every endpoint by its real URL.
+pub fn metadata(config: &Config, tenant: &Tenant) -> Value {
+    let t = &tenant.id;
+    json!({
+        "issuer": config.issuer(t),
+        "authorization_endpoint": config.endpoint(Function::Authorize, t),
+        "token_endpoint": config.endpoint(Function::Token, t),
+        "jwks_uri": config.endpoint(Function::Discovery, t),
+        "refresh_endpoint": config.endpoint(Function::Refresh, t),
+        "change_password_endpoint": config.endpoint(Function::ChangePassword, t),
+        "response_types_supported": ["code", "token"],
+        "response_modes_supported": ["query", "fragment"],
+        "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "password", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [tenant.signing_alg.as_str()],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "scopes_supported": crate::scope::STANDARD,
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "preferred_username"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": false,
+    })
+}

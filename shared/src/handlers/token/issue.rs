@@ -1,0 +1,91 @@
+//! Issuing a user's tokens (authorization_code and password grants).
+
+use super::{GrantCtx, Tokens};
+use crate::crypto::{random_token, token_hash};
+use crate::error::OAuthError;
+use crate::jwt::{AccessToken, IdToken};
+use crate::scope;
+use crate::store::{Family, RefreshState, RefreshToken, User};
+
+pub struct UserGrant<'a> {
+    pub user: &'a User,
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    pub auth_time: u64,
+    /// The family to start (decided before, e.g. recorded on the code).
+    pub family_id: String,
+}
+
+/// Whether this client gets a refresh token for this scope: clients registered
+/// for authorization_code or password do, except that clients registered with
+/// `--require-offline-access` need `offline_access` in the scope.
+pub fn wants_refresh(ctx: &GrantCtx<'_>, scope_str: &str) -> bool {
+    let c = &ctx.client.client;
+    c.may_refresh() && (!c.require_offline_access || scope::contains(scope_str, "offline_access"))
+}
+
+pub async fn user_tokens(ctx: &GrantCtx<'_>, g: UserGrant<'_>) -> Result<Tokens, OAuthError> {
+    let client = &ctx.client.client;
+    let signer = ctx.state.signer(&ctx.tenant.id).await?;
+    let access_token = AccessToken {
+        issuer: &ctx.issuer,
+        tenant: ctx.tenant,
+        client_id: &client.client_id,
+        scope: g.scope,
+        user: Some(g.user),
+        auth_time: Some(g.auth_time),
+    }
+    .sign(&signer, ctx.now)?;
+    let refresh_token = if wants_refresh(ctx, g.scope) {
+        let token = random_token(32);
+        let expires_at = ctx.now.plus(ctx.tenant.refresh_token_ttl);
+        let family = Family {
+            tenant: ctx.tenant.id.clone(),
+            family_id: g.family_id.clone(),
+            client_id: client.client_id.clone(),
+            user_id: g.user.user_id.clone(),
+            pwd_version: g.user.pwd_version,
+            revoked: false,
+            created_at: ctx.now.secs(),
+            expires_at,
+        };
+        let rt = RefreshToken {
+            tenant: ctx.tenant.id.clone(),
+            token_hash: token_hash(&token),
+            family_id: g.family_id,
+            client_id: client.client_id.clone(),
+            user_id: g.user.user_id.clone(),
+            scope: g.scope.to_owned(),
+            pwd_version: g.user.pwd_version,
+            issued_at: ctx.now.secs(),
+            expires_at,
+            state: RefreshState::Active,
+        };
+        ctx.state.db.issue_refresh(&family, &rt).await?;
+        Some(token)
+    } else {
+        None
+    };
+    let id_token = if scope::contains(g.scope, "openid") {
+        Some(
+            IdToken {
+                issuer: &ctx.issuer,
+                client_id: &client.client_id,
+                user: g.user,
+                nonce: g.nonce,
+                auth_time: g.auth_time,
+                ttl: ctx.tenant.access_token_ttl,
+            }
+            .sign(&signer, ctx.now)?,
+        )
+    } else {
+        None
+    };
+    Ok(Tokens {
+        access_token,
+        expires_in: ctx.tenant.access_token_ttl,
+        refresh_token,
+        scope: g.scope.to_owned(),
+        id_token,
+    })
+}

@@ -1,0 +1,248 @@
+//! POST /oauth2/{tenant}/token (and /refresh): parse the request into a grant,
+//! authenticate the client, run the grant.
+
+mod authorization_code;
+pub mod client_auth;
+mod client_credentials;
+mod issue;
+mod password;
+mod refresh;
+
+use crate::AppState;
+use crate::clock::Now;
+use crate::error::OAuthError;
+use crate::http::{
+    Params, Response, body_bytes, is_form, json_response, query_params, tenant_route,
+};
+use crate::ids::TenantId;
+use crate::store::Tenant;
+use client_auth::Authenticated;
+use lambda_http::Request;
+use lambda_http::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// The token request, tagged by `grant_type`. Carries secrets: no `Debug`.
+pub enum TokenRequest {
+    AuthorizationCode {
+        code: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
+    ClientCredentials {
+        scope: Option<String>,
+    },
+    Password {
+        username: String,
+        password: String,
+        scope: Option<String>,
+    },
+    RefreshToken {
+        refresh_token: String,
+        scope: Option<String>,
+    },
+}
+
+impl TokenRequest {
+    pub fn grant_type(&self) -> &'static str {
+        match self {
+            TokenRequest::AuthorizationCode { .. } => "authorization_code",
+            TokenRequest::ClientCredentials { .. } => "client_credentials",
+            TokenRequest::Password { .. } => "password",
+            TokenRequest::RefreshToken { .. } => "refresh_token",
+        }
+    }
+
+    pub fn parse(p: &Params) -> Result<TokenRequest, OAuthError> {
+        let req = |k: &str| {
+            p.get(k)
+                .map(str::to_owned)
+                .ok_or_else(|| OAuthError::invalid_request(format!("{k} is required")))
+        };
+        let opt = |k: &str| p.get(k).map(str::to_owned);
+        match p.get("grant_type") {
+            None => Err(OAuthError::invalid_request("grant_type is required")),
+            Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
+                code: req("code")?,
+                redirect_uri: opt("redirect_uri"),
+                code_verifier: opt("code_verifier"),
+            }),
+            Some("client_credentials") => Ok(TokenRequest::ClientCredentials {
+                scope: opt("scope"),
+            }),
+            Some("password") => Ok(TokenRequest::Password {
+                username: req("username")?,
+                password: req("password")?,
+                scope: opt("scope"),
+            }),
+            Some("refresh_token") => Ok(TokenRequest::RefreshToken {
+                refresh_token: req("refresh_token")?,
+                scope: opt("scope"),
+            }),
+            Some(other) => Err(OAuthError::new(
+                crate::error::ErrorCode::UnsupportedGrantType,
+                format!(
+                    "unsupported grant_type: {}",
+                    other.chars().take(64).collect::<String>()
+                ),
+            )),
+        }
+    }
+}
+
+/// What a successful grant returns.
+pub struct Tokens {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: Option<String>,
+    pub scope: String,
+    pub id_token: Option<String>,
+}
+
+impl Tokens {
+    pub fn into_response(self) -> Response {
+        let mut body = json!({
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        });
+        if let Some(r) = self.refresh_token {
+            body["refresh_token"] = Value::String(r);
+        }
+        if let Some(i) = self.id_token {
+            body["id_token"] = Value::String(i);
+        }
+        json_response(StatusCode::OK, &body)
+    }
+}
+
+/// Which endpoint is being served: `token` takes every grant, `refresh` only
+/// refresh_token (same code path).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    Refresh,
+}
+
+pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Response {
+    if req.method() != Method::POST {
+        return crate::http::method_not_allowed("POST");
+    }
+    let tail: &[&str] = match endpoint {
+        Endpoint::Token => &["token"],
+        Endpoint::Refresh => &["refresh"],
+    };
+    let Some(tenant) = tenant_route(req.uri().path(), tail) else {
+        return crate::http::not_found_json();
+    };
+    match token(state, &tenant, &req, endpoint, Now::system()).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Common request checks for the token-style endpoints: a form body, no
+/// credentials in the query string, no repeated parameter.
+pub fn form_params(req: &Request) -> Result<Params, OAuthError> {
+    if !is_form(req) {
+        return Err(OAuthError::invalid_request(
+            "the request body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let q = query_params(req);
+    if [
+        "client_secret",
+        "password",
+        "refresh_token",
+        "code",
+        "newpassword",
+    ]
+    .iter()
+    .any(|k| q.has(k))
+    {
+        return Err(OAuthError::invalid_request(
+            "credentials must not be sent in the query string",
+        ));
+    }
+    let p = Params::parse(body_bytes(req));
+    if let Some(d) = p.duplicates().first() {
+        return Err(OAuthError::invalid_request(format!(
+            "duplicate parameter: {d}"
+        )));
+    }
+    Ok(p)
+}
+
+async fn token(
+    state: &AppState,
+    tenant_id: &TenantId,
+    req: &Request,
+    endpoint: Endpoint,
+    now: Now,
+) -> Result<Response, OAuthError> {
+    let p = form_params(req)?;
+    let Some(tenant) = state.tenant(tenant_id).await? else {
+        return Ok(crate::http::not_found_json());
+    };
+    let grant = TokenRequest::parse(&p)?;
+    if endpoint == Endpoint::Refresh && !matches!(grant, TokenRequest::RefreshToken { .. }) {
+        return Err(OAuthError::new(
+            crate::error::ErrorCode::UnsupportedGrantType,
+            "this endpoint accepts grant_type=refresh_token only",
+        ));
+    }
+    let client = client_auth::authenticate(state, tenant_id, req, &p).await?;
+    let span = tracing::info_span!(
+        "token",
+        tenant = %tenant_id,
+        client_id = %client.client.client_id,
+        grant_type = grant.grant_type()
+    );
+    let _guard = span.enter();
+    let ctx = GrantCtx {
+        state,
+        tenant: &tenant,
+        client: &client,
+        issuer: state.config.issuer(tenant_id),
+        now,
+    };
+    let result = match grant {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            authorization_code::grant(
+                &ctx,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+            )
+            .await
+        }
+        TokenRequest::ClientCredentials { scope } => {
+            client_credentials::grant(&ctx, scope.as_deref()).await
+        }
+        TokenRequest::Password {
+            username,
+            password,
+            scope,
+        } => return password::grant(&ctx, &username, &password, scope.as_deref()).await,
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh::grant(&ctx, &refresh_token, scope.as_deref()).await,
+    };
+    result
+        .map(Tokens::into_response)
+        .map_err(|e| e.with_basic(client.basic))
+}
+
+/// What every grant gets.
+pub struct GrantCtx<'a> {
+    pub state: &'a AppState,
+    pub tenant: &'a Tenant,
+    pub client: &'a Authenticated,
+    pub issuer: String,
+    pub now: Now,
+}

@@ -1,0 +1,314 @@
+//! Request parsing (parameters, routes, client credentials) and response builders.
+
+use crate::ids::TenantId;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request};
+use std::collections::BTreeMap;
+
+pub type Response = lambda_http::Response<Body>;
+
+/// One path segment of a route.
+#[derive(Debug, Clone, Copy)]
+pub enum Seg {
+    /// A fixed segment, matched without regard to case.
+    Lit(&'static str),
+    /// The tenant alias.
+    Tenant,
+}
+
+/// Matches `path` against a route; returns the parsed tenant. One trailing
+/// slash is tolerated. A tenant segment that is not a valid alias does not match.
+pub fn match_route(path: &str, route: &[Seg]) -> Option<TenantId> {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let segs: Vec<&str> = path.split('/').collect();
+    if segs.len() != route.len() {
+        return None;
+    }
+    let mut tenant = None;
+    for (s, r) in segs.iter().zip(route) {
+        match r {
+            Seg::Lit(l) if s.eq_ignore_ascii_case(l) => {}
+            Seg::Lit(_) => return None,
+            Seg::Tenant => tenant = Some(TenantId::parse(s).ok()?),
+        }
+    }
+    tenant
+}
+
+/// `/oauth2/{tenant}/{tail...}`.
+pub fn tenant_route(path: &str, tail: &[&'static str]) -> Option<TenantId> {
+    let mut route = vec![Seg::Lit("oauth2"), Seg::Tenant];
+    route.extend(tail.iter().map(|t| Seg::Lit(t)));
+    match_route(path, &route)
+}
+
+/// Form or query parameters. Per RFC 6749 §3.1 a parameter sent without a value
+/// is treated as omitted, and no parameter may appear more than once.
+#[derive(Default)]
+pub struct Params {
+    map: BTreeMap<String, String>,
+    duplicates: Vec<String>,
+}
+
+impl Params {
+    pub fn parse(raw: &[u8]) -> Params {
+        let mut p = Params::default();
+        for (k, v) in form_urlencoded::parse(raw) {
+            if v.is_empty() {
+                continue;
+            }
+            if p.map.contains_key(k.as_ref()) {
+                if !p.duplicates.iter().any(|d| d == k.as_ref()) {
+                    p.duplicates.push(k.into_owned());
+                }
+            } else {
+                p.map.insert(k.into_owned(), v.into_owned());
+            }
+        }
+        p
+    }
+
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.map.get(k).map(String::as_str)
+    }
+
+    pub fn has(&self, k: &str) -> bool {
+        self.map.contains_key(k)
+    }
+
+    pub fn is_duplicated(&self, k: &str) -> bool {
+        self.duplicates.iter().any(|d| d == k)
+    }
+
+    pub fn duplicates(&self) -> &[String] {
+        &self.duplicates
+    }
+}
+
+pub fn query_params(req: &Request) -> Params {
+    Params::parse(req.uri().query().unwrap_or("").as_bytes())
+}
+
+pub fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    }
+}
+
+pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// True for `application/x-www-form-urlencoded` (parameters allowed).
+pub fn is_form(req: &Request) -> bool {
+    header_str(req, "content-type")
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// Credentials from `Authorization: Basic` (RFC 6749 §2.3.1: both parts are
+/// form-urlencoded before base64). `Err` for a malformed header.
+/// A malformed `Authorization` header.
+#[derive(Debug)]
+pub struct MalformedAuthorization;
+
+pub fn basic_credentials(
+    req: &Request,
+) -> Result<Option<(String, String)>, MalformedAuthorization> {
+    let Some(h) = header_str(req, "authorization") else {
+        return Ok(None);
+    };
+    let Some((scheme, rest)) = h.trim().split_once(' ') else {
+        return Err(MalformedAuthorization);
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(MalformedAuthorization);
+    }
+    let decoded = STANDARD
+        .decode(rest.trim())
+        .map_err(|_| MalformedAuthorization)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| MalformedAuthorization)?;
+    let (id, secret) = decoded.split_once(':').ok_or(MalformedAuthorization)?;
+    let unescape = |s: &str| -> Result<String, MalformedAuthorization> {
+        let plus_fixed = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&plus_fixed)
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| MalformedAuthorization)
+    };
+    Ok(Some((unescape(id)?, unescape(secret)?)))
+}
+
+fn base(status: StatusCode, content_type: &'static str, body: Body) -> Response {
+    let mut r = lambda_http::Response::new(body);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+/// JSON with `Cache-Control: no-store` (RFC 6749 §5.1).
+pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    base(status, "application/json", Body::Text(body.to_string()))
+}
+
+/// Cacheable public JSON (metadata, JWKS).
+pub fn public_json(body: &serde_json::Value, max_age: u32) -> Response {
+    let mut r = json_response(StatusCode::OK, body);
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        r.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
+    r.headers_mut().remove(header::PRAGMA);
+    r.headers_mut()
+        .insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    r
+}
+
+/// Server-rendered HTML with the anti-framing and no-referrer headers.
+pub fn html_response(status: StatusCode, html: String) -> Response {
+    let mut r = base(status, "text/html; charset=utf-8", Body::Text(html));
+    let h = r.headers_mut();
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    r
+}
+
+/// A 303 (after a form POST) or 302 (after a GET) to `location`.
+pub fn redirect(status: StatusCode, location: &str) -> Response {
+    let mut r = base(status, "text/plain; charset=utf-8", Body::Empty);
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            r.headers_mut().insert(header::LOCATION, v);
+            r.headers_mut()
+                .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+            r
+        }
+        Err(_) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &serde_json::json!({"error": "server_error"}),
+        ),
+    }
+}
+
+pub fn not_found_json() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error": "not_found", "error_description": "no such route or tenant"}),
+    )
+}
+
+pub fn method_not_allowed(allow: &'static str) -> Response {
+    let mut r = json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &serde_json::json!({"error": "invalid_request", "error_description": "method not allowed"}),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+/// Percent-encodes everything outside RFC 3986 unreserved (spaces as `%20`).
+pub fn pct(s: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const SET: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    utf8_percent_encode(s, SET).to_string()
+}
+
+/// `k=v&k=v` with `%20`-style encoding.
+pub fn encode_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", pct(k), pct(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Appends parameters to a redirect URI's query (or fragment), keeping any
+/// query the registered URI already has.
+pub fn append_params(uri: &str, pairs: &[(&str, &str)], fragment: bool) -> String {
+    let encoded = encode_pairs(pairs);
+    if fragment {
+        let base = uri.split('#').next().unwrap_or(uri);
+        return format!("{base}#{encoded}");
+    }
+    let (base, frag) = match uri.split_once('#') {
+        Some((b, _)) => (b, ""),
+        None => (uri, ""),
+    };
+    let sep = if base.contains('?') {
+        if base.ends_with('?') || base.ends_with('&') {
+            ""
+        } else {
+            "&"
+        }
+    } else {
+        "?"
+    };
+    format!("{base}{sep}{encoded}{frag}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_case_insensitively_on_fixed_segments_only() {
+        let t = tenant_route("/OAuth2/acme/Authorize", &["authorize"]).unwrap();
+        assert_eq!(t.as_str(), "acme");
+        assert!(tenant_route("/oauth2/ACME/authorize", &["authorize"]).is_none());
+        assert!(tenant_route("/oauth2/acme/authorize/x", &["authorize"]).is_none());
+        assert!(
+            tenant_route(
+                "/oauth2/acme/token/changepassword",
+                &["token", "ChangePassword"]
+            )
+            .is_some()
+        );
+        assert!(tenant_route("/oauth2//authorize", &["authorize"]).is_none());
+    }
+
+    #[test]
+    fn params_reject_duplicates_and_drop_empty_values() {
+        let p = Params::parse(b"a=1&b=&a=2&c=x%20y");
+        assert!(p.is_duplicated("a"));
+        assert!(!p.has("b"));
+        assert_eq!(p.get("c"), Some("x y"));
+    }
+
+    #[test]
+    fn append_params_keeps_existing_query() {
+        assert_eq!(
+            append_params("https://c.example/cb?x=1", &[("code", "a b")], false),
+            "https://c.example/cb?x=1&code=a%20b"
+        );
+        assert_eq!(
+            append_params("https://c.example/cb", &[("state", "s")], true),
+            "https://c.example/cb#state=s"
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! Parsed identifiers. Built once at the edge; storage keys are built only from these.
+
+use std::fmt;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ParseIdError(&'static str);
+
+/// A tenant alias: `[a-z0-9][a-z0-9-]{0,62}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn parse(s: &str) -> Result<Self, ParseIdError> {
+        let b = s.as_bytes();
+        let ok = !b.is_empty()
+            && b.len() <= 63
+            && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+        if ok {
+            Ok(TenantId(s.to_owned()))
+        } else {
+            Err(ParseIdError(
+                "tenant alias must match [a-z0-9][a-z0-9-]{0,62}",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A client id: 20 ASCII alphanumerics (what the CLI issues).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub const LEN: usize = 20;
+
+    pub fn parse(s: &str) -> Result<Self, ParseIdError> {
+        if s.len() == Self::LEN && s.bytes().all(|c| c.is_ascii_alphanumeric()) {
+            Ok(ClientId(s.to_owned()))
+        } else {
+            Err(ParseIdError("client_id must be 20 ASCII letters or digits"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A user id: 1 to 64 of `[A-Za-z0-9_-]` (the CLI issues 22-char random ids).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(String);
+
+impl UserId {
+    pub fn parse(s: &str) -> Result<Self, ParseIdError> {
+        if !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        {
+            Ok(UserId(s.to_owned()))
+        } else {
+            Err(ParseIdError("malformed user id"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_alias_grammar() {
+        assert!(TenantId::parse("acme").is_ok());
+        assert!(TenantId::parse("0-a").is_ok());
+        assert!(TenantId::parse(&"a".repeat(63)).is_ok());
+        assert!(TenantId::parse(&"a".repeat(64)).is_err());
+        assert!(TenantId::parse("").is_err());
+        assert!(TenantId::parse("-acme").is_err());
+        assert!(TenantId::parse("Acme").is_err());
+        assert!(TenantId::parse("ac#me").is_err());
+        assert!(TenantId::parse("ac/me").is_err());
+    }
+
+    #[test]
+    fn client_id_is_twenty_alphanumerics() {
+        assert!(ClientId::parse("abcdefghij0123456789").is_ok());
+        assert!(ClientId::parse("abcdefghij012345678").is_err());
+        assert!(ClientId::parse("abcdefghij012345678-").is_err());
+    }
+}

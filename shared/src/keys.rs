@@ -1,0 +1,193 @@
+//! Per-tenant signing keys: generation (CLI), the secret's JSON form, the public
+//! JWKS kept on the tenant record, and the parsed key a warm function signs with.
+//!
+//! The private keys live in Secrets Manager (`{prefix}/{tenant}/signing-keys`);
+//! the public halves live on the tenant item in DynamoDB, so discovery serves the
+//! JWKS without touching Secrets Manager.
+
+use crate::crypto::{b64url, sha256};
+use crate::store::SigningAlg;
+use jsonwebtoken::EncodingKey;
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key generation failed: {0}")]
+    Generate(String),
+    #[error("stored signing key is unusable: {0}")]
+    Parse(String),
+}
+
+/// One private key as stored in the secret.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    pub pem: String,
+    pub public_jwk: Value,
+}
+
+/// The secret's value: the current key and the one it replaced.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct KeySet {
+    pub current: StoredKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<StoredKey>,
+}
+
+impl KeySet {
+    /// `keys` array of the public JWKS: current first, then previous.
+    pub fn public_jwks(&self) -> String {
+        let mut keys = vec![self.current.public_jwk.clone()];
+        if let Some(p) = &self.previous {
+            keys.push(p.public_jwk.clone());
+        }
+        Value::Array(keys).to_string()
+    }
+
+    /// A rotation: a new current key, the old current kept as previous.
+    pub fn rotated(self, alg: SigningAlg) -> Result<KeySet, KeyError> {
+        Ok(KeySet {
+            current: generate(alg)?,
+            previous: Some(self.current),
+        })
+    }
+}
+
+/// RFC 7638 thumbprint of the required members, in lexicographic order.
+fn thumbprint(required: &Value) -> String {
+    b64url(&sha256(required.to_string().as_bytes()))
+}
+
+pub fn generate(alg: SigningAlg) -> Result<StoredKey, KeyError> {
+    match alg {
+        SigningAlg::ES256 => {
+            use p256::elliptic_curve::sec1::ToEncodedPoint;
+            use p256::pkcs8::{EncodePrivateKey, LineEnding};
+            let sk = p256::SecretKey::random(&mut OsRng);
+            let pem = sk
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| KeyError::Generate(e.to_string()))?;
+            let point = sk.public_key().to_encoded_point(false);
+            let (Some(x), Some(y)) = (point.x(), point.y()) else {
+                return Err(KeyError::Generate("identity point".into()));
+            };
+            // serde_json's map is ordered, so this prints in RFC 7638 order.
+            let required = json!({"crv": "P-256", "kty": "EC", "x": b64url(x), "y": b64url(y)});
+            let kid = thumbprint(&required);
+            let mut jwk = required;
+            jwk["kid"] = json!(kid);
+            jwk["use"] = json!("sig");
+            jwk["alg"] = json!("ES256");
+            Ok(StoredKey {
+                kid,
+                alg: "ES256".into(),
+                pem: pem.to_string(),
+                public_jwk: jwk,
+            })
+        }
+        SigningAlg::RS256 => {
+            use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+            use rsa::traits::PublicKeyParts;
+            let sk = rsa::RsaPrivateKey::new(&mut OsRng, 2048)
+                .map_err(|e| KeyError::Generate(e.to_string()))?;
+            let pem = sk
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| KeyError::Generate(e.to_string()))?;
+            let required = json!({
+                "e": b64url(&sk.e().to_bytes_be()),
+                "kty": "RSA",
+                "n": b64url(&sk.n().to_bytes_be()),
+            });
+            let kid = thumbprint(&required);
+            let mut jwk = required;
+            jwk["kid"] = json!(kid);
+            jwk["use"] = json!("sig");
+            jwk["alg"] = json!("RS256");
+            Ok(StoredKey {
+                kid,
+                alg: "RS256".into(),
+                pem: pem.to_string(),
+                public_jwk: jwk,
+            })
+        }
+    }
+}
+
+/// The parsed current key: parse the PEM once per cache period, not per token.
+pub struct Signer {
+    pub kid: String,
+    pub alg: jsonwebtoken::Algorithm,
+    pub key: EncodingKey,
+}
+
+impl Signer {
+    pub fn from_secret(json_value: &str) -> Result<Signer, KeyError> {
+        let set: KeySet =
+            serde_json::from_str(json_value).map_err(|e| KeyError::Parse(e.to_string()))?;
+        let k = set.current;
+        let (alg, key) = match k.alg.as_str() {
+            "ES256" => (
+                jsonwebtoken::Algorithm::ES256,
+                EncodingKey::from_ec_pem(k.pem.as_bytes()),
+            ),
+            "RS256" => (
+                jsonwebtoken::Algorithm::RS256,
+                EncodingKey::from_rsa_pem(k.pem.as_bytes()),
+            ),
+            other => return Err(KeyError::Parse(format!("algorithm {other}"))),
+        };
+        Ok(Signer {
+            kid: k.kid,
+            alg,
+            key: key.map_err(|e| KeyError::Parse(e.to_string()))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn es256_key_signs_and_has_thumbprint_kid() {
+        let k = generate(SigningAlg::ES256).unwrap();
+        assert_eq!(k.kid.len(), 43);
+        assert_eq!(k.public_jwk["kid"], json!(k.kid));
+        let set = KeySet {
+            current: k,
+            previous: None,
+        };
+        let signer = Signer::from_secret(&serde_json::to_string(&set).unwrap()).unwrap();
+        let mut h = jsonwebtoken::Header::new(signer.alg);
+        h.kid = Some(signer.kid.clone());
+        let jwt = jsonwebtoken::encode(
+            &h,
+            &json!({"sub": "x", "exp": 4_000_000_000u64}),
+            &signer.key,
+        )
+        .unwrap();
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(set.current.public_jwk.clone()).unwrap();
+        let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        v.validate_aud = false;
+        jsonwebtoken::decode::<Value>(&jwt, &dk, &v).unwrap();
+    }
+
+    #[test]
+    fn rotation_keeps_previous_public_key() {
+        let set = KeySet {
+            current: generate(SigningAlg::ES256).unwrap(),
+            previous: None,
+        };
+        let old_kid = set.current.kid.clone();
+        let set = set.rotated(SigningAlg::ES256).unwrap();
+        let jwks: Value = serde_json::from_str(&set.public_jwks()).unwrap();
+        assert_eq!(jwks.as_array().unwrap().len(), 2);
+        assert_eq!(jwks[1]["kid"], json!(old_kid));
+        assert_ne!(jwks[0]["kid"], json!(old_kid));
+    }
+}

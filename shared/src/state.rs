@@ -1,0 +1,108 @@
+//! What a warm Lambda keeps between invocations: one SDK config and the clients
+//! made from it, and short-TTL caches of tenants, clients, secrets and parsed keys.
+//! Building it makes no network call: credentials and data load on first use.
+
+use crate::cache::TtlCache;
+use crate::config::Config;
+use crate::ids::{ClientId, TenantId};
+use crate::keys::Signer;
+use crate::secrets::{SecretCache, SecretError, SecretsManager};
+use crate::store::{Client, Db, StoreError, Tenant};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Records change rarely and only through the CLI; a short TTL bounds staleness.
+const RECORD_TTL: Duration = Duration::from_secs(30);
+const SECRET_TTL: Duration = Duration::from_secs(300);
+
+pub struct AppState {
+    pub config: Config,
+    pub db: Db,
+    pub secrets: SecretCache<SecretsManager>,
+    tenants: TtlCache<TenantId, Option<Arc<Tenant>>>,
+    clients: TtlCache<(TenantId, ClientId), Option<Arc<Client>>>,
+    signers: TtlCache<TenantId, Arc<Signer>>,
+}
+
+impl AppState {
+    pub async fn from_env() -> AppState {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        Self::new(Config::from_env(), &sdk)
+    }
+
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> AppState {
+        let db = Db::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
+        let sm = SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk));
+        AppState {
+            config,
+            db,
+            secrets: SecretCache::new(sm, SECRET_TTL),
+            tenants: TtlCache::new(RECORD_TTL, 1024),
+            clients: TtlCache::new(RECORD_TTL, 4096),
+            signers: TtlCache::new(SECRET_TTL, 1024),
+        }
+    }
+
+    pub async fn tenant(&self, id: &TenantId) -> Result<Option<Arc<Tenant>>, StoreError> {
+        if let Some(t) = self.tenants.get(id) {
+            return Ok(t);
+        }
+        let t = self.db.get_tenant(id).await?.map(Arc::new);
+        self.tenants.insert(id.clone(), t.clone());
+        Ok(t)
+    }
+
+    pub async fn client(
+        &self,
+        tenant: &TenantId,
+        id: &ClientId,
+    ) -> Result<Option<Arc<Client>>, StoreError> {
+        let k = (tenant.clone(), id.clone());
+        if let Some(c) = self.clients.get(&k) {
+            return Ok(c);
+        }
+        let c = self.db.get_client(tenant, id).await?.map(Arc::new);
+        self.clients.insert(k, c.clone());
+        Ok(c)
+    }
+
+    /// The stored hash of a client's secret.
+    pub async fn client_secret_hash(
+        &self,
+        tenant: &TenantId,
+        id: &ClientId,
+    ) -> Result<Option<Arc<str>>, SecretError> {
+        self.secrets
+            .get(&self.config.client_secret_name(tenant, id))
+            .await
+    }
+
+    /// The tenant's current signing key, parsed once per cache period.
+    pub async fn signer(&self, tenant: &TenantId) -> Result<Arc<Signer>, crate::error::OAuthError> {
+        if let Some(s) = self.signers.get(tenant) {
+            return Ok(s);
+        }
+        let name = self.config.signing_key_secret(tenant);
+        let Some(raw) = self.secrets.get(&name).await? else {
+            return Err(crate::error::OAuthError::internal(format!(
+                "signing key secret missing for tenant {tenant}"
+            )));
+        };
+        let signer = Arc::new(Signer::from_secret(&raw)?);
+        self.signers.insert(tenant.clone(), signer.clone());
+        Ok(signer)
+    }
+
+    /// The stack's login-transaction HMAC key.
+    pub async fn login_key(&self) -> Result<Vec<u8>, crate::error::OAuthError> {
+        let name = self.config.login_key_secret();
+        match self.secrets.get(&name).await? {
+            Some(k) if k.len() >= 32 => Ok(k.as_bytes().to_vec()),
+            _ => Err(crate::error::OAuthError::internal(
+                "login transaction key secret missing; run `tollgate-admin init`",
+            )),
+        }
+    }
+}
