@@ -1,0 +1,31 @@
+# Tollgate. The two commands a new user needs: `make dev` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ARCH ?= arm64
+
+.PHONY: help deps services stop dev test lint unit integration seed clean
+
+help:
+	@echo "make dev     run the local stack with the demo tenant (Ctrl-C stops it)"
+	@echo "make test    start the services if needed, then run every test"
+	@echo "make stop    stop the background services (DynamoDB Local, moto, watch)"
+	@echo "make lint    cargo fmt --check and clippy -D warnings"
+
+deps:
+	@scripts/local.sh deps
+
+services:
+	@scripts/local.sh start
+
+stop:
+	@scripts/local.sh stop
+
+dev:
+	@scripts/dev.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test:
+	@scripts/test.sh

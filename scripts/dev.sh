@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make dev`: services, table, demo tenant, then `cargo lambda watch` on
+# 127.0.0.1:9000 in the foreground. Ctrl-C stops everything this run started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started_before=$(scripts/local.sh status | grep -c ': up' || true)
+scripts/local.sh start
+cleanup() {
+  trap - INT TERM EXIT
+  if [ "$started_before" = 0 ]; then scripts/local.sh stop; else scripts/local.sh stop-one watch; fi
+}
+trap cleanup INT TERM EXIT
+cargo build -p tollgate-admin --quiet
+scripts/seed-demo.sh
+. .local/env
+echo "[dev] cargo lambda watch on http://127.0.0.1:9000 (Ctrl-C to stop)"
+setsid .venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P 9000 --concurrency 4 \
+  --env-file .local/watch.env &
+echo $! >.local/watch.pid
+wait "$(cat .local/watch.pid)" || true

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Seeds tenant `demo` with a confidential client and a user, once per stack
+# lifetime, and prints their credentials and a ready-to-open authorize URL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .local/env
+ADMIN=${ADMIN:-target/debug/tollgate-admin}
+DEMO=.local/demo.json
+REDIRECT=http://127.0.0.1:8080/callback
+DEMO_PASSWORD=${DEMO_PASSWORD:-demo-password}
+
+"$ADMIN" init >/dev/null
+if out=$("$ADMIN" tenant create demo --name "Demo Company" --audience https://api.demo.example 2>&1); then
+  client=$("$ADMIN" client create --tenant demo --name "Demo App" \
+    --grant authorization_code --grant password --grant client_credentials \
+    --redirect-uri "$REDIRECT" --redirect-uri https://oauth.example.com/callback \
+    --scope api)
+  user=$(printf '%s' "$DEMO_PASSWORD" | "$ADMIN" user create --tenant demo --username demo \
+    --email demo@demo.example --name "Demo User" --attr role=admin)
+  printf '{"client":%s,"user":%s,"username":"demo","password":"%s"}\n' "$client" "$user" "$DEMO_PASSWORD" >"$DEMO"
+elif [[ $out == *"already exists"* && -f $DEMO ]]; then
+  :
+else
+  echo "$out" >&2
+  exit 1
+fi
+
+python3 - "$DEMO" "$REDIRECT" <<'PY'
+import json, sys, urllib.parse, os
+d = json.load(open(sys.argv[1]))
+base = os.environ["TOLLGATE_FUNCTION_URL_TEMPLATE"]
+u = lambda f: base.replace("{function}", f)
+q = urllib.parse.urlencode({"response_type": "code", "client_id": d["client"]["client_id"],
+    "redirect_uri": sys.argv[2], "scope": "openid api offline_access", "state": "demo-state"},
+    quote_via=urllib.parse.quote)
+print(f"""
+Tollgate demo tenant is ready.
+  discovery:     {u('discovery')}/oauth2/demo/.well-known/openid-configuration
+  client_id:     {d['client']['client_id']}
+  client_secret: {d['client']['client_secret']}
+  user:          {d['username']} / {d['password']}  (user_id {d['user']['user_id']})
+  authorize URL: {u('authorize')}/oauth2/demo/authorize?{q}
+  token URL:     {u('token')}/oauth2/demo/token
+""")
+PY

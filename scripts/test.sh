@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make test`: the services (started if not running), the table, the functions
+# behind `cargo lambda watch` (reused if `make dev` runs), then every test.
+# Stops whatever it started, pass or fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+services_up=$(scripts/local.sh status | grep -E '^(dynamodb|moto): up' | wc -l)
+watch_up=$(scripts/local.sh status | grep -c '^watch: up' || true)
+scripts/local.sh start
+cleanup() {
+  local rc=$?
+  trap - INT TERM EXIT
+  [ "$watch_up" = 0 ] && scripts/local.sh stop-one watch
+  if [ "$services_up" = 0 ]; then scripts/local.sh stop-one moto; scripts/local.sh stop-one dynamodb; fi
+  exit $rc
+}
+trap cleanup INT TERM EXIT
+. .local/env
+
+echo "[test] lint"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "[test] build"
+cargo build --workspace --all-targets --quiet
+target/debug/tollgate-admin init >/dev/null
+
+if [ "$watch_up" = 0 ]; then
+  echo "[test] starting cargo lambda watch on 127.0.0.1:9000"
+  (exec setsid .venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P 9000 --concurrency 8 \
+    --ignore-changes --env-file .local/watch.env >.local/watch.log 2>&1 </dev/null) &
+  echo $! >.local/watch.pid
+  for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/9000) 2>/dev/null && break; sleep 0.1; done
+fi
+
+echo "[test] cargo test"
+cargo test --workspace --quiet -- --test-threads 8
