@@ -1,1 +1,16 @@
+//! Tollgate's integration and end-to-end tests: ONE test binary (keep it that
+//! way: each extra binary relinks the AWS SDK). Each test makes its own tenant,
+//! so tests never depend on order. Run through `make test`.
 
+mod helpers;
+
+mod admin_cli;
+mod authorize;
+mod callback;
+mod change_password;
+mod discovery;
+mod grants;
+mod refresh;
+mod secrets;
+mod storage;
+mod token_code;

@@ -1,0 +1,73 @@
+//! The Secrets Manager adapter and its cache, against the emulator.
+
+use crate::helpers::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tollgate::secrets::{SecretCache, SecretError, SecretSource, SecretsManager};
+
+/// Counts the calls that reach the real adapter.
+struct Counting {
+    inner: SecretsManager,
+    calls: Arc<AtomicU64>,
+}
+
+impl SecretSource for Counting {
+    async fn fetch(&self, name: &str) -> Result<Option<String>, SecretError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.fetch(name).await
+    }
+}
+
+async fn manager() -> SecretsManager {
+    SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk().await))
+}
+
+#[tokio::test]
+async fn warm_read_makes_no_network_call() {
+    let sm = manager().await;
+    let name = format!("tollgate-test/{}/warm", random_alias());
+    sm.create(&name, "v1").await.unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let cache = SecretCache::new(
+        Counting {
+            inner: sm.clone(),
+            calls: calls.clone(),
+        },
+        Duration::from_secs(60),
+    );
+    assert_eq!(cache.get(&name).await.unwrap().as_deref(), Some("v1"));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Delete it at the source: a warm read still answers, so it did not ask.
+    sm.delete_now(&name).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(cache.get(&name).await.unwrap().as_deref(), Some("v1"));
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "warm reads are served from memory"
+    );
+    assert_eq!(cache.fetch_count(), 1);
+}
+
+#[tokio::test]
+async fn expired_cache_entry_refreshes_on_next_read() {
+    let sm = manager().await;
+    let name = format!("tollgate-test/{}/ttl", random_alias());
+    sm.create(&name, "v1").await.unwrap();
+    let cache = SecretCache::new(sm.clone(), Duration::from_millis(200));
+    assert_eq!(cache.get(&name).await.unwrap().as_deref(), Some("v1"));
+    sm.put(&name, "v2").await.unwrap();
+    assert_eq!(cache.get(&name).await.unwrap().as_deref(), Some("v1"));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(cache.get(&name).await.unwrap().as_deref(), Some("v2"));
+    assert_eq!(cache.fetch_count(), 2);
+}
+
+#[tokio::test]
+async fn missing_secret_is_none_not_an_error() {
+    let cache = SecretCache::new(manager().await, Duration::from_secs(60));
+    let name = format!("tollgate-test/{}/absent", random_alias());
+    assert!(cache.get(&name).await.unwrap().is_none());
+}

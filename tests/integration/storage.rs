@@ -1,0 +1,218 @@
+//! Storage primitives against DynamoDB Local: consume-once, expiry on read,
+//! atomic rotation, family revocation.
+
+use crate::helpers::*;
+use futures::future::join_all;
+use tollgate::clock::Now;
+use tollgate::crypto::{random_token, token_hash};
+use tollgate::store::{AuthCode, Family, RefreshState, RefreshToken, RotateFailure, StoreError};
+use tollgate::{ClientId, UserId};
+
+fn code_for(t: &TestTenant, code: &str, expires_at: u64) -> AuthCode {
+    AuthCode {
+        tenant: t.tenant_id(),
+        code_hash: token_hash(code),
+        client_id: ClientId::parse("abcdefghij0123456789").unwrap(),
+        redirect_uri: REDIRECT.into(),
+        redirect_uri_in_request: true,
+        scope: "api".into(),
+        code_challenge: None,
+        nonce: None,
+        user_id: UserId::parse("user1").unwrap(),
+        auth_time: 1,
+        expires_at,
+        family_id: None,
+    }
+}
+
+fn family(t: &TestTenant, id: &str, now: Now) -> Family {
+    Family {
+        tenant: t.tenant_id(),
+        family_id: id.into(),
+        client_id: ClientId::parse("abcdefghij0123456789").unwrap(),
+        user_id: UserId::parse("user1").unwrap(),
+        pwd_version: 0,
+        revoked: false,
+        created_at: now.secs(),
+        expires_at: now.plus(3600),
+    }
+}
+
+fn rt(t: &TestTenant, token: &str, family_id: &str, user: &str, expires_at: u64) -> RefreshToken {
+    RefreshToken {
+        tenant: t.tenant_id(),
+        token_hash: token_hash(token),
+        family_id: family_id.into(),
+        client_id: ClientId::parse("abcdefghij0123456789").unwrap(),
+        user_id: UserId::parse(user).unwrap(),
+        scope: "api".into(),
+        pwd_version: 0,
+        issued_at: 1,
+        expires_at,
+        state: RefreshState::Active,
+    }
+}
+
+#[tokio::test]
+async fn consume_once_has_exactly_one_winner_among_20_concurrent_callers() {
+    let t = TestTenant::new().await;
+    let db = db().await;
+    let now = Now::system();
+    let code = random_token(32);
+    db.put_code(&code_for(&t, &code, now.plus(60)))
+        .await
+        .unwrap();
+    let hash = token_hash(&code);
+    let results = join_all((0..20).map(|i| {
+        let db = db.clone();
+        let tenant = t.tenant_id();
+        let hash = hash.clone();
+        async move {
+            db.consume_code(&tenant, &hash, &format!("fam{i}"), now)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "exactly one caller gets the code");
+    let winner_family = winners[0].family_id.clone().unwrap();
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        let seen = r.as_ref().expect("losers see the consumed code");
+        assert_eq!(seen.family_id.as_deref(), Some(winner_family.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn create_if_absent_refuses_a_second_create() {
+    let t = TestTenant::new().await;
+    let db = db().await;
+    let c = code_for(&t, "same-code", Now::system().plus(60));
+    db.put_code(&c).await.unwrap();
+    assert!(matches!(
+        db.put_code(&c).await,
+        Err(StoreError::AlreadyExists)
+    ));
+}
+
+#[tokio::test]
+async fn expired_items_still_in_the_table_are_absent() {
+    let t = TestTenant::new().await;
+    let db = db().await;
+    let now = Now::system();
+    // Expired a second ago: DynamoDB's TTL sweeper has certainly not deleted it.
+    let code = random_token(32);
+    db.put_code(&code_for(&t, &code, now.secs() - 1))
+        .await
+        .unwrap();
+    let r = db
+        .consume_code(&t.tenant_id(), &token_hash(&code), "f", now)
+        .await
+        .unwrap();
+    assert!(r.is_err(), "an expired code cannot be consumed");
+
+    let token = random_token(32);
+    db.put_refresh_raw(&rt(&t, &token, "f1", "user1", now.secs() - 1))
+        .await
+        .unwrap();
+    assert!(
+        db.get_refresh(&t.tenant_id(), &token_hash(&token), now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The same item is visible to a reader whose clock is before its expiry.
+    assert!(
+        db.get_refresh(&t.tenant_id(), &token_hash(&token), Now(now.secs() - 10))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let mut f = family(&t, "expired-fam", now);
+    f.expires_at = now.secs() - 1;
+    let token2 = random_token(32);
+    db.issue_refresh(&f, &rt(&t, &token2, "expired-fam", "user1", now.plus(60)))
+        .await
+        .unwrap();
+    assert!(
+        db.get_family(&t.tenant_id(), "expired-fam", now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn failed_rotate_leaves_the_old_token_usable() {
+    let t = TestTenant::new().await;
+    let user_id = t.user("rotor", &[]).await;
+    let db = db().await;
+    let now = Now::system();
+    let old_token = random_token(32);
+    let old = rt(&t, &old_token, "fam-r", &user_id, now.plus(3600));
+    let mut f = family(&t, "fam-r", now);
+    f.user_id = UserId::parse(&user_id).unwrap();
+    db.issue_refresh(&f, &old).await.unwrap();
+
+    // A successor whose key already exists makes the transaction fail...
+    let taken = random_token(32);
+    db.put_refresh_raw(&rt(&t, &taken, "other", &user_id, now.plus(3600)))
+        .await
+        .unwrap();
+    let clash = rt(&t, &taken, "fam-r", &user_id, now.plus(3600));
+    let r = db.rotate_refresh(&old, &clash, "salt", now).await.unwrap();
+    assert!(r.is_err(), "rotation onto an existing key must fail");
+    // ...and leaves the old token active and rotatable.
+    let still = db
+        .get_refresh(&t.tenant_id(), &token_hash(&old_token), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.state, RefreshState::Active);
+    let next = rt(&t, &random_token(32), "fam-r", &user_id, now.plus(3600));
+    db.rotate_refresh(&old, &next, "salt", now)
+        .await
+        .unwrap()
+        .unwrap();
+    let rotated = db
+        .get_refresh(&t.tenant_id(), &token_hash(&old_token), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(rotated.state, RefreshState::Rotated { .. }));
+    // A second rotation of the same old token is refused.
+    let again = rt(&t, &random_token(32), "fam-r", &user_id, now.plus(3600));
+    assert_eq!(
+        db.rotate_refresh(&old, &again, "salt", now).await.unwrap(),
+        Err(RotateFailure::OldNotActive)
+    );
+}
+
+#[tokio::test]
+async fn revoked_family_cannot_rotate() {
+    let t = TestTenant::new().await;
+    let user_id = t.user("revokee", &[]).await;
+    let db = db().await;
+    let now = Now::system();
+    let token = random_token(32);
+    let old = rt(&t, &token, "fam-x", &user_id, now.plus(3600));
+    let mut f = family(&t, "fam-x", now);
+    f.user_id = UserId::parse(&user_id).unwrap();
+    db.issue_refresh(&f, &old).await.unwrap();
+    db.revoke_family(&t.tenant_id(), "fam-x", now)
+        .await
+        .unwrap();
+    assert!(
+        db.get_family(&t.tenant_id(), "fam-x", now)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    let next = rt(&t, &random_token(32), "fam-x", &user_id, now.plus(3600));
+    assert_eq!(
+        db.rotate_refresh(&old, &next, "salt", now).await.unwrap(),
+        Err(RotateFailure::FamilyRevoked)
+    );
+}
