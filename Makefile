@@ -29,3 +29,20 @@ lint:
 
 test:
 	@scripts/test.sh
+
+# ---- deploy (infra/template.yaml, samconfig.toml) --------------------------
+.PHONY: package deploy validate
+
+# Release zips of every function (target/lambda/<fn>/bootstrap.zip) and their sizes.
+# ARCH=arm64 (default) or x86_64; must match the template's Architecture parameter.
+package:
+	@ARCH=$(ARCH) scripts/package.sh
+
+# Package, check, then `sam deploy --config-env $(ENV)`; the architecture comes from
+# samconfig.toml (an ARCH= on the command line must agree with it).
+deploy:
+	@ENV=$(ENV) $(if $(filter command line environment,$(origin ARCH)),ARCH=$(ARCH)) scripts/deploy.sh $(SAM_ARGS)
+
+# Offline template checks: cfn-lint, sam validate --lint, the shape test.
+validate:
+	@scripts/validate-template.sh
