@@ -39,6 +39,9 @@ pub fn stack() -> &'static Stack {
         );
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Each #[tokio::test] has its own runtime: a pooled connection
+            // would outlive the runtime that opened it.
+            .pool_max_idle_per_host(0)
             .build()
             .unwrap();
         Stack {
@@ -188,17 +191,13 @@ impl TestTenant {
     }
 
     pub async fn client(&self, args: &[&str]) -> TestClient {
-        let mut a: Vec<String> = [
-            "client",
-            "create",
-            "--tenant",
-            &self.alias,
-            "--name",
-            "Test App",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut a: Vec<String> = ["client", "create", "--tenant", &self.alias]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if !args.contains(&"--name") {
+            a.extend(["--name".to_owned(), "Test App".to_owned()]);
+        }
         a.extend(args.iter().map(|s| s.to_string()));
         let v = admin_async(a, None).await.unwrap();
         TestClient {

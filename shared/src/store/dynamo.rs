@@ -788,19 +788,48 @@ impl Db {
 
     // ---- refresh tokens ----------------------------------------------------
 
-    /// Writes a new family with its first refresh token, atomically.
+    /// Writes a new family with its first refresh token, atomically. A family
+    /// revoked before it was written (a code replayed while its first redemption
+    /// was still issuing) stays revoked: `revoked` is only set if absent.
     pub async fn issue_refresh(&self, f: &Family, rt: &RefreshToken) -> Result<(), StoreError> {
+        let family = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(&f.tenant, sk::family(&f.family_id))))
+                .update_expression(
+                    "SET client_id = :c, user_id = :u, pwd_version = :v, created_at = :now, \
+                     revoked = if_not_exists(revoked, :f), expires_at = :exp, #ttl = :exp",
+                )
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":c", s(f.client_id.as_str()))
+                .expression_attribute_values(":u", s(f.user_id.as_str()))
+                .expression_attribute_values(":v", n(f.pwd_version))
+                .expression_attribute_values(":now", n(f.created_at))
+                .expression_attribute_values(":f", b(f.revoked))
+                .expression_attribute_values(":exp", n(f.expires_at))
+                .build(),
+        )?;
         let items = vec![
-            self.put_op(f.into(), Some("attribute_not_exists(pk)"))?,
+            TransactWriteItem::builder().update(family).build(),
             self.put_op(rt.into(), Some("attribute_not_exists(pk)"))?,
         ];
-        match self.transact(items).await? {
-            Ok(()) => Ok(()),
-            Err(r) if r.iter().any(|x| x == "ConditionalCheckFailed") => {
-                Err(StoreError::AlreadyExists)
+        // A concurrent revocation of the same family is a transaction
+        // conflict, not a failure: try again (the write is idempotent).
+        for attempt in 1..=5u64 {
+            match self.transact(items.clone()).await? {
+                Ok(()) => return Ok(()),
+                Err(r) if r.iter().any(|x| x == "ConditionalCheckFailed") => {
+                    return Err(StoreError::AlreadyExists);
+                }
+                Err(r) if attempt < 5 && r.iter().any(|x| x == "TransactionConflict") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+                }
+                Err(r) => {
+                    return Err(StoreError::Backend(format!("transaction cancelled: {r:?}")));
+                }
             }
-            Err(r) => Err(StoreError::Backend(format!("transaction cancelled: {r:?}"))),
         }
+        Err(StoreError::Backend("transaction kept conflicting".into()))
     }
 
     /// A refresh token by hash; expired tokens are absent.
