@@ -10,7 +10,7 @@ cleanup() {
   if [ "$started_before" = 0 ]; then scripts/local.sh stop; else scripts/local.sh stop-one watch; fi
 }
 trap cleanup INT TERM EXIT
-cargo build -p tollgate-admin --quiet
+cargo build --workspace --bins --quiet
 scripts/seed-demo.sh
 . .local/env
 echo "[dev] cargo lambda watch on http://127.0.0.1:9000 (Ctrl-C to stop)"
