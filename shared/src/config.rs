@@ -59,6 +59,10 @@ pub struct Config {
     url_overrides: Vec<(Function, String)>,
     /// Base of every issuer (`TOLLGATE_ISSUER_BASE`); defaults to the discovery URL.
     issuer_base: Option<String>,
+    /// Name of a Secrets Manager secret holding the public URLs as a JSON object
+    /// of the variables above (`TOLLGATE_URLS_SECRET`; written by the SAM stack
+    /// once the function URLs exist). Real environment variables win over it.
+    pub urls_secret: Option<String>,
 }
 
 impl Config {
@@ -80,7 +84,23 @@ impl Config {
             url_template: get("TOLLGATE_FUNCTION_URL_TEMPLATE").map(trim),
             url_overrides,
             issuer_base: get("TOLLGATE_ISSUER_BASE").map(trim),
+            urls_secret: get("TOLLGATE_URLS_SECRET"),
         }
+    }
+
+    /// This configuration completed by a URL document (`TOLLGATE_URLS_SECRET`):
+    /// the environment first, then the document.
+    pub fn with_url_document(&self, doc: &serde_json::Map<String, serde_json::Value>) -> Config {
+        let mut merged = Config::from_lookup(|k| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| doc.get(k).and_then(|v| v.as_str()).map(str::to_owned))
+        });
+        merged.table = self.table.clone();
+        merged.secret_prefix = self.secret_prefix.clone();
+        merged.urls_secret = None;
+        merged
     }
 
     /// The public base URL of a function, without a trailing slash.
@@ -133,6 +153,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_document_fills_in_what_the_environment_lacks() {
+        let base = Config::from_lookup(|_| None);
+        let doc = serde_json::json!({
+            "TOLLGATE_ISSUER_BASE": "https://d.example",
+            "TOLLGATE_URL_CALLBACK": "https://cb.example/",
+        });
+        let c = base.with_url_document(doc.as_object().unwrap());
+        let t = TenantId::parse("acme").unwrap();
+        assert_eq!(c.issuer(&t), "https://d.example/oauth2/acme");
+        assert_eq!(
+            c.endpoint(Function::Callback, &t),
+            "https://cb.example/oauth2/acme/callback"
+        );
+    }
 
     #[test]
     fn urls_from_template_and_overrides() {

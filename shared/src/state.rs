@@ -16,7 +16,10 @@ const RECORD_TTL: Duration = Duration::from_secs(30);
 const SECRET_TTL: Duration = Duration::from_secs(300);
 
 pub struct AppState {
+    /// Table, secret prefix and (unless `urls_secret` is set) the public URLs.
     pub config: Config,
+    /// The configuration completed by the URL document, loaded on first use.
+    urls: tokio::sync::OnceCell<Config>,
     pub db: Db,
     pub secrets: SecretCache<SecretsManager>,
     tenants: TtlCache<TenantId, Option<Arc<Tenant>>>,
@@ -37,12 +40,34 @@ impl AppState {
         let sm = SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk));
         AppState {
             config,
+            urls: tokio::sync::OnceCell::new(),
             db,
             secrets: SecretCache::new(sm, SECRET_TTL),
             tenants: TtlCache::new(RECORD_TTL, 1024),
             clients: TtlCache::new(RECORD_TTL, 4096),
             signers: TtlCache::new(SECRET_TTL, 1024),
         }
+    }
+
+    /// The public URLs (issuer, endpoints). Without `TOLLGATE_URLS_SECRET` they
+    /// come from the environment; with it, from that secret, read once on the
+    /// first request that needs a URL (never at cold start) and kept.
+    pub async fn urls(&self) -> Result<&Config, crate::error::OAuthError> {
+        let Some(name) = &self.config.urls_secret else {
+            return Ok(&self.config);
+        };
+        self.urls
+            .get_or_try_init(|| async {
+                let raw = self.secrets.get(name).await?.ok_or_else(|| {
+                    crate::error::OAuthError::internal(format!("URL document {name} is missing"))
+                })?;
+                let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&raw)
+                    .map_err(|e| {
+                        crate::error::OAuthError::internal(format!("URL document {name}: {e}"))
+                    })?;
+                Ok(self.config.with_url_document(&doc))
+            })
+            .await
     }
 
     pub async fn tenant(&self, id: &TenantId) -> Result<Option<Arc<Tenant>>, StoreError> {

@@ -71,3 +71,36 @@ async fn missing_secret_is_none_not_an_error() {
     let name = format!("tollgate-test/{}/absent", random_alias());
     assert!(cache.get(&name).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn deployed_stack_reads_its_public_urls_from_the_url_document_once() {
+    let sm = manager().await;
+    let name = format!("tollgate-test/{}/urls", random_alias());
+    sm.create(
+        &name,
+        r#"{"TOLLGATE_ISSUER_BASE":"https://disco.example","TOLLGATE_URL_CALLBACK":"https://cb.example"}"#,
+    )
+    .await
+    .unwrap();
+    let table = std::env::var("TOLLGATE_TABLE").unwrap();
+    let config = tollgate::Config::from_lookup(|k| match k {
+        "TOLLGATE_URLS_SECRET" => Some(name.clone()),
+        "TOLLGATE_TABLE" => Some(table.clone()),
+        _ => None,
+    });
+    let state = tollgate::AppState::new(config, &sdk().await);
+    assert_eq!(
+        state.secrets.fetch_count(),
+        0,
+        "nothing is read at start-up"
+    );
+    let t = tollgate::TenantId::parse("acme").unwrap();
+    let urls = state.urls().await.unwrap();
+    assert_eq!(urls.issuer(&t), "https://disco.example/oauth2/acme");
+    assert_eq!(
+        urls.endpoint(tollgate::config::Function::Callback, &t),
+        "https://cb.example/oauth2/acme/callback"
+    );
+    state.urls().await.unwrap();
+    assert_eq!(state.secrets.fetch_count(), 1, "read once, then kept");
+}

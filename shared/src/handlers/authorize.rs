@@ -104,7 +104,11 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
         Err(resp) => return resp,
     };
 
-    let issuer = state.config.issuer(tenant_id);
+    let urls = match state.urls().await {
+        Ok(u) => u,
+        Err(_) => return html_internal("public URLs unavailable"),
+    };
+    let issuer = urls.issuer(tenant_id);
     let response_type = p.get("response_type");
     let err = ErrorRedirect {
         redirect_uri: &redirect_to,
@@ -205,7 +209,7 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
         id: random_token(16),
     };
     let page = LoginPage {
-        action: &state.config.endpoint(Function::Callback, tenant_id),
+        action: &urls.endpoint(Function::Callback, tenant_id),
         client_name: &client.name,
         tenant_name: &tenant.name,
         scopes: &scopes,

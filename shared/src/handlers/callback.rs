@@ -62,6 +62,8 @@ struct Ctx {
     tx: LoginTx,
     sealed: String,
     issuer: String,
+    /// The login form's target (this endpoint's public URL).
+    action: String,
 }
 
 pub async fn callback(state: &AppState, tenant_id: &TenantId, p: &Params, now: Now) -> Response {
@@ -85,13 +87,7 @@ pub async fn callback(state: &AppState, tenant_id: &TenantId, p: &Params, now: N
             Err(r) => r,
         },
         Some("allow") => allow(state, &ctx, tenant_id, p, now).await,
-        _ => form_again(
-            state,
-            &ctx,
-            p,
-            "Choose Allow or Deny.",
-            StatusCode::BAD_REQUEST,
-        ),
+        _ => form_again(&ctx, p, "Choose Allow or Deny.", StatusCode::BAD_REQUEST),
     }
 }
 
@@ -137,10 +133,15 @@ async fn verify_tx(
     {
         return Err(expired());
     }
+    let urls = state
+        .urls()
+        .await
+        .map_err(|_| html_internal("public URLs unavailable"))?;
     Ok(Ctx {
         tenant,
         client,
-        issuer: state.config.issuer(tenant_id),
+        issuer: urls.issuer(tenant_id),
+        action: urls.endpoint(Function::Callback, tenant_id),
         tx,
         sealed,
     })
@@ -159,7 +160,7 @@ async fn use_tx(state: &AppState, ctx: &Ctx, tenant_id: &TenantId) -> Result<(),
     }
 }
 
-fn form_again(state: &AppState, ctx: &Ctx, p: &Params, msg: &str, status: StatusCode) -> Response {
+fn form_again(ctx: &Ctx, p: &Params, msg: &str, status: StatusCode) -> Response {
     let scopes: Vec<String> = ctx
         .tx
         .s
@@ -168,7 +169,7 @@ fn form_again(state: &AppState, ctx: &Ctx, p: &Params, msg: &str, status: Status
         .map(str::to_owned)
         .collect();
     let page = LoginPage {
-        action: &state.config.endpoint(Function::Callback, &ctx.tenant.id),
+        action: &ctx.action,
         client_name: &ctx.client.name,
         tenant_name: &ctx.tenant.name,
         scopes: &scopes,
@@ -187,17 +188,16 @@ async fn allow(
     now: Now,
 ) -> Response {
     let (Some(username), Some(password)) = (p.get("username"), p.get("password")) else {
-        return form_again(state, ctx, p, BAD_CREDENTIALS, StatusCode::OK);
+        return form_again(ctx, p, BAD_CREDENTIALS, StatusCode::OK);
     };
     let user =
         match credentials::check_username(&state.db, tenant_id, username, password, now).await {
             Ok(CredentialCheck::Ok(u)) => u,
             Ok(CredentialCheck::Invalid) => {
-                return form_again(state, ctx, p, BAD_CREDENTIALS, StatusCode::OK);
+                return form_again(ctx, p, BAD_CREDENTIALS, StatusCode::OK);
             }
             Ok(CredentialCheck::Throttled(wait)) => {
                 let mut r = form_again(
-                    state,
                     ctx,
                     p,
                     "Too many failed attempts. Wait a few minutes and try again.",
@@ -212,7 +212,6 @@ async fn allow(
         };
     if user.require_password_change {
         return form_again(
-            state,
             ctx,
             p,
             "You must change your password before you can sign in here.",

@@ -54,7 +54,10 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
         Err(e) => return crate::error::OAuthError::internal(e).into_response(),
     };
     match doc {
-        Doc::Metadata => public_json(&metadata(&state.config, &tenant), 300),
+        Doc::Metadata => match state.urls().await {
+            Ok(urls) => public_json(&metadata(urls, &tenant), 300),
+            Err(e) => e.into_response(),
+        },
         Doc::Jwks => match serde_json::from_str::<Value>(&tenant.public_jwks) {
             Ok(keys) => public_json(&json!({ "keys": keys }), 300),
             Err(e) => crate::error::OAuthError::internal(e).into_response(),

@@ -203,7 +203,7 @@ async fn token(
         state,
         tenant: &tenant,
         client: &client,
-        issuer: state.config.issuer(tenant_id),
+        issuer: state.urls().await?.issuer(tenant_id),
         now,
     };
     let result = match grant {
