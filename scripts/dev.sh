@@ -3,6 +3,10 @@
 # 127.0.0.1:9000 in the foreground. Ctrl-C stops everything this run started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if (exec 3<>/dev/tcp/127.0.0.1/9000) 2>/dev/null; then
+  echo "[dev] 127.0.0.1:9000 is already in use (another make dev? try: make stop)" >&2
+  exit 1
+fi
 started_before=$(scripts/local.sh status | grep -c ': up' || true)
 scripts/local.sh start
 cleanup() {
