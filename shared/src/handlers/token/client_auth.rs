@@ -46,7 +46,8 @@ pub async fn authenticate(
                     "client_id in the body differs from the Authorization header",
                 ));
             }
-            (id, Some(secret))
+            // `id:` with an empty secret is how some libraries send a public client.
+            (id, Some(secret).filter(|s| !s.is_empty()))
         }
         None => match p.get("client_id") {
             Some(id) => (id.to_owned(), p.get("client_secret").map(str::to_owned)),
