@@ -4,6 +4,7 @@
 # Stops whatever it started, pass or fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+WATCH_PORT=${WATCH_PORT:-9000}
 services_up=$(scripts/local.sh status | grep -E '^(dynamodb|moto): up' | wc -l)
 watch_up=$(scripts/local.sh status | grep -c '^watch: up' || true)
 scripts/local.sh start
@@ -26,11 +27,11 @@ cargo build --workspace --all-targets --quiet
 target/debug/tollgate-admin init >/dev/null
 
 if [ "$watch_up" = 0 ]; then
-  echo "[test] starting cargo lambda watch on 127.0.0.1:9000"
-  (exec setsid .venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P 9000 --concurrency 8 \
+  echo "[test] starting cargo lambda watch on 127.0.0.1:$WATCH_PORT"
+  (exec setsid .venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 8 \
     --ignore-changes --env-file .local/watch.env >.local/watch.log 2>&1 </dev/null) &
   echo $! >.local/watch.pid
-  for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/9000) 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break; sleep 0.1; done
 fi
 
 echo "[test] cargo test"
