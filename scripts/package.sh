@@ -32,8 +32,14 @@ if [ ! -d "$(rustc --print sysroot)/lib/rustlib/$triple/lib" ]; then
   parameter):        make package ARCH=$([ "$ARCH" = arm64 ] && echo x86_64 || echo arm64)"
 fi
 
-# cargo-lambda and zig come from PyPI into .venv (scripts/local.sh deps).
-[ -x .venv/bin/cargo-lambda ] || scripts/local.sh deps
+# cargo-lambda (which brings zig, PyPI `ziglang`) lives in .venv, at the version
+# scripts/local.sh pins; installed here too so packaging needs no Java or npm.
+if [ ! -x .venv/bin/cargo-lambda ]; then
+  version=$(sed -n 's/^CARGO_LAMBDA_VERSION=//p' scripts/local.sh)
+  log "installing cargo-lambda==$version into .venv"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check "cargo-lambda==$version" >&2
+fi
 export PATH="$PWD/.venv/bin:$PATH"   # cargo-lambda finds zig through the venv's python
 
 pkgs=()
