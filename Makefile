@@ -3,13 +3,16 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ARCH ?= arm64
 
-.PHONY: help deps services stop dev test lint unit integration seed clean
+.PHONY: help deps services stop dev test lint
 
 help:
 	@echo "make dev     run the local stack with the demo tenant (Ctrl-C stops it)"
 	@echo "make test    start the services if needed, then run every test"
 	@echo "make stop    stop the background services (DynamoDB Local, moto, watch)"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
+	@echo "make validate              offline checks of infra/template.yaml and samconfig.toml"
+	@echo "make package [ARCH=x86_64] release zips of every function and their sizes (default arm64)"
+	@echo "make deploy ENV=canada     package, check and deploy one region's stack (canada|uk|us)"
 
 deps:
 	@scripts/local.sh deps

@@ -44,13 +44,17 @@ export PATH="$PWD/.venv/bin:$PATH"   # cargo-lambda finds zig through the venv's
 
 pkgs=()
 for f in "${FUNCTIONS[@]}"; do pkgs+=(-p "$f"); done
-log "cargo lambda build --release $flag --output-format zip (${FUNCTIONS[*]})"
+log "cargo lambda build --release --disable-optimizations $flag --output-format zip (${FUNCTIONS[*]})"
 start=$SECONDS
 # Drop stale zips first, so a failed build can never leave an old zip behind that
 # the size report or `make deploy` would take for this build's.
 for f in "${FUNCTIONS[@]}"; do rm -f "target/lambda/$f/bootstrap.zip" "target/lambda/$f/bootstrap"; done
 rm -f target/lambda/.arch
-.venv/bin/cargo-lambda lambda build --release "$flag" --output-format zip "${pkgs[@]}"
+# --disable-optimizations: use the workspace's own release profile (fat LTO, one
+# codegen unit, stripped) instead of cargo-lambda's overrides, which would also
+# switch panics to abort; we keep unwinding so the runtime turns a stray panic into
+# one failed invocation instead of a dead sandbox.
+.venv/bin/cargo-lambda lambda build --release --disable-optimizations "$flag" --output-format zip "${pkgs[@]}"
 log "built in $((SECONDS - start)) s"
 
 # Check every zip: present, holds an executable `bootstrap` for the right machine

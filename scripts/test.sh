@@ -22,6 +22,9 @@ echo "[test] lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+echo "[test] deploy template (cfn-lint, sam validate --lint, shape test)"
+scripts/validate-template.sh
+
 echo "[test] build"
 cargo build --workspace --all-targets --quiet
 target/debug/tollgate-admin init >/dev/null

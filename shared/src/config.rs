@@ -155,6 +155,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn template_without_placeholder_is_one_host_for_every_function() {
+        // A custom domain fronts every function on one host.
+        let c = Config::from_lookup(|k| match k {
+            "TOLLGATE_FUNCTION_URL_TEMPLATE" => Some("https://auth.example.com".into()),
+            "TOLLGATE_ISSUER_BASE" => Some("https://auth.example.com".into()),
+            _ => None,
+        });
+        let t = TenantId::parse("acme").unwrap();
+        assert_eq!(c.issuer(&t), "https://auth.example.com/oauth2/acme");
+        assert_eq!(
+            c.endpoint(Function::Token, &t),
+            "https://auth.example.com/oauth2/acme/token"
+        );
+        assert_eq!(
+            c.endpoint(Function::Authorize, &t),
+            "https://auth.example.com/oauth2/acme/authorize"
+        );
+    }
+
+    #[test]
     fn url_document_fills_in_what_the_environment_lacks() {
         let base = Config::from_lookup(|_| None);
         let doc = serde_json::json!({

@@ -58,14 +58,27 @@ impl AppState {
         };
         self.urls
             .get_or_try_init(|| async {
-                let raw = self.secrets.get(name).await?.ok_or_else(|| {
-                    crate::error::OAuthError::internal(format!("URL document {name} is missing"))
-                })?;
-                let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&raw)
-                    .map_err(|e| {
-                        crate::error::OAuthError::internal(format!("URL document {name}: {e}"))
-                    })?;
-                Ok(self.config.with_url_document(&doc))
+                let doc = match self.secrets.get(name).await {
+                    Ok(Some(raw)) => {
+                        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&raw)
+                            .map_err(|e| e.to_string())
+                    }
+                    Ok(None) => Err("missing".to_owned()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match doc {
+                    Ok(doc) => Ok(self.config.with_url_document(&doc)),
+                    Err(why) => {
+                        // Not cached: right after a first deploy the document may
+                        // not exist yet, and the next request should look again.
+                        self.secrets.invalidate(name);
+                        tracing::error!(secret = %name, error = %why, "URL document unavailable");
+                        Err(crate::error::OAuthError::new(
+                            crate::error::ErrorCode::TemporarilyUnavailable,
+                            "the server is starting; retry shortly",
+                        ))
+                    }
+                }
             })
             .await
     }

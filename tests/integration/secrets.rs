@@ -104,3 +104,26 @@ async fn deployed_stack_reads_its_public_urls_from_the_url_document_once() {
     state.urls().await.unwrap();
     assert_eq!(state.secrets.fetch_count(), 1, "read once, then kept");
 }
+
+#[tokio::test]
+async fn missing_url_document_is_temporarily_unavailable_and_not_cached() {
+    let name = format!("tollgate-test/{}/urls", random_alias());
+    let config = tollgate::Config::from_lookup(|k| match k {
+        "TOLLGATE_URLS_SECRET" => Some(name.clone()),
+        _ => None,
+    });
+    let state = tollgate::AppState::new(config, &sdk().await);
+    let err = state.urls().await.err().expect("no document yet");
+    assert_eq!(err.code, tollgate::error::ErrorCode::TemporarilyUnavailable);
+    assert_eq!(err.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    manager()
+        .await
+        .create(&name, r#"{"TOLLGATE_ISSUER_BASE":"https://late.example"}"#)
+        .await
+        .unwrap();
+    let t = tollgate::TenantId::parse("acme").unwrap();
+    assert_eq!(
+        state.urls().await.unwrap().issuer(&t),
+        "https://late.example/oauth2/acme"
+    );
+}
