@@ -113,7 +113,7 @@ async fn missing_url_document_is_temporarily_unavailable_and_not_cached() {
         _ => None,
     });
     let state = tollgate::AppState::new(config, &sdk().await);
-    let err = state.urls().await.err().expect("no document yet");
+    let err = state.urls().await.expect_err("no document yet");
     assert_eq!(err.code, tollgate::error::ErrorCode::TemporarilyUnavailable);
     assert_eq!(err.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
     manager()
