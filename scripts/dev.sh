@@ -3,8 +3,9 @@
 # 127.0.0.1:9000 in the foreground. Ctrl-C stops everything this run started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if (exec 3<>/dev/tcp/127.0.0.1/9000) 2>/dev/null; then
-  echo "[dev] 127.0.0.1:9000 is already in use (another make dev? try: make stop)" >&2
+WATCH_PORT=${WATCH_PORT:-9000}
+if (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null; then
+  echo "[dev] 127.0.0.1:$WATCH_PORT is already in use (another make dev? try: make stop)" >&2
   exit 1
 fi
 started_before=$(scripts/local.sh status | grep -c ': up' || true)
@@ -17,8 +18,8 @@ trap cleanup INT TERM EXIT
 cargo build --workspace --bins --quiet
 scripts/seed-demo.sh
 . .local/env
-echo "[dev] cargo lambda watch on http://127.0.0.1:9000 (Ctrl-C to stop)"
-setsid .venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P 9000 --concurrency 4 \
+echo "[dev] cargo lambda watch on http://127.0.0.1:$WATCH_PORT (Ctrl-C to stop)"
+setsid .venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 4 \
   --env-file .local/watch.env &
 echo $! >.local/watch.pid
 wait "$(cat .local/watch.pid)" || true
