@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WATCH_PORT=${WATCH_PORT:-9000}
-services_up=$(scripts/local.sh status | grep -E '^(dynamodb|moto): up' | wc -l)
+services_up=$(scripts/local.sh status | grep -cE '^(dynamodb|moto): up' || true)
 watch_up=$(scripts/local.sh status | grep -c '^watch: up' || true)
 scripts/local.sh start
 cleanup() {
