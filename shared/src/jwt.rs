@@ -6,7 +6,6 @@ use crate::error::OAuthError;
 use crate::ids::ClientId;
 use crate::keys::Signer;
 use crate::store::{Tenant, User};
-use jsonwebtoken::Header;
 use serde_json::{Map, Value, json};
 
 /// Claims an attribute may not override.
@@ -28,10 +27,7 @@ const RESERVED: [&str; 14] = [
 ];
 
 fn sign(signer: &Signer, typ: &str, claims: &Value) -> Result<String, OAuthError> {
-    let mut h = Header::new(signer.alg);
-    h.typ = Some(typ.to_owned());
-    h.kid = Some(signer.kid.clone());
-    jsonwebtoken::encode(&h, claims, &signer.key).map_err(OAuthError::internal)
+    signer.sign_jwt(typ, claims).map_err(OAuthError::internal)
 }
 
 fn user_claims(claims: &mut Map<String, Value>, user: &User) {

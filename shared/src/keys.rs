@@ -7,7 +7,6 @@
 
 use crate::crypto::{b64url, sha256};
 use crate::store::SigningAlg;
-use jsonwebtoken::EncodingKey;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -18,6 +17,8 @@ pub enum KeyError {
     Generate(String),
     #[error("stored signing key is unusable: {0}")]
     Parse(String),
+    #[error("signing failed: {0}")]
+    Sign(String),
 }
 
 /// One private key as stored in the secret.
@@ -116,11 +117,31 @@ pub fn generate(alg: SigningAlg) -> Result<StoredKey, KeyError> {
     }
 }
 
-/// The parsed current key: parse the PEM once per cache period, not per token.
+/// PEM (`-----BEGIN PRIVATE KEY-----`, PKCS#8) to DER.
+fn pem_to_der(pem: &str) -> Result<Vec<u8>, KeyError> {
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+        .collect();
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|e| KeyError::Parse(format!("PEM: {e}")))
+}
+
+enum KeyPair {
+    Es256(aws_lc_rs::signature::EcdsaKeyPair),
+    Rs256(aws_lc_rs::signature::RsaKeyPair),
+}
+
+/// The parsed current key. The PEM is parsed once per cache period, not per
+/// token: parsing (and deriving the public key) costs more than a signature.
 pub struct Signer {
     pub kid: String,
-    pub alg: jsonwebtoken::Algorithm,
-    pub key: EncodingKey,
+    pub alg: SigningAlg,
+    key: KeyPair,
+    rng: aws_lc_rs::rand::SystemRandom,
 }
 
 impl Signer {
@@ -128,28 +149,84 @@ impl Signer {
         let set: KeySet =
             serde_json::from_str(json_value).map_err(|e| KeyError::Parse(e.to_string()))?;
         let k = set.current;
+        let der = pem_to_der(&k.pem)?;
         let (alg, key) = match k.alg.as_str() {
             "ES256" => (
-                jsonwebtoken::Algorithm::ES256,
-                EncodingKey::from_ec_pem(k.pem.as_bytes()),
+                SigningAlg::ES256,
+                KeyPair::Es256(
+                    aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+                        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                        &der,
+                    )
+                    .map_err(|e| KeyError::Parse(e.to_string()))?,
+                ),
             ),
             "RS256" => (
-                jsonwebtoken::Algorithm::RS256,
-                EncodingKey::from_rsa_pem(k.pem.as_bytes()),
+                SigningAlg::RS256,
+                KeyPair::Rs256(
+                    aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der)
+                        .map_err(|e| KeyError::Parse(e.to_string()))?,
+                ),
             ),
             other => return Err(KeyError::Parse(format!("algorithm {other}"))),
         };
         Ok(Signer {
             kid: k.kid,
             alg,
-            key: key.map_err(|e| KeyError::Parse(e.to_string()))?,
+            key,
+            rng: aws_lc_rs::rand::SystemRandom::new(),
         })
+    }
+
+    /// A compact JWS: `b64url(header).b64url(claims).b64url(signature)`.
+    pub fn sign_jwt(&self, typ: &str, claims: &Value) -> Result<String, KeyError> {
+        let header = json!({"alg": self.alg.as_str(), "typ": typ, "kid": self.kid});
+        let mut out = b64url(header.to_string().as_bytes());
+        out.push('.');
+        out.push_str(&b64url(claims.to_string().as_bytes()));
+        let sig = match &self.key {
+            KeyPair::Es256(k) => k
+                .sign(&self.rng, out.as_bytes())
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|e| KeyError::Sign(e.to_string()))?,
+            KeyPair::Rs256(k) => {
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                k.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &self.rng,
+                    out.as_bytes(),
+                    &mut sig,
+                )
+                .map_err(|e| KeyError::Sign(e.to_string()))?;
+                sig
+            }
+        };
+        out.push('.');
+        out.push_str(&b64url(&sig));
+        Ok(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn verify(set: &KeySet, alg: jsonwebtoken::Algorithm) {
+        let signer = Signer::from_secret(&serde_json::to_string(set).unwrap()).unwrap();
+        let jwt = signer
+            .sign_jwt("at+jwt", &json!({"sub": "x", "exp": 4_000_000_000u64}))
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.kid.as_deref(), Some(set.current.kid.as_str()));
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(set.current.public_jwk.clone()).unwrap();
+        let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut v = jsonwebtoken::Validation::new(alg);
+        v.validate_aud = false;
+        let claims = jsonwebtoken::decode::<Value>(&jwt, &dk, &v).unwrap().claims;
+        assert_eq!(claims["sub"], "x");
+    }
 
     #[test]
     fn es256_key_signs_and_has_thumbprint_kid() {
@@ -160,21 +237,16 @@ mod tests {
             current: k,
             previous: None,
         };
-        let signer = Signer::from_secret(&serde_json::to_string(&set).unwrap()).unwrap();
-        let mut h = jsonwebtoken::Header::new(signer.alg);
-        h.kid = Some(signer.kid.clone());
-        let jwt = jsonwebtoken::encode(
-            &h,
-            &json!({"sub": "x", "exp": 4_000_000_000u64}),
-            &signer.key,
-        )
-        .unwrap();
-        let jwk: jsonwebtoken::jwk::Jwk =
-            serde_json::from_value(set.current.public_jwk.clone()).unwrap();
-        let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-        v.validate_aud = false;
-        jsonwebtoken::decode::<Value>(&jwt, &dk, &v).unwrap();
+        verify(&set, jsonwebtoken::Algorithm::ES256);
+    }
+
+    #[test]
+    fn rs256_key_signs() {
+        let set = KeySet {
+            current: generate(SigningAlg::RS256).unwrap(),
+            previous: None,
+        };
+        verify(&set, jsonwebtoken::Algorithm::RS256);
     }
 
     #[test]
