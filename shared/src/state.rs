@@ -1,6 +1,8 @@
 //! What a warm Lambda keeps between invocations: one SDK config and the clients
 //! made from it, and short-TTL caches of tenants, clients, secrets and parsed keys.
-//! Building it makes no network call: credentials and data load on first use.
+//! Building it does nothing: the SDK config (which reads the system's TLS root
+//! certificates), credentials and data all load on first use, so a cold start
+//! is ready for its first invocation at once.
 
 use crate::cache::TtlCache;
 use crate::config::Config;
@@ -20,33 +22,70 @@ pub struct AppState {
     pub config: Config,
     /// The configuration completed by the URL document, loaded on first use.
     urls: tokio::sync::OnceCell<Config>,
-    pub db: Db,
-    pub secrets: SecretCache<SecretsManager>,
+    /// DynamoDB and Secrets Manager, from one SDK config, made on first use.
+    aws: tokio::sync::OnceCell<Aws>,
     tenants: TtlCache<TenantId, Option<Arc<Tenant>>>,
     clients: TtlCache<(TenantId, ClientId), Option<Arc<Client>>>,
     signers: TtlCache<TenantId, Arc<Signer>>,
 }
 
+struct Aws {
+    db: Db,
+    secrets: SecretCache<SecretsManager>,
+}
+
+impl Aws {
+    fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Aws {
+        Aws {
+            db: Db::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone()),
+            secrets: SecretCache::new(
+                SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)),
+                SECRET_TTL,
+            ),
+        }
+    }
+}
+
 impl AppState {
-    pub async fn from_env() -> AppState {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
-        Self::new(Config::from_env(), &sdk)
+    /// For a function's cold start: reads the environment, nothing else.
+    pub fn from_env() -> AppState {
+        Self::with_aws(Config::from_env(), None)
     }
 
+    /// With an SDK config already loaded (the CLI, tests).
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> AppState {
-        let db = Db::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
-        let sm = SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk));
+        let aws = Aws::new(&config, sdk);
+        Self::with_aws(config, Some(aws))
+    }
+
+    fn with_aws(config: Config, aws: Option<Aws>) -> AppState {
         AppState {
             config,
             urls: tokio::sync::OnceCell::new(),
-            db,
-            secrets: SecretCache::new(sm, SECRET_TTL),
+            aws: tokio::sync::OnceCell::new_with(aws),
             tenants: TtlCache::new(RECORD_TTL, 1024),
             clients: TtlCache::new(RECORD_TTL, 4096),
             signers: TtlCache::new(SECRET_TTL, 1024),
         }
+    }
+
+    async fn aws(&self) -> &Aws {
+        self.aws
+            .get_or_init(|| async {
+                let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .load()
+                    .await;
+                Aws::new(&self.config, &sdk)
+            })
+            .await
+    }
+
+    pub async fn db(&self) -> &Db {
+        &self.aws().await.db
+    }
+
+    pub async fn secrets(&self) -> &SecretCache<SecretsManager> {
+        &self.aws().await.secrets
     }
 
     /// The public URLs (issuer, endpoints). Without `TOLLGATE_URLS_SECRET` they
@@ -58,7 +97,7 @@ impl AppState {
         };
         self.urls
             .get_or_try_init(|| async {
-                let doc = match self.secrets.get(name).await {
+                let doc = match self.secrets().await.get(name).await {
                     Ok(Some(raw)) => {
                         serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&raw)
                             .map_err(|e| e.to_string())
@@ -71,7 +110,7 @@ impl AppState {
                     Err(why) => {
                         // Not cached: right after a first deploy the document may
                         // not exist yet, and the next request should look again.
-                        self.secrets.invalidate(name);
+                        self.secrets().await.invalidate(name);
                         tracing::error!(secret = %name, error = %why, "URL document unavailable");
                         Err(crate::error::OAuthError::new(
                             crate::error::ErrorCode::TemporarilyUnavailable,
@@ -87,7 +126,7 @@ impl AppState {
         if let Some(t) = self.tenants.get(id) {
             return Ok(t);
         }
-        let t = self.db.get_tenant(id).await?.map(Arc::new);
+        let t = self.db().await.get_tenant(id).await?.map(Arc::new);
         self.tenants.insert(id.clone(), t.clone());
         Ok(t)
     }
@@ -101,7 +140,7 @@ impl AppState {
         if let Some(c) = self.clients.get(&k) {
             return Ok(c);
         }
-        let c = self.db.get_client(tenant, id).await?.map(Arc::new);
+        let c = self.db().await.get_client(tenant, id).await?.map(Arc::new);
         self.clients.insert(k, c.clone());
         Ok(c)
     }
@@ -112,7 +151,8 @@ impl AppState {
         tenant: &TenantId,
         id: &ClientId,
     ) -> Result<Option<Arc<str>>, SecretError> {
-        self.secrets
+        self.secrets()
+            .await
             .get(&self.config.client_secret_name(tenant, id))
             .await
     }
@@ -123,7 +163,7 @@ impl AppState {
             return Ok(s);
         }
         let name = self.config.signing_key_secret(tenant);
-        let Some(raw) = self.secrets.get(&name).await? else {
+        let Some(raw) = self.secrets().await.get(&name).await? else {
             return Err(crate::error::OAuthError::internal(format!(
                 "signing key secret missing for tenant {tenant}"
             )));
@@ -136,7 +176,7 @@ impl AppState {
     /// The stack's login-transaction HMAC key.
     pub async fn login_key(&self) -> Result<Vec<u8>, crate::error::OAuthError> {
         let name = self.config.login_key_secret();
-        match self.secrets.get(&name).await? {
+        match self.secrets().await.get(&name).await? {
             Some(k) if k.len() >= 32 => Ok(k.as_bytes().to_vec()),
             _ => Err(crate::error::OAuthError::internal(
                 "login transaction key secret missing; run `tollgate-admin init`",

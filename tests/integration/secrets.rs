@@ -90,7 +90,7 @@ async fn deployed_stack_reads_its_public_urls_from_the_url_document_once() {
     });
     let state = tollgate::AppState::new(config, &sdk().await);
     assert_eq!(
-        state.secrets.fetch_count(),
+        state.secrets().await.fetch_count(),
         0,
         "nothing is read at start-up"
     );
@@ -102,7 +102,11 @@ async fn deployed_stack_reads_its_public_urls_from_the_url_document_once() {
         "https://cb.example/oauth2/acme/callback"
     );
     state.urls().await.unwrap();
-    assert_eq!(state.secrets.fetch_count(), 1, "read once, then kept");
+    assert_eq!(
+        state.secrets().await.fetch_count(),
+        1,
+        "read once, then kept"
+    );
 }
 
 #[tokio::test]

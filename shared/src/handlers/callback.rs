@@ -150,7 +150,8 @@ async fn verify_tx(
 /// Marks the transaction used; a second use is refused.
 async fn use_tx(state: &AppState, ctx: &Ctx, tenant_id: &TenantId) -> Result<(), Response> {
     match state
-        .db
+        .db()
+        .await
         .use_login_tx(tenant_id, &ctx.tx.id, ctx.tx.exp)
         .await
     {
@@ -191,7 +192,9 @@ async fn allow(
         return form_again(ctx, p, BAD_CREDENTIALS, StatusCode::OK);
     };
     let user =
-        match credentials::check_username(&state.db, tenant_id, username, password, now).await {
+        match credentials::check_username(state.db().await, tenant_id, username, password, now)
+            .await
+        {
             Ok(CredentialCheck::Ok(u)) => u,
             Ok(CredentialCheck::Invalid) => {
                 return form_again(ctx, p, BAD_CREDENTIALS, StatusCode::OK);
@@ -239,7 +242,7 @@ async fn allow(
         expires_at: now.plus(CODE_TTL),
         family_id: None,
     };
-    if let Err(e) = state.db.put_code(&record).await {
+    if let Err(e) = state.db().await.put_code(&record).await {
         return html_internal(e);
     }
     tracing::info!(tenant = %tenant_id, client_id = %ctx.client.client_id, user_id = %user.user_id, "authorization code issued");

@@ -105,12 +105,18 @@ async fn change_password(
     };
     // `userid` is the id the password grant returned; a username works too.
     let found = match UserId::parse(userid) {
-        Ok(id) => state.db.get_user(tenant_id, &id).await,
+        Ok(id) => state.db().await.get_user(tenant_id, &id).await,
         Err(_) => Ok(None),
     };
     let found = match found {
         Ok(Some(u)) => Ok(Some(u)),
-        Ok(None) => state.db.find_user_by_username(tenant_id, userid).await,
+        Ok(None) => {
+            state
+                .db()
+                .await
+                .find_user_by_username(tenant_id, userid)
+                .await
+        }
         Err(e) => Err(e),
     };
     let user = match found {
@@ -121,7 +127,8 @@ async fn change_password(
         .as_ref()
         .map(|u| u.username.clone())
         .unwrap_or_else(|| userid.to_owned());
-    let user = match credentials::check(&state.db, tenant_id, &throttle_name, old, user, now).await
+    let user = match credentials::check(state.db().await, tenant_id, &throttle_name, old, user, now)
+        .await
     {
         Ok(CredentialCheck::Ok(u)) => u,
         Ok(CredentialCheck::Invalid) => {
@@ -152,7 +159,8 @@ async fn change_password(
         Err(e) => return crate::error::OAuthError::internal(e).into_response(),
     };
     match state
-        .db
+        .db()
+        .await
         .change_password(tenant_id, &user.user_id, user.pwd_version, &hash)
         .await
     {

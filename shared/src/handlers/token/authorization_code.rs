@@ -27,7 +27,7 @@ pub async fn grant(
     {
         return Err(OAuthError::invalid_request("malformed code_verifier"));
     }
-    let db = &ctx.state.db;
+    let db = ctx.state.db().await;
     let tenant = &ctx.tenant.id;
     let family_id = random_token(16);
     let code = match db

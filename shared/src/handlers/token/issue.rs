@@ -61,7 +61,7 @@ pub async fn user_tokens(ctx: &GrantCtx<'_>, g: UserGrant<'_>) -> Result<Tokens,
             expires_at,
             state: RefreshState::Active,
         };
-        ctx.state.db.issue_refresh(&family, &rt).await?;
+        ctx.state.db().await.issue_refresh(&family, &rt).await?;
         Some(token)
     } else {
         None

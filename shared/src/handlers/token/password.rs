@@ -35,8 +35,14 @@ pub async fn grant(
     }
     let scope = scope::join(&scopes);
     let tenant = &ctx.tenant.id;
-    let user = match credentials::check_username(&ctx.state.db, tenant, username, password, ctx.now)
-        .await?
+    let user = match credentials::check_username(
+        ctx.state.db().await,
+        tenant,
+        username,
+        password,
+        ctx.now,
+    )
+    .await?
     {
         CredentialCheck::Ok(u) => u,
         CredentialCheck::Invalid => {

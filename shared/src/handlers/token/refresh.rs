@@ -32,7 +32,7 @@ pub async fn grant(
             "client is not registered for refresh_token",
         ));
     }
-    let db = &ctx.state.db;
+    let db = ctx.state.db().await;
     let tenant = &ctx.tenant.id;
     let hash = token_hash(token);
     for attempt in 0..ATTEMPTS {
