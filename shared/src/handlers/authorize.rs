@@ -88,7 +88,14 @@ async fn establish_client(
 }
 
 pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: Now) -> Response {
-    let tenant = match state.tenant(tenant_id).await {
+    // Independent lookups, concurrently: on a cold sandbox each is a round trip.
+    let (tenant, client, key, urls) = tokio::join!(
+        state.tenant(tenant_id),
+        establish_client(state, tenant_id, p),
+        state.login_key(),
+        state.urls()
+    );
+    let tenant = match tenant {
         Ok(Some(t)) => t,
         Ok(None) => {
             return html_error(
@@ -99,12 +106,11 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
         }
         Err(e) => return html_internal(e),
     };
-    let (client, redirect_to) = match establish_client(state, tenant_id, p).await {
+    let (client, redirect_to) = match client {
         Ok(v) => v,
         Err(resp) => return resp,
     };
-
-    let urls = match state.urls().await {
+    let urls = match urls {
         Ok(u) => u,
         Err(_) => return html_internal("public URLs unavailable"),
     };
@@ -191,7 +197,7 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
         );
     }
 
-    let key = match state.login_key().await {
+    let key = match key {
         Ok(k) => k,
         Err(_) => return html_internal("login key unavailable"),
     };

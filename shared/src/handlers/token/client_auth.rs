@@ -54,9 +54,20 @@ pub async fn authenticate(
             None => return Err(fail()),
         },
     };
-    let client = match ClientId::parse(&id) {
-        Ok(cid) => state.client(tenant, &cid).await?,
-        Err(_) => None,
+    // The record and (when a secret was presented) the stored hash are fetched
+    // concurrently: on a cold sandbox they are two round trips to two services.
+    let (client, stored) = match ClientId::parse(&id) {
+        Ok(cid) => {
+            let hash = async {
+                match secret {
+                    Some(_) => state.client_secret_hash(tenant, &cid).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let (client, hash) = tokio::join!(state.client(tenant, &cid), hash);
+            (client?, hash?.flatten())
+        }
+        Err(_) => (None, None),
     };
     let Some(client) = client.filter(|c| c.enabled) else {
         // Same work as a wrong secret, so the two are not told apart by timing.
@@ -75,7 +86,6 @@ pub async fn authenticate(
     let Some(secret) = secret else {
         return Err(fail());
     };
-    let stored = state.client_secret_hash(tenant, &client.client_id).await?;
     match stored {
         Some(h) if verify_client_secret(&secret, &h) => Ok(Authenticated {
             client,

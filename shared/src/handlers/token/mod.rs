@@ -191,7 +191,12 @@ async fn token(
             "this endpoint accepts grant_type=refresh_token only",
         ));
     }
-    let client = client_auth::authenticate(state, tenant_id, req, &p).await?;
+    // Every grant signs: load the tenant's key while the client is authenticated.
+    let (client, _) = tokio::join!(
+        client_auth::authenticate(state, tenant_id, req, &p),
+        state.signer(tenant_id)
+    );
+    let client = client?;
     let span = tracing::info_span!(
         "token",
         tenant = %tenant_id,
