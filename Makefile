@@ -49,3 +49,11 @@ deploy:
 # Offline template checks: cfn-lint, sam validate --lint, the shape test.
 validate:
 	@scripts/validate-template.sh
+
+# ---- benchmarks (not part of `make test`) -----------------------------------------
+.PHONY: bench
+
+# Cold start, warm latency, CPU, RSS, package size and cost of every function, with
+# node-oidc-provider as the peer; prints the table, writes bench/results/latest.{md,json}.
+bench:
+	@bench/run.sh

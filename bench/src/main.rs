@@ -1,0 +1,1311 @@
+//! `tollgate-bench`: the driver of `make bench` (see bench/README.md).
+//!
+//! Runs every function's release binary the way Lambda does — against a local
+//! Runtime API stand-in, with function URL events — and measures cold starts,
+//! warm latency, CPU per request, peak RSS, then loads the token function and the
+//! peer (node-oidc-provider) with the same load generator at the same concurrency
+//! on the same CPU budget. Writes bench/results/latest.{md,json}.
+//!
+//! Expects the local stack's environment (`.local/env`) and the paths below
+//! (bench/run.sh sets everything up).
+
+mod event;
+mod front;
+mod http1;
+mod load;
+mod procfs;
+mod proxy;
+mod report;
+mod runtime;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use event::{HttpRequest, HttpResponse, form_encode, parse_query, parse_response, url_event};
+use runtime::{RuntimeApi, Sandbox};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+pub type R<T> = Result<T, String>;
+
+pub const FUNCTIONS: [&str; 6] = [
+    "authorize",
+    "callback",
+    "token",
+    "refresh",
+    "change-password",
+    "discovery",
+];
+const REDIRECT: &str = "http://127.0.0.1:8080/callback";
+const AUDIENCE: &str = "https://api.bench.example";
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn log(msg: impl AsRef<str>) {
+    eprintln!("[bench] {}", msg.as_ref());
+}
+
+fn env_or(k: &str, d: &str) -> String {
+    std::env::var(k)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| d.to_owned())
+}
+
+fn env_num<T: std::str::FromStr>(k: &str, d: T) -> T {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+pub struct Cfg {
+    pub root: PathBuf,
+    pub bin_dir: PathBuf,
+    pub zip_dir: PathBuf,
+    pub admin: PathBuf,
+    pub peer_dir: PathBuf,
+    pub out_dir: PathBuf,
+    pub log_dir: PathBuf,
+    pub python: PathBuf,
+    pub cold_starts: usize,
+    pub concurrency: usize,
+    pub pool: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub scale: f64,
+    pub rounds: usize,
+    pub server_cpu: Option<usize>,
+    pub harness_cpu: Option<usize>,
+}
+
+impl Cfg {
+    fn from_env(server_cpu: Option<usize>, harness_cpu: Option<usize>) -> Cfg {
+        let root = PathBuf::from(env_or("BENCH_ROOT", "."));
+        let p = |k: &str, d: &str| {
+            let v = PathBuf::from(env_or(k, d));
+            if v.is_absolute() { v } else { root.join(v) }
+        };
+        let concurrency = env_num("BENCH_CONCURRENCY", 8usize).max(1);
+        Cfg {
+            bin_dir: p("BENCH_BIN_DIR", "target/bench/bin"),
+            zip_dir: p("BENCH_ZIP_DIR", "target/lambda"),
+            admin: p("BENCH_ADMIN", "target/debug/tollgate-admin"),
+            peer_dir: p("BENCH_PEER_DIR", "bench/peer"),
+            out_dir: p("BENCH_OUT", "bench/results"),
+            log_dir: p("BENCH_LOG_DIR", "target/bench/logs"),
+            python: p("BENCH_PYTHON", ".venv/bin/python"),
+            cold_starts: env_num("BENCH_COLD_STARTS", 21usize).max(1),
+            concurrency,
+            pool: env_num("BENCH_POOL", concurrency).max(1),
+            warmup: Duration::from_secs_f64(env_num("BENCH_WARMUP_SECS", 3.0)),
+            duration: Duration::from_secs_f64(env_num("BENCH_DURATION_SECS", 8.0)),
+            scale: env_num("BENCH_SCALE", 1.0f64),
+            rounds: env_num("BENCH_ROUNDS", 2usize).max(1),
+            server_cpu,
+            harness_cpu,
+            root,
+        }
+    }
+
+    fn bin(&self, function: &str) -> PathBuf {
+        self.bin_dir.join(function).join("bootstrap")
+    }
+
+    /// A sequential sample count, scaled by BENCH_SCALE.
+    fn n(&self, base: usize) -> usize {
+        ((base as f64 * self.scale).round() as usize).max(5)
+    }
+}
+
+// ---- provisioning (the real tollgate-admin) -------------------------------------
+
+fn admin(cfg: &Cfg, args: &[&str], stdin: Option<&str>) -> R<Value> {
+    use std::io::Write;
+    let mut child = std::process::Command::new(&cfg.admin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", cfg.admin.display()))?;
+    if let Some(mut si) = child.stdin.take() {
+        if let Some(s) = stdin {
+            si.write_all(s.as_bytes()).map_err(|e| e.to_string())?;
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "tollgate-admin {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("tollgate-admin output: {e}"))
+}
+
+fn s(v: &Value, k: &str) -> R<String> {
+    v[k].as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no {k} in {v}"))
+}
+
+pub struct Lab {
+    pub tenant: String,
+    pub cc_id: String,
+    pub cc_secret: String,
+    pub web_id: String,
+    pub web_secret: String,
+    pub alice: String,
+    pub alice_pw: String,
+    pub carol_id: String,
+    pub carol_pw: [String; 2],
+    /// Index of carol's current password.
+    pub carol_at: usize,
+}
+
+impl Lab {
+    fn provision(cfg: &Cfg) -> R<Lab> {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let tenant = format!("bench-{secs}-{}", std::process::id());
+        admin(cfg, &["init"], None)?;
+        admin(
+            cfg,
+            &[
+                "tenant",
+                "create",
+                &tenant,
+                "--name",
+                "Tollgate bench",
+                "--audience",
+                AUDIENCE,
+            ],
+            None,
+        )?;
+        let cc = admin(
+            cfg,
+            &[
+                "client",
+                "create",
+                "--tenant",
+                &tenant,
+                "--name",
+                "Bench M2M",
+                "--grant",
+                "client_credentials",
+                "--scope",
+                "api",
+            ],
+            None,
+        )?;
+        let web = admin(
+            cfg,
+            &[
+                "client",
+                "create",
+                "--tenant",
+                &tenant,
+                "--name",
+                "Bench Web",
+                "--grant",
+                "authorization_code",
+                "password",
+                "--redirect-uri",
+                REDIRECT,
+                "--scope",
+                "api",
+            ],
+            None,
+        )?;
+        let alice_pw = "bench alice password 1".to_owned();
+        let alice = admin(
+            cfg,
+            &[
+                "user",
+                "create",
+                "--tenant",
+                &tenant,
+                "--username",
+                "alice",
+                "--email",
+                "alice@bench.example",
+                "--name",
+                "Alice Bench",
+            ],
+            Some(&alice_pw),
+        )?;
+        let carol_pw = [
+            "bench carol password one".to_owned(),
+            "bench carol password two".to_owned(),
+        ];
+        let carol = admin(
+            cfg,
+            &["user", "create", "--tenant", &tenant, "--username", "carol"],
+            Some(&carol_pw[0]),
+        )?;
+        let _ = s(&alice, "user_id")?;
+        Ok(Lab {
+            cc_id: s(&cc, "client_id")?,
+            cc_secret: s(&cc, "client_secret")?,
+            web_id: s(&web, "client_id")?,
+            web_secret: s(&web, "client_secret")?,
+            alice: "alice".into(),
+            alice_pw,
+            carol_id: s(&carol, "user_id")?,
+            carol_pw,
+            carol_at: 0,
+            tenant,
+        })
+    }
+
+    fn base(&self) -> String {
+        format!("/oauth2/{}", self.tenant)
+    }
+
+    pub fn discovery(&self) -> HttpRequest {
+        HttpRequest::get(&format!("{}/.well-known/openid-configuration", self.base()))
+    }
+
+    pub fn authorize(&self, state: &str) -> HttpRequest {
+        HttpRequest::get(&format!(
+            "{}/authorize?{}",
+            self.base(),
+            form_encode(&[
+                ("response_type", "code"),
+                ("client_id", &self.web_id),
+                ("redirect_uri", REDIRECT),
+                ("scope", "api"),
+                ("state", state),
+            ])
+        ))
+    }
+
+    pub fn callback(&self, tx: &str) -> HttpRequest {
+        HttpRequest::form(
+            &format!("{}/callback", self.base()),
+            &[
+                ("tx", tx),
+                ("username", &self.alice),
+                ("password", &self.alice_pw),
+                ("decision", "allow"),
+            ],
+        )
+    }
+
+    pub fn client_credentials(&self) -> HttpRequest {
+        HttpRequest::form(
+            &format!("{}/token", self.base()),
+            &[("grant_type", "client_credentials"), ("scope", "api")],
+        )
+        .basic(&self.cc_id, &self.cc_secret)
+    }
+
+    pub fn password(&self) -> HttpRequest {
+        HttpRequest::form(
+            &format!("{}/token", self.base()),
+            &[
+                ("grant_type", "password"),
+                ("username", &self.alice),
+                ("password", &self.alice_pw),
+                ("scope", "api"),
+            ],
+        )
+        .basic(&self.web_id, &self.web_secret)
+    }
+
+    pub fn code(&self, code: &str) -> HttpRequest {
+        HttpRequest::form(
+            &format!("{}/token", self.base()),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .basic(&self.web_id, &self.web_secret)
+    }
+
+    pub fn refresh(&self, rt: &str) -> HttpRequest {
+        HttpRequest::form(
+            &format!("{}/refresh", self.base()),
+            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+        )
+        .basic(&self.web_id, &self.web_secret)
+    }
+
+    /// Changes carol's password to the other one (and remembers it).
+    pub fn change_password(&mut self) -> HttpRequest {
+        let (from, to) = (self.carol_at, 1 - self.carol_at);
+        self.carol_at = to;
+        HttpRequest::form(
+            &format!("{}/token/changepassword", self.base()),
+            &[
+                ("client_id", &self.web_id),
+                ("client_secret", &self.web_secret),
+                ("userid", &self.carol_id),
+                ("password", &self.carol_pw[from]),
+                ("newpassword", &self.carol_pw[to]),
+            ],
+        )
+    }
+}
+
+fn expect(r: &HttpResponse, status: u16, what: &str) -> R<()> {
+    if r.status == status {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: expected HTTP {status}, got {}: {}",
+            r.status,
+            r.text().chars().take(400).collect::<String>()
+        ))
+    }
+}
+
+fn expect_token(r: &HttpResponse, what: &str, want_refresh: bool) -> R<Value> {
+    expect(r, 200, what)?;
+    let v = r.json();
+    if v["access_token"].as_str().is_none() {
+        return Err(format!("{what}: no access_token in {}", r.text()));
+    }
+    if want_refresh && v["refresh_token"].as_str().is_none() {
+        return Err(format!("{what}: no refresh_token in {}", r.text()));
+    }
+    Ok(v)
+}
+
+fn form_tx(r: &HttpResponse) -> R<String> {
+    let html = r.text();
+    let marker = "name=\"tx\" value=\"";
+    let start = html.find(marker).ok_or("no tx field in the login page")? + marker.len();
+    let end = html[start..].find('"').ok_or("unterminated tx")? + start;
+    Ok(html[start..end].to_owned())
+}
+
+fn code_from(r: &HttpResponse) -> R<String> {
+    expect(r, 303, "callback")?;
+    let loc = r.header("location").ok_or("callback: no Location")?;
+    let q = loc.split_once('?').map(|x| x.1).unwrap_or("");
+    parse_query(q)
+        .into_iter()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v)
+        .ok_or_else(|| format!("callback: no code in {loc}"))
+}
+
+fn expect_changed(r: &HttpResponse) -> R<()> {
+    expect(r, 200, "change-password")?;
+    if r.json()["success"] != Value::Bool(true) {
+        return Err(format!("change-password failed: {}", r.text()));
+    }
+    Ok(())
+}
+
+/// Header and the interesting claims of a JWT, for the sanity check.
+pub fn jwt_summary(token: &str) -> Value {
+    let mut parts = token.split('.');
+    let dec = |p: Option<&str>| -> Value {
+        p.and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null)
+    };
+    let h = dec(parts.next());
+    let c = dec(parts.next());
+    let lifetime = match (c["exp"].as_u64(), c["iat"].as_u64()) {
+        (Some(e), Some(i)) => Value::from(e.saturating_sub(i)),
+        _ => Value::Null,
+    };
+    json!({
+        "alg": h["alg"], "typ": h["typ"], "aud": c["aud"], "scope": c["scope"],
+        "lifetime_s": lifetime, "bytes": token.len(),
+    })
+}
+
+// ---- sandboxes -------------------------------------------------------------------
+
+pub struct Warm {
+    pub function: &'static str,
+    api: RuntimeApi,
+    sb: Sandbox,
+    log: PathBuf,
+}
+
+impl Warm {
+    async fn start(cfg: &Cfg, function: &'static str) -> R<Warm> {
+        let api = RuntimeApi::start(&format!("tollgate-{function}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let log = cfg.log_dir.join(format!("{function}.log"));
+        let sb = Sandbox::spawn(
+            &cfg.bin(function),
+            function,
+            &api,
+            &log,
+            cfg.server_cpu,
+            &[],
+        )
+        .map_err(|e| format!("cannot start {function}: {e}"))?;
+        if api.first_poll(Duration::from_secs(15)).await.is_none() {
+            return Err(format!(
+                "{function} never asked for an invocation (see {}); init errors: {:?}",
+                log.display(),
+                api.init_errors()
+            ));
+        }
+        Ok(Warm {
+            function,
+            api,
+            sb,
+            log,
+        })
+    }
+
+    async fn call(&self, req: &HttpRequest) -> R<(HttpResponse, Duration)> {
+        let o = self.api.invoke(url_event(req), CALL_TIMEOUT).await?;
+        if o.error {
+            return Err(format!(
+                "{}: invocation error: {}",
+                self.function,
+                String::from_utf8_lossy(&o.body)
+            ));
+        }
+        Ok((parse_response(&o.body)?, o.duration()))
+    }
+
+    fn pid(&self) -> String {
+        self.sb.pid.to_string()
+    }
+
+    async fn stop(self) {
+        self.sb.kill().await;
+    }
+}
+
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Samples of one endpoint on one warm sandbox, with its CPU and log volume.
+pub struct Series {
+    pub endpoint: &'static str,
+    pub function: &'static str,
+    pub samples_us: Vec<u64>,
+    pub cpu_ticks: u64,
+    pub cpu_sys_ticks: u64,
+    pub log_bytes: u64,
+}
+
+struct Meter {
+    pid: String,
+    log: PathBuf,
+    ticks0: (u64, u64),
+    log0: u64,
+    function: &'static str,
+    samples: Vec<u64>,
+}
+
+impl Meter {
+    fn start(w: &Warm) -> Meter {
+        Meter {
+            pid: w.pid(),
+            log: w.log.clone(),
+            ticks0: procfs::cpu_split(&w.pid()).unwrap_or((0, 0)),
+            log0: file_len(&w.log),
+            function: w.function,
+            samples: Vec::new(),
+        }
+    }
+    fn add(&mut self, d: Duration) {
+        self.samples.push(d.as_micros() as u64);
+    }
+    fn finish(self, endpoint: &'static str) -> Series {
+        let (u1, s1) = procfs::cpu_split(&self.pid).unwrap_or(self.ticks0);
+        Series {
+            endpoint,
+            function: self.function,
+            samples_us: self.samples,
+            cpu_ticks: (u1 + s1).saturating_sub(self.ticks0.0 + self.ticks0.1),
+            cpu_sys_ticks: s1.saturating_sub(self.ticks0.1),
+            log_bytes: file_len(&self.log).saturating_sub(self.log0),
+        }
+    }
+}
+
+pub struct WarmResult {
+    pub series: Vec<Series>,
+    /// Peak RSS (VmHWM, KiB) of each function's warm sandbox at the end.
+    pub peak_rss_kib: HashMap<&'static str, u64>,
+}
+
+async fn warm_phase(
+    cfg: &Cfg,
+    lab: &mut Lab,
+) -> R<(WarmResult, HashMap<&'static str, Warm>, String)> {
+    let mut w: HashMap<&'static str, Warm> = HashMap::new();
+    for f in FUNCTIONS {
+        w.insert(f, Warm::start(cfg, f).await?);
+    }
+    let (auth, cb, tok, rf, cp, disc) = (
+        &w["authorize"],
+        &w["callback"],
+        &w["token"],
+        &w["refresh"],
+        &w["change-password"],
+        &w["discovery"],
+    );
+
+    // Warm-up: every code path once or a few times (fills the caches, as a
+    // sandbox that has served a few requests has them).
+    log("warm-up");
+    let mut rt = String::new();
+    for i in 0..5 {
+        expect(&disc.call(&lab.discovery()).await?.0, 200, "discovery")?;
+        let page = auth.call(&lab.authorize(&format!("w{i}"))).await?.0;
+        expect(&page, 200, "authorize")?;
+        expect_token(
+            &tok.call(&lab.client_credentials()).await?.0,
+            "client_credentials",
+            false,
+        )?;
+        if i < 2 {
+            let code = code_from(&cb.call(&lab.callback(&form_tx(&page)?)).await?.0)?;
+            expect_token(
+                &tok.call(&lab.code(&code)).await?.0,
+                "authorization_code",
+                true,
+            )?;
+            let v = expect_token(&tok.call(&lab.password()).await?.0, "password", true)?;
+            rt = s(&v, "refresh_token")?;
+            expect_changed(&cp.call(&lab.change_password()).await?.0)?;
+        }
+        let v = expect_token(&rf.call(&lab.refresh(&rt)).await?.0, "refresh", true)?;
+        rt = s(&v, "refresh_token")?;
+    }
+
+    let mut series = Vec::new();
+    log("warm latency: discovery");
+    let mut m = Meter::start(disc);
+    for _ in 0..cfg.n(500) {
+        let (r, d) = disc.call(&lab.discovery()).await?;
+        expect(&r, 200, "discovery")?;
+        m.add(d);
+    }
+    series.push(m.finish("discovery metadata"));
+
+    log("warm latency: authorize page");
+    let mut m = Meter::start(auth);
+    for i in 0..cfg.n(300) {
+        let (r, d) = auth.call(&lab.authorize(&format!("s{i}"))).await?;
+        expect(&r, 200, "authorize")?;
+        form_tx(&r)?;
+        m.add(d);
+    }
+    series.push(m.finish("authorize page"));
+
+    log("warm latency: client_credentials");
+    let mut m = Meter::start(tok);
+    for _ in 0..cfg.n(2000) {
+        let (r, d) = tok.call(&lab.client_credentials()).await?;
+        expect_token(&r, "client_credentials", false)?;
+        m.add(d);
+    }
+    series.push(m.finish("client_credentials"));
+
+    log("warm latency: refresh_token");
+    let mut m = Meter::start(rf);
+    for _ in 0..cfg.n(300) {
+        let (r, d) = rf.call(&lab.refresh(&rt)).await?;
+        rt = s(&expect_token(&r, "refresh", true)?, "refresh_token")?;
+        m.add(d);
+    }
+    series.push(m.finish("refresh_token (refresh)"));
+
+    log("warm latency: password");
+    let mut m = Meter::start(tok);
+    for _ in 0..cfg.n(40) {
+        let (r, d) = tok.call(&lab.password()).await?;
+        expect_token(&r, "password", true)?;
+        m.add(d);
+    }
+    series.push(m.finish("password (Argon2id)"));
+
+    log("warm latency: login + authorization_code");
+    let mut mc = Meter::start(cb);
+    let mut mt = Meter::start(tok);
+    for i in 0..cfg.n(60) {
+        let page = auth.call(&lab.authorize(&format!("c{i}"))).await?.0;
+        let (r, d) = cb.call(&lab.callback(&form_tx(&page)?)).await?;
+        let code = code_from(&r)?;
+        mc.add(d);
+        let (r, d) = tok.call(&lab.code(&code)).await?;
+        expect_token(&r, "authorization_code", true)?;
+        mt.add(d);
+    }
+    series.push(mt.finish("authorization_code exchange"));
+    series.push(mc.finish("login callback (Argon2id)"));
+
+    log("warm latency: change-password");
+    let mut m = Meter::start(cp);
+    for _ in 0..cfg.n(30) {
+        let (r, d) = cp.call(&lab.change_password()).await?;
+        expect_changed(&r)?;
+        m.add(d);
+    }
+    series.push(m.finish("change-password (2x Argon2id)"));
+
+    let mut peak = HashMap::new();
+    for f in FUNCTIONS {
+        peak.insert(f, procfs::status_kib(&w[f].pid(), "VmHWM").unwrap_or(0));
+    }
+    Ok((
+        WarmResult {
+            series,
+            peak_rss_kib: peak,
+        },
+        w,
+        rt,
+    ))
+}
+
+// ---- cold starts -------------------------------------------------------------------
+
+/// What a cold first request waited for (diagnostic pass).
+pub struct NetSample {
+    /// Time with at least one call to DynamoDB Local or moto in flight.
+    pub wait_us: u64,
+    pub dynamodb_calls: usize,
+    pub secrets_calls: usize,
+    pub connects: usize,
+}
+
+pub struct Cold {
+    pub function: &'static str,
+    /// A diagnostic variant (changed environment), not the function as deployed.
+    pub variant: Option<&'static str>,
+    pub request: &'static str,
+    pub ready_us: Vec<u64>,
+    pub first_response_us: Vec<u64>,
+    pub first_duration_us: Vec<u64>,
+    pub sockets_at_ready: Vec<usize>,
+    pub threads_at_ready: Vec<usize>,
+    pub net: Vec<NetSample>,
+}
+
+/// A one-certificate trust store (Amazon Root CA 1, or the first certificate of
+/// the system bundle) and an empty directory, for the trust-store diagnostic.
+fn small_trust_store(cfg: &Cfg) -> Option<(String, String)> {
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").ok()?;
+    let certs: Vec<&str> = bundle
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .filter(|c| c.contains("BEGIN CERTIFICATE"))
+        .collect();
+    let amazon = std::fs::read_to_string("/etc/ssl/certs/Amazon_Root_CA_1.pem").ok();
+    let pem = amazon.or_else(|| certs.first().map(|c| c.to_string()))?;
+    let dir = cfg.log_dir.parent()?.to_path_buf();
+    let file = dir.join("one-cert.pem");
+    let empty = dir.join("empty-cert-dir");
+    std::fs::write(&file, pem).ok()?;
+    std::fs::create_dir_all(&empty).ok()?;
+    Some((
+        file.to_string_lossy().into_owned(),
+        empty.to_string_lossy().into_owned(),
+    ))
+}
+
+/// One series of cold starts: a function as deployed, or a diagnostic variant of it.
+struct ColdPlan {
+    function: &'static str,
+    variant: Option<&'static str>,
+    env: Vec<(String, String)>,
+    /// Timing proxies in front of DynamoDB Local and moto (the diagnostic pass).
+    proxies: Option<(proxy::Proxy, proxy::Proxy)>,
+    starts: usize,
+}
+
+fn endpoint_addr(var: &str) -> R<std::net::SocketAddr> {
+    let url = std::env::var(var).map_err(|_| format!("{var} is not set"))?;
+    let hostport = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .replace("localhost", "127.0.0.1");
+    hostport.parse().map_err(|e| format!("{var}={url}: {e}"))
+}
+
+async fn cold_plans(cfg: &Cfg) -> R<Vec<ColdPlan>> {
+    let mut plans: Vec<ColdPlan> = FUNCTIONS
+        .iter()
+        .map(|f| ColdPlan {
+            function: f,
+            variant: None,
+            env: vec![],
+            proxies: None,
+            starts: cfg.cold_starts,
+        })
+        .collect();
+    let diag = env_num("BENCH_DIAG_STARTS", 7usize);
+    if diag == 0 {
+        return Ok(plans);
+    }
+    for f in FUNCTIONS {
+        let ddb = proxy::Proxy::start(endpoint_addr("AWS_ENDPOINT_URL_DYNAMODB")?)
+            .await
+            .map_err(|e| e.to_string())?;
+        let sm = proxy::Proxy::start(endpoint_addr("AWS_ENDPOINT_URL_SECRETS_MANAGER")?)
+            .await
+            .map_err(|e| e.to_string())?;
+        plans.push(ColdPlan {
+            function: f,
+            variant: Some(DIAG_PROXY),
+            env: vec![
+                (
+                    "AWS_ENDPOINT_URL_DYNAMODB".into(),
+                    format!("http://{}", ddb.addr),
+                ),
+                (
+                    "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+                    format!("http://{}", sm.addr),
+                ),
+            ],
+            proxies: Some((ddb, sm)),
+            starts: diag,
+        });
+    }
+    if let Some((file, dir)) = small_trust_store(cfg) {
+        plans.push(ColdPlan {
+            function: "token",
+            variant: Some(DIAG_TRUST),
+            env: vec![("SSL_CERT_FILE".into(), file), ("SSL_CERT_DIR".into(), dir)],
+            proxies: None,
+            starts: cfg.cold_starts,
+        });
+    }
+    Ok(plans)
+}
+
+pub const DIAG_PROXY: &str = "through timing proxies in front of DynamoDB Local and moto";
+pub const DIAG_TRUST: &str =
+    "trust store cut to one certificate (SSL_CERT_FILE, empty SSL_CERT_DIR)";
+
+async fn cold_phase(
+    cfg: &Cfg,
+    lab: &mut Lab,
+    helpers: &HashMap<&'static str, Warm>,
+    mut rt: String,
+) -> R<Vec<Cold>> {
+    let auth = &helpers["authorize"];
+    let mut out = Vec::new();
+    for plan in cold_plans(cfg).await? {
+        let f = plan.function;
+        log(format!(
+            "cold starts: {f} x{}{}",
+            plan.starts,
+            plan.variant
+                .map(|v| format!(" (diagnostic: {v})"))
+                .unwrap_or_default()
+        ));
+        let request = match f {
+            "authorize" => "GET authorize page",
+            "callback" => "POST login (Argon2id) -> 303 with code",
+            "token" => "POST client_credentials",
+            "refresh" => "POST refresh_token",
+            "change-password" => "POST change password (2x Argon2id)",
+            _ => "GET openid-configuration",
+        };
+        let extra_env: Vec<(&str, &str)> = plan
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut c = Cold {
+            function: f,
+            variant: plan.variant,
+            request,
+            ready_us: vec![],
+            first_response_us: vec![],
+            first_duration_us: vec![],
+            sockets_at_ready: vec![],
+            threads_at_ready: vec![],
+            net: vec![],
+        };
+        for i in 0..plan.starts {
+            let req = match f {
+                "authorize" => lab.authorize(&format!("cold{i}")),
+                "callback" => {
+                    let page = auth.call(&lab.authorize(&format!("cold{i}"))).await?.0;
+                    lab.callback(&form_tx(&page)?)
+                }
+                "token" => lab.client_credentials(),
+                "refresh" => lab.refresh(&rt),
+                "change-password" => lab.change_password(),
+                _ => lab.discovery(),
+            };
+            if let Some((d, s)) = &plan.proxies {
+                d.take();
+                s.take();
+            }
+            let api = RuntimeApi::start(&format!("tollgate-{f}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            let logf = cfg.log_dir.join(format!("{f}.cold.log"));
+            let sb = Sandbox::spawn(&cfg.bin(f), f, &api, &logf, cfg.server_cpu, &extra_env)
+                .map_err(|e| format!("cannot start {f}: {e}"))?;
+            let spawned = sb.spawned;
+            let pid = sb.pid.to_string();
+            let Some(ready) = api.first_poll(Duration::from_secs(15)).await else {
+                sb.kill().await;
+                return Err(format!(
+                    "{f}: no GET /next within 15 s (see {}); init errors: {:?}",
+                    logf.display(),
+                    api.init_errors()
+                ));
+            };
+            c.sockets_at_ready
+                .push(procfs::tcp_sockets(&pid).unwrap_or(0));
+            c.threads_at_ready.push(procfs::threads(&pid).unwrap_or(0));
+            let o = api.invoke(url_event(&req), CALL_TIMEOUT).await;
+            sb.kill().await;
+            drop(api);
+            let o = o?;
+            if o.error {
+                return Err(format!(
+                    "{f}: invocation error: {}",
+                    String::from_utf8_lossy(&o.body)
+                ));
+            }
+            let r = parse_response(&o.body)?;
+            match f {
+                "authorize" => {
+                    expect(&r, 200, f)?;
+                    form_tx(&r)?;
+                }
+                "callback" => {
+                    code_from(&r)?;
+                }
+                "token" => {
+                    expect_token(&r, f, false)?;
+                }
+                "refresh" => rt = s(&expect_token(&r, f, true)?, "refresh_token")?,
+                "change-password" => expect_changed(&r)?,
+                _ => expect(&r, 200, f)?,
+            }
+            c.ready_us
+                .push(ready.saturating_duration_since(spawned).as_micros() as u64);
+            c.first_response_us
+                .push(o.done.saturating_duration_since(spawned).as_micros() as u64);
+            c.first_duration_us.push(o.duration().as_micros() as u64);
+            if let Some((d, s)) = &plan.proxies {
+                let (d, s) = (d.take(), s.take());
+                let all: Vec<_> = d
+                    .exchanges
+                    .iter()
+                    .chain(s.exchanges.iter())
+                    .copied()
+                    .collect();
+                c.net.push(NetSample {
+                    wait_us: proxy::union_us(all),
+                    dynamodb_calls: d.exchanges.len(),
+                    secrets_calls: s.exchanges.len(),
+                    connects: (d.connects + s.connects) as usize,
+                });
+            }
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+// ---- load: Tollgate's token function vs node-oidc-provider ---------------------------
+
+pub struct LoadRow {
+    pub who: &'static str,
+    pub setup: String,
+    pub processes: usize,
+    pub completed: u64,
+    pub errors: u64,
+    pub window_s: f64,
+    pub latencies_us: Vec<u64>,
+    /// CPU ticks of the server processes over the window.
+    pub server_ticks: u64,
+    /// Of which in the kernel (stime).
+    pub server_sys_ticks: u64,
+    /// CPU ticks of the bench process (load generator, and for Tollgate the
+    /// Runtime API stand-in and function-URL front) over the window.
+    pub harness_ticks: u64,
+    /// Largest VmHWM among the server processes, and their VmRSS sum, KiB.
+    pub peak_rss_kib: u64,
+    pub rss_total_kib: u64,
+    pub token: Value,
+    pub first_error: Option<String>,
+    pub rounds: usize,
+}
+
+fn cc_spec(
+    cfg: &Cfg,
+    addr: std::net::SocketAddr,
+    path: String,
+    id: &str,
+    secret: &str,
+) -> load::LoadSpec {
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    );
+    load::LoadSpec {
+        addr,
+        method: "POST",
+        path,
+        headers: vec![
+            (
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ),
+            ("authorization".into(), basic),
+        ],
+        body: Bytes::from_static(b"grant_type=client_credentials&scope=api"),
+        concurrency: cfg.concurrency,
+        warmup: cfg.warmup,
+        duration: cfg.duration,
+    }
+}
+
+/// (utime + stime, stime) summed over processes, in ticks.
+fn ticks_of(pids: &[String]) -> (u64, u64) {
+    pids.iter()
+        .filter_map(|p| procfs::cpu_split(p))
+        .fold((0, 0), |(t, k), (u, s)| (t + u + s, k + s))
+}
+
+/// What a load window is measured with: server (total, kernel) and the bench's own ticks.
+fn load_snapshot(pids: &[String]) -> (u64, u64, u64) {
+    let (t, k) = ticks_of(pids);
+    (t, k, procfs::cpu_ticks("self").unwrap_or(0))
+}
+
+fn row_from(
+    who: &'static str,
+    setup: String,
+    pids: &[String],
+    res: load::LoadResult,
+    start: (u64, u64, u64),
+    end: (u64, u64, u64),
+) -> LoadRow {
+    let token = res
+        .sample
+        .as_ref()
+        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+        .and_then(|v| v["access_token"].as_str().map(jwt_summary))
+        .unwrap_or(Value::Null);
+    LoadRow {
+        who,
+        setup,
+        processes: pids.len(),
+        completed: res.completed,
+        errors: res.errors,
+        window_s: res.window.as_secs_f64(),
+        latencies_us: res.latencies_us,
+        server_ticks: end.0.saturating_sub(start.0),
+        server_sys_ticks: end.1.saturating_sub(start.1),
+        harness_ticks: end.2.saturating_sub(start.2),
+        peak_rss_kib: pids
+            .iter()
+            .filter_map(|p| procfs::status_kib(p, "VmHWM"))
+            .max()
+            .unwrap_or(0),
+        rss_total_kib: pids
+            .iter()
+            .filter_map(|p| procfs::status_kib(p, "VmRSS"))
+            .sum(),
+        token,
+        first_error: res.first_error,
+        rounds: 1,
+    }
+}
+
+/// Adds a round to the rows so far.
+fn merge(acc: Option<LoadRow>, r: LoadRow) -> LoadRow {
+    let Some(mut a) = acc else { return r };
+    a.completed += r.completed;
+    a.errors += r.errors;
+    a.window_s += r.window_s;
+    a.latencies_us.extend(r.latencies_us);
+    a.server_ticks += r.server_ticks;
+    a.server_sys_ticks += r.server_sys_ticks;
+    a.harness_ticks += r.harness_ticks;
+    a.peak_rss_kib = a.peak_rss_kib.max(r.peak_rss_kib);
+    a.rss_total_kib = a.rss_total_kib.max(r.rss_total_kib);
+    a.first_error = a.first_error.or(r.first_error);
+    a.rounds += 1;
+    a
+}
+
+async fn load_tollgate(cfg: &Cfg, lab: &Lab) -> R<LoadRow> {
+    log(format!(
+        "load: Tollgate token function, {} sandboxes, concurrency {}, {:?} + {:?} warm-up",
+        cfg.pool, cfg.concurrency, cfg.duration, cfg.warmup
+    ));
+    let api = Arc::new(
+        RuntimeApi::start("tollgate-token")
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let logf = cfg.log_dir.join("token.load.log");
+    let mut boxes = Vec::new();
+    for _ in 0..cfg.pool {
+        boxes.push(
+            Sandbox::spawn(&cfg.bin("token"), "token", &api, &logf, cfg.server_cpu, &[])
+                .map_err(|e| format!("cannot start token: {e}"))?,
+        );
+    }
+    let pids: Vec<String> = boxes.iter().map(|b| b.pid.to_string()).collect();
+    let front = front::Front::start(HashMap::from([("token".to_owned(), api.clone())]))
+        .await
+        .map_err(|e| e.to_string())?;
+    let spec = cc_spec(
+        cfg,
+        front.addr,
+        format!("/lambda-url/token/oauth2/{}/token", lab.tenant),
+        &lab.cc_id,
+        &lab.cc_secret,
+    );
+    let (res, start, end) = load::run(&spec, || load_snapshot(&pids)).await;
+    let setup = format!(
+        "{} token sandboxes (release, one invocation at a time each) behind the function-URL front, all on 1 CPU",
+        cfg.pool
+    );
+    let row = row_from("Tollgate", setup, &pids, res, start, end);
+    drop(front);
+    for b in boxes {
+        b.kill().await;
+    }
+    Ok(row)
+}
+
+async fn load_peer(cfg: &Cfg, lab: &Lab) -> R<LoadRow> {
+    log(format!(
+        "load: node-oidc-provider, 1 process, concurrency {}, {:?} + {:?} warm-up",
+        cfg.concurrency, cfg.duration, cfg.warmup
+    ));
+    let logf = std::fs::File::create(cfg.log_dir.join("peer.log")).map_err(|e| e.to_string())?;
+    let mut cmd = tokio::process::Command::new(env_or("BENCH_NODE", "node"));
+    cmd.arg("server.mjs")
+        .current_dir(&cfg.peer_dir)
+        .env("NODE_ENV", "production")
+        .env("PEER_PORT", "0")
+        .env("PEER_CLIENT_ID", &lab.cc_id)
+        .env("PEER_CLIENT_SECRET", &lab.cc_secret)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(logf)
+        .kill_on_drop(true);
+    runtime::pin_and_tie(&mut cmd, cfg.server_cpu);
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start node: {e}"))?;
+    let pid = child.id().unwrap_or(0).to_string();
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let port = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(l)) = lines.next_line().await {
+            if let Some(p) = l.strip_prefix("ready ") {
+                return p.trim().parse::<u16>().ok();
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(port) = port else {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        return Err("the peer did not start (see target/bench/logs/peer.log)".into());
+    };
+    let pids = vec![pid];
+    let spec = cc_spec(
+        cfg,
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        "/token".into(),
+        &lab.cc_id,
+        &lab.cc_secret,
+    );
+    let (res, start, end) = load::run(&spec, || load_snapshot(&pids)).await;
+    let row = row_from(
+        "node-oidc-provider",
+        "1 node process (NODE_ENV=production, in-memory adapter), on 1 CPU".into(),
+        &pids,
+        res,
+        start,
+        end,
+    );
+    // SIGTERM (it closes its server and exits), then make sure.
+    if let Some(id) = child.id() {
+        // SAFETY: signalling our own child by pid.
+        unsafe {
+            libc::kill(id as i32, libc::SIGTERM);
+        }
+    }
+    if tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+    Ok(row)
+}
+
+// ---- DynamoDB item sizes -------------------------------------------------------------
+
+fn item_sizes(cfg: &Cfg, tenant: &str) -> R<Value> {
+    let out = std::process::Command::new(&cfg.python)
+        .arg(cfg.root.join("bench/ddb_items.py"))
+        .arg(tenant)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", cfg.python.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ddb_items.py: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("ddb_items.py output: {e}"))
+}
+
+// ---- main --------------------------------------------------------------------------------
+
+async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
+    let t0 = Instant::now();
+    std::fs::create_dir_all(&cfg.log_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&cfg.out_dir).map_err(|e| e.to_string())?;
+    for f in FUNCTIONS {
+        if !cfg.bin(f).is_file() {
+            return Err(format!("missing {}", cfg.bin(f).display()));
+        }
+        for suffix in ["log", "cold.log"] {
+            let _ = std::fs::remove_file(cfg.log_dir.join(format!("{f}.{suffix}")));
+        }
+    }
+    let _ = std::fs::remove_file(cfg.log_dir.join("token.load.log"));
+    let mut zips = Vec::new();
+    for f in FUNCTIONS {
+        let zip = cfg.zip_dir.join(f).join("bootstrap.zip");
+        zips.push((
+            f,
+            std::fs::metadata(&zip).map(|m| m.len()).unwrap_or(0),
+            std::fs::metadata(cfg.bin(f)).map(|m| m.len()).unwrap_or(0),
+        ));
+    }
+
+    log("provisioning a tenant with tollgate-admin");
+    let mut lab = Lab::provision(&cfg)?;
+    log(format!("tenant {}", lab.tenant));
+
+    if env_or("BENCH_LOAD_ONLY", "0") == "1" {
+        // Development aid: only the load comparison, summarised on stderr.
+        for row in [
+            load_tollgate(&cfg, &lab).await?,
+            load_peer(&cfg, &lab).await?,
+        ] {
+            let mut l = row.latencies_us.clone();
+            l.sort_unstable();
+            let tick = 1000.0 / procfs::clk_tck() as f64;
+            log(format!(
+                "{}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, CPU/token {:.3} ms, errors {}",
+                row.who,
+                row.completed as f64 / row.window_s,
+                l.get(l.len() / 2).copied().unwrap_or(0) as f64 / 1000.0,
+                l.get(l.len() * 99 / 100).copied().unwrap_or(0) as f64 / 1000.0,
+                row.server_ticks as f64 * tick / row.completed.max(1) as f64,
+                row.errors
+            ));
+        }
+        return Ok(());
+    }
+    let (warm, helpers, rt) = warm_phase(&cfg, &mut lab).await?;
+    let cold = cold_phase(&cfg, &mut lab, &helpers, rt).await;
+    for (_, w) in helpers {
+        w.stop().await;
+    }
+    let cold = cold?;
+
+    // Interleaved rounds (Tollgate, peer, Tollgate, peer, …), so that a change in
+    // the machine's background load hits both sides alike; the rows are merged.
+    let (mut ours, mut peer) = (None, None);
+    for round in 1..=cfg.rounds {
+        log(format!("load round {round} of {}", cfg.rounds));
+        ours = Some(merge(ours, load_tollgate(&cfg, &lab).await?));
+        peer = Some(merge(peer, load_peer(&cfg, &lab).await?));
+    }
+    let (ours, peer) = (ours.ok_or("no load rounds")?, peer.ok_or("no load rounds")?);
+
+    log("DynamoDB item sizes");
+    let items = item_sizes(&cfg, &lab.tenant)?;
+
+    let facts: serde_json::Map<String, Value> = std::env::vars()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("BENCH_FACT_")
+                .map(|k| (k.to_ascii_lowercase(), Value::String(v)))
+        })
+        .collect();
+    let rep = report::Report {
+        cfg: &cfg,
+        machine: &machine,
+        facts,
+        zips,
+        cold,
+        warm,
+        ours,
+        peer,
+        items,
+        tenant: lab.tenant.clone(),
+        elapsed: t0.elapsed(),
+    };
+    let (md, js) = rep.render();
+    let md_path = cfg.out_dir.join("latest.md");
+    let js_path = cfg.out_dir.join("latest.json");
+    std::fs::write(&md_path, &md).map_err(|e| e.to_string())?;
+    std::fs::write(
+        &js_path,
+        serde_json::to_string_pretty(&js).unwrap_or_default() + "\n",
+    )
+    .map_err(|e| e.to_string())?;
+    println!("{md}");
+    log(format!(
+        "wrote {} and {} in {:.0} s",
+        md_path.display(),
+        js_path.display(),
+        t0.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+fn main() {
+    // Read the machine before narrowing our own affinity.
+    let machine = procfs::machine();
+    // Two CPUs or more: the measured servers (functions, the peer) get CPU 0, the
+    // harness (stand-in, front, load generator) CPU 1, so that each side has one
+    // whole CPU and they never compete.
+    let (server_cpu, harness_cpu) = if machine.nproc >= 2 && env_or("BENCH_PIN", "1") == "1" {
+        (Some(0), Some(1))
+    } else {
+        (None, None)
+    };
+    if let Some(c) = harness_cpu {
+        runtime::pin_self(c);
+    }
+    let cfg = Cfg::from_env(server_cpu, harness_cpu);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = rt.block_on(run(machine, cfg)) {
+        log(format!("error: {e}"));
+        std::process::exit(1);
+    }
+}
