@@ -440,17 +440,26 @@ pub struct Warm {
 
 impl Warm {
     async fn start(cfg: &Cfg, function: &'static str) -> R<Warm> {
+        Self::start_with(cfg, function, &[], &format!("{function}.log")).await
+    }
+
+    async fn start_with(
+        cfg: &Cfg,
+        function: &'static str,
+        env: &[(&str, &str)],
+        log_name: &str,
+    ) -> R<Warm> {
         let api = RuntimeApi::start(&format!("tollgate-{function}"))
             .await
             .map_err(|e| e.to_string())?;
-        let log = cfg.log_dir.join(format!("{function}.log"));
+        let log = cfg.log_dir.join(log_name);
         let sb = Sandbox::spawn(
             &cfg.bin(function),
             function,
             &api,
             &log,
             cfg.server_cpu,
-            &[],
+            env,
         )
         .map_err(|e| format!("cannot start {function}: {e}"))?;
         if api.first_poll(Duration::from_secs(15)).await.is_none() {
@@ -501,6 +510,8 @@ pub struct Series {
     pub cpu_ticks: u64,
     pub cpu_sys_ticks: u64,
     pub log_bytes: u64,
+    /// VmHWM of the serving process right after the series.
+    pub hwm_after_kib: u64,
 }
 
 struct Meter {
@@ -535,6 +546,7 @@ impl Meter {
             cpu_ticks: (u1 + s1).saturating_sub(self.ticks0.0 + self.ticks0.1),
             cpu_sys_ticks: s1.saturating_sub(self.ticks0.1),
             log_bytes: file_len(&self.log).saturating_sub(self.log0),
+            hwm_after_kib: procfs::status_kib(&self.pid, "VmHWM").unwrap_or(0),
         }
     }
 }
@@ -673,6 +685,93 @@ async fn warm_phase(
         w,
         rt,
     ))
+}
+
+/// VmHWM (KiB) of the replayed token workload after each of its phases.
+pub struct RssDiag {
+    pub variant: &'static str,
+    pub hwm_after_cc_kib: u64,
+    pub hwm_after_password_kib: u64,
+    pub hwm_kib: u64,
+    pub rss_end_kib: u64,
+}
+
+// ---- peak RSS diagnostic -----------------------------------------------------------------
+
+/// The token function's mixed workload (client_credentials, password, code
+/// exchange) replayed on a fresh sandbox, as deployed and with glibc's mmap
+/// threshold fixed, to show how much of its peak RSS is heap fragmentation
+/// around Argon2's 19 MiB block.
+async fn rss_diagnostic(
+    cfg: &Cfg,
+    lab: &Lab,
+    helpers: &HashMap<&'static str, Warm>,
+) -> R<Vec<RssDiag>> {
+    let variants: [(&'static str, &[(&str, &str)]); 2] = [
+        ("as deployed (glibc malloc defaults)", &[]),
+        (
+            "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576",
+            &[("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=1048576")],
+        ),
+    ];
+    let (auth, cb) = (&helpers["authorize"], &helpers["callback"]);
+    let mut out = Vec::new();
+    for (name, env) in variants {
+        log(format!("peak RSS diagnostic: token, {name}"));
+        let tok = Warm::start_with(cfg, "token", env, "token.rss.log").await?;
+        let code = async |i: usize| -> R<String> {
+            let page = auth.call(&lab.authorize(&format!("r{i}"))).await?.0;
+            code_from(&cb.call(&lab.callback(&form_tx(&page)?)).await?.0)
+        };
+        // The warm phase's order: a short warm-up, a long run of
+        // client_credentials, then password grants, then code exchanges.
+        let cc = async || -> R<()> {
+            expect_token(
+                &tok.call(&lab.client_credentials()).await?.0,
+                "client_credentials",
+                false,
+            )
+            .map(drop)
+        };
+        let pw = async || -> R<()> {
+            expect_token(&tok.call(&lab.password()).await?.0, "password", true).map(drop)
+        };
+        let ex = async |i: usize| -> R<()> {
+            let c = code(i).await?;
+            expect_token(
+                &tok.call(&lab.code(&c)).await?.0,
+                "authorization_code",
+                true,
+            )
+            .map(drop)
+        };
+        let hwm = || procfs::status_kib(&tok.pid(), "VmHWM").unwrap_or(0);
+        for i in 0..2 {
+            cc().await?;
+            ex(i).await?;
+            pw().await?;
+        }
+        for _ in 0..3 + cfg.n(2000) {
+            cc().await?;
+        }
+        let after_cc = hwm();
+        for _ in 0..cfg.n(40) {
+            pw().await?;
+        }
+        let after_pw = hwm();
+        for i in 0..cfg.n(60) {
+            ex(100 + i).await?;
+        }
+        out.push(RssDiag {
+            variant: name,
+            hwm_after_cc_kib: after_cc,
+            hwm_after_password_kib: after_pw,
+            hwm_kib: hwm(),
+            rss_end_kib: procfs::status_kib(&tok.pid(), "VmRSS").unwrap_or(0),
+        });
+        tok.stop().await;
+    }
+    Ok(out)
 }
 
 // ---- cold starts -------------------------------------------------------------------
@@ -1228,11 +1327,24 @@ async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
         return Ok(());
     }
     let (warm, helpers, rt) = warm_phase(&cfg, &mut lab).await?;
+    let pause = env_num("BENCH_PAUSE_AFTER_WARM", 0u64);
+    if pause > 0 {
+        // Development aid: time to inspect the warm sandboxes (/proc/<pid>/…).
+        for (f, w) in &helpers {
+            log(format!("paused: {f} pid {}", w.pid()));
+        }
+        tokio::time::sleep(Duration::from_secs(pause)).await;
+    }
     let cold = cold_phase(&cfg, &mut lab, &helpers, rt).await;
+    let rss_diag = match cold {
+        Ok(_) => rss_diagnostic(&cfg, &lab, &helpers).await,
+        Err(_) => Ok(vec![]),
+    };
     for (_, w) in helpers {
         w.stop().await;
     }
     let cold = cold?;
+    let rss_diag = rss_diag?;
 
     // Interleaved rounds (Tollgate, peer, Tollgate, peer, …), so that a change in
     // the machine's background load hits both sides alike; the rows are merged.
@@ -1263,6 +1375,7 @@ async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
         ours,
         peer,
         items,
+        rss_diag,
         tenant: lab.tenant.clone(),
         elapsed: t0.elapsed(),
     };
