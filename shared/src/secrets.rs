@@ -131,8 +131,4 @@ impl<S: SecretSource> SecretCache<S> {
     pub fn fetch_count(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
     }
-
-    pub fn source(&self) -> &S {
-        &self.source
-    }
 }

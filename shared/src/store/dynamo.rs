@@ -403,20 +403,6 @@ impl TryFrom<&Item> for Family {
     }
 }
 
-impl From<&Family> for Item {
-    fn from(f: &Family) -> Item {
-        let mut i = key(&f.tenant, sk::family(&f.family_id));
-        i.insert("client_id".into(), s(f.client_id.as_str()));
-        i.insert("user_id".into(), s(f.user_id.as_str()));
-        i.insert("pwd_version".into(), n(f.pwd_version));
-        i.insert("revoked".into(), b(f.revoked));
-        i.insert("created_at".into(), n(f.created_at));
-        i.insert("expires_at".into(), n(f.expires_at));
-        i.insert(TTL.into(), n(f.expires_at));
-        i
-    }
-}
-
 /// Items that expire: `Some(item)` only while `expires_at > now`.
 fn live(item: Option<&Item>, now: Now) -> Option<&Item> {
     let item = item?;
