@@ -25,6 +25,7 @@ pub mod ids;
 pub mod jwt;
 pub mod keys;
 pub mod login_tx;
+pub mod password_policy;
 pub mod redirect;
 pub mod scope;
 pub mod secrets;

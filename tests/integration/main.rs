@@ -9,6 +9,8 @@ mod authorize;
 mod callback;
 mod change_password;
 mod discovery;
+mod faults;
+mod fuzz;
 mod grants;
 mod refresh;
 mod secrets;

@@ -1,0 +1,1 @@
+//! New-password policy (NIST SP 800-63B). (being written)
