@@ -1,57 +1,62 @@
-//! Checking a user's password, with throttling of repeated failures.
-//! Unknown user and wrong password fail the same way and cost the same.
+//! Checking a user's password, with a throttle that holds at any concurrency.
+//!
+//! Order: find the user (the same reads whether the name exists or not),
+//! reserve one attempt in the user's budget with one conditional write, and
+//! only then run Argon2id (against a dummy hash when the user is unknown). At
+//! most [`MAX_ATTEMPTS`] passwords are checked per user per [`WINDOW_SECS`]
+//! (a sliding window), across the login page, the password grant and change
+//! password, however many requests arrive at once. A success does not refund
+//! or reset anything, so it cannot reopen the budget for racing guesses.
 
 use crate::clock::Now;
-use crate::crypto::verify_password;
-use crate::ids::TenantId;
-use crate::store::{Db, StoreError, ThrottleWindow, User, normalize_username};
+use crate::crypto::{b64url, sha256, verify_password};
+use crate::ids::{TenantId, UserId};
+use crate::store::{Db, Reservation, StoreError, User, normalize_username};
 
-/// Failures allowed per user per window before 429.
-pub const MAX_FAILURES: u64 = 5;
+/// Password checks allowed per user per window.
+pub const MAX_ATTEMPTS: usize = 5;
 pub const WINDOW_SECS: u64 = 900;
 
 pub enum CredentialCheck {
     Ok(User),
     /// Same answer for unknown user, wrong password and disabled user.
     Invalid,
-    /// Too many failures: retry after this many seconds.
+    /// The user's budget is spent: retry after this many seconds.
     Throttled(u64),
 }
 
-fn throttle_key(username: &str) -> String {
-    format!("login#{}", normalize_username(username))
+/// The throttle key: the user's id when the user exists (so every path, by
+/// username or by id, spends the same budget), else a hash of the name asked
+/// for (fixed length, whatever the input).
+fn throttle_key(user: Option<&User>, asked: &str) -> String {
+    match user {
+        Some(u) => format!("U#{}", u.user_id),
+        None => format!("N#{}", b64url(&sha256(normalize_username(asked).as_bytes()))),
+    }
 }
 
-/// Throttle check, then Argon2id verification (against a dummy hash when the
-/// user is unknown), then the failure counter.
+/// Reserve, then verify. `asked` is the name or id the client sent.
 pub async fn check(
     db: &Db,
     tenant: &TenantId,
-    username: &str,
+    asked: &str,
     password: &str,
     user: Option<User>,
     now: Now,
 ) -> Result<CredentialCheck, StoreError> {
-    let key = throttle_key(username);
-    let window = ThrottleWindow::containing(now.secs(), WINDOW_SECS);
-    if db.throttle_count(tenant, &key, window, now).await? >= MAX_FAILURES {
-        return Ok(CredentialCheck::Throttled(window.end() - now.secs()));
+    let key = throttle_key(user.as_ref(), asked);
+    if let Reservation::Denied { retry_after } = db
+        .throttle_reserve(tenant, &key, MAX_ATTEMPTS, WINDOW_SECS, now)
+        .await?
+    {
+        tracing::warn!(tenant = %tenant, "password check throttled");
+        return Ok(CredentialCheck::Throttled(retry_after));
     }
     // Inline on purpose: a Lambda sandbox serves one request at a time.
     let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.as_str()));
     match user {
-        Some(u) if ok && u.enabled => {
-            db.throttle_clear(tenant, &key, window).await?;
-            Ok(CredentialCheck::Ok(u))
-        }
-        _ => {
-            let count = db.throttle_hit(tenant, &key, window).await?;
-            if count > MAX_FAILURES {
-                Ok(CredentialCheck::Throttled(window.end() - now.secs()))
-            } else {
-                Ok(CredentialCheck::Invalid)
-            }
-        }
+        Some(u) if ok && u.enabled => Ok(CredentialCheck::Ok(u)),
+        _ => Ok(CredentialCheck::Invalid),
     }
 }
 
@@ -66,3 +71,22 @@ pub async fn check_username(
     let user = db.find_user_by_username(tenant, username).await?;
     check(db, tenant, username, password, user, now).await
 }
+
+/// Change password's `userid`: the id the password grant returned, or a
+/// username. Both lookups always run (three reads), so neither a known id
+/// nor a known name costs anything extra.
+pub async fn find_by_id_or_username(
+    db: &Db,
+    tenant: &TenantId,
+    userid: &str,
+) -> Result<Option<User>, StoreError> {
+    let by_id = async {
+        match UserId::parse(userid) {
+            Ok(id) => db.get_user(tenant, &id).await,
+            Err(_) => db.get_user(tenant, &UserId::nobody()).await.map(|_| None),
+        }
+    };
+    let (by_id, by_name) = tokio::join!(by_id, db.find_user_by_username(tenant, userid));
+    Ok(by_id?.or(by_name?))
+}
+

@@ -46,17 +46,20 @@ pub struct OAuthError {
     pub description: String,
     /// The client authenticated (or tried to) with HTTP Basic.
     pub basic_auth: bool,
-    /// Seconds to wait (429 throttling).
+    /// Seconds to wait (429 throttling, 503 outages).
     pub retry_after: Option<u64>,
+    /// 413 for a body over the limit (still `invalid_request`).
+    pub too_large: bool,
 }
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         OAuthError {
             code,
-            description: description.into(),
+            description: sanitize_description(&description.into()),
             basic_auth: false,
             retry_after: None,
+            too_large: false,
         }
     }
 
@@ -86,6 +89,19 @@ impl OAuthError {
         Self::new(ErrorCode::ServerError, "internal error")
     }
 
+    /// Storage or Secrets Manager failed (outage, throttling, timeout): 503
+    /// `temporarily_unavailable` with `Retry-After`. The cause is logged.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "dependency unavailable");
+        OAuthError {
+            retry_after: Some(RETRY_AFTER_OUTAGE),
+            ..Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the service is temporarily unavailable; retry shortly",
+            )
+        }
+    }
+
     pub fn throttled(retry_after: u64) -> Self {
         OAuthError {
             retry_after: Some(retry_after.max(1)),
@@ -102,8 +118,14 @@ impl OAuthError {
     }
 
     pub fn status(&self) -> StatusCode {
+        if self.code == ErrorCode::TemporarilyUnavailable {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         if self.retry_after.is_some() {
             return StatusCode::TOO_MANY_REQUESTS;
+        }
+        if self.too_large {
+            return StatusCode::PAYLOAD_TOO_LARGE;
         }
         match self.code {
             ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
@@ -140,13 +162,66 @@ impl OAuthError {
 
 impl From<crate::store::StoreError> for OAuthError {
     fn from(e: crate::store::StoreError) -> Self {
-        OAuthError::internal(e)
+        match e {
+            crate::store::StoreError::Backend(_) => OAuthError::unavailable(e),
+            _ => OAuthError::internal(e),
+        }
     }
 }
 
 impl From<crate::secrets::SecretError> for OAuthError {
     fn from(e: crate::secrets::SecretError) -> Self {
-        OAuthError::internal(e)
+        OAuthError::unavailable(e)
+    }
+}
+
+impl From<crate::http::InputError> for OAuthError {
+    fn from(e: crate::http::InputError) -> Self {
+        OAuthError {
+            too_large: e == crate::http::InputError::TooLarge,
+            ..OAuthError::invalid_request(e.description())
+        }
+    }
+}
+
+/// Seconds a client is asked to wait after an outage answer.
+pub const RETRY_AFTER_OUTAGE: u64 = 2;
+
+/// The longest `error_description` sent.
+const MAX_DESCRIPTION: usize = 200;
+
+/// RFC 6749 §5.2: `error_description` is %x20-21 / %x23-5B / %x5D-7E. Anything
+/// else (quotes, backslashes, controls, non-ASCII) becomes `?`; long text is cut.
+pub fn sanitize_description(s: &str) -> String {
+    s.chars()
+        .take(MAX_DESCRIPTION)
+        .map(|c| match c {
+            '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_carry_only_rfc6749_characters() {
+        let d = sanitize_description("bad \"x\\y\u{0}\u{e9}\n");
+        assert_eq!(d, "bad ?x?y???");
+        assert_eq!(sanitize_description(&"a".repeat(500)).len(), MAX_DESCRIPTION);
+        let e = OAuthError::invalid_request("unsupported grant_type: \u{0}\"");
+        assert!(e.description.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'));
+    }
+
+    #[test]
+    fn outages_are_503_with_retry_after() {
+        let r = OAuthError::unavailable("boom").into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.headers().get("retry-after").is_some());
+        let r = OAuthError::throttled(30).into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     }
 }
 

@@ -23,13 +23,17 @@ input{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem}\
 .actions{display:flex;gap:.6rem;margin-top:1.2rem}\
 button{flex:1;padding:.7rem;font-size:1rem;cursor:pointer}\
 .err{background:#fde8e8;border:1px solid #e0a0a0;padding:.6rem;border-radius:4px}\
+.warn{background:#fff4d6;border:1px solid #d9b44a;padding:.6rem;border-radius:4px}\
 ul{padding-left:1.2rem}";
 
-fn page(title: &str, body: &str) -> String {
+/// `referrer` is the page's referrer policy: `no-referrer` everywhere but on
+/// the login form, which must let the browser send its origin to the callback
+/// (the callback refuses form posts from any other origin: login CSRF).
+fn page(title: &str, body: &str, referrer: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<meta name=\"referrer\" content=\"no-referrer\">\
+<meta name=\"referrer\" content=\"{referrer}\">\
 <title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
         escape(title)
     )
@@ -43,6 +47,9 @@ pub struct LoginPage<'a> {
     pub tx: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// The request carried no `state`: warn that the application did not
+    /// protect this sign-in against cross-site request forgery.
+    pub no_state: bool,
 }
 
 impl LoginPage<'_> {
@@ -59,9 +66,16 @@ impl LoginPage<'_> {
             .error
             .map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", escape(e)))
             .unwrap_or_default();
+        let warning = if self.no_state {
+            "<p class=\"warn\" id=\"no-state-warning\">Warning: this application did not protect \
+this sign-in against cross-site request forgery (the request has no <code>state</code>). \
+Continue only if you started this sign-in yourself.</p>"
+        } else {
+            ""
+        };
         let body = format!(
             "<main><h1>Sign in to {tenant}</h1>\
-<p><strong>{client}</strong> asks for access to your account:</p><ul>{scopes}</ul>{error}\
+<p><strong>{client}</strong> asks for access to your account:</p><ul>{scopes}</ul>{warning}{error}\
 <form id=\"login\" method=\"post\" action=\"{action}\" autocomplete=\"on\">\
 <input type=\"hidden\" name=\"tx\" value=\"{tx}\">\
 <label for=\"username\">Username</label>\
@@ -77,7 +91,11 @@ impl LoginPage<'_> {
             tx = escape(self.tx),
             username = escape(self.username),
         );
-        page(&format!("Sign in to {}", self.tenant_name), &body)
+        page(
+            &format!("Sign in to {}", self.tenant_name),
+            &body,
+            crate::http::LOGIN_REFERRER_POLICY,
+        )
     }
 }
 
@@ -91,6 +109,7 @@ pub fn error_page(title: &str, message: &str) -> String {
             escape(title),
             escape(message)
         ),
+        "no-referrer",
     )
 }
 
@@ -108,6 +127,7 @@ mod tests {
             tx: "t\"x",
             username: "\"><img src=x>",
             error: Some("<b>"),
+            no_state: true,
         }
         .render();
         assert!(!p.contains("<script>"));
@@ -117,5 +137,7 @@ mod tests {
         assert!(p.contains("id=\"login\""));
         assert!(p.contains("name=\"decision\" value=\"allow\""));
         assert!(p.contains("name=\"decision\" value=\"deny\""));
+        assert!(p.contains("no-state-warning"));
+        assert!(p.contains("content=\"strict-origin\""));
     }
 }

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request};
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
 
 pub type Response = lambda_http::Response<Body>;
 
@@ -45,30 +45,126 @@ pub fn tenant_route(path: &str, tail: &[&'static str]) -> Option<TenantId> {
     match_route(path, &route)
 }
 
+/// The largest request body (or authorize query string) Tollgate reads.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The longest value each known parameter may have, in bytes. Every value is
+/// bounded: a parameter not named here gets [`DEFAULT_MAX_LEN`].
+pub fn max_len(field: &str) -> usize {
+    match field {
+        "client_id" | "userid" | "username" | "login_hint" => 256,
+        "client_secret" => 256,
+        "password" | "newpassword" => 1024,
+        "redirect_uri" => crate::redirect::MAX_LEN,
+        "state" => 1024,
+        "nonce" => 512,
+        "scope" => crate::scope::MAX_LEN,
+        "code" | "refresh_token" | "code_verifier" | "code_challenge" => 256,
+        "token" | "subject_token" | "actor_token" | "access_token" => 8192,
+        "tx" => 12 * 1024,
+        "grant_type" | "response_type" | "code_challenge_method" | "decision" | "prompt"
+        | "response_mode" | "token_type_hint" => 128,
+        _ => DEFAULT_MAX_LEN,
+    }
+}
+pub const DEFAULT_MAX_LEN: usize = 4096;
+
+/// Why a request's parameters could not be read. Always the client's fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputError {
+    /// The body (or query) is over [`MAX_BODY`].
+    TooLarge,
+    /// A name or value is not UTF-8 once percent-decoded.
+    NotUtf8,
+    /// A parameter's value is over its [`max_len`].
+    TooLong(String),
+}
+
+impl InputError {
+    /// A description made only of RFC 6749 §5.2 characters.
+    pub fn description(&self) -> String {
+        match self {
+            InputError::TooLarge => format!("the request is larger than {MAX_BODY} bytes"),
+            InputError::NotUtf8 => "the request is not valid UTF-8".to_owned(),
+            InputError::TooLong(f) => {
+                crate::error::sanitize_description(&format!("{f} is too long"))
+            }
+        }
+    }
+}
+
 /// Form or query parameters. Per RFC 6749 §3.1 a parameter sent without a value
-/// is treated as omitted, and no parameter may appear more than once.
+/// is treated as omitted, and no parameter may appear more than once. Parsing
+/// is linear in the input (one hash lookup per pair), whatever its shape.
 #[derive(Default)]
 pub struct Params {
-    map: BTreeMap<String, String>,
+    map: HashMap<String, String>,
     duplicates: Vec<String>,
+    seen_twice: HashSet<String>,
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space,
+/// `%XX` a byte; a malformed escape is kept literally, as browsers do).
+fn decode_component(raw: &[u8]) -> Result<String, InputError> {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        i += 1;
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => match (raw.get(i).copied().and_then(hex), raw.get(i + 1).copied().and_then(hex)) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8(out).map_err(|_| InputError::NotUtf8)
 }
 
 impl Params {
-    pub fn parse(raw: &[u8]) -> Params {
+    pub fn parse(raw: &[u8]) -> Result<Params, InputError> {
+        if raw.len() > MAX_BODY {
+            return Err(InputError::TooLarge);
+        }
         let mut p = Params::default();
-        for (k, v) in form_urlencoded::parse(raw) {
+        for pair in raw.split(|b| *b == b'&') {
+            if pair.is_empty() {
+                continue;
+            }
+            let (k, v) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            };
+            let k = decode_component(k)?;
+            let v = decode_component(v)?;
             if v.is_empty() {
                 continue;
             }
-            if p.map.contains_key(k.as_ref()) {
-                if !p.duplicates.iter().any(|d| d == k.as_ref()) {
-                    p.duplicates.push(k.into_owned());
+            if v.len() > max_len(&k) {
+                return Err(InputError::TooLong(k));
+            }
+            if p.map.contains_key(&k) {
+                if p.seen_twice.insert(k.clone()) {
+                    p.duplicates.push(k);
                 }
             } else {
-                p.map.insert(k.into_owned(), v.into_owned());
+                p.map.insert(k, v);
             }
         }
-        p
+        Ok(p)
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
@@ -80,25 +176,31 @@ impl Params {
     }
 
     pub fn is_duplicated(&self, k: &str) -> bool {
-        self.duplicates.iter().any(|d| d == k)
+        self.seen_twice.contains(k)
     }
 
+    /// Names that appeared more than once, in order of first repetition.
     pub fn duplicates(&self) -> &[String] {
         &self.duplicates
     }
 }
 
-pub fn query_params(req: &Request) -> Params {
+pub fn query_params(req: &Request) -> Result<Params, InputError> {
     Params::parse(req.uri().query().unwrap_or("").as_bytes())
 }
 
-pub fn body_bytes(req: &Request) -> &[u8] {
-    match req.body() {
+/// The body, refused when over [`MAX_BODY`].
+pub fn body_bytes(req: &Request) -> Result<&[u8], InputError> {
+    let b: &[u8] = match req.body() {
         Body::Empty => &[],
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b,
         _ => &[],
+    };
+    if b.len() > MAX_BODY {
+        return Err(InputError::TooLarge);
     }
+    Ok(b)
 }
 
 pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -117,6 +219,9 @@ pub fn is_form(req: &Request) -> bool {
 
 /// Credentials from `Authorization: Basic` (RFC 6749 §2.3.1: both parts are
 /// form-urlencoded before base64). `Err` for a malformed header.
+/// The longest `Authorization: Basic` header read (id and secret are bounded).
+const MAX_AUTHORIZATION: usize = 1024;
+
 /// A malformed `Authorization` header.
 #[derive(Debug)]
 pub struct MalformedAuthorization;
@@ -127,6 +232,9 @@ pub fn basic_credentials(
     let Some(h) = header_str(req, "authorization") else {
         return Ok(None);
     };
+    if h.len() > MAX_AUTHORIZATION {
+        return Err(MalformedAuthorization);
+    }
     let Some((scheme, rest)) = h.trim().split_once(' ') else {
         return Err(MalformedAuthorization);
     };
@@ -191,6 +299,21 @@ pub fn html_response(status: StatusCode, html: String) -> Response {
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    r
+}
+
+/// The login page's referrer policy: the browser sends the page's origin (never
+/// its path or query) with the form post, so the callback can tell its own form
+/// from a cross-site one. `no-referrer` would make browsers send `Origin: null`.
+pub const LOGIN_REFERRER_POLICY: &str = "strict-origin";
+
+/// The login + consent page: [`html_response`] with [`LOGIN_REFERRER_POLICY`].
+pub fn login_page_response(status: StatusCode, html: String) -> Response {
+    let mut r = html_response(status, html);
+    r.headers_mut().insert(
+        "referrer-policy",
+        HeaderValue::from_static(LOGIN_REFERRER_POLICY),
+    );
     r
 }
 
@@ -294,10 +417,30 @@ mod tests {
 
     #[test]
     fn params_reject_duplicates_and_drop_empty_values() {
-        let p = Params::parse(b"a=1&b=&a=2&c=x%20y");
+        let p = Params::parse(b"a=1&b=&a=2&c=x%20y&d=%zz+%4").unwrap();
+        assert_eq!(p.get("d"), Some("%zz %4"));
         assert!(p.is_duplicated("a"));
         assert!(!p.has("b"));
         assert_eq!(p.get("c"), Some("x y"));
+    }
+
+    #[test]
+    fn params_are_bounded_and_utf8() {
+        assert_eq!(
+            Params::parse(&vec![b'a'; MAX_BODY + 1]).err(),
+            Some(InputError::TooLarge)
+        );
+        assert_eq!(Params::parse(b"a=%ff").err(), Some(InputError::NotUtf8));
+        assert_eq!(Params::parse(&[b'a', b'=', 0xff]).err(), Some(InputError::NotUtf8));
+        let long = format!("username={}", "u".repeat(257));
+        assert_eq!(
+            Params::parse(long.as_bytes()).err(),
+            Some(InputError::TooLong("username".into()))
+        );
+        // 30,000 repeats of one name: linear, and reported once.
+        let many = "a=1&".repeat(16_000);
+        let p = Params::parse(many.as_bytes()).unwrap();
+        assert_eq!(p.duplicates(), ["a".to_owned()]);
     }
 
     #[test]

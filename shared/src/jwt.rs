@@ -30,25 +30,55 @@ fn sign(signer: &Signer, typ: &str, claims: &Value) -> Result<String, OAuthError
     signer.sign_jwt(typ, claims).map_err(OAuthError::internal)
 }
 
-fn user_claims(claims: &mut Map<String, Value>, user: &User) {
-    for (k, v) in &user.attrs {
-        if !RESERVED.contains(&k.as_str()) {
-            claims.insert(k.clone(), json!(v));
-        }
-    }
-    if let Some(n) = &user.name {
-        claims.insert("name".into(), json!(n));
-    }
-    if let Some(e) = &user.email {
-        claims.insert("email".into(), json!(e));
-    }
-    claims.insert("preferred_username".into(), json!(user.username));
+/// Which of a user's claims a token carries.
+#[derive(Clone, Copy)]
+pub struct ClaimSet {
+    /// `name`, `preferred_username` and the extra attributes.
+    pub profile: bool,
+    pub email: bool,
 }
 
-/// The tenant's audiences, or the client itself when the tenant names none.
-fn audience(tenant: &Tenant, client_id: &ClientId) -> Value {
+impl ClaimSet {
+    pub const ALL: ClaimSet = ClaimSet {
+        profile: true,
+        email: true,
+    };
+
+    /// OIDC Core §5.4: what the granted scopes release (id_token, userinfo).
+    pub fn for_scope(scope: &str) -> ClaimSet {
+        ClaimSet {
+            profile: crate::scope::contains(scope, "profile"),
+            email: crate::scope::contains(scope, "email"),
+        }
+    }
+}
+
+fn user_claims(claims: &mut Map<String, Value>, user: &User, set: ClaimSet) {
+    if set.profile {
+        for (k, v) in &user.attrs {
+            if !RESERVED.contains(&k.as_str()) {
+                claims.insert(k.clone(), json!(v));
+            }
+        }
+        if let Some(n) = &user.name {
+            claims.insert("name".into(), json!(n));
+        }
+        claims.insert("preferred_username".into(), json!(user.username));
+    }
+    if set.email
+        && let Some(e) = &user.email
+    {
+        claims.insert("email".into(), json!(e));
+    }
+}
+
+/// The tenant's audiences. A tenant that names none gets its issuer as the
+/// default audience, never the client id: an access token must not carry the
+/// `aud` of an id_token, or one could pass for the other (RFC 9068 §4,
+/// RFC 8725 §3.11).
+pub fn audience(tenant: &Tenant, issuer: &str) -> Value {
     match tenant.audiences.as_slice() {
-        [] => json!(client_id.as_str()),
+        [] => json!(issuer),
         [one] => json!(one),
         many => json!(many),
     }
@@ -73,7 +103,7 @@ impl AccessToken<'_> {
             .map(|u| u.user_id.as_str())
             .unwrap_or(self.client_id.as_str());
         c.insert("sub".into(), json!(sub));
-        c.insert("aud".into(), audience(self.tenant, self.client_id));
+        c.insert("aud".into(), audience(self.tenant, self.issuer));
         c.insert("client_id".into(), json!(self.client_id.as_str()));
         c.insert("scope".into(), json!(self.scope));
         c.insert("iat".into(), json!(now.secs()));
@@ -82,8 +112,10 @@ impl AccessToken<'_> {
         if let Some(t) = self.auth_time {
             c.insert("auth_time".into(), json!(t));
         }
+        // Access tokens carry the user's claims for the tenant's APIs (SPEC:
+        // Tokens); id_tokens and userinfo release them by scope.
         if let Some(u) = self.user {
-            user_claims(&mut c, u);
+            user_claims(&mut c, u, ClaimSet::ALL);
         }
         sign(signer, "at+jwt", &Value::Object(c))
     }
@@ -93,6 +125,8 @@ pub struct IdToken<'a> {
     pub issuer: &'a str,
     pub client_id: &'a ClientId,
     pub user: &'a User,
+    /// The granted scope: `profile` and `email` release those claims.
+    pub scope: &'a str,
     pub nonce: Option<&'a str>,
     pub auth_time: u64,
     pub ttl: u64,
@@ -101,7 +135,7 @@ pub struct IdToken<'a> {
 impl IdToken<'_> {
     pub fn sign(&self, signer: &Signer, now: Now) -> Result<String, OAuthError> {
         let mut c = Map::new();
-        user_claims(&mut c, self.user);
+        user_claims(&mut c, self.user, ClaimSet::for_scope(self.scope));
         c.insert("iss".into(), json!(self.issuer));
         c.insert("sub".into(), json!(self.user.user_id.as_str()));
         c.insert("aud".into(), json!(self.client_id.as_str()));

@@ -4,6 +4,14 @@
 
 const LOOPBACKS: [&str; 2] = ["http://127.0.0.1", "http://[::1]"];
 
+/// The longest redirect URI registered or accepted, in bytes.
+pub const MAX_LEN: usize = 2000;
+
+/// A port as written in a URI: 1 to 65535, in canonical form (no leading zero).
+fn valid_port(digits: &str) -> bool {
+    !digits.starts_with('0') && digits.parse::<u16>().is_ok_and(|p| p >= 1)
+}
+
 /// Splits a loopback URI into (host prefix, rest after the optional port).
 fn loopback_parts(uri: &str) -> Option<(&'static str, &str)> {
     for lb in LOOPBACKS {
@@ -11,7 +19,7 @@ fn loopback_parts(uri: &str) -> Option<(&'static str, &str)> {
             let rest = match rest.strip_prefix(':') {
                 Some(p) => {
                     let digits = p.bytes().take_while(u8::is_ascii_digit).count();
-                    if digits == 0 || digits > 5 {
+                    if digits == 0 || digits > 5 || !valid_port(&p[..digits]) {
                         return None;
                     }
                     &p[digits..]
@@ -30,8 +38,8 @@ fn loopback_parts(uri: &str) -> Option<(&'static str, &str)> {
 /// Whether `uri` may be registered: absolute https (or loopback http), no
 /// fragment, no userinfo, no whitespace.
 pub fn validate_registration(uri: &str) -> Result<(), String> {
-    if uri.is_empty() || uri.len() > 2000 {
-        return Err("redirect URI must be 1 to 2000 characters".into());
+    if uri.is_empty() || uri.len() > MAX_LEN {
+        return Err(format!("redirect URI must be 1 to {MAX_LEN} characters"));
     }
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("redirect URI contains whitespace: {uri}"));
@@ -99,6 +107,11 @@ mod tests {
         assert!(!matches(r, "http://127.0.0.1.evil.example/cb"));
         assert!(!matches(r, "http://127.0.0.1:80@evil.example/cb"));
         assert!(matches("http://[::1]/cb", "http://[::1]:7/cb"));
+        assert!(matches(r, "http://127.0.0.1:65535/cb"));
+        assert!(matches(r, "http://127.0.0.1:1/cb"));
+        for bad in ["0", "00000", "99999", "65536", "080", "1a"] {
+            assert!(!matches(r, &format!("http://127.0.0.1:{bad}/cb")), "port {bad}");
+        }
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Scope parsing and policy.
 
 use crate::store::Client;
+use std::collections::HashSet;
+
+/// The longest scope string accepted, in bytes, and the most scope-tokens.
+pub const MAX_LEN: usize = 2048;
+pub const MAX_TOKENS: usize = 64;
 
 /// Scopes every client may request in addition to its registered ones.
 pub const STANDARD: [&str; 4] = ["openid", "profile", "email", "offline_access"];
@@ -12,7 +17,11 @@ pub const STANDARD: [&str; 4] = ["openid", "profile", "email", "offline_access"]
 pub struct MalformedScope;
 
 pub fn parse(s: &str) -> Result<Vec<String>, MalformedScope> {
+    if s.len() > MAX_LEN {
+        return Err(MalformedScope);
+    }
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for tok in s.split(' ') {
         if tok.is_empty() {
             continue;
@@ -23,7 +32,10 @@ pub fn parse(s: &str) -> Result<Vec<String>, MalformedScope> {
         if !ok {
             return Err(MalformedScope);
         }
-        if !out.iter().any(|o| o == tok) {
+        if seen.insert(tok) {
+            if out.len() == MAX_TOKENS {
+                return Err(MalformedScope);
+            }
             out.push(tok.to_owned());
         }
     }
@@ -81,6 +93,10 @@ mod tests {
         assert_eq!(parse("a b a").unwrap(), vec!["a", "b"]);
         assert!(parse("a \"b").is_err());
         assert!(parse("a\\b").is_err());
+        assert!(parse(&"a ".repeat(1000)).is_ok());
+        let many: Vec<String> = (0..65).map(|i| format!("s{i}")).collect();
+        assert!(parse(&many.join(" ")).is_err());
+        assert!(parse(&"x".repeat(MAX_LEN + 1)).is_err());
     }
 
     #[test]

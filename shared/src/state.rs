@@ -34,12 +34,30 @@ struct Aws {
     secrets: SecretCache<SecretsManager>,
 }
 
+/// Explicit SDK timeouts, so a dependency that hangs becomes a 503 well inside
+/// the functions' 10 s Lambda timeout: each attempt (connection set-up
+/// included) gets 3 s, the whole call (with the SDK's standard retries) 6 s.
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .read_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(6))
+        .build()
+}
+
 impl Aws {
     fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Aws {
+        let ddb = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .timeout_config(sdk_timeouts())
+            .build();
+        let sm = aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .timeout_config(sdk_timeouts())
+            .build();
         Aws {
-            db: Db::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone()),
+            db: Db::new(aws_sdk_dynamodb::Client::from_conf(ddb), config.table.clone()),
             secrets: SecretCache::new(
-                SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)),
+                SecretsManager::new(aws_sdk_secretsmanager::Client::from_conf(sm)),
                 SECRET_TTL,
             ),
         }
@@ -112,10 +130,13 @@ impl AppState {
                         // not exist yet, and the next request should look again.
                         self.secrets().await.invalidate(name);
                         tracing::error!(secret = %name, error = %why, "URL document unavailable");
-                        Err(crate::error::OAuthError::new(
-                            crate::error::ErrorCode::TemporarilyUnavailable,
-                            "the server is starting; retry shortly",
-                        ))
+                        Err(crate::error::OAuthError {
+                            retry_after: Some(crate::error::RETRY_AFTER_OUTAGE),
+                            ..crate::error::OAuthError::new(
+                                crate::error::ErrorCode::TemporarilyUnavailable,
+                                "the server is starting; retry shortly",
+                            )
+                        })
                     }
                 }
             })

@@ -4,7 +4,7 @@
 //! Until the client and its redirect URI are established, errors are HTML pages
 //! (never a redirect). After that, errors redirect with `state` and `iss`.
 
-use super::{html_error, html_internal};
+use super::{html_error, html_unavailable};
 use crate::AppState;
 use crate::clock::Now;
 use crate::config::Function;
@@ -12,7 +12,7 @@ use crate::crypto::{is_valid_s256_challenge, random_token};
 use crate::error::ErrorCode;
 use crate::html::LoginPage;
 use crate::http::{
-    Params, Response, append_params, html_response, query_params, redirect, tenant_route,
+    Params, Response, append_params, login_page_response, query_params, redirect, tenant_route,
 };
 use crate::ids::{ClientId, TenantId};
 use crate::login_tx::{self, LoginTx};
@@ -31,7 +31,11 @@ pub struct ErrorRedirect<'a> {
 
 impl ErrorRedirect<'_> {
     pub fn send(&self, code: ErrorCode, description: &str, status: StatusCode) -> Response {
-        let mut pairs = vec![("error", code.as_str()), ("error_description", description)];
+        let description = crate::error::sanitize_description(description);
+        let mut pairs = vec![
+            ("error", code.as_str()),
+            ("error_description", description.as_str()),
+        ];
         if let Some(s) = self.state {
             pairs.push(("state", s));
         }
@@ -50,7 +54,11 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     let Some(tenant) = tenant_route(req.uri().path(), &["authorize"]) else {
         return html_error(StatusCode::NOT_FOUND, "Not found", "There is no such page.");
     };
-    authorize(state, &tenant, &query_params(&req), Now::system()).await
+    let p = match query_params(&req) {
+        Ok(p) => p,
+        Err(e) => return super::html_bad_input(&e),
+    };
+    authorize(state, &tenant, &p, Now::system()).await
 }
 
 /// The trusted part of a request: a known client and a registered redirect URI.
@@ -67,7 +75,7 @@ async fn establish_client(
         return Err(bad("The request has no client_id."));
     };
     let client = match ClientId::parse(raw_id) {
-        Ok(id) => state.client(tenant, &id).await.map_err(html_internal)?,
+        Ok(id) => state.client(tenant, &id).await.map_err(html_unavailable)?,
         Err(_) => None,
     };
     let Some(client) = client.filter(|c| c.enabled) else {
@@ -104,7 +112,7 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
                 "There is no such organisation.",
             );
         }
-        Err(e) => return html_internal(e),
+        Err(e) => return html_unavailable(e),
     };
     let (client, redirect_to) = match client {
         Ok(v) => v,
@@ -112,7 +120,7 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
     };
     let urls = match urls {
         Ok(u) => u,
-        Err(_) => return html_internal("public URLs unavailable"),
+        Err(_) => return html_unavailable("public URLs unavailable"),
     };
     let issuer = urls.issuer(tenant_id);
     let response_type = p.get("response_type");
@@ -199,7 +207,7 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
 
     let key = match key {
         Ok(k) => k,
-        Err(_) => return html_internal("login key unavailable"),
+        Err(_) => return html_unavailable("login key unavailable"),
     };
     let tx = LoginTx {
         t: tenant_id.to_string(),
@@ -225,6 +233,7 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
             .filter(|h| !h.contains(' '))
             .unwrap_or(""),
         error: None,
+        no_state: !p.has("state"),
     };
-    html_response(StatusCode::OK, page.render())
+    login_page_response(StatusCode::OK, page.render())
 }

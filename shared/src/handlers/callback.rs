@@ -3,7 +3,7 @@
 //! implicit clients, the access token), and 303 to the client.
 
 use super::authorize::ErrorRedirect;
-use super::{html_error, html_internal};
+use super::{html_bad_input, html_error, html_internal, html_unavailable};
 use crate::AppState;
 use crate::clock::Now;
 use crate::config::Function;
@@ -12,7 +12,8 @@ use crate::crypto::{random_token, token_hash};
 use crate::error::ErrorCode;
 use crate::html::LoginPage;
 use crate::http::{
-    Params, Response, append_params, body_bytes, html_response, is_form, redirect, tenant_route,
+    Params, Response, append_params, body_bytes, header_str, is_form, login_page_response,
+    redirect, tenant_route,
 };
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::jwt::AccessToken;
@@ -32,6 +33,10 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     let Some(tenant) = tenant_route(req.uri().path(), &["callback"]) else {
         return html_error(StatusCode::NOT_FOUND, "Not found", "There is no such page.");
     };
+    let body = match body_bytes(&req) {
+        Ok(b) => b,
+        Err(e) => return html_bad_input(&e),
+    };
     if !is_form(&req) {
         return html_error(
             StatusCode::BAD_REQUEST,
@@ -39,13 +44,49 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
             "The sign-in form was not submitted as a form.",
         );
     }
-    callback(
-        state,
-        &tenant,
-        &Params::parse(body_bytes(&req)),
-        Now::system(),
-    )
-    .await
+    let p = match Params::parse(body) {
+        Ok(p) => p,
+        Err(e) => return html_bad_input(&e),
+    };
+    if let Err(r) = same_origin(state, &tenant, &req).await {
+        return r;
+    }
+    callback(state, &tenant, &p, Now::system()).await
+}
+
+/// Login CSRF: only Tollgate's own login page may post here. The browser names
+/// the page's origin in `Origin` (or, without it, `Referer`); it must be the
+/// authorize endpoint's origin. `Origin: null` and any other site are refused.
+/// A request with neither header (not a browser) is judged by the signed,
+/// single-use login transaction alone.
+async fn same_origin(state: &AppState, tenant: &TenantId, req: &Request) -> Result<(), Response> {
+    let claimed = match (header_str(req, "origin"), header_str(req, "referer")) {
+        (Some(o), _) => o.trim().to_owned(),
+        (None, Some(r)) => origin_of(r).unwrap_or_else(|| "null".to_owned()),
+        (None, None) => return Ok(()),
+    };
+    let urls = state
+        .urls()
+        .await
+        .map_err(|_| html_unavailable("public URLs unavailable"))?;
+    let expected = origin_of(&urls.endpoint(Function::Authorize, tenant));
+    if expected.is_some_and(|e| e.eq_ignore_ascii_case(&claimed)) {
+        return Ok(());
+    }
+    tracing::warn!(tenant = %tenant, "callback refused a form post from a foreign origin");
+    Err(html_error(
+        StatusCode::BAD_REQUEST,
+        "Sign-in refused",
+        "This sign-in form was not sent from this sign-in page. Return to the application and start again.",
+    ))
+}
+
+/// `scheme://host[:port]` of an absolute URL (the form browsers send in `Origin`).
+fn origin_of(url: &str) -> Option<String> {
+    match url::Url::parse(url.trim()).ok()?.origin() {
+        o @ url::Origin::Tuple(..) => Some(o.ascii_serialization()),
+        url::Origin::Opaque(_) => None,
+    }
 }
 
 fn expired() -> Response {
@@ -108,7 +149,7 @@ async fn verify_tx(
     let key = state
         .login_key()
         .await
-        .map_err(|_| html_internal("login key unavailable"))?;
+        .map_err(|_| html_unavailable("login key unavailable"))?;
     let sealed = p.get("tx").unwrap_or_default().to_owned();
     let tx = LoginTx::open(&sealed, &key, now).ok_or_else(expired)?;
     if tx.t != tenant_id.as_str() {
@@ -117,13 +158,13 @@ async fn verify_tx(
     let tenant = state
         .tenant(tenant_id)
         .await
-        .map_err(html_internal)?
+        .map_err(html_unavailable)?
         .ok_or_else(expired)?;
     let client_id = ClientId::parse(&tx.c).map_err(|_| expired())?;
     let client = state
         .client(tenant_id, &client_id)
         .await
-        .map_err(html_internal)?
+        .map_err(html_unavailable)?
         .filter(|c| c.enabled)
         .ok_or_else(expired)?;
     if !client
@@ -136,7 +177,7 @@ async fn verify_tx(
     let urls = state
         .urls()
         .await
-        .map_err(|_| html_internal("public URLs unavailable"))?;
+        .map_err(|_| html_unavailable("public URLs unavailable"))?;
     Ok(Ctx {
         tenant,
         client,
@@ -157,7 +198,7 @@ async fn use_tx(state: &AppState, ctx: &Ctx, tenant_id: &TenantId) -> Result<(),
     {
         Ok(()) => Ok(()),
         Err(StoreError::AlreadyExists) => Err(expired()),
-        Err(e) => Err(html_internal(e)),
+        Err(e) => Err(html_unavailable(e)),
     }
 }
 
@@ -177,8 +218,9 @@ fn form_again(ctx: &Ctx, p: &Params, msg: &str, status: StatusCode) -> Response 
         tx: &ctx.sealed,
         username: p.get("username").unwrap_or(""),
         error: Some(msg),
+        no_state: ctx.tx.st.is_none(),
     };
-    html_response(status, page.render())
+    login_page_response(status, page.render())
 }
 
 async fn allow(
@@ -206,12 +248,11 @@ async fn allow(
                     "Too many failed attempts. Wait a few minutes and try again.",
                     StatusCode::TOO_MANY_REQUESTS,
                 );
-                if let Ok(v) = HeaderValue::from_str(&wait.max(1).to_string()) {
-                    r.headers_mut().insert("retry-after", v);
-                }
+                r.headers_mut()
+                    .insert("retry-after", HeaderValue::from(wait.max(1)));
                 return r;
             }
-            Err(e) => return html_internal(e),
+            Err(e) => return html_unavailable(e),
         };
     if user.require_password_change {
         return form_again(
@@ -243,7 +284,7 @@ async fn allow(
         family_id: None,
     };
     if let Err(e) = state.db().await.put_code(&record).await {
-        return html_internal(e);
+        return html_unavailable(e);
     }
     tracing::info!(tenant = %tenant_id, client_id = %ctx.client.client_id, user_id = %user.user_id, "authorization code issued");
     let mut pairs = vec![("code", code.as_str())];
@@ -268,7 +309,7 @@ pub fn login_hint(tenant: &TenantId, user: &UserId) -> String {
 async fn implicit(state: &AppState, ctx: &Ctx, user: &User, now: Now) -> Response {
     let signer = match state.signer(&ctx.tenant.id).await {
         Ok(s) => s,
-        Err(_) => return html_internal("signing key unavailable"),
+        Err(_) => return html_unavailable("signing key unavailable"),
     };
     let token = AccessToken {
         issuer: &ctx.issuer,

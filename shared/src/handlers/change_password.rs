@@ -11,14 +11,11 @@ use crate::credentials::{self, CredentialCheck};
 use crate::crypto::hash_password;
 use crate::error::ErrorCode;
 use crate::http::{Response, json_response, tenant_route};
-use crate::ids::{TenantId, UserId};
+use crate::ids::TenantId;
 use crate::store::Grant;
 use lambda_http::Request;
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use serde_json::json;
-
-pub const MIN_LENGTH: usize = 8;
-pub const MAX_LENGTH: usize = 256;
 
 fn answer(status: StatusCode, success: bool, message: &str) -> Response {
     json_response(status, &json!({"success": success, "message": message}))
@@ -34,25 +31,6 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     change_password(state, &tenant, &req, Now::system()).await
 }
 
-/// Checks the new password against the policy; `Err` carries the message.
-pub fn policy(old: &str, new: &str) -> Result<(), String> {
-    let len = new.chars().count();
-    if len < MIN_LENGTH {
-        return Err(format!(
-            "The new password must be at least {MIN_LENGTH} characters long."
-        ));
-    }
-    if len > MAX_LENGTH {
-        return Err(format!(
-            "The new password must be at most {MAX_LENGTH} characters long."
-        ));
-    }
-    if new == old {
-        return Err("The new password must be different from the current password.".into());
-    }
-    Ok(())
-}
-
 async fn change_password(
     state: &AppState,
     tenant_id: &TenantId,
@@ -61,12 +39,12 @@ async fn change_password(
 ) -> Response {
     let p = match form_params(req) {
         Ok(p) => p,
-        Err(e) => return answer(StatusCode::BAD_REQUEST, false, &e.description),
+        Err(e) => return answer(e.status(), false, &e.description),
     };
     match state.tenant(tenant_id).await {
         Ok(Some(_)) => {}
         Ok(None) => return crate::http::not_found_json(),
-        Err(e) => return crate::error::OAuthError::internal(e).into_response(),
+        Err(e) => return crate::error::OAuthError::from(e).into_response(),
     }
     let client = match client_auth::authenticate(state, tenant_id, req, &p).await {
         Ok(c) => c,
@@ -84,7 +62,14 @@ async fn change_password(
             }
             return r;
         }
-        Err(e) if e.code == ErrorCode::ServerError => return e.into_response(),
+        Err(e)
+            if matches!(
+                e.code,
+                ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+            ) =>
+        {
+            return e.into_response();
+        }
         Err(e) => return answer(StatusCode::BAD_REQUEST, false, &e.description),
     };
     if !client.has_grant(Grant::Password) {
@@ -104,31 +89,12 @@ async fn change_password(
         );
     };
     // `userid` is the id the password grant returned; a username works too.
-    let found = match UserId::parse(userid) {
-        Ok(id) => state.db().await.get_user(tenant_id, &id).await,
-        Err(_) => Ok(None),
-    };
-    let found = match found {
-        Ok(Some(u)) => Ok(Some(u)),
-        Ok(None) => {
-            state
-                .db()
-                .await
-                .find_user_by_username(tenant_id, userid)
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    let user = match found {
+    let user = match credentials::find_by_id_or_username(state.db().await, tenant_id, userid).await
+    {
         Ok(u) => u,
-        Err(e) => return crate::error::OAuthError::internal(e).into_response(),
+        Err(e) => return crate::error::OAuthError::from(e).into_response(),
     };
-    let throttle_name = user
-        .as_ref()
-        .map(|u| u.username.clone())
-        .unwrap_or_else(|| userid.to_owned());
-    let user = match credentials::check(state.db().await, tenant_id, &throttle_name, old, user, now)
-        .await
+    let user = match credentials::check(state.db().await, tenant_id, userid, old, user, now).await
     {
         Ok(CredentialCheck::Ok(u)) => u,
         Ok(CredentialCheck::Invalid) => {
@@ -144,14 +110,13 @@ async fn change_password(
                 false,
                 "Too many failed attempts. Try again later.",
             );
-            if let Ok(v) = HeaderValue::from_str(&wait.max(1).to_string()) {
-                r.headers_mut().insert("retry-after", v);
-            }
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from(wait.max(1)));
             return r;
         }
-        Err(e) => return crate::error::OAuthError::internal(e).into_response(),
+        Err(e) => return crate::error::OAuthError::from(e).into_response(),
     };
-    if let Err(msg) = policy(old, new) {
+    if let Err(msg) = crate::password_policy::check_new(old, new) {
         return answer(StatusCode::BAD_REQUEST, false, &msg);
     }
     let hash = match hash_password(new) {
@@ -173,19 +138,7 @@ async fn change_password(
             false,
             "The password was changed by another request. Sign in again.",
         ),
-        Err(e) => crate::error::OAuthError::internal(e).into_response(),
+        Err(e) => crate::error::OAuthError::from(e).into_response(),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::policy;
-
-    #[test]
-    fn password_policy() {
-        assert!(policy("old-password", "short").is_err());
-        assert!(policy("same-password", "same-password").is_err());
-        assert!(policy("old-password", "new-password").is_ok());
-        assert!(policy("x", &"y".repeat(257)).is_err());
-    }
-}

@@ -51,7 +51,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     let tenant = match state.tenant(&tenant_id).await {
         Ok(Some(t)) => t,
         Ok(None) => return not_found_json(),
-        Err(e) => return crate::error::OAuthError::internal(e).into_response(),
+        Err(e) => return crate::error::OAuthError::from(e).into_response(),
     };
     match doc {
         Doc::Metadata => match state.urls().await {

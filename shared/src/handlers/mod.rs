@@ -22,7 +22,32 @@ pub fn html_internal(cause: impl std::fmt::Display) -> Response {
     tracing::error!(error = %cause, "internal error");
     html_error(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "Temporarily unavailable",
+        "Something went wrong",
         "Something went wrong on our side. Please try again in a moment.",
     )
+}
+
+/// The HTML answer to a storage or Secrets Manager outage: 503 with
+/// `Retry-After`; the cause is logged, not shown.
+pub fn html_unavailable(cause: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %cause, "dependency unavailable");
+    let mut r = html_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "The service is temporarily unavailable. Please try again in a moment.",
+    );
+    r.headers_mut().insert(
+        "retry-after",
+        lambda_http::http::HeaderValue::from(crate::error::RETRY_AFTER_OUTAGE),
+    );
+    r
+}
+
+/// The HTML answer to unreadable input (too large, not UTF-8, a field too long).
+pub fn html_bad_input(e: &crate::http::InputError) -> Response {
+    let status = match e {
+        crate::http::InputError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    html_error(status, "Invalid request", &e.description())
 }

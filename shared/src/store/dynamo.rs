@@ -16,6 +16,8 @@ type Item = HashMap<String, AttributeValue>;
 const PK: &str = "pk";
 const SK: &str = "sk";
 const TTL: &str = "ttl";
+/// Compare-and-swap rounds a reservation tries before giving up (refusing).
+const THROTTLE_CAS_ATTEMPTS: usize = 6;
 
 #[derive(Clone)]
 pub struct Db {
@@ -63,6 +65,8 @@ mod sk {
     pub fn user(id: &crate::UserId) -> String {
         format!("USER#{id}")
     }
+    /// A user key no user id can produce (`~` is not an id character).
+    pub const NO_USER: &str = "USER#~";
     pub fn username(normalized: &str) -> String {
         format!("UNAME#{normalized}")
     }
@@ -75,8 +79,8 @@ mod sk {
     pub fn family(id: &str) -> String {
         format!("FAM#{id}")
     }
-    pub fn throttle(key: &str, start: u64) -> String {
-        format!("THR#{key}#{start}")
+    pub fn throttle(key: &str) -> String {
+        format!("THR#{key}")
     }
     pub fn login_tx(id: &str) -> String {
         format!("TX#{id}")
@@ -337,6 +341,7 @@ impl TryFrom<&Item> for RefreshToken {
                 at: g.n("rotated_at")?,
                 salt: g.s("successor_salt")?,
                 successor_hash: g.s("successor_hash")?,
+                retry_scope: g.opt_s("retry_scope").unwrap_or_default(),
             },
             other => return Err(StoreError::Malformed(format!("state {other}"))),
         };
@@ -374,11 +379,13 @@ impl From<&RefreshToken> for Item {
                 at,
                 salt,
                 successor_hash,
+                retry_scope,
             } => {
                 i.insert("state".into(), s("rotated"));
                 i.insert("rotated_at".into(), n(*at));
                 i.insert("successor_salt".into(), s(salt.clone()));
                 i.insert("successor_hash".into(), s(successor_hash.clone()));
+                i.insert("retry_scope".into(), s(retry_scope.clone()));
             }
         }
         i
@@ -547,10 +554,30 @@ impl Db {
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Result<(), Vec<String>>, StoreError> {
+        self.transact_with(items, None).await
+    }
+
+    /// A transaction the SDK may retry safely: with a client request token, a
+    /// retry after a lost response (the first attempt committed) succeeds
+    /// without running again, instead of failing its conditions.
+    async fn transact_idempotent(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Vec<String>>, StoreError> {
+        self.transact_with(items, Some(crate::crypto::random_token(24)))
+            .await
+    }
+
+    async fn transact_with(
+        &self,
+        items: Vec<TransactWriteItem>,
+        token: Option<String>,
+    ) -> Result<Result<(), Vec<String>>, StoreError> {
         match self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .set_client_request_token(token)
             .send()
             .await
         {
@@ -668,23 +695,29 @@ impl Db {
             .transpose()
     }
 
+    /// The user with this username (case-insensitive). Always two reads, the
+    /// pointer and then a user item (a key no user has when the name is
+    /// unknown), so known and unknown usernames cost the same.
     pub async fn find_user_by_username(
         &self,
         tenant: &TenantId,
         username: &str,
     ) -> Result<Option<User>, StoreError> {
         let normalized = normalize_username(username);
-        if normalized.is_empty() {
-            return Ok(None);
-        }
-        let Some(pointer) = self
-            .get(key(tenant, sk::username(&normalized)), true)
-            .await?
-        else {
-            return Ok(None);
+        let pointer = if normalized.is_empty() {
+            None
+        } else {
+            self.get(key(tenant, sk::username(&normalized)), true)
+                .await?
         };
-        let id = Get(&pointer).user_id("user_id")?;
-        self.get_user(tenant, &id).await
+        let id = pointer.as_ref().map(|p| Get(p).user_id("user_id")).transpose()?;
+        let user_sk = id.as_ref().map_or_else(|| sk::NO_USER.to_owned(), sk::user);
+        self.get(key(tenant, user_sk), true)
+            .await?
+            .filter(|_| id.is_some())
+            .as_ref()
+            .map(User::try_from)
+            .transpose()
     }
 
     /// Sets a new password hash if the user is still at `expected_version`;
@@ -772,12 +805,77 @@ impl Db {
         }
     }
 
-    // ---- refresh tokens ----------------------------------------------------
+    /// A code by hash, used or not; expired codes are absent. A used code
+    /// carries the family its redemption started.
+    pub async fn get_code(
+        &self,
+        tenant: &TenantId,
+        code_hash: &str,
+        now: Now,
+    ) -> Result<Option<AuthCode>, StoreError> {
+        let item = self.get(key(tenant, sk::code(code_hash)), true).await?;
+        let Some(item) = item else { return Ok(None) };
+        let used = item.contains_key("used_at");
+        // A used code stays readable after expiry, so a replay can still
+        // revoke what its redemption issued.
+        if !used && live(Some(&item), now).is_none() {
+            return Ok(None);
+        }
+        AuthCode::try_from(&item).map(Some)
+    }
 
-    /// Writes a new family with its first refresh token, atomically. A family
-    /// revoked before it was written (a code replayed while its first redemption
-    /// was still issuing) stays revoked: `revoked` is only set if absent.
-    pub async fn issue_refresh(&self, f: &Family, rt: &RefreshToken) -> Result<(), StoreError> {
+    /// Redeems a code and writes what it yields in ONE transaction: the code
+    /// marked used (only if it is unused and unexpired) with the family id,
+    /// and, when a refresh token is issued, its family and first token. Either
+    /// all of it happens or nothing does, so a failure consumes nothing.
+    /// `Ok(Err(()))`: the code was used or expired meanwhile.
+    pub async fn redeem_code(
+        &self,
+        tenant: &TenantId,
+        code_hash: &str,
+        family_id: &str,
+        issue: Option<(&Family, &RefreshToken)>,
+        now: Now,
+    ) -> Result<Result<(), ()>, StoreError> {
+        let consume = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(tenant, sk::code(code_hash))))
+                .update_expression("SET used_at = :now, family_id = :fam, #ttl = :keep")
+                .condition_expression(
+                    "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now",
+                )
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":now", n(now.secs()))
+                .expression_attribute_values(":fam", s(family_id))
+                .expression_attribute_values(":keep", n(now.plus(USED_CODE_RETENTION)))
+                .build(),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().update(consume).build()];
+        if let Some((f, rt)) = issue {
+            items.push(self.family_op(f)?);
+            items.push(self.put_op(rt.into(), Some("attribute_not_exists(pk)"))?);
+        }
+        for attempt in 1..=5u64 {
+            match self.transact_idempotent(items.clone()).await? {
+                Ok(()) => return Ok(Ok(())),
+                Err(r) if r.first().is_some_and(|x| x == "ConditionalCheckFailed") => {
+                    return Ok(Err(()));
+                }
+                Err(r) if attempt < 5 && r.iter().any(|x| x == "TransactionConflict") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+                }
+                Err(r) => {
+                    return Err(StoreError::Backend(format!("transaction cancelled: {r:?}")));
+                }
+            }
+        }
+        Err(StoreError::Backend("transaction kept conflicting".into()))
+    }
+
+    /// The family item's write: created, or completed if a revocation left a
+    /// tombstone first (then it stays revoked: `revoked` is only set if absent).
+    fn family_op(&self, f: &Family) -> Result<TransactWriteItem, StoreError> {
         let family = build(
             Update::builder()
                 .table_name(&self.table)
@@ -795,14 +893,23 @@ impl Db {
                 .expression_attribute_values(":exp", n(f.expires_at))
                 .build(),
         )?;
+        Ok(TransactWriteItem::builder().update(family).build())
+    }
+
+    // ---- refresh tokens ----------------------------------------------------
+
+    /// Writes a new family with its first refresh token, atomically. A family
+    /// revoked before it was written (a code replayed while its first redemption
+    /// was still issuing) stays revoked: `revoked` is only set if absent.
+    pub async fn issue_refresh(&self, f: &Family, rt: &RefreshToken) -> Result<(), StoreError> {
         let items = vec![
-            TransactWriteItem::builder().update(family).build(),
+            self.family_op(f)?,
             self.put_op(rt.into(), Some("attribute_not_exists(pk)"))?,
         ];
         // A concurrent revocation of the same family is a transaction
         // conflict, not a failure: try again (the write is idempotent).
         for attempt in 1..=5u64 {
-            match self.transact(items.clone()).await? {
+            match self.transact_idempotent(items.clone()).await? {
                 Ok(()) => return Ok(()),
                 Err(r) if r.iter().any(|x| x == "ConditionalCheckFailed") => {
                     return Err(StoreError::AlreadyExists);
@@ -850,6 +957,7 @@ impl Db {
         old: &RefreshToken,
         successor: &RefreshToken,
         salt: &str,
+        retry_scope: &str,
         now: Now,
     ) -> Result<Result<(), RotateFailure>, StoreError> {
         let t = &old.tenant;
@@ -858,8 +966,9 @@ impl Db {
                 .table_name(&self.table)
                 .set_key(Some(key(t, sk::refresh(&old.token_hash))))
                 .update_expression(
-                    "SET #st = :rotated, rotated_at = :now, successor_salt = :salt, successor_hash = :succ",
+                    "SET #st = :rotated, rotated_at = :now, successor_salt = :salt, successor_hash = :succ, retry_scope = :rs",
                 )
+                .expression_attribute_values(":rs", s(retry_scope))
                 .condition_expression("#st = :active AND expires_at > :now")
                 .expression_attribute_names("#st", "state")
                 .expression_attribute_values(":rotated", s("rotated"))
@@ -897,7 +1006,7 @@ impl Db {
                 .condition_check(user_check)
                 .build(),
         ];
-        Ok(match self.transact(items).await? {
+        Ok(match self.transact_idempotent(items).await? {
             Ok(()) => Ok(()),
             Err(reasons) => {
                 let failed = |i: usize| {
@@ -945,64 +1054,59 @@ impl Db {
 
     // ---- throttling --------------------------------------------------------
 
-    /// Failures counted in the window (expired windows count zero).
-    pub async fn throttle_count(
+    /// Reserves one attempt for `k` *before* the expensive work: at most `max`
+    /// reservations in any `window` seconds (a sliding window, no edge), however
+    /// many callers race. The item keeps the times of the last `max`
+    /// reservations in slots `s0…`; a reservation takes a slot that is free or
+    /// older than the window by one conditional write on that slot's old value
+    /// (compare-and-swap), so two racers can never take the same slot.
+    pub async fn throttle_reserve(
         &self,
         tenant: &TenantId,
         k: &str,
-        w: ThrottleWindow,
+        max: usize,
+        window: u64,
         now: Now,
-    ) -> Result<u64, StoreError> {
-        let item = self
-            .get(key(tenant, sk::throttle(k, w.start)), true)
-            .await?;
-        Ok(live(item.as_ref(), now)
-            .map(|i| Get(i).n_or("count", 0))
-            .unwrap_or(0))
-    }
-
-    /// Adds one failure to the window (atomic counter); returns the new count.
-    pub async fn throttle_hit(
-        &self,
-        tenant: &TenantId,
-        k: &str,
-        w: ThrottleWindow,
-    ) -> Result<u64, StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(tenant, sk::throttle(k, w.start))))
-            .update_expression("ADD #c :one SET expires_at = :exp, #ttl = :exp")
-            .expression_attribute_names("#c", "count")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":exp", n(w.end()))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(out
-            .attributes
-            .as_ref()
-            .map(|a| Get(a).n_or("count", 1))
-            .unwrap_or(1))
-    }
-
-    pub async fn throttle_clear(
-        &self,
-        tenant: &TenantId,
-        k: &str,
-        w: ThrottleWindow,
-    ) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(tenant, sk::throttle(k, w.start))))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(backend)
+    ) -> Result<Reservation, StoreError> {
+        let item_key = key(tenant, sk::throttle(k));
+        for _ in 0..THROTTLE_CAS_ATTEMPTS {
+            let item = self.get(item_key.clone(), true).await?.unwrap_or_default();
+            let slots: Vec<Option<u64>> = (0..max)
+                .map(|i| Get(&item).n(&format!("s{i}")).ok())
+                .collect();
+            let Some(free) = ThrottleSlots(&slots).free(now.secs(), window) else {
+                return Ok(Reservation::Denied {
+                    retry_after: ThrottleSlots(&slots).retry_after(now.secs(), window),
+                });
+            };
+            let slot = format!("s{free}");
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(item_key.clone()))
+                .update_expression("SET #s = :now, expires_at = :exp, #ttl = :exp")
+                .expression_attribute_names("#s", &slot)
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":now", n(now.secs()))
+                .expression_attribute_values(":exp", n(now.plus(window)));
+            update = match slots.get(free).copied().flatten() {
+                None => update.condition_expression("attribute_not_exists(#s)"),
+                Some(old) => update
+                    .condition_expression("#s = :old")
+                    .expression_attribute_values(":old", n(old)),
+            };
+            match update.send().await {
+                Ok(_) => return Ok(Reservation::Granted),
+                Err(e) => match e.as_service_error() {
+                    // Someone took that slot first: look again.
+                    Some(se) if se.is_conditional_check_failed_exception() => continue,
+                    _ => return Err(backend(e)),
+                },
+            }
+        }
+        // Heavy contention on one user: refusing is the safe answer.
+        Ok(Reservation::Denied { retry_after: 1 })
     }
 
     // ---- login transactions -----------------------------------------------

@@ -179,11 +179,15 @@ pub const USED_CODE_RETENTION: u64 = 24 * 3600;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshState {
     Active,
-    /// Rotated at `at`; the successor is `HMAC(old token, salt)`, hashed to `successor_hash`.
+    /// Rotated at `at` (when the rotation committed); the successor is
+    /// `HMAC(old token, salt)`, hashed to `successor_hash`. `retry_scope` is
+    /// the scope the rotating request asked for (normalized, `""` for none):
+    /// only a request asking for the same one is an exact retry.
     Rotated {
         at: u64,
         salt: String,
         successor_hash: String,
+        retry_scope: String,
     },
 }
 
@@ -227,23 +231,67 @@ pub enum RotateFailure {
     Conflict,
 }
 
-/// A fixed-window failure counter.
-#[derive(Debug, Clone, Copy)]
-pub struct ThrottleWindow {
-    pub start: u64,
-    pub len: u64,
+/// The answer to a throttle reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    Granted,
+    /// The budget is spent; the oldest reservation leaves the window in this
+    /// many seconds.
+    Denied { retry_after: u64 },
 }
 
-impl ThrottleWindow {
-    pub fn containing(now: u64, len: u64) -> Self {
-        let len = len.max(1);
-        ThrottleWindow {
-            start: now - now % len,
-            len,
-        }
+/// The reservation times of a throttle (one per slot, `None` = never used).
+pub struct ThrottleSlots<'a>(pub &'a [Option<u64>]);
+
+impl ThrottleSlots<'_> {
+    /// A slot that is free, or whose reservation has left the sliding window
+    /// `(now - window, now]`: the oldest such slot.
+    pub fn free(&self, now: u64, window: u64) -> Option<usize> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.is_none_or(|t| t.saturating_add(window) <= now))
+            .min_by_key(|(_, t)| t.unwrap_or(0))
+            .map(|(i, _)| i)
     }
 
-    pub fn end(self) -> u64 {
-        self.start + self.len
+    /// Seconds until the oldest reservation leaves the window (at least 1).
+    pub fn retry_after(&self, now: u64, window: u64) -> u64 {
+        self.0
+            .iter()
+            .flatten()
+            .min()
+            .map(|t| t.saturating_add(window).saturating_sub(now))
+            .unwrap_or(0)
+            .max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ThrottleSlots;
+
+    #[test]
+    fn throttle_slots_slide_without_an_edge() {
+        let slots = [Some(100), Some(200), None];
+        assert_eq!(ThrottleSlots(&slots).free(300, 900), Some(2));
+        let full = [Some(100), Some(200), Some(300)];
+        assert_eq!(ThrottleSlots(&full).free(999, 900), None);
+        assert_eq!(ThrottleSlots(&full).retry_after(999, 900), 1);
+        assert_eq!(ThrottleSlots(&full).free(1000, 900), Some(0));
+        assert_eq!(ThrottleSlots(&full).retry_after(500, 900), 500);
+        // Whatever the time, never more than three reservations in 900 s.
+        let mut s = [None; 3];
+        let mut granted = Vec::new();
+        for now in (0..5000).step_by(7) {
+            if let Some(i) = ThrottleSlots(&s).free(now, 900) {
+                s[i] = Some(now);
+                granted.push(now);
+            }
+        }
+        for (i, t) in granted.iter().enumerate() {
+            let in_window = granted[i..].iter().take_while(|u| **u < t + 900).count();
+            assert!(in_window <= 3, "{in_window} reservations in the window from {t}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! conditional write), then bound to client, redirect_uri and PKCE. A second
 //! redemption revokes the refresh-token family the first one started.
 
-use super::issue::{UserGrant, user_tokens};
+use super::issue::{UserGrant, mint_user_tokens};
 use super::{GrantCtx, Tokens};
 use crate::crypto::{is_valid_pkce_verifier, pkce_s256_matches, random_token, token_hash};
 use crate::error::OAuthError;
@@ -29,57 +29,86 @@ pub async fn grant(
     }
     let db = ctx.state.db().await;
     let tenant = &ctx.tenant.id;
-    let family_id = random_token(16);
-    let code = match db
-        .consume_code(tenant, &token_hash(code), &family_id, ctx.now)
-        .await?
-    {
-        Ok(c) => c,
-        Err(previous) => {
-            if let Some(used) = previous.and_then(|p| p.family_id) {
-                tracing::warn!("authorization code replayed; revoking the tokens it issued");
-                db.revoke_family(tenant, &used, ctx.now).await?;
-            }
-            return Err(OAuthError::invalid_grant(BAD_CODE));
-        }
+    let code_hash = token_hash(code);
+    let Some(stored) = db.get_code(tenant, &code_hash, ctx.now).await? else {
+        return Err(OAuthError::invalid_grant(BAD_CODE));
     };
-    if code.client_id != client.client_id {
+    if let Some(used) = &stored.family_id {
+        tracing::warn!(tenant = %tenant, "authorization code replayed; revoking the tokens it issued");
+        db.revoke_family(tenant, used, ctx.now).await?;
+        return Err(OAuthError::invalid_grant(BAD_CODE));
+    }
+    // A code presented with the wrong binding is burnt: it never works again.
+    let burn = || async {
+        let _ = db
+            .consume_code(tenant, &code_hash, &random_token(16), ctx.now)
+            .await?;
+        Ok::<(), OAuthError>(())
+    };
+    if stored.client_id != client.client_id {
+        burn().await?;
         return Err(OAuthError::invalid_grant(BAD_CODE));
     }
     let redirect_ok = match redirect_uri {
-        Some(r) => r == code.redirect_uri,
-        None => !code.redirect_uri_in_request,
+        Some(r) => r == stored.redirect_uri,
+        None => !stored.redirect_uri_in_request,
     };
     if !redirect_ok {
+        burn().await?;
         return Err(OAuthError::invalid_grant(
             "redirect_uri does not match the authorization request",
         ));
     }
-    match (&code.code_challenge, verifier) {
-        (Some(ch), Some(v)) if pkce_s256_matches(v, ch) => {}
-        (Some(_), Some(_)) => return Err(OAuthError::invalid_grant("PKCE verification failed")),
-        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required")),
+    let pkce = match (&stored.code_challenge, verifier) {
+        (Some(ch), Some(v)) if pkce_s256_matches(v, ch) => Ok(()),
+        (Some(_), Some(_)) => Err("PKCE verification failed"),
+        (Some(_), None) => Err("code_verifier is required"),
         (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier sent but the authorization request had no code_challenge",
-            ));
+            Err("code_verifier sent but the authorization request had no code_challenge")
         }
-        (None, None) => {}
+        (None, None) => Ok(()),
+    };
+    if let Err(why) = pkce {
+        burn().await?;
+        return Err(OAuthError::invalid_grant(why));
     }
-    let user = db
-        .get_user(tenant, &code.user_id)
-        .await?
-        .filter(|u| u.enabled)
-        .ok_or_else(|| OAuthError::invalid_grant(BAD_CODE))?;
-    user_tokens(
+    let Some(user) = db.get_user(tenant, &stored.user_id).await?.filter(|u| u.enabled) else {
+        burn().await?;
+        return Err(OAuthError::invalid_grant(BAD_CODE));
+    };
+    // Every token is made before anything is written; then the code is
+    // consumed and the refresh token stored in one transaction, so an outage
+    // at any point leaves the code redeemable.
+    let family_id = random_token(16);
+    let minted = mint_user_tokens(
         ctx,
         UserGrant {
             user: &user,
-            scope: &code.scope,
-            nonce: code.nonce.as_deref(),
-            auth_time: code.auth_time,
-            family_id,
+            scope: &stored.scope,
+            nonce: stored.nonce.as_deref(),
+            auth_time: stored.auth_time,
+            family_id: family_id.clone(),
         },
     )
-    .await
+    .await?;
+    let issue = minted.refresh.as_ref().map(|(f, rt)| (f, rt));
+    match db
+        .redeem_code(tenant, &code_hash, &family_id, issue, ctx.now)
+        .await?
+    {
+        Ok(()) => Ok(minted.tokens),
+        Err(()) => {
+            // Redeemed (or expired) between our read and our write: if it was
+            // redeemed, this is a replay, and what the winner issued dies.
+            if let Some(used) = db
+                .get_code(tenant, &code_hash, ctx.now)
+                .await?
+                .and_then(|c| c.family_id)
+            {
+                tracing::warn!(tenant = %tenant, "authorization code replayed; revoking the tokens it issued");
+                db.revoke_family(tenant, &used, ctx.now).await?;
+            }
+            Err(OAuthError::invalid_grant(BAD_CODE))
+        }
+    }
 }

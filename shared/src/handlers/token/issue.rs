@@ -24,7 +24,16 @@ pub fn wants_refresh(ctx: &GrantCtx<'_>, scope_str: &str) -> bool {
     c.may_refresh() && (!c.require_offline_access || scope::contains(scope_str, "offline_access"))
 }
 
-pub async fn user_tokens(ctx: &GrantCtx<'_>, g: UserGrant<'_>) -> Result<Tokens, OAuthError> {
+/// A user's tokens, signed but not yet stored: the caller writes the refresh
+/// token (if any) together with whatever else must happen atomically.
+pub struct Minted {
+    pub tokens: Tokens,
+    pub refresh: Option<(Family, RefreshToken)>,
+}
+
+/// Signs the access token (and id_token) and makes the refresh token, without
+/// writing anything: nothing is stored until every token exists.
+pub async fn mint_user_tokens(ctx: &GrantCtx<'_>, g: UserGrant<'_>) -> Result<Minted, OAuthError> {
     let client = &ctx.client.client;
     let signer = ctx.state.signer(&ctx.tenant.id).await?;
     let access_token = AccessToken {
@@ -36,7 +45,23 @@ pub async fn user_tokens(ctx: &GrantCtx<'_>, g: UserGrant<'_>) -> Result<Tokens,
         auth_time: Some(g.auth_time),
     }
     .sign(&signer, ctx.now)?;
-    let refresh_token = if wants_refresh(ctx, g.scope) {
+    let id_token = if scope::contains(g.scope, "openid") {
+        Some(
+            IdToken {
+                issuer: &ctx.issuer,
+                client_id: &client.client_id,
+                user: g.user,
+                scope: g.scope,
+                nonce: g.nonce,
+                auth_time: g.auth_time,
+                ttl: ctx.tenant.access_token_ttl,
+            }
+            .sign(&signer, ctx.now)?,
+        )
+    } else {
+        None
+    };
+    let (refresh_token, refresh) = if wants_refresh(ctx, g.scope) {
         let token = random_token(32);
         let expires_at = ctx.now.plus(ctx.tenant.refresh_token_ttl);
         let family = Family {
@@ -61,31 +86,27 @@ pub async fn user_tokens(ctx: &GrantCtx<'_>, g: UserGrant<'_>) -> Result<Tokens,
             expires_at,
             state: RefreshState::Active,
         };
-        ctx.state.db().await.issue_refresh(&family, &rt).await?;
-        Some(token)
+        (Some(token), Some((family, rt)))
     } else {
-        None
+        (None, None)
     };
-    let id_token = if scope::contains(g.scope, "openid") {
-        Some(
-            IdToken {
-                issuer: &ctx.issuer,
-                client_id: &client.client_id,
-                user: g.user,
-                nonce: g.nonce,
-                auth_time: g.auth_time,
-                ttl: ctx.tenant.access_token_ttl,
-            }
-            .sign(&signer, ctx.now)?,
-        )
-    } else {
-        None
-    };
-    Ok(Tokens {
-        access_token,
-        expires_in: ctx.tenant.access_token_ttl,
-        refresh_token,
-        scope: g.scope.to_owned(),
-        id_token,
+    Ok(Minted {
+        tokens: Tokens {
+            access_token,
+            expires_in: ctx.tenant.access_token_ttl,
+            refresh_token,
+            scope: g.scope.to_owned(),
+            id_token,
+        },
+        refresh,
     })
+}
+
+/// Mints and stores (the password grant: nothing else to write atomically).
+pub async fn user_tokens(ctx: &GrantCtx<'_>, g: UserGrant<'_>) -> Result<Tokens, OAuthError> {
+    let minted = mint_user_tokens(ctx, g).await?;
+    if let Some((family, rt)) = &minted.refresh {
+        ctx.state.db().await.issue_refresh(family, rt).await?;
+    }
+    Ok(minted.tokens)
 }

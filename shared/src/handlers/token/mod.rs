@@ -144,12 +144,13 @@ pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Respo
 /// Common request checks for the token-style endpoints: a form body, no
 /// credentials in the query string, no repeated parameter.
 pub fn form_params(req: &Request) -> Result<Params, OAuthError> {
+    let body = body_bytes(req)?;
     if !is_form(req) {
         return Err(OAuthError::invalid_request(
             "the request body must be application/x-www-form-urlencoded",
         ));
     }
-    let q = query_params(req);
+    let q = query_params(req)?;
     if [
         "client_secret",
         "password",
@@ -164,7 +165,7 @@ pub fn form_params(req: &Request) -> Result<Params, OAuthError> {
             "credentials must not be sent in the query string",
         ));
     }
-    let p = Params::parse(body_bytes(req));
+    let p = Params::parse(body)?;
     if let Some(d) = p.duplicates().first() {
         return Err(OAuthError::invalid_request(format!(
             "duplicate parameter: {d}"
@@ -192,11 +193,14 @@ async fn token(
         ));
     }
     // Every grant signs: load the tenant's key while the client is authenticated.
-    let (client, _) = tokio::join!(
+    let (client, signer) = tokio::join!(
         client_auth::authenticate(state, tenant_id, req, &p),
         state.signer(tenant_id)
     );
     let client = client?;
+    // No grant writes anything before its tokens are signed; an unavailable
+    // key fails the request here, before any state changes.
+    signer.map_err(|e| e.with_basic(client.basic))?;
     let span = tracing::info_span!(
         "token",
         tenant = %tenant_id,

@@ -1,13 +1,20 @@
-//! grant_type=refresh_token (token and refresh endpoints): client binding, scope
-//! can only shrink, rotation in one transaction. An exact retry of the old token
-//! within 10 s gets the same successor; any other reuse revokes the family.
+//! grant_type=refresh_token (token and refresh endpoints).
+//!
+//! The token's rotation state is looked at before anything else: a token that
+//! was already rotated is either an exact retry — the same client, the same
+//! token and the same requested `scope`, within 10 s of the rotation's commit,
+//! while its successor is still unused — which gets the same successor, or it
+//! is reuse, which revokes the whole family whatever else is wrong with the
+//! request. Only an active token goes on to the client binding, the scope
+//! (which can only shrink) and the rotation, one transaction.
 
 use super::{GrantCtx, Tokens};
+use crate::clock::Now;
 use crate::crypto::{b64url, hmac_sha256, random_token, token_hash};
 use crate::error::OAuthError;
 use crate::jwt::AccessToken;
 use crate::scope;
-use crate::store::{RefreshState, RefreshToken, RotateFailure};
+use crate::store::{RefreshState, RefreshToken, RotateFailure, User};
 use std::time::Duration;
 
 /// A retry of the same old token within this many seconds is not reuse.
@@ -21,107 +28,151 @@ fn successor_of(token: &str, salt: &str) -> String {
     b64url(&hmac_sha256(token.as_bytes(), salt.as_bytes()))
 }
 
+/// The requested scope in the form recorded at rotation (`""` when none was
+/// asked for); `None` when it is malformed.
+fn normalized_request(requested: Option<&str>) -> Option<String> {
+    match requested {
+        None => Some(String::new()),
+        Some(r) => scope::parse(r).ok().map(|v| scope::join(&v)),
+    }
+}
+
 pub async fn grant(
     ctx: &GrantCtx<'_>,
     token: &str,
     requested: Option<&str>,
 ) -> Result<Tokens, OAuthError> {
     let client = &ctx.client.client;
-    if !client.may_refresh() {
-        return Err(OAuthError::unauthorized_client(
-            "client is not registered for refresh_token",
-        ));
-    }
     let db = ctx.state.db().await;
     let tenant = &ctx.tenant.id;
     let hash = token_hash(token);
+    let retry_scope = normalized_request(requested);
     for attempt in 0..ATTEMPTS {
         let old = db
             .get_refresh(tenant, &hash, ctx.now)
             .await?
             .ok_or_else(|| OAuthError::invalid_grant(REVOKED))?;
+
+        // 1. Rotation state first: a rotated token is an exact retry or reuse.
+        if let RefreshState::Rotated {
+            at,
+            salt,
+            successor_hash,
+            retry_scope: recorded,
+        } = &old.state
+        {
+            let successor = successor_of(token, salt);
+            let exact = old.client_id == client.client_id
+                && retry_scope.as_deref() == Some(recorded.as_str())
+                && ctx.now.secs().saturating_sub(*at) <= RETRY_WINDOW
+                && token_hash(&successor) == *successor_hash
+                && db
+                    .get_refresh(tenant, successor_hash, ctx.now)
+                    .await?
+                    .is_some_and(|s| s.state == RefreshState::Active);
+            if !exact {
+                tracing::warn!(
+                    tenant = %tenant,
+                    family = %old.family_id,
+                    "refresh token reuse detected; revoking its family"
+                );
+                db.revoke_family(tenant, &old.family_id, ctx.now).await?;
+                return Err(OAuthError::invalid_grant(REVOKED));
+            }
+            let user = live_user(ctx, &old).await?;
+            let access_scope =
+                scope::narrow(&old.scope, requested).map_err(OAuthError::invalid_scope)?;
+            return tokens(ctx, &user, access_scope, successor).await;
+        }
+
+        // 2. An active token: bound to its client, then the client's rights.
         if old.client_id != client.client_id {
             return Err(OAuthError::invalid_grant(REVOKED));
         }
-        let family = db
-            .get_family(tenant, &old.family_id, ctx.now)
-            .await?
-            .filter(|f| !f.revoked)
-            .ok_or_else(|| OAuthError::invalid_grant(REVOKED))?;
-        let user = db
-            .get_user(tenant, &old.user_id)
-            .await?
-            .filter(|u| u.enabled && u.pwd_version == family.pwd_version)
-            .ok_or_else(|| OAuthError::invalid_grant(REVOKED))?;
+        if !client.may_refresh() {
+            return Err(OAuthError::unauthorized_client(
+                "client is not registered for refresh_token",
+            ));
+        }
+        let user = live_user(ctx, &old).await?;
         let access_scope =
             scope::narrow(&old.scope, requested).map_err(OAuthError::invalid_scope)?;
+        let retry_scope = retry_scope.clone().unwrap_or_default();
 
-        let successor = match &old.state {
-            RefreshState::Active => {
-                let salt = random_token(32);
-                let successor = successor_of(token, &salt);
-                let next = RefreshToken {
-                    token_hash: token_hash(&successor),
-                    issued_at: ctx.now.secs(),
-                    expires_at: ctx.now.plus(ctx.tenant.refresh_token_ttl),
-                    state: RefreshState::Active,
-                    ..old.clone()
-                };
-                match db.rotate_refresh(&old, &next, &salt, ctx.now).await? {
-                    Ok(()) => successor,
-                    Err(RotateFailure::OldNotActive | RotateFailure::Conflict) => {
-                        // Someone else rotated (or is rotating) it: look again.
-                        tokio::time::sleep(Duration::from_millis(15 * u64::from(attempt + 1)))
-                            .await;
-                        continue;
-                    }
-                    Err(RotateFailure::FamilyRevoked | RotateFailure::PasswordChanged) => {
-                        return Err(OAuthError::invalid_grant(REVOKED));
-                    }
-                }
-            }
-            RefreshState::Rotated {
-                at,
-                salt,
-                successor_hash,
-            } => {
-                let successor = successor_of(token, salt);
-                let in_window = ctx.now.secs().saturating_sub(*at) <= RETRY_WINDOW;
-                let still_current = in_window
-                    && token_hash(&successor) == *successor_hash
-                    && db
-                        .get_refresh(tenant, successor_hash, ctx.now)
-                        .await?
-                        .is_some_and(|s| s.state == RefreshState::Active);
-                if !still_current {
-                    tracing::warn!("refresh token reuse detected; revoking its family");
-                    db.revoke_family(tenant, &old.family_id, ctx.now).await?;
-                    return Err(OAuthError::invalid_grant(REVOKED));
-                }
-                successor
-            }
+        // 3. Rotate: old → rotated, successor written, in one transaction. The
+        // rotation time is read when it commits (not when the request began,
+        // which on a cold sandbox may be long before), so the retry window is
+        // never shortened by set-up.
+        let salt = random_token(32);
+        let successor = successor_of(token, &salt);
+        let committed = Now(Now::system().secs().max(ctx.now.secs()));
+        let next = RefreshToken {
+            token_hash: token_hash(&successor),
+            issued_at: committed.secs(),
+            expires_at: committed.plus(ctx.tenant.refresh_token_ttl),
+            state: RefreshState::Active,
+            ..old.clone()
         };
-
-        let signer = ctx.state.signer(tenant).await?;
-        let access_token = AccessToken {
-            issuer: &ctx.issuer,
-            tenant: ctx.tenant,
-            client_id: &client.client_id,
-            scope: &access_scope,
-            user: Some(&user),
-            auth_time: None,
+        match db
+            .rotate_refresh(&old, &next, &salt, &retry_scope, committed)
+            .await?
+        {
+            Ok(()) => return tokens(ctx, &user, access_scope, successor).await,
+            Err(RotateFailure::OldNotActive | RotateFailure::Conflict) => {
+                // Someone else rotated (or is rotating) it: look again.
+                tokio::time::sleep(Duration::from_millis(15 * u64::from(attempt + 1))).await;
+            }
+            Err(RotateFailure::FamilyRevoked | RotateFailure::PasswordChanged) => {
+                return Err(OAuthError::invalid_grant(REVOKED));
+            }
         }
-        .sign(&signer, ctx.now)?;
-        return Ok(Tokens {
-            access_token,
-            expires_in: ctx.tenant.access_token_ttl,
-            refresh_token: Some(successor),
-            scope: access_scope,
-            id_token: None,
-        });
     }
-    Err(OAuthError::new(
-        crate::error::ErrorCode::TemporarilyUnavailable,
-        "too much contention on this refresh token; retry",
-    ))
+    Err(OAuthError {
+        retry_after: Some(1),
+        ..OAuthError::new(
+            crate::error::ErrorCode::TemporarilyUnavailable,
+            "too much contention on this refresh token; retry",
+        )
+    })
+}
+
+/// The token's user, if the family is alive and the password unchanged since.
+async fn live_user(ctx: &GrantCtx<'_>, old: &RefreshToken) -> Result<User, OAuthError> {
+    let db = ctx.state.db().await;
+    let tenant = &ctx.tenant.id;
+    let (family, user) = tokio::join!(
+        db.get_family(tenant, &old.family_id, ctx.now),
+        db.get_user(tenant, &old.user_id)
+    );
+    let family = family?
+        .filter(|f| !f.revoked)
+        .ok_or_else(|| OAuthError::invalid_grant(REVOKED))?;
+    user?
+        .filter(|u| u.enabled && u.pwd_version == family.pwd_version)
+        .ok_or_else(|| OAuthError::invalid_grant(REVOKED))
+}
+
+async fn tokens(
+    ctx: &GrantCtx<'_>,
+    user: &User,
+    access_scope: String,
+    successor: String,
+) -> Result<Tokens, OAuthError> {
+    let signer = ctx.state.signer(&ctx.tenant.id).await?;
+    let access_token = AccessToken {
+        issuer: &ctx.issuer,
+        tenant: ctx.tenant,
+        client_id: &ctx.client.client.client_id,
+        scope: &access_scope,
+        user: Some(user),
+        auth_time: None,
+    }
+    .sign(&signer, ctx.now)?;
+    Ok(Tokens {
+        access_token,
+        expires_in: ctx.tenant.access_token_ttl,
+        refresh_token: Some(successor),
+        scope: access_scope,
+        id_token: None,
+    })
 }
