@@ -460,7 +460,9 @@ async fn login_page_is_protected_and_escapes_what_it_echoes() {
     let csp = h["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(h["x-frame-options"], "DENY");
-    assert_eq!(h["referrer-policy"], "no-referrer");
+    // The page sends its origin (never its path or query) with the form post,
+    // so the callback can refuse cross-site posts (SPEC: Callback).
+    assert_eq!(h["referrer-policy"], "strict-origin");
     assert_eq!(h["cache-control"], "no-store");
     let html = r.text().await.unwrap();
     assert!(!html.contains("<script>"), "client name escaped");

@@ -48,10 +48,13 @@ pub async fn grant(
     let hash = token_hash(token);
     let retry_scope = normalized_request(requested);
     for attempt in 0..ATTEMPTS {
-        let old = db
-            .get_refresh(tenant, &hash, ctx.now)
-            .await?
-            .ok_or_else(|| OAuthError::invalid_grant(REVOKED))?;
+        let Some(old) = db.get_refresh(tenant, &hash, ctx.now).await? else {
+            return Err(if client.may_refresh() {
+                OAuthError::invalid_grant(REVOKED)
+            } else {
+                not_registered()
+            });
+        };
 
         // 1. Rotation state first: a rotated token is an exact retry or reuse.
         if let RefreshState::Rotated {
@@ -85,14 +88,12 @@ pub async fn grant(
             return tokens(ctx, &user, access_scope, successor).await;
         }
 
-        // 2. An active token: bound to its client, then the client's rights.
+        // 2. An active token: the client's rights, then the token's binding.
+        if !client.may_refresh() {
+            return Err(not_registered());
+        }
         if old.client_id != client.client_id {
             return Err(OAuthError::invalid_grant(REVOKED));
-        }
-        if !client.may_refresh() {
-            return Err(OAuthError::unauthorized_client(
-                "client is not registered for refresh_token",
-            ));
         }
         let user = live_user(ctx, &old).await?;
         let access_scope =
@@ -134,6 +135,10 @@ pub async fn grant(
             "too much contention on this refresh token; retry",
         )
     })
+}
+
+fn not_registered() -> OAuthError {
+    OAuthError::unauthorized_client("client is not registered for refresh_token")
 }
 
 /// The token's user, if the family is alive and the password unchanged since.
