@@ -31,7 +31,10 @@ pub enum CredentialCheck {
 fn throttle_key(user: Option<&User>, asked: &str) -> String {
     match user {
         Some(u) => format!("U#{}", u.user_id),
-        None => format!("N#{}", b64url(&sha256(normalize_username(asked).as_bytes()))),
+        None => format!(
+            "N#{}",
+            b64url(&sha256(normalize_username(asked).as_bytes()))
+        ),
     }
 }
 
@@ -89,4 +92,3 @@ pub async fn find_by_id_or_username(
     let (by_id, by_name) = tokio::join!(by_id, db.find_user_by_username(tenant, userid));
     Ok(by_id?.or(by_name?))
 }
-

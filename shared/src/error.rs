@@ -202,6 +202,12 @@ pub fn sanitize_description(s: &str) -> String {
         .collect()
 }
 
+impl From<crate::keys::KeyError> for OAuthError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        OAuthError::internal(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,9 +216,16 @@ mod tests {
     fn descriptions_carry_only_rfc6749_characters() {
         let d = sanitize_description("bad \"x\\y\u{0}\u{e9}\n");
         assert_eq!(d, "bad ?x?y???");
-        assert_eq!(sanitize_description(&"a".repeat(500)).len(), MAX_DESCRIPTION);
+        assert_eq!(
+            sanitize_description(&"a".repeat(500)).len(),
+            MAX_DESCRIPTION
+        );
         let e = OAuthError::invalid_request("unsupported grant_type: \u{0}\"");
-        assert!(e.description.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'));
+        assert!(
+            e.description
+                .bytes()
+                .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+        );
     }
 
     #[test]
@@ -222,11 +235,5 @@ mod tests {
         assert!(r.headers().get("retry-after").is_some());
         let r = OAuthError::throttled(30).into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    }
-}
-
-impl From<crate::keys::KeyError> for OAuthError {
-    fn from(e: crate::keys::KeyError) -> Self {
-        OAuthError::internal(e)
     }
 }

@@ -62,8 +62,13 @@ pub fn max_len(field: &str) -> usize {
         "code" | "refresh_token" | "code_verifier" | "code_challenge" => 256,
         "token" | "subject_token" | "actor_token" | "access_token" => 8192,
         "tx" => 12 * 1024,
-        "grant_type" | "response_type" | "code_challenge_method" | "decision" | "prompt"
-        | "response_mode" | "token_type_hint" => 128,
+        "grant_type"
+        | "response_type"
+        | "code_challenge_method"
+        | "decision"
+        | "prompt"
+        | "response_mode"
+        | "token_type_hint" => 128,
         _ => DEFAULT_MAX_LEN,
     }
 }
@@ -121,7 +126,10 @@ fn decode_component(raw: &[u8]) -> Result<String, InputError> {
         i += 1;
         match b {
             b'+' => out.push(b' '),
-            b'%' => match (raw.get(i).copied().and_then(hex), raw.get(i + 1).copied().and_then(hex)) {
+            b'%' => match (
+                raw.get(i).copied().and_then(hex),
+                raw.get(i + 1).copied().and_then(hex),
+            ) {
                 (Some(h), Some(l)) => {
                     out.push(h << 4 | l);
                     i += 2;
@@ -156,12 +164,15 @@ impl Params {
             if v.len() > max_len(&k) {
                 return Err(InputError::TooLong(k));
             }
-            if p.map.contains_key(&k) {
-                if p.seen_twice.insert(k.clone()) {
-                    p.duplicates.push(k);
+            match p.map.entry(k) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    if p.seen_twice.insert(e.key().clone()) {
+                        p.duplicates.push(e.key().clone());
+                    }
                 }
-            } else {
-                p.map.insert(k, v);
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
             }
         }
         Ok(p)
@@ -431,7 +442,10 @@ mod tests {
             Some(InputError::TooLarge)
         );
         assert_eq!(Params::parse(b"a=%ff").err(), Some(InputError::NotUtf8));
-        assert_eq!(Params::parse(&[b'a', b'=', 0xff]).err(), Some(InputError::NotUtf8));
+        assert_eq!(
+            Params::parse(&[b'a', b'=', 0xff]).err(),
+            Some(InputError::NotUtf8)
+        );
         let long = format!("username={}", "u".repeat(257));
         assert_eq!(
             Params::parse(long.as_bytes()).err(),

@@ -110,7 +110,10 @@ mod tests {
         assert!(matches(r, "http://127.0.0.1:65535/cb"));
         assert!(matches(r, "http://127.0.0.1:1/cb"));
         for bad in ["0", "00000", "99999", "65536", "080", "1a"] {
-            assert!(!matches(r, &format!("http://127.0.0.1:{bad}/cb")), "port {bad}");
+            assert!(
+                !matches(r, &format!("http://127.0.0.1:{bad}/cb")),
+                "port {bad}"
+            );
         }
     }
 

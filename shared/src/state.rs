@@ -55,7 +55,10 @@ impl Aws {
             .timeout_config(sdk_timeouts())
             .build();
         Aws {
-            db: Db::new(aws_sdk_dynamodb::Client::from_conf(ddb), config.table.clone()),
+            db: Db::new(
+                aws_sdk_dynamodb::Client::from_conf(ddb),
+                config.table.clone(),
+            ),
             secrets: SecretCache::new(
                 SecretsManager::new(aws_sdk_secretsmanager::Client::from_conf(sm)),
                 SECRET_TTL,

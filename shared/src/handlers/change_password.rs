@@ -94,8 +94,7 @@ async fn change_password(
         Ok(u) => u,
         Err(e) => return crate::error::OAuthError::from(e).into_response(),
     };
-    let user = match credentials::check(state.db().await, tenant_id, userid, old, user, now).await
-    {
+    let user = match credentials::check(state.db().await, tenant_id, userid, old, user, now).await {
         Ok(CredentialCheck::Ok(u)) => u,
         Ok(CredentialCheck::Invalid) => {
             return answer(
@@ -141,4 +140,3 @@ async fn change_password(
         Err(e) => crate::error::OAuthError::from(e).into_response(),
     }
 }
-

@@ -710,7 +710,10 @@ impl Db {
             self.get(key(tenant, sk::username(&normalized)), true)
                 .await?
         };
-        let id = pointer.as_ref().map(|p| Get(p).user_id("user_id")).transpose()?;
+        let id = pointer
+            .as_ref()
+            .map(|p| Get(p).user_id("user_id"))
+            .transpose()?;
         let user_sk = id.as_ref().map_or_else(|| sk::NO_USER.to_owned(), sk::user);
         self.get(key(tenant, user_sk), true)
             .await?

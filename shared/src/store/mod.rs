@@ -237,7 +237,9 @@ pub enum Reservation {
     Granted,
     /// The budget is spent; the oldest reservation leaves the window in this
     /// many seconds.
-    Denied { retry_after: u64 },
+    Denied {
+        retry_after: u64,
+    },
 }
 
 /// The reservation times of a throttle (one per slot, `None` = never used).
@@ -291,7 +293,10 @@ mod tests {
         }
         for (i, t) in granted.iter().enumerate() {
             let in_window = granted[i..].iter().take_while(|u| **u < t + 900).count();
-            assert!(in_window <= 3, "{in_window} reservations in the window from {t}");
+            assert!(
+                in_window <= 3,
+                "{in_window} reservations in the window from {t}"
+            );
         }
     }
 }

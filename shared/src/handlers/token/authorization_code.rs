@@ -72,7 +72,11 @@ pub async fn grant(
         burn().await?;
         return Err(OAuthError::invalid_grant(why));
     }
-    let Some(user) = db.get_user(tenant, &stored.user_id).await?.filter(|u| u.enabled) else {
+    let Some(user) = db
+        .get_user(tenant, &stored.user_id)
+        .await?
+        .filter(|u| u.enabled)
+    else {
         burn().await?;
         return Err(OAuthError::invalid_grant(BAD_CODE));
     };
