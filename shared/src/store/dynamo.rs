@@ -860,10 +860,32 @@ impl Db {
             items.push(self.put_op(rt.into(), Some("attribute_not_exists(pk)"))?);
         }
         for attempt in 1..=5u64 {
-            match self.transact_idempotent(items.clone()).await? {
+            let outcome = match self.transact_idempotent(items.clone()).await {
+                Ok(o) => o,
+                Err(e) => {
+                    // The outcome is unknown (no answer, a reset, a timeout): the
+                    // transaction may have committed. Look, so that a committed
+                    // redemption is answered with its tokens, not a 503 that
+                    // leaves the client with a spent code.
+                    return match self.get(key(tenant, sk::code(code_hash)), true).await {
+                        Ok(Some(item))
+                            if Get(&item).opt_s("family_id").as_deref() == Some(family_id) =>
+                        {
+                            Ok(Ok(()))
+                        }
+                        _ => Err(e),
+                    };
+                }
+            };
+            match outcome {
                 Ok(()) => return Ok(Ok(())),
                 Err(r) if r.first().is_some_and(|x| x == "ConditionalCheckFailed") => {
-                    return Ok(Err(()));
+                    // Our own earlier attempt may be what used it.
+                    let mine = self
+                        .get(key(tenant, sk::code(code_hash)), true)
+                        .await?
+                        .is_some_and(|i| Get(&i).opt_s("family_id").as_deref() == Some(family_id));
+                    return Ok(if mine { Ok(()) } else { Err(()) });
                 }
                 Err(r) if attempt < 5 && r.iter().any(|x| x == "TransactionConflict") => {
                     tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
@@ -1009,7 +1031,24 @@ impl Db {
                 .condition_check(user_check)
                 .build(),
         ];
-        Ok(match self.transact_idempotent(items).await? {
+        let outcome = match self.transact_idempotent(items).await {
+            Ok(o) => o,
+            Err(e) => {
+                // Unknown outcome: if the rotation committed, say so, so the
+                // client gets the successor it now depends on.
+                let committed = self
+                    .get(key(t, sk::refresh(&old.token_hash)), true)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|i| {
+                        Get(&i).opt_s("successor_hash").as_deref()
+                            == Some(successor.token_hash.as_str())
+                    });
+                return if committed { Ok(Ok(())) } else { Err(e) };
+            }
+        };
+        Ok(match outcome {
             Ok(()) => Ok(()),
             Err(reasons) => {
                 let failed = |i: usize| {
