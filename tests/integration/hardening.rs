@@ -214,7 +214,10 @@ async fn oversized_username_userid_and_client_id_are_client_errors_not_500() {
     let (s, v) = t
         .token(
             None,
-            &[("grant_type", "client_credentials"), ("client_id", &long_id)],
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &long_id),
+            ],
         )
         .await;
     assert!(s.is_client_error(), "{s} {v}");
@@ -493,9 +496,7 @@ async fn access_token_audience_is_never_the_client_id() {
     assert_ne!(at["aud"], c.id.as_str());
     assert_eq!(at["aud"], t.issuer(), "the tenant's default audience");
     // The id_token releases profile and email claims only for those scopes.
-    let (_, id) = t
-        .verify(v["id_token"].as_str().unwrap(), Some(&c.id))
-        .await;
+    let (_, id) = t.verify(v["id_token"].as_str().unwrap(), Some(&c.id)).await;
     assert!(id.get("email").is_none(), "{id}");
     assert!(id.get("name").is_none(), "{id}");
     let code = t
@@ -511,9 +512,7 @@ async fn access_token_audience_is_never_the_client_id() {
             ],
         )
         .await;
-    let (_, id) = t
-        .verify(v["id_token"].as_str().unwrap(), Some(&c.id))
-        .await;
+    let (_, id) = t.verify(v["id_token"].as_str().unwrap(), Some(&c.id)).await;
     assert_eq!(id["email"], "a@example.com");
     assert_eq!(id["name"], "A");
 }

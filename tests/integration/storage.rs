@@ -161,7 +161,10 @@ async fn failed_rotate_leaves_the_old_token_usable() {
         .await
         .unwrap();
     let clash = rt(&t, &taken, "fam-r", &user_id, now.plus(3600));
-    let r = db.rotate_refresh(&old, &clash, "salt", "", now).await.unwrap();
+    let r = db
+        .rotate_refresh(&old, &clash, "salt", "", now)
+        .await
+        .unwrap();
     assert!(r.is_err(), "rotation onto an existing key must fail");
     // ...and leaves the old token active and rotatable.
     let still = db
@@ -184,7 +187,9 @@ async fn failed_rotate_leaves_the_old_token_usable() {
     // A second rotation of the same old token is refused.
     let again = rt(&t, &random_token(32), "fam-r", &user_id, now.plus(3600));
     assert_eq!(
-        db.rotate_refresh(&old, &again, "salt", "", now).await.unwrap(),
+        db.rotate_refresh(&old, &again, "salt", "", now)
+            .await
+            .unwrap(),
         Err(RotateFailure::OldNotActive)
     );
 }
@@ -212,7 +217,9 @@ async fn revoked_family_cannot_rotate() {
     );
     let next = rt(&t, &random_token(32), "fam-x", &user_id, now.plus(3600));
     assert_eq!(
-        db.rotate_refresh(&old, &next, "salt", "", now).await.unwrap(),
+        db.rotate_refresh(&old, &next, "salt", "", now)
+            .await
+            .unwrap(),
         Err(RotateFailure::FamilyRevoked)
     );
 }
