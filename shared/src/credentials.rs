@@ -9,13 +9,10 @@
 //! or reset anything, so it cannot reopen the budget for racing guesses.
 
 use crate::clock::Now;
-use crate::crypto::{b64url, sha256, verify_password};
+use crate::crypto::verify_password;
+use crate::domain::throttling::{MAX_ATTEMPTS, WINDOW_SECS, throttle_key};
 use crate::ids::{TenantId, UserId};
-use crate::store::{Db, Reservation, StoreError, User, normalize_username};
-
-/// Password checks allowed per user per window.
-pub const MAX_ATTEMPTS: usize = 5;
-pub const WINDOW_SECS: u64 = 900;
+use crate::store::{Db, Reservation, StoreError, User};
 
 pub enum CredentialCheck {
     Ok(User),
@@ -23,19 +20,6 @@ pub enum CredentialCheck {
     Invalid,
     /// The user's budget is spent: retry after this many seconds.
     Throttled(u64),
-}
-
-/// The throttle key: the user's id when the user exists (so every path, by
-/// username or by id, spends the same budget), else a hash of the name asked
-/// for (fixed length, whatever the input).
-fn throttle_key(user: Option<&User>, asked: &str) -> String {
-    match user {
-        Some(u) => format!("U#{}", u.user_id),
-        None => format!(
-            "N#{}",
-            b64url(&sha256(normalize_username(asked).as_bytes()))
-        ),
-    }
 }
 
 /// Reserve, then verify. `asked` is the name or id the client sent.

@@ -84,27 +84,7 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// PKCE S256: base64url(SHA-256(verifier)) compared in constant time.
-pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
-    ct_eq(
-        b64url(&sha256(verifier.as_bytes())).as_bytes(),
-        challenge.as_bytes(),
-    )
-}
-
-/// RFC 7636 §4.1: 43..128 unreserved characters.
-pub fn is_valid_pkce_verifier(v: &str) -> bool {
-    (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// An S256 challenge is 43 base64url characters (32 bytes).
-pub fn is_valid_s256_challenge(c: &str) -> bool {
-    c.len() == 43
-        && c.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+pub use crate::domain::pkce::{is_valid_pkce_verifier, is_valid_s256_challenge, pkce_s256_matches};
 
 // Password hashing: Argon2id with OWASP's minimum cost, m = 19 MiB, t = 2, p = 1.
 //
@@ -440,15 +420,5 @@ mod tests {
         let h = client_secret_hash(&s);
         assert!(verify_client_secret(&s, &h));
         assert!(!verify_client_secret("nope", &h));
-    }
-
-    #[test]
-    fn pkce_rfc7636_appendix_b() {
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-        assert!(is_valid_pkce_verifier(verifier));
-        assert!(is_valid_s256_challenge(challenge));
-        assert!(pkce_s256_matches(verifier, challenge));
-        assert!(!pkce_s256_matches("x".repeat(43).as_str(), challenge));
     }
 }

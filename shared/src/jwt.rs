@@ -2,86 +2,15 @@
 
 use crate::clock::Now;
 use crate::crypto::random_token;
+use crate::domain::claims::{ClaimSet, audience, user_claims};
 use crate::error::OAuthError;
 use crate::ids::ClientId;
 use crate::keys::Signer;
 use crate::store::{Tenant, User};
 use serde_json::{Map, Value, json};
 
-/// Claims an attribute may not override.
-const RESERVED: [&str; 14] = [
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "iat",
-    "nbf",
-    "jti",
-    "client_id",
-    "scope",
-    "auth_time",
-    "nonce",
-    "azp",
-    "at_hash",
-    "typ",
-];
-
 fn sign(signer: &Signer, typ: &str, claims: &Value) -> Result<String, OAuthError> {
     signer.sign_jwt(typ, claims).map_err(OAuthError::internal)
-}
-
-/// Which of a user's claims a token carries.
-#[derive(Clone, Copy)]
-pub struct ClaimSet {
-    /// `name`, `preferred_username` and the extra attributes.
-    pub profile: bool,
-    pub email: bool,
-}
-
-impl ClaimSet {
-    pub const ALL: ClaimSet = ClaimSet {
-        profile: true,
-        email: true,
-    };
-
-    /// OIDC Core §5.4: what the granted scopes release (id_token, userinfo).
-    pub fn for_scope(scope: &str) -> ClaimSet {
-        ClaimSet {
-            profile: crate::scope::contains(scope, "profile"),
-            email: crate::scope::contains(scope, "email"),
-        }
-    }
-}
-
-fn user_claims(claims: &mut Map<String, Value>, user: &User, set: ClaimSet) {
-    if set.profile {
-        for (k, v) in &user.attrs {
-            if !RESERVED.contains(&k.as_str()) {
-                claims.insert(k.clone(), json!(v));
-            }
-        }
-        if let Some(n) = &user.name {
-            claims.insert("name".into(), json!(n));
-        }
-        claims.insert("preferred_username".into(), json!(user.username));
-    }
-    if set.email
-        && let Some(e) = &user.email
-    {
-        claims.insert("email".into(), json!(e));
-    }
-}
-
-/// The tenant's audiences. A tenant that names none gets its issuer as the
-/// default audience, never the client id: an access token must not carry the
-/// `aud` of an id_token, or one could pass for the other (RFC 9068 §4,
-/// RFC 8725 §3.11).
-pub fn audience(tenant: &Tenant, issuer: &str) -> Value {
-    match tenant.audiences.as_slice() {
-        [] => json!(issuer),
-        [one] => json!(one),
-        many => json!(many),
-    }
 }
 
 pub struct AccessToken<'a> {

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod crypto;
+pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod html;
@@ -24,13 +25,12 @@ pub mod http;
 pub mod ids;
 pub mod jwt;
 pub mod keys;
-pub mod login_tx;
-pub mod password_policy;
-pub mod redirect;
-pub mod scope;
 pub mod secrets;
 pub mod state;
 pub mod store;
+
+// The domain's rule modules, also at their historic paths.
+pub use domain::{login_tx, password_policy, redirect, scope};
 
 pub use clock::Now;
 pub use config::Config;

@@ -8,7 +8,7 @@ use super::{html_error, html_unavailable};
 use crate::AppState;
 use crate::clock::Now;
 use crate::config::Function;
-use crate::crypto::{is_valid_s256_challenge, random_token};
+use crate::crypto::random_token;
 use crate::error::ErrorCode;
 use crate::html::LoginPage;
 use crate::http::{
@@ -167,33 +167,13 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
     let challenge = if implicit {
         None
     } else {
-        match (p.get("code_challenge"), p.get("code_challenge_method")) {
-            (_, Some(m)) if m != "S256" => {
-                return fail(
-                    ErrorCode::InvalidRequest,
-                    "code_challenge_method must be S256",
-                );
-            }
-            (Some(_), None) => {
-                return fail(
-                    ErrorCode::InvalidRequest,
-                    "code_challenge_method must be S256 (plain is not supported)",
-                );
-            }
-            (None, Some(_)) => {
-                return fail(ErrorCode::InvalidRequest, "code_challenge is missing");
-            }
-            (Some(c), Some(_)) if !is_valid_s256_challenge(c) => {
-                return fail(ErrorCode::InvalidRequest, "malformed code_challenge");
-            }
-            (Some(c), Some(_)) => Some(c.to_owned()),
-            (None, None) if client.public || client.require_pkce => {
-                return fail(
-                    ErrorCode::InvalidRequest,
-                    "PKCE (code_challenge with S256) is required for this client",
-                );
-            }
-            (None, None) => None,
+        match crate::domain::pkce::authorization_challenge(
+            &client,
+            p.get("code_challenge"),
+            p.get("code_challenge_method"),
+        ) {
+            Ok(c) => c,
+            Err(why) => return fail(ErrorCode::InvalidRequest, why),
         }
     };
     if p.get("prompt")

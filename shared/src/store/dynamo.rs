@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::clock::Now;
+use crate::ids::{ClientId, TenantId, UserId};
 use aws_sdk_dynamodb::Client as DdbClient;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -9,6 +10,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, KeySchemaElement, KeyType,
     Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;

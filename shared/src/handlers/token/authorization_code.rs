@@ -4,7 +4,8 @@
 
 use super::issue::{UserGrant, mint_user_tokens};
 use super::{GrantCtx, Tokens};
-use crate::crypto::{is_valid_pkce_verifier, pkce_s256_matches, random_token, token_hash};
+use crate::crypto::{random_token, token_hash};
+use crate::domain::pkce::is_valid_pkce_verifier;
 use crate::error::OAuthError;
 use crate::store::Grant;
 
@@ -59,15 +60,7 @@ pub async fn grant(
             "redirect_uri does not match the authorization request",
         ));
     }
-    let pkce = match (&stored.code_challenge, verifier) {
-        (Some(ch), Some(v)) if pkce_s256_matches(v, ch) => Ok(()),
-        (Some(_), Some(_)) => Err("PKCE verification failed"),
-        (Some(_), None) => Err("code_verifier is required"),
-        (None, Some(_)) => {
-            Err("code_verifier sent but the authorization request had no code_challenge")
-        }
-        (None, None) => Ok(()),
-    };
+    let pkce = crate::domain::pkce::verify_exchange(stored.code_challenge.as_deref(), verifier);
     if let Err(why) = pkce {
         burn().await?;
         return Err(OAuthError::invalid_grant(why));

@@ -20,8 +20,7 @@ pub struct UserGrant<'a> {
 /// for authorization_code or password do, except that clients registered with
 /// `--require-offline-access` need `offline_access` in the scope.
 pub fn wants_refresh(ctx: &GrantCtx<'_>, scope_str: &str) -> bool {
-    let c = &ctx.client.client;
-    c.may_refresh() && (!c.require_offline_access || scope::contains(scope_str, "offline_access"))
+    crate::domain::refresh_eligibility::gets_refresh_token(&ctx.client.client, scope_str)
 }
 
 /// A user's tokens, signed but not yet stored: the caller writes the refresh

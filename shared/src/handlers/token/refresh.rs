@@ -10,32 +10,19 @@
 
 use super::{GrantCtx, Tokens};
 use crate::clock::Now;
-use crate::crypto::{b64url, hmac_sha256, random_token, token_hash};
+use crate::crypto::{random_token, token_hash};
+use crate::domain::refresh_eligibility::may_refresh;
+use crate::domain::refresh_rotation::{
+    Presented, Rotation, is_exact_retry, recorded_scope, successor_of,
+};
 use crate::error::OAuthError;
 use crate::jwt::AccessToken;
 use crate::scope;
 use crate::store::{RefreshState, RefreshToken, RotateFailure, User};
 use std::time::Duration;
 
-/// A retry of the same old token within this many seconds is not reuse.
-pub const RETRY_WINDOW: u64 = 10;
 const ATTEMPTS: u32 = 8;
 const REVOKED: &str = "refresh token is invalid, expired or revoked";
-
-/// The successor of a token: `HMAC(old token, salt)`. Only a holder of the old
-/// token can recompute it, and the salt is random per rotation.
-fn successor_of(token: &str, salt: &str) -> String {
-    b64url(&hmac_sha256(token.as_bytes(), salt.as_bytes()))
-}
-
-/// The requested scope in the form recorded at rotation (`""` when none was
-/// asked for); `None` when it is malformed.
-fn normalized_request(requested: Option<&str>) -> Option<String> {
-    match requested {
-        None => Some(String::new()),
-        Some(r) => scope::parse(r).ok().map(|v| scope::join(&v)),
-    }
-}
 
 pub async fn grant(
     ctx: &GrantCtx<'_>,
@@ -46,10 +33,10 @@ pub async fn grant(
     let db = ctx.state.db().await;
     let tenant = &ctx.tenant.id;
     let hash = token_hash(token);
-    let retry_scope = normalized_request(requested);
+    let retry_scope = recorded_scope(requested);
     for attempt in 0..ATTEMPTS {
         let Some(old) = db.get_refresh(tenant, &hash, ctx.now).await? else {
-            return Err(if client.may_refresh() {
+            return Err(if may_refresh(client) {
                 OAuthError::invalid_grant(REVOKED)
             } else {
                 not_registered()
@@ -65,14 +52,23 @@ pub async fn grant(
         } = &old.state
         {
             let successor = successor_of(token, salt);
-            let exact = old.client_id == client.client_id
-                && retry_scope.as_deref() == Some(recorded.as_str())
-                && ctx.now.secs().saturating_sub(*at) <= RETRY_WINDOW
-                && token_hash(&successor) == *successor_hash
+            let successor_live = token_hash(&successor) == *successor_hash
                 && db
                     .get_refresh(tenant, successor_hash, ctx.now)
                     .await?
                     .is_some_and(|s| s.state == RefreshState::Active);
+            let exact = is_exact_retry(
+                &Presented {
+                    same_client: old.client_id == client.client_id,
+                    scope: retry_scope.as_deref(),
+                    now: ctx.now.secs(),
+                },
+                &Rotation {
+                    committed_at: *at,
+                    scope: recorded,
+                    successor_live,
+                },
+            );
             if !exact {
                 tracing::warn!(
                     tenant = %tenant,
@@ -89,7 +85,7 @@ pub async fn grant(
         }
 
         // 2. An active token: the client's rights, then the token's binding.
-        if !client.may_refresh() {
+        if !may_refresh(client) {
             return Err(not_registered());
         }
         if old.client_id != client.client_id {

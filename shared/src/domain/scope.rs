@@ -1,6 +1,6 @@
 //! Scope parsing and policy.
 
-use crate::store::Client;
+use crate::domain::records::Client;
 use std::collections::HashSet;
 
 /// The longest scope string accepted, in bytes, and the most scope-tokens.

@@ -1,0 +1,29 @@
+//! The domain: the SPEC's records and every policy rule, each rule in one file
+//! named after it. Nothing here knows AWS or HTTP (no SDK, no `lambda_http`):
+//! the rules are plain functions and data, tested in milliseconds.
+//!
+//! | rule | file |
+//! |---|---|
+//! | records (tenant, client, user, code, refresh token, family) | `records.rs` |
+//! | redirect URI registration and exact matching | `redirect.rs` |
+//! | scope syntax, what a client may ask for, scope only shrinks | `scope.rs` |
+//! | PKCE (S256 only, when required, enforced at the exchange) | `pkce.rs` |
+//! | who gets a refresh token (implied grant, offline_access) | `refresh_eligibility.rs` |
+//! | refresh rotation and the 10 s exact-retry window | `refresh_rotation.rs` |
+//! | throttling of password checks (5 per user per 15 min, sliding) | `throttling.rs` |
+//! | authorization code lifetime and single use | `code_lifetime.rs` |
+//! | claims in tokens (by scope; default audience) | `claims.rs` |
+//! | the login transaction (signed, short-lived, single use) | `login_tx.rs` |
+//! | new-password policy (NIST SP 800-63B) | `password_policy.rs` |
+
+pub mod claims;
+pub mod code_lifetime;
+pub mod login_tx;
+pub mod password_policy;
+pub mod pkce;
+pub mod records;
+pub mod redirect;
+pub mod refresh_eligibility;
+pub mod refresh_rotation;
+pub mod scope;
+pub mod throttling;

@@ -1,0 +1,218 @@
+//! The records of the SPEC: tenants, clients, users, codes, refresh tokens and
+//! their families. Plain data; the rules that use them live in the files named
+//! after each rule beside this one, and only the storage adapters know how
+//! these are stored.
+
+use crate::ids::{ClientId, TenantId, UserId};
+use std::collections::BTreeMap;
+
+/// Signing algorithm of a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlg {
+    ES256,
+    RS256,
+}
+
+impl SigningAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::RS256 => "RS256",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ES256" => Some(SigningAlg::ES256),
+            "RS256" => Some(SigningAlg::RS256),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub access_token_ttl: u64,
+    pub refresh_token_ttl: u64,
+    pub audiences: Vec<String>,
+    pub signing_alg: SigningAlg,
+    /// Public keys (current first, then previous) as a JWKS `keys` JSON array.
+    pub public_jwks: String,
+    pub current_kid: String,
+    pub created_at: u64,
+}
+
+pub const DEFAULT_ACCESS_TOKEN_TTL: u64 = 600;
+pub const DEFAULT_REFRESH_TOKEN_TTL: u64 = 180 * 24 * 3600;
+
+/// Grants a client may be registered for (`refresh_token` is implied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Grant {
+    AuthorizationCode,
+    ClientCredentials,
+    Password,
+    Implicit,
+}
+
+impl Grant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grant::AuthorizationCode => "authorization_code",
+            Grant::ClientCredentials => "client_credentials",
+            Grant::Password => "password",
+            Grant::Implicit => "implicit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "authorization_code" => Some(Grant::AuthorizationCode),
+            "client_credentials" => Some(Grant::ClientCredentials),
+            "password" => Some(Grant::Password),
+            "implicit" => Some(Grant::Implicit),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub tenant: TenantId,
+    pub client_id: ClientId,
+    pub name: String,
+    pub grants: Vec<Grant>,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub public: bool,
+    pub require_pkce: bool,
+    pub require_offline_access: bool,
+    pub enabled: bool,
+    pub created_at: u64,
+}
+
+impl Client {
+    pub fn has_grant(&self, g: Grant) -> bool {
+        self.grants.contains(&g)
+    }
+}
+
+#[derive(Clone)]
+pub struct User {
+    pub tenant: TenantId,
+    pub user_id: UserId,
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub attrs: BTreeMap<String, String>,
+    pub require_password_change: bool,
+    /// Bumped on every password change; refresh-token families carry the value
+    /// they were born with, so a change kills every older family atomically.
+    pub pwd_version: u64,
+    pub enabled: bool,
+    pub created_at: u64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("tenant", &self.tenant)
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Usernames are matched without regard to case.
+pub fn normalize_username(u: &str) -> String {
+    u.trim().to_lowercase()
+}
+
+/// An authorization code, stored under the hash of the code.
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    pub tenant: TenantId,
+    pub code_hash: String,
+    pub client_id: ClientId,
+    /// The redirect_uri the client was sent to.
+    pub redirect_uri: String,
+    /// Whether the authorization request carried redirect_uri (then the token
+    /// request must carry the identical value, RFC 6749 §4.1.3).
+    pub redirect_uri_in_request: bool,
+    pub scope: String,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub user_id: UserId,
+    pub auth_time: u64,
+    pub expires_at: u64,
+    /// Set by the one redemption that won; a later redemption revokes this family.
+    pub family_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshState {
+    Active,
+    /// Rotated at `at` (when the rotation committed); the successor is
+    /// `HMAC(old token, salt)`, hashed to `successor_hash`. `retry_scope` is
+    /// the scope the rotating request asked for (normalized, `""` for none):
+    /// only a request asking for the same one is an exact retry.
+    Rotated {
+        at: u64,
+        salt: String,
+        successor_hash: String,
+        retry_scope: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub tenant: TenantId,
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub scope: String,
+    pub pwd_version: u64,
+    pub issued_at: u64,
+    pub expires_at: u64,
+    pub state: RefreshState,
+}
+
+/// A refresh-token family: everything issued from one authorization.
+#[derive(Debug, Clone)]
+pub struct Family {
+    pub tenant: TenantId,
+    pub family_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub pwd_version: u64,
+    pub revoked: bool,
+    pub created_at: u64,
+    pub expires_at: u64,
+}
+
+/// Why a rotation transaction did not commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateFailure {
+    /// The old token is no longer active (rotated or expired meanwhile).
+    OldNotActive,
+    /// The family was revoked.
+    FamilyRevoked,
+    /// The user's password changed since the family was born.
+    PasswordChanged,
+    /// Another transaction touched the same items; retry.
+    Conflict,
+}
+
+/// The answer to a throttle reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    Granted,
+    /// The budget is spent; the oldest reservation leaves the window in this
+    /// many seconds.
+    Denied {
+        retry_after: u64,
+    },
+}
