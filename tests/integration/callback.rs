@@ -44,20 +44,8 @@ async fn code_is_stored_only_as_a_hash() {
     t.user("hash", &[]).await;
     let c = t.code_client().await;
     let code = t.code(&c, &[], "hash").await;
-    let sdk = sdk().await;
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    let items = ddb
-        .query()
-        .table_name(std::env::var("TOLLGATE_TABLE").unwrap())
-        .key_condition_expression("pk = :p")
-        .expression_attribute_values(
-            ":p",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("T#{}", t.alias)),
-        )
-        .send()
-        .await
-        .unwrap();
-    let dump = format!("{:?}", items.items());
+    let items = db().await.tenant_items(&t.tenant_id()).await.unwrap();
+    let dump: String = items.iter().map(|i| i.dump.as_str()).collect();
     assert!(dump.contains("CODE#"), "the code record exists");
     assert!(!dump.contains(&code), "the code itself is not stored");
 }

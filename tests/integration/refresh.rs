@@ -2,27 +2,15 @@
 //! endpoint (same code path as grant_type=refresh_token at the token endpoint).
 
 use crate::helpers::*;
-use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use tollgate::crypto::token_hash;
 
-async fn ddb() -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(&sdk().await)
-}
-
 /// Moves a token's rotation time into the past (tests cannot wait 10 s).
 async fn age_rotation(t: &TestTenant, token: &str, secs: u64) {
     let now = tollgate::Now::system().secs();
-    ddb()
-        .await
-        .update_item()
-        .table_name(std::env::var("TOLLGATE_TABLE").unwrap())
-        .key("pk", AttributeValue::S(format!("T#{}", t.alias)))
-        .key("sk", AttributeValue::S(format!("RT#{}", token_hash(token))))
-        .update_expression("SET rotated_at = :t")
-        .expression_attribute_values(":t", AttributeValue::N((now - secs).to_string()))
-        .send()
+    db().await
+        .set_rotated_at(&t.tenant_id(), &token_hash(token), now - secs)
         .await
         .unwrap();
 }
@@ -239,18 +227,12 @@ async fn client_without_refresh_grant_is_unauthorized_client() {
 async fn expired_refresh_token_is_invalid_grant() {
     let t = TestTenant::new().await;
     let (c, rt1) = session(&t, "r10").await;
-    ddb()
-        .await
-        .update_item()
-        .table_name(std::env::var("TOLLGATE_TABLE").unwrap())
-        .key("pk", AttributeValue::S(format!("T#{}", t.alias)))
-        .key("sk", AttributeValue::S(format!("RT#{}", token_hash(&rt1))))
-        .update_expression("SET expires_at = :t")
-        .expression_attribute_values(
-            ":t",
-            AttributeValue::N((tollgate::Now::system().secs() - 1).to_string()),
+    db().await
+        .set_refresh_expiry(
+            &t.tenant_id(),
+            &token_hash(&rt1),
+            tollgate::Now::system().secs() - 1,
         )
-        .send()
         .await
         .unwrap();
     let (s, v) = t.refresh(&c, &rt1).await;
@@ -264,24 +246,14 @@ async fn expired_refresh_token_is_invalid_grant() {
 async fn refresh_carries_the_users_current_claims() {
     let t = TestTenant::new().await;
     let (c, rt1) = session(&t, "r11").await;
-    let user = db()
+    let mut user = db()
         .await
         .find_user_by_username(&t.tenant_id(), "r11")
         .await
         .unwrap()
         .unwrap();
-    ddb()
-        .await
-        .update_item()
-        .table_name(std::env::var("TOLLGATE_TABLE").unwrap())
-        .key("pk", AttributeValue::S(format!("T#{}", t.alias)))
-        .key("sk", AttributeValue::S(format!("USER#{}", user.user_id)))
-        .update_expression("SET #n = :n")
-        .expression_attribute_names("#n", "name")
-        .expression_attribute_values(":n", AttributeValue::S("Renamed".into()))
-        .send()
-        .await
-        .unwrap();
+    user.name = Some("Renamed".into());
+    db().await.put_user_raw(&user).await.unwrap();
     let (s, v) = t.refresh(&c, &rt1).await;
     assert_eq!(s, StatusCode::OK);
     let (_, claims) = t.verify(v["access_token"].as_str().unwrap(), None).await;

@@ -3,6 +3,7 @@
 
 use crate::helpers::*;
 use futures::future::join_all;
+use reqwest::StatusCode;
 use tollgate::clock::Now;
 use tollgate::crypto::{random_token, token_hash};
 use tollgate::store::{AuthCode, Family, RefreshState, RefreshToken, RotateFailure, StoreError};
@@ -222,4 +223,69 @@ async fn revoked_family_cannot_rotate() {
             .unwrap(),
         Err(RotateFailure::FamilyRevoked)
     );
+}
+
+#[tokio::test]
+async fn hot_items_of_one_tenant_each_have_their_own_partition_key() {
+    let t = TestTenant::new().await;
+    t.user("spread", &[]).await;
+    let c = t.code_client().await;
+    // A failed login (a throttle item), a login (login transaction and code),
+    // a code exchange (family and refresh token), a refresh (successor).
+    let page = t
+        .authorize(&[
+            ("response_type", "code"),
+            ("client_id", &c.id),
+            ("redirect_uri", REDIRECT),
+        ])
+        .await
+        .text()
+        .await
+        .unwrap();
+    t.submit(&page, "spread", "wrong", "allow").await;
+    let code = t.code(&c, &[], "spread").await;
+    let (s, v) = t
+        .token(
+            Some(&c),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = t.refresh(&c, v["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    let items = db().await.tenant_items(&t.tenant_id()).await.unwrap();
+    let tenant_pk = format!("T#{}", t.alias);
+    let mut hot: Vec<&str> = Vec::new();
+    for i in &items {
+        if i.partition_key == tenant_pk {
+            // Only the tenant and its clients share the tenant's partition.
+            assert!(
+                i.sort_key == "TENANT" || i.sort_key.starts_with("CLIENT#"),
+                "{} lives in the tenant partition",
+                i.sort_key
+            );
+        } else {
+            assert!(i.partition_key.starts_with(&format!("{tenant_pk}#")));
+            hot.push(&i.partition_key);
+        }
+    }
+    let kinds: std::collections::BTreeSet<&str> = items
+        .iter()
+        .map(|i| i.sort_key.split('#').next().unwrap())
+        .collect();
+    for kind in ["USER", "UNAME", "THR", "TX", "CODE", "FAM", "RT"] {
+        assert!(kinds.contains(kind), "no {kind} item among {kinds:?}");
+    }
+    let distinct: std::collections::BTreeSet<&&str> = hot.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        hot.len(),
+        "every hot item has a partition key of its own: {hot:#?}"
+    );
+    println!("partition keys of one login + exchange + refresh: {hot:#?}");
 }

@@ -1,0 +1,169 @@
+//! Authorization codes: issued, read, redeemed once (with what they yield), burnt.
+
+use super::*;
+
+impl Db {
+    // ---- authorization codes ----------------------------------------------
+
+    pub async fn put_code(&self, c: &AuthCode) -> Result<(), StoreError> {
+        self.put_if_absent(c.into()).await
+    }
+
+    /// Consume-once: marks the code used and records the family its redemption
+    /// will issue. Exactly one caller gets `Ok(Ok(code))`; every other caller
+    /// (and any caller after expiry) gets `Ok(Err(previous))`, where `previous`
+    /// is the code as stored (with the winner's family id) if it still exists.
+    pub async fn consume_code(
+        &self,
+        tenant: &TenantId,
+        code_hash: &str,
+        family_id: &str,
+        now: Now,
+    ) -> Result<Result<AuthCode, Option<AuthCode>>, StoreError> {
+        let k = key(tenant, sk::code(code_hash));
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(k.clone()))
+            .update_expression("SET used_at = :now, family_id = :fam, #ttl = :keep")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now",
+            )
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":now", n(now.secs()))
+            .expression_attribute_values(":fam", s(family_id))
+            .expression_attribute_values(":keep", n(now.plus(USED_CODE_RETENTION)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let item = out
+                    .attributes
+                    .ok_or_else(|| StoreError::Malformed("no attributes returned".into()))?;
+                Ok(Ok(AuthCode::try_from(&item)?))
+            }
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => {
+                    let prev = self.get(k, true).await?;
+                    Ok(Err(prev.as_ref().map(AuthCode::try_from).transpose()?))
+                }
+                _ => Err(backend(e)),
+            },
+        }
+    }
+
+    /// A code by hash, used or not; expired codes are absent. A used code
+    /// carries the family its redemption started.
+    pub async fn get_code(
+        &self,
+        tenant: &TenantId,
+        code_hash: &str,
+        now: Now,
+    ) -> Result<Option<AuthCode>, StoreError> {
+        let item = self.get(key(tenant, sk::code(code_hash)), true).await?;
+        let Some(item) = item else { return Ok(None) };
+        let used = item.contains_key("used_at");
+        // A used code stays readable after expiry, so a replay can still
+        // revoke what its redemption issued.
+        if !used && live(Some(&item), now).is_none() {
+            return Ok(None);
+        }
+        AuthCode::try_from(&item).map(Some)
+    }
+
+    /// Redeems a code and writes what it yields in ONE transaction: the code
+    /// marked used (only if it is unused and unexpired) with the family id,
+    /// and, when a refresh token is issued, its family and first token. Either
+    /// all of it happens or nothing does, so a failure consumes nothing.
+    /// `Ok(Err(()))`: the code was used or expired meanwhile.
+    pub async fn redeem_code(
+        &self,
+        tenant: &TenantId,
+        code_hash: &str,
+        family_id: &str,
+        issue: Option<(&Family, &RefreshToken)>,
+        now: Now,
+    ) -> Result<Result<(), ()>, StoreError> {
+        let consume = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(tenant, sk::code(code_hash))))
+                .update_expression("SET used_at = :now, family_id = :fam, #ttl = :keep")
+                .condition_expression(
+                    "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now",
+                )
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":now", n(now.secs()))
+                .expression_attribute_values(":fam", s(family_id))
+                .expression_attribute_values(":keep", n(now.plus(USED_CODE_RETENTION)))
+                .build(),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().update(consume).build()];
+        if let Some((f, rt)) = issue {
+            items.push(self.family_op(f)?);
+            items.push(self.put_op(rt.into(), Some("attribute_not_exists(pk)"))?);
+        }
+        for attempt in 1..=5u64 {
+            let outcome = match self.transact_idempotent(items.clone()).await {
+                Ok(o) => o,
+                Err(e) => {
+                    // The outcome is unknown (no answer, a reset, a timeout): the
+                    // transaction may have committed. Look, so that a committed
+                    // redemption is answered with its tokens, not a 503 that
+                    // leaves the client with a spent code.
+                    return match self.get(key(tenant, sk::code(code_hash)), true).await {
+                        Ok(Some(item))
+                            if Get(&item).opt_s("family_id").as_deref() == Some(family_id) =>
+                        {
+                            Ok(Ok(()))
+                        }
+                        _ => Err(e),
+                    };
+                }
+            };
+            match outcome {
+                Ok(()) => return Ok(Ok(())),
+                Err(r) if r.first().is_some_and(|x| x == "ConditionalCheckFailed") => {
+                    // Our own earlier attempt may be what used it.
+                    let mine = self
+                        .get(key(tenant, sk::code(code_hash)), true)
+                        .await?
+                        .is_some_and(|i| Get(&i).opt_s("family_id").as_deref() == Some(family_id));
+                    return Ok(if mine { Ok(()) } else { Err(()) });
+                }
+                Err(r) if attempt < 5 && r.iter().any(|x| x == "TransactionConflict") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+                }
+                Err(r) => {
+                    return Err(StoreError::Backend(format!("transaction cancelled: {r:?}")));
+                }
+            }
+        }
+        Err(StoreError::Backend("transaction kept conflicting".into()))
+    }
+
+    /// The family item's write: created, or completed if a revocation left a
+    /// tombstone first (then it stays revoked: `revoked` is only set if absent).
+    pub(super) fn family_op(&self, f: &Family) -> Result<TransactWriteItem, StoreError> {
+        let family = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(&f.tenant, sk::family(&f.family_id))))
+                .update_expression(
+                    "SET client_id = :c, user_id = :u, pwd_version = :v, created_at = :now, \
+                     revoked = if_not_exists(revoked, :f), expires_at = :exp, #ttl = :exp",
+                )
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":c", s(f.client_id.as_str()))
+                .expression_attribute_values(":u", s(f.user_id.as_str()))
+                .expression_attribute_values(":v", n(f.pwd_version))
+                .expression_attribute_values(":now", n(f.created_at))
+                .expression_attribute_values(":f", b(f.revoked))
+                .expression_attribute_values(":exp", n(f.expires_at))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().update(family).build())
+    }
+}

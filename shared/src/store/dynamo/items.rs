@@ -1,0 +1,259 @@
+//! Records ↔ items: the only place that maps fields to attributes.
+
+use super::*;
+
+impl TryFrom<&Item> for Tenant {
+    type Error = StoreError;
+    fn try_from(i: &Item) -> Result<Self, StoreError> {
+        let g = Get(i);
+        Ok(Tenant {
+            id: g.tenant()?,
+            name: g.s("name")?,
+            access_token_ttl: g.n_or("access_token_ttl", DEFAULT_ACCESS_TOKEN_TTL),
+            refresh_token_ttl: g.n_or("refresh_token_ttl", DEFAULT_REFRESH_TOKEN_TTL),
+            audiences: g.list("audiences"),
+            signing_alg: SigningAlg::parse(&g.s("signing_alg")?)
+                .ok_or_else(|| StoreError::Malformed("signing_alg".into()))?,
+            public_jwks: g.s("public_jwks")?,
+            current_kid: g.s("current_kid")?,
+            created_at: g.n_or("created_at", 0),
+        })
+    }
+}
+
+impl From<&Tenant> for Item {
+    fn from(t: &Tenant) -> Item {
+        let mut i = key(&t.id, sk::TENANT.into());
+        i.insert("name".into(), s(t.name.clone()));
+        i.insert("access_token_ttl".into(), n(t.access_token_ttl));
+        i.insert("refresh_token_ttl".into(), n(t.refresh_token_ttl));
+        i.insert("audiences".into(), list(&t.audiences));
+        i.insert("signing_alg".into(), s(t.signing_alg.as_str()));
+        i.insert("public_jwks".into(), s(t.public_jwks.clone()));
+        i.insert("current_kid".into(), s(t.current_kid.clone()));
+        i.insert("created_at".into(), n(t.created_at));
+        i
+    }
+}
+
+impl TryFrom<&Item> for Client {
+    type Error = StoreError;
+    fn try_from(i: &Item) -> Result<Self, StoreError> {
+        let g = Get(i);
+        Ok(Client {
+            tenant: g.tenant()?,
+            client_id: g.client_id("client_id")?,
+            name: g.s("name")?,
+            grants: g
+                .list("grants")
+                .iter()
+                .filter_map(|x| Grant::parse(x))
+                .collect(),
+            redirect_uris: g.list("redirect_uris"),
+            scopes: g.list("scopes"),
+            public: g.bool_or("public", false),
+            require_pkce: g.bool_or("require_pkce", false),
+            require_offline_access: g.bool_or("require_offline_access", false),
+            enabled: g.bool_or("enabled", true),
+            created_at: g.n_or("created_at", 0),
+        })
+    }
+}
+
+impl From<&Client> for Item {
+    fn from(c: &Client) -> Item {
+        let mut i = key(&c.tenant, sk::client(&c.client_id));
+        i.insert("client_id".into(), s(c.client_id.as_str()));
+        i.insert("name".into(), s(c.name.clone()));
+        let grants: Vec<String> = c.grants.iter().map(|g| g.as_str().to_owned()).collect();
+        i.insert("grants".into(), list(&grants));
+        i.insert("redirect_uris".into(), list(&c.redirect_uris));
+        i.insert("scopes".into(), list(&c.scopes));
+        i.insert("public".into(), b(c.public));
+        i.insert("require_pkce".into(), b(c.require_pkce));
+        i.insert("require_offline_access".into(), b(c.require_offline_access));
+        i.insert("enabled".into(), b(c.enabled));
+        i.insert("created_at".into(), n(c.created_at));
+        i
+    }
+}
+
+impl TryFrom<&Item> for User {
+    type Error = StoreError;
+    fn try_from(i: &Item) -> Result<Self, StoreError> {
+        let g = Get(i);
+        Ok(User {
+            tenant: g.tenant()?,
+            user_id: g.user_id("user_id")?,
+            username: g.s("username")?,
+            password_hash: g.s("password_hash")?,
+            email: g.opt_s("email"),
+            name: g.opt_s("name"),
+            attrs: g.map("attrs"),
+            require_password_change: g.bool_or("require_password_change", false),
+            pwd_version: g.n_or("pwd_version", 0),
+            enabled: g.bool_or("enabled", true),
+            created_at: g.n_or("created_at", 0),
+        })
+    }
+}
+
+impl From<&User> for Item {
+    fn from(u: &User) -> Item {
+        let mut i = key(&u.tenant, sk::user(&u.user_id));
+        i.insert(LPK.into(), s(users_listing(&u.tenant)));
+        i.insert(LSK.into(), s(sk::user(&u.user_id)));
+        i.insert("user_id".into(), s(u.user_id.as_str()));
+        i.insert("username".into(), s(u.username.clone()));
+        i.insert("password_hash".into(), s(u.password_hash.clone()));
+        if let Some(e) = &u.email {
+            i.insert("email".into(), s(e.clone()));
+        }
+        if let Some(nm) = &u.name {
+            i.insert("name".into(), s(nm.clone()));
+        }
+        i.insert(
+            "attrs".into(),
+            AttributeValue::M(
+                u.attrs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), s(v.clone())))
+                    .collect(),
+            ),
+        );
+        i.insert(
+            "require_password_change".into(),
+            b(u.require_password_change),
+        );
+        i.insert("pwd_version".into(), n(u.pwd_version));
+        i.insert("enabled".into(), b(u.enabled));
+        i.insert("created_at".into(), n(u.created_at));
+        i
+    }
+}
+
+impl TryFrom<&Item> for AuthCode {
+    type Error = StoreError;
+    fn try_from(i: &Item) -> Result<Self, StoreError> {
+        let g = Get(i);
+        let sk = g.s(SK)?;
+        Ok(AuthCode {
+            tenant: g.tenant()?,
+            code_hash: sk.trim_start_matches("CODE#").to_owned(),
+            client_id: g.client_id("client_id")?,
+            redirect_uri: g.s("redirect_uri")?,
+            redirect_uri_in_request: g.bool_or("redirect_uri_in_request", true),
+            scope: g.s("scope")?,
+            code_challenge: g.opt_s("code_challenge"),
+            nonce: g.opt_s("nonce"),
+            user_id: g.user_id("user_id")?,
+            auth_time: g.n_or("auth_time", 0),
+            expires_at: g.n("expires_at")?,
+            family_id: g.opt_s("family_id"),
+        })
+    }
+}
+
+impl From<&AuthCode> for Item {
+    fn from(c: &AuthCode) -> Item {
+        let mut i = key(&c.tenant, sk::code(&c.code_hash));
+        i.insert("client_id".into(), s(c.client_id.as_str()));
+        i.insert("redirect_uri".into(), s(c.redirect_uri.clone()));
+        i.insert(
+            "redirect_uri_in_request".into(),
+            b(c.redirect_uri_in_request),
+        );
+        i.insert("scope".into(), s(c.scope.clone()));
+        if let Some(v) = &c.code_challenge {
+            i.insert("code_challenge".into(), s(v.clone()));
+        }
+        if let Some(v) = &c.nonce {
+            i.insert("nonce".into(), s(v.clone()));
+        }
+        i.insert("user_id".into(), s(c.user_id.as_str()));
+        i.insert("auth_time".into(), n(c.auth_time));
+        i.insert("expires_at".into(), n(c.expires_at));
+        i.insert(TTL.into(), n(c.expires_at));
+        i
+    }
+}
+
+impl TryFrom<&Item> for RefreshToken {
+    type Error = StoreError;
+    fn try_from(i: &Item) -> Result<Self, StoreError> {
+        let g = Get(i);
+        let sk = g.s(SK)?;
+        let state = match g.s("state")?.as_str() {
+            "active" => RefreshState::Active,
+            "rotated" => RefreshState::Rotated {
+                at: g.n("rotated_at")?,
+                salt: g.s("successor_salt")?,
+                successor_hash: g.s("successor_hash")?,
+                retry_scope: g.opt_s("retry_scope").unwrap_or_default(),
+            },
+            other => return Err(StoreError::Malformed(format!("state {other}"))),
+        };
+        Ok(RefreshToken {
+            tenant: g.tenant()?,
+            token_hash: sk.trim_start_matches("RT#").to_owned(),
+            family_id: g.s("family_id")?,
+            client_id: g.client_id("client_id")?,
+            user_id: g.user_id("user_id")?,
+            scope: g.s("scope")?,
+            pwd_version: g.n_or("pwd_version", 0),
+            issued_at: g.n_or("issued_at", 0),
+            expires_at: g.n("expires_at")?,
+            state,
+        })
+    }
+}
+
+impl From<&RefreshToken> for Item {
+    fn from(r: &RefreshToken) -> Item {
+        let mut i = key(&r.tenant, sk::refresh(&r.token_hash));
+        i.insert("family_id".into(), s(r.family_id.clone()));
+        i.insert("client_id".into(), s(r.client_id.as_str()));
+        i.insert("user_id".into(), s(r.user_id.as_str()));
+        i.insert("scope".into(), s(r.scope.clone()));
+        i.insert("pwd_version".into(), n(r.pwd_version));
+        i.insert("issued_at".into(), n(r.issued_at));
+        i.insert("expires_at".into(), n(r.expires_at));
+        i.insert(TTL.into(), n(r.expires_at));
+        match &r.state {
+            RefreshState::Active => {
+                i.insert("state".into(), s("active"));
+            }
+            RefreshState::Rotated {
+                at,
+                salt,
+                successor_hash,
+                retry_scope,
+            } => {
+                i.insert("state".into(), s("rotated"));
+                i.insert("rotated_at".into(), n(*at));
+                i.insert("successor_salt".into(), s(salt.clone()));
+                i.insert("successor_hash".into(), s(successor_hash.clone()));
+                i.insert("retry_scope".into(), s(retry_scope.clone()));
+            }
+        }
+        i
+    }
+}
+
+impl TryFrom<&Item> for Family {
+    type Error = StoreError;
+    fn try_from(i: &Item) -> Result<Self, StoreError> {
+        let g = Get(i);
+        let sk = g.s(SK)?;
+        Ok(Family {
+            tenant: g.tenant()?,
+            family_id: sk.trim_start_matches("FAM#").to_owned(),
+            client_id: g.client_id("client_id")?,
+            user_id: g.user_id("user_id")?,
+            pwd_version: g.n_or("pwd_version", 0),
+            revoked: g.bool_or("revoked", false),
+            created_at: g.n_or("created_at", 0),
+            expires_at: g.n("expires_at")?,
+        })
+    }
+}

@@ -1,0 +1,20 @@
+//! Login transactions: marked used once.
+
+use super::*;
+
+impl Db {
+    // ---- login transactions -----------------------------------------------
+
+    /// Marks a login transaction used; `AlreadyExists` if it was used before.
+    pub async fn use_login_tx(
+        &self,
+        tenant: &TenantId,
+        tx_id: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let mut i = key(tenant, sk::login_tx(tx_id));
+        i.insert("expires_at".into(), n(expires_at));
+        i.insert(TTL.into(), n(expires_at));
+        self.put_if_absent(i).await
+    }
+}

@@ -1,0 +1,101 @@
+//! Users and the username pointers.
+
+use super::*;
+
+impl Db {
+    // ---- users -------------------------------------------------------------
+
+    /// Creates the user and its username pointer in one transaction; the
+    /// username is unique per tenant (case-insensitive).
+    pub async fn create_user(&self, u: &User) -> Result<(), StoreError> {
+        let mut pointer = key(&u.tenant, sk::username(&normalize_username(&u.username)));
+        pointer.insert("user_id".into(), s(u.user_id.as_str()));
+        let items = vec![
+            self.put_op(pointer, Some("attribute_not_exists(pk)"))?,
+            self.put_op(u.into(), Some("attribute_not_exists(pk)"))?,
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(reasons) => Err(StoreError::Backend(format!(
+                "transaction cancelled: {reasons:?}"
+            ))),
+        }
+    }
+
+    pub async fn get_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+    ) -> Result<Option<User>, StoreError> {
+        self.get(key(tenant, sk::user(id)), true)
+            .await?
+            .as_ref()
+            .map(User::try_from)
+            .transpose()
+    }
+
+    /// The user with this username (case-insensitive). Always two reads, the
+    /// pointer and then a user item (a key no user has when the name is
+    /// unknown), so known and unknown usernames cost the same.
+    pub async fn find_user_by_username(
+        &self,
+        tenant: &TenantId,
+        username: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let normalized = normalize_username(username);
+        let pointer = if normalized.is_empty() {
+            None
+        } else {
+            self.get(key(tenant, sk::username(&normalized)), true)
+                .await?
+        };
+        let id = pointer
+            .as_ref()
+            .map(|p| Get(p).user_id("user_id"))
+            .transpose()?;
+        let user_sk = id.as_ref().map_or_else(|| sk::NO_USER.to_owned(), sk::user);
+        self.get(key(tenant, user_sk), true)
+            .await?
+            .filter(|_| id.is_some())
+            .as_ref()
+            .map(User::try_from)
+            .transpose()
+    }
+
+    /// Sets a new password hash if the user is still at `expected_version`;
+    /// clears the change-required flag and bumps the version (which kills
+    /// every refresh-token family born before). `false` if the version moved.
+    pub async fn change_password(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        expected_version: u64,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        match self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant, sk::user(id))))
+            .update_expression(
+                "SET password_hash = :h, require_password_change = :f, pwd_version = :nv",
+            )
+            .condition_expression("attribute_exists(pk) AND pwd_version = :v")
+            .expression_attribute_values(":h", s(new_hash))
+            .expression_attribute_values(":f", b(false))
+            .expression_attribute_values(":v", n(expected_version))
+            .expression_attribute_values(":nv", n(expected_version + 1))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => Ok(false),
+                _ => Err(backend(e)),
+            },
+        }
+    }
+}
