@@ -361,8 +361,13 @@ def check_table(raw: dict) -> list[str]:
     if keys != {"pk": "HASH", "sk": "RANGE"}:
         p.append(f"{lid}: key schema must be pk HASH, sk RANGE: {keys}")
     attrs = {a["AttributeName"]: a["AttributeType"] for a in props.get("AttributeDefinitions", [])}
-    if attrs != {"pk": "S", "sk": "S"}:
-        p.append(f"{lid}: attribute definitions must be pk S, sk S: {attrs}")
+    if attrs != {"pk": "S", "sk": "S", "lpk": "S", "lsk": "S"}:
+        p.append(f"{lid}: attribute definitions must be pk, sk, lpk, lsk (all S): {attrs}")
+    gsis = {g["IndexName"]: g for g in props.get("GlobalSecondaryIndexes", [])}
+    listing = gsis.get("list", {})
+    gkeys = {k["AttributeName"]: k["KeyType"] for k in listing.get("KeySchema", [])}
+    if gkeys != {"lpk": "HASH", "lsk": "RANGE"} or listing.get("Projection") != {"ProjectionType": "KEYS_ONLY"}:
+        p.append(f"{lid}: needs the keys-only `list` index on lpk/lsk (the CLI's user listings): {gsis}")
     ttl = props.get("TimeToLiveSpecification", {})
     if ttl != {"AttributeName": "ttl", "Enabled": True}:
         p.append(f"{lid}: TTL must be enabled on `ttl`: {ttl}")
