@@ -8,11 +8,12 @@
 //! password, however many requests arrive at once. A success does not refund
 //! or reset anything, so it cannot reopen the budget for racing guesses.
 
+use crate::AppState;
 use crate::clock::Now;
 use crate::crypto::verify_password;
 use crate::domain::throttling::{MAX_ATTEMPTS, WINDOW_SECS, throttle_key};
 use crate::ids::{TenantId, UserId};
-use crate::store::{Db, Reservation, StoreError, User};
+use crate::store::{Reservation, StoreError, User};
 
 pub enum CredentialCheck {
     Ok(User),
@@ -24,7 +25,7 @@ pub enum CredentialCheck {
 
 /// Reserve, then verify. `asked` is the name or id the client sent.
 pub async fn check(
-    db: &Db,
+    state: &AppState,
     tenant: &TenantId,
     asked: &str,
     password: &str,
@@ -32,8 +33,9 @@ pub async fn check(
     now: Now,
 ) -> Result<CredentialCheck, StoreError> {
     let key = throttle_key(user.as_ref(), asked);
-    if let Reservation::Denied { retry_after } = db
-        .throttle_reserve(tenant, &key, MAX_ATTEMPTS, WINDOW_SECS, now)
+    if let Reservation::Denied { retry_after } = state
+        .throttle()
+        .reserve(tenant, &key, MAX_ATTEMPTS, WINDOW_SECS, now)
         .await?
     {
         tracing::warn!(tenant = %tenant, "password check throttled");
@@ -49,30 +51,31 @@ pub async fn check(
 
 /// Looks the user up by username and checks the password.
 pub async fn check_username(
-    db: &Db,
+    state: &AppState,
     tenant: &TenantId,
     username: &str,
     password: &str,
     now: Now,
 ) -> Result<CredentialCheck, StoreError> {
-    let user = db.find_user_by_username(tenant, username).await?;
-    check(db, tenant, username, password, user, now).await
+    let user = state.users().user_by_username(tenant, username).await?;
+    check(state, tenant, username, password, user, now).await
 }
 
 /// Change password's `userid`: the id the password grant returned, or a
 /// username. Both lookups always run (three reads), so neither a known id
 /// nor a known name costs anything extra.
 pub async fn find_by_id_or_username(
-    db: &Db,
+    state: &AppState,
     tenant: &TenantId,
     userid: &str,
 ) -> Result<Option<User>, StoreError> {
+    let users = state.users();
     let by_id = async {
         match UserId::parse(userid) {
-            Ok(id) => db.get_user(tenant, &id).await,
-            Err(_) => db.get_user(tenant, &UserId::nobody()).await.map(|_| None),
+            Ok(id) => users.user(tenant, &id).await,
+            Err(_) => users.user(tenant, &UserId::nobody()).await.map(|_| None),
         }
     };
-    let (by_id, by_name) = tokio::join!(by_id, db.find_user_by_username(tenant, userid));
+    let (by_id, by_name) = tokio::join!(by_id, users.user_by_username(tenant, userid));
     Ok(by_id?.or(by_name?))
 }

@@ -240,9 +240,11 @@ pub struct MalformedAuthorization;
 pub fn basic_credentials(
     req: &Request,
 ) -> Result<Option<(String, String)>, MalformedAuthorization> {
-    let Some(h) = header_str(req, "authorization") else {
+    let Some(raw) = req.headers().get("authorization") else {
         return Ok(None);
     };
+    // A header that is present but not readable text is malformed, never absent.
+    let h = raw.to_str().map_err(|_| MalformedAuthorization)?;
     if h.len() > MAX_AUTHORIZATION {
         return Err(MalformedAuthorization);
     }

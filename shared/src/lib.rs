@@ -25,6 +25,7 @@ pub mod http;
 pub mod ids;
 pub mod jwt;
 pub mod keys;
+pub mod ports;
 pub mod secrets;
 pub mod state;
 pub mod store;

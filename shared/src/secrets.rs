@@ -6,7 +6,6 @@
 use crate::cache::TtlCache;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::SdkError;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -19,11 +18,8 @@ pub enum SecretError {
     Backend(String),
 }
 
-/// The narrow port the functions need: read one secret by name.
-pub trait SecretSource: Send + Sync {
-    fn fetch(&self, name: &str)
-    -> impl Future<Output = Result<Option<String>, SecretError>> + Send;
-}
+use crate::ports::BoxFuture;
+pub use crate::ports::SecretSource;
 
 #[derive(Clone)]
 pub struct SecretsManager {
@@ -82,8 +78,8 @@ fn backend<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>
     SecretError::Backend(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
 }
 
-impl SecretSource for SecretsManager {
-    async fn fetch(&self, name: &str) -> Result<Option<String>, SecretError> {
+impl SecretsManager {
+    async fn get_secret(&self, name: &str) -> Result<Option<String>, SecretError> {
         match self.client.get_secret_value().secret_id(name).send().await {
             Ok(out) => Ok(out.secret_string().map(str::to_owned)),
             Err(e) => match e.as_service_error() {
@@ -94,17 +90,23 @@ impl SecretSource for SecretsManager {
     }
 }
 
+impl SecretSource for SecretsManager {
+    fn fetch<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<String>, SecretError>> {
+        Box::pin(self.get_secret(name))
+    }
+}
+
 /// Read-through cache: a warm read makes no network call; a miss (or an expired
 /// entry) fetches. Absent secrets are cached too, briefly, so a flood of unknown
 /// client ids cannot turn into a flood of Secrets Manager calls.
-pub struct SecretCache<S> {
-    source: S,
+pub struct SecretCache<S: ?Sized> {
+    source: Arc<S>,
     cache: TtlCache<String, Option<Arc<str>>>,
     fetches: AtomicU64,
 }
 
-impl<S: SecretSource> SecretCache<S> {
-    pub fn new(source: S, ttl: Duration) -> Self {
+impl<S: SecretSource + ?Sized> SecretCache<S> {
+    pub fn new(source: Arc<S>, ttl: Duration) -> Self {
         SecretCache {
             source,
             cache: TtlCache::new(ttl, 4096),

@@ -1,13 +1,22 @@
-//! What a warm Lambda keeps between invocations: one SDK config and the clients
-//! made from it, and short-TTL caches of tenants, clients, secrets and parsed keys.
-//! Building it does nothing: the SDK config (which reads the system's TLS root
-//! certificates), credentials and data all load on first use, so a cold start
-//! is ready for its first invocation at once.
+//! What a warm Lambda keeps between invocations: the ports (storage, secrets,
+//! clock) and short-TTL caches of tenants, clients, secrets and parsed keys.
+//!
+//! `from_env` does the CPU-heavy set-up in Lambda's init phase, which runs with
+//! a full CPU burst, instead of in the first request, which runs at the CPU
+//! share of the function's memory: it loads the SDK configuration (credentials
+//! chain, the system's TLS roots) and builds the DynamoDB and Secrets Manager
+//! clients. `with_ports` builds the same state over any implementation of the
+//! ports (the in-memory fakes in tests).
 
 use crate::cache::TtlCache;
+use crate::clock::Now;
 use crate::config::Config;
 use crate::ids::{ClientId, TenantId};
 use crate::keys::Signer;
+use crate::ports::{
+    Clock, CodeStore, Directory, LoginTxStore, RefreshStore, SecretSource, SystemClock,
+    ThrottleStore, UserStore,
+};
 use crate::secrets::{SecretCache, SecretError, SecretsManager};
 use crate::store::{Client, Db, StoreError, Tenant};
 use std::sync::Arc;
@@ -17,21 +26,58 @@ use std::time::Duration;
 const RECORD_TTL: Duration = Duration::from_secs(30);
 const SECRET_TTL: Duration = Duration::from_secs(300);
 
+/// Every capability the flows use, each behind its narrow port.
+#[derive(Clone)]
+pub struct Ports {
+    pub directory: Arc<dyn Directory>,
+    pub users: Arc<dyn UserStore>,
+    pub codes: Arc<dyn CodeStore>,
+    pub refresh: Arc<dyn RefreshStore>,
+    pub throttle: Arc<dyn ThrottleStore>,
+    pub login_txs: Arc<dyn LoginTxStore>,
+    pub secrets: Arc<dyn SecretSource>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ports {
+    /// DynamoDB and Secrets Manager from one SDK configuration, with explicit
+    /// timeouts; the system clock.
+    pub fn aws(config: &Config, sdk: &aws_config::SdkConfig) -> Ports {
+        let ddb = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .timeout_config(sdk_timeouts())
+            .build();
+        let sm = aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .timeout_config(sdk_timeouts())
+            .build();
+        let db = Arc::new(Db::new(
+            aws_sdk_dynamodb::Client::from_conf(ddb),
+            config.table.clone(),
+        ));
+        Ports {
+            directory: db.clone(),
+            users: db.clone(),
+            codes: db.clone(),
+            refresh: db.clone(),
+            throttle: db.clone(),
+            login_txs: db,
+            secrets: Arc::new(SecretsManager::new(
+                aws_sdk_secretsmanager::Client::from_conf(sm),
+            )),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
 pub struct AppState {
     /// Table, secret prefix and (unless `urls_secret` is set) the public URLs.
     pub config: Config,
     /// The configuration completed by the URL document, loaded on first use.
     urls: tokio::sync::OnceCell<Config>,
-    /// DynamoDB and Secrets Manager, from one SDK config, made on first use.
-    aws: tokio::sync::OnceCell<Aws>,
+    ports: Ports,
+    secrets: SecretCache<dyn SecretSource>,
     tenants: TtlCache<TenantId, Option<Arc<Tenant>>>,
     clients: TtlCache<(TenantId, ClientId), Option<Arc<Client>>>,
     signers: TtlCache<TenantId, Arc<Signer>>,
-}
-
-struct Aws {
-    db: Db,
-    secrets: SecretCache<SecretsManager>,
 }
 
 /// Explicit SDK timeouts, so a dependency that hangs becomes a 503 well inside
@@ -46,67 +92,67 @@ pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
-impl Aws {
-    fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Aws {
-        let ddb = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .timeout_config(sdk_timeouts())
-            .build();
-        let sm = aws_sdk_secretsmanager::config::Builder::from(sdk)
-            .timeout_config(sdk_timeouts())
-            .build();
-        Aws {
-            db: Db::new(
-                aws_sdk_dynamodb::Client::from_conf(ddb),
-                config.table.clone(),
-            ),
-            secrets: SecretCache::new(
-                SecretsManager::new(aws_sdk_secretsmanager::Client::from_conf(sm)),
-                SECRET_TTL,
-            ),
-        }
-    }
-}
-
 impl AppState {
-    /// For a function's cold start: reads the environment, nothing else.
-    pub fn from_env() -> AppState {
-        Self::with_aws(Config::from_env(), None)
+    /// For a function's init phase: the environment, the SDK configuration and
+    /// the clients (see the module comment for why this belongs in init).
+    pub async fn from_env() -> AppState {
+        let config = Config::from_env();
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        Self::new(config, &sdk)
     }
 
     /// With an SDK config already loaded (the CLI, tests).
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> AppState {
-        let aws = Aws::new(&config, sdk);
-        Self::with_aws(config, Some(aws))
+        let ports = Ports::aws(&config, sdk);
+        Self::with_ports(config, ports)
     }
 
-    fn with_aws(config: Config, aws: Option<Aws>) -> AppState {
+    /// Over any implementation of the ports (the in-memory fakes in tests).
+    pub fn with_ports(config: Config, ports: Ports) -> AppState {
         AppState {
             config,
             urls: tokio::sync::OnceCell::new(),
-            aws: tokio::sync::OnceCell::new_with(aws),
+            secrets: SecretCache::new(ports.secrets.clone(), SECRET_TTL),
+            ports,
             tenants: TtlCache::new(RECORD_TTL, 1024),
             clients: TtlCache::new(RECORD_TTL, 4096),
             signers: TtlCache::new(SECRET_TTL, 1024),
         }
     }
 
-    async fn aws(&self) -> &Aws {
-        self.aws
-            .get_or_init(|| async {
-                let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .load()
-                    .await;
-                Aws::new(&self.config, &sdk)
-            })
-            .await
+    pub fn ports(&self) -> &Ports {
+        &self.ports
     }
 
-    pub async fn db(&self) -> &Db {
-        &self.aws().await.db
+    pub fn users(&self) -> &dyn UserStore {
+        self.ports.users.as_ref()
     }
 
-    pub async fn secrets(&self) -> &SecretCache<SecretsManager> {
-        &self.aws().await.secrets
+    pub fn codes(&self) -> &dyn CodeStore {
+        self.ports.codes.as_ref()
+    }
+
+    pub fn refresh_tokens(&self) -> &dyn RefreshStore {
+        self.ports.refresh.as_ref()
+    }
+
+    pub fn throttle(&self) -> &dyn ThrottleStore {
+        self.ports.throttle.as_ref()
+    }
+
+    pub fn login_txs(&self) -> &dyn LoginTxStore {
+        self.ports.login_txs.as_ref()
+    }
+
+    /// The time now (the edge of a request reads it once and passes it down).
+    pub fn now(&self) -> Now {
+        self.ports.clock.now()
+    }
+
+    pub fn secrets(&self) -> &SecretCache<dyn SecretSource> {
+        &self.secrets
     }
 
     /// The public URLs (issuer, endpoints). Without `TOLLGATE_URLS_SECRET` they
@@ -118,7 +164,7 @@ impl AppState {
         };
         self.urls
             .get_or_try_init(|| async {
-                let doc = match self.secrets().await.get(name).await {
+                let doc = match self.secrets().get(name).await {
                     Ok(Some(raw)) => {
                         serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&raw)
                             .map_err(|e| e.to_string())
@@ -131,7 +177,7 @@ impl AppState {
                     Err(why) => {
                         // Not cached: right after a first deploy the document may
                         // not exist yet, and the next request should look again.
-                        self.secrets().await.invalidate(name);
+                        self.secrets().invalidate(name);
                         tracing::error!(secret = %name, error = %why, "URL document unavailable");
                         Err(crate::error::OAuthError {
                             retry_after: Some(crate::error::RETRY_AFTER_OUTAGE),
@@ -150,7 +196,7 @@ impl AppState {
         if let Some(t) = self.tenants.get(id) {
             return Ok(t);
         }
-        let t = self.db().await.get_tenant(id).await?.map(Arc::new);
+        let t = self.ports.directory.tenant(id).await?.map(Arc::new);
         self.tenants.insert(id.clone(), t.clone());
         Ok(t)
     }
@@ -164,7 +210,7 @@ impl AppState {
         if let Some(c) = self.clients.get(&k) {
             return Ok(c);
         }
-        let c = self.db().await.get_client(tenant, id).await?.map(Arc::new);
+        let c = self.ports.directory.client(tenant, id).await?.map(Arc::new);
         self.clients.insert(k, c.clone());
         Ok(c)
     }
@@ -176,7 +222,6 @@ impl AppState {
         id: &ClientId,
     ) -> Result<Option<Arc<str>>, SecretError> {
         self.secrets()
-            .await
             .get(&self.config.client_secret_name(tenant, id))
             .await
     }
@@ -187,7 +232,7 @@ impl AppState {
             return Ok(s);
         }
         let name = self.config.signing_key_secret(tenant);
-        let Some(raw) = self.secrets().await.get(&name).await? else {
+        let Some(raw) = self.secrets().get(&name).await? else {
             return Err(crate::error::OAuthError::internal(format!(
                 "signing key secret missing for tenant {tenant}"
             )));
@@ -200,7 +245,7 @@ impl AppState {
     /// The stack's login-transaction HMAC key.
     pub async fn login_key(&self) -> Result<Vec<u8>, crate::error::OAuthError> {
         let name = self.config.login_key_secret();
-        match self.secrets().await.get(&name).await? {
+        match self.secrets().get(&name).await? {
             Some(k) if k.len() >= 32 => Ok(k.as_bytes().to_vec()),
             _ => Err(crate::error::OAuthError::internal(
                 "login transaction key secret missing; run `tollgate-admin init`",

@@ -4,6 +4,7 @@ use crate::helpers::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tollgate::ports::BoxFuture;
 use tollgate::secrets::{SecretCache, SecretError, SecretSource, SecretsManager};
 
 /// Counts the calls that reach the real adapter.
@@ -13,9 +14,9 @@ struct Counting {
 }
 
 impl SecretSource for Counting {
-    async fn fetch(&self, name: &str) -> Result<Option<String>, SecretError> {
+    fn fetch<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<String>, SecretError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.fetch(name).await
+        self.inner.fetch(name)
     }
 }
 
@@ -30,10 +31,10 @@ async fn warm_read_makes_no_network_call() {
     sm.create(&name, "v1").await.unwrap();
     let calls = Arc::new(AtomicU64::new(0));
     let cache = SecretCache::new(
-        Counting {
+        Arc::new(Counting {
             inner: sm.clone(),
             calls: calls.clone(),
-        },
+        }),
         Duration::from_secs(60),
     );
     assert_eq!(cache.get(&name).await.unwrap().as_deref(), Some("v1"));
@@ -56,7 +57,7 @@ async fn expired_cache_entry_refreshes_on_next_read() {
     let sm = manager().await;
     let name = format!("tollgate-test/{}/ttl", random_alias());
     sm.create(&name, "v1").await.unwrap();
-    let cache = SecretCache::new(sm.clone(), Duration::from_millis(200));
+    let cache = SecretCache::new(Arc::new(sm.clone()), Duration::from_millis(200));
     assert_eq!(cache.get(&name).await.unwrap().as_deref(), Some("v1"));
     sm.put(&name, "v2").await.unwrap();
     assert_eq!(cache.get(&name).await.unwrap().as_deref(), Some("v1"));
@@ -67,7 +68,7 @@ async fn expired_cache_entry_refreshes_on_next_read() {
 
 #[tokio::test]
 async fn missing_secret_is_none_not_an_error() {
-    let cache = SecretCache::new(manager().await, Duration::from_secs(60));
+    let cache = SecretCache::new(Arc::new(manager().await), Duration::from_secs(60));
     let name = format!("tollgate-test/{}/absent", random_alias());
     assert!(cache.get(&name).await.unwrap().is_none());
 }
@@ -90,7 +91,7 @@ async fn deployed_stack_reads_its_public_urls_from_the_url_document_once() {
     });
     let state = tollgate::AppState::new(config, &sdk().await);
     assert_eq!(
-        state.secrets().await.fetch_count(),
+        state.secrets().fetch_count(),
         0,
         "nothing is read at start-up"
     );
@@ -102,11 +103,7 @@ async fn deployed_stack_reads_its_public_urls_from_the_url_document_once() {
         "https://cb.example/oauth2/acme/callback"
     );
     state.urls().await.unwrap();
-    assert_eq!(
-        state.secrets().await.fetch_count(),
-        1,
-        "read once, then kept"
-    );
+    assert_eq!(state.secrets().fetch_count(), 1, "read once, then kept");
 }
 
 #[tokio::test]

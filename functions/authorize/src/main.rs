@@ -6,7 +6,7 @@ use tollgate::AppState;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let state = AppState::from_env();
+    let state = AppState::from_env().await;
     let state = &state;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(tollgate::handlers::authorize::handle(state, req).await)

@@ -7,7 +7,7 @@ use tollgate::handlers::token::{Endpoint, handle};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let state = AppState::from_env();
+    let state = AppState::from_env().await;
     let state = &state;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(handle(state, req, Endpoint::Token).await)

@@ -58,7 +58,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return super::html_bad_input(&e),
     };
-    authorize(state, &tenant, &p, Now::system()).await
+    authorize(state, &tenant, &p, state.now()).await
 }
 
 /// The trusted part of a request: a known client and a registered redirect URI.

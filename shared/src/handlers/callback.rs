@@ -51,7 +51,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     if let Err(r) = same_origin(state, &tenant, &req).await {
         return r;
     }
-    callback(state, &tenant, &p, Now::system()).await
+    callback(state, &tenant, &p, state.now()).await
 }
 
 /// Login CSRF: only Tollgate's own login page may post here. The browser names
@@ -191,9 +191,8 @@ async fn verify_tx(
 /// Marks the transaction used; a second use is refused.
 async fn use_tx(state: &AppState, ctx: &Ctx, tenant_id: &TenantId) -> Result<(), Response> {
     match state
-        .db()
-        .await
-        .use_login_tx(tenant_id, &ctx.tx.id, ctx.tx.exp)
+        .login_txs()
+        .use_once(tenant_id, &ctx.tx.id, ctx.tx.exp)
         .await
     {
         Ok(()) => Ok(()),
@@ -233,27 +232,24 @@ async fn allow(
     let (Some(username), Some(password)) = (p.get("username"), p.get("password")) else {
         return form_again(ctx, p, BAD_CREDENTIALS, StatusCode::OK);
     };
-    let user =
-        match credentials::check_username(state.db().await, tenant_id, username, password, now)
-            .await
-        {
-            Ok(CredentialCheck::Ok(u)) => u,
-            Ok(CredentialCheck::Invalid) => {
-                return form_again(ctx, p, BAD_CREDENTIALS, StatusCode::OK);
-            }
-            Ok(CredentialCheck::Throttled(wait)) => {
-                let mut r = form_again(
-                    ctx,
-                    p,
-                    "Too many failed attempts. Wait a few minutes and try again.",
-                    StatusCode::TOO_MANY_REQUESTS,
-                );
-                r.headers_mut()
-                    .insert("retry-after", HeaderValue::from(wait.max(1)));
-                return r;
-            }
-            Err(e) => return html_unavailable(e),
-        };
+    let user = match credentials::check_username(state, tenant_id, username, password, now).await {
+        Ok(CredentialCheck::Ok(u)) => u,
+        Ok(CredentialCheck::Invalid) => {
+            return form_again(ctx, p, BAD_CREDENTIALS, StatusCode::OK);
+        }
+        Ok(CredentialCheck::Throttled(wait)) => {
+            let mut r = form_again(
+                ctx,
+                p,
+                "Too many failed attempts. Wait a few minutes and try again.",
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from(wait.max(1)));
+            return r;
+        }
+        Err(e) => return html_unavailable(e),
+    };
     if user.require_password_change {
         return form_again(
             ctx,
@@ -283,7 +279,7 @@ async fn allow(
         expires_at: now.plus(CODE_TTL),
         family_id: None,
     };
-    if let Err(e) = state.db().await.put_code(&record).await {
+    if let Err(e) = state.codes().put(&record).await {
         return html_unavailable(e);
     }
     tracing::info!(tenant = %tenant_id, client_id = %ctx.client.client_id, user_id = %user.user_id, "authorization code issued");

@@ -28,7 +28,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     let Some(tenant) = tenant_route(req.uri().path(), &["token", "changepassword"]) else {
         return crate::http::not_found_json();
     };
-    change_password(state, &tenant, &req, Now::system()).await
+    change_password(state, &tenant, &req, state.now()).await
 }
 
 async fn change_password(
@@ -89,12 +89,11 @@ async fn change_password(
         );
     };
     // `userid` is the id the password grant returned; a username works too.
-    let user = match credentials::find_by_id_or_username(state.db().await, tenant_id, userid).await
-    {
+    let user = match credentials::find_by_id_or_username(state, tenant_id, userid).await {
         Ok(u) => u,
         Err(e) => return crate::error::OAuthError::from(e).into_response(),
     };
-    let user = match credentials::check(state.db().await, tenant_id, userid, old, user, now).await {
+    let user = match credentials::check(state, tenant_id, userid, old, user, now).await {
         Ok(CredentialCheck::Ok(u)) => u,
         Ok(CredentialCheck::Invalid) => {
             return answer(
@@ -123,8 +122,7 @@ async fn change_password(
         Err(e) => return crate::error::OAuthError::internal(e).into_response(),
     };
     match state
-        .db()
-        .await
+        .users()
         .change_password(tenant_id, &user.user_id, user.pwd_version, &hash)
         .await
     {

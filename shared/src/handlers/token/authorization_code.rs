@@ -28,22 +28,21 @@ pub async fn grant(
     {
         return Err(OAuthError::invalid_request("malformed code_verifier"));
     }
-    let db = ctx.state.db().await;
+    let codes = ctx.state.codes();
+    let families = ctx.state.refresh_tokens();
     let tenant = &ctx.tenant.id;
     let code_hash = token_hash(code);
-    let Some(stored) = db.get_code(tenant, &code_hash, ctx.now).await? else {
+    let Some(stored) = codes.get(tenant, &code_hash, ctx.now).await? else {
         return Err(OAuthError::invalid_grant(BAD_CODE));
     };
     if let Some(used) = &stored.family_id {
         tracing::warn!(tenant = %tenant, "authorization code replayed; revoking the tokens it issued");
-        db.revoke_family(tenant, used, ctx.now).await?;
+        families.revoke_family(tenant, used, ctx.now).await?;
         return Err(OAuthError::invalid_grant(BAD_CODE));
     }
     // A code presented with the wrong binding is burnt: it never works again.
     let burn = || async {
-        let _ = db
-            .consume_code(tenant, &code_hash, &random_token(16), ctx.now)
-            .await?;
+        codes.burn(tenant, &code_hash, ctx.now).await?;
         Ok::<(), OAuthError>(())
     };
     if stored.client_id != client.client_id {
@@ -65,8 +64,10 @@ pub async fn grant(
         burn().await?;
         return Err(OAuthError::invalid_grant(why));
     }
-    let Some(user) = db
-        .get_user(tenant, &stored.user_id)
+    let Some(user) = ctx
+        .state
+        .users()
+        .user(tenant, &stored.user_id)
         .await?
         .filter(|u| u.enabled)
     else {
@@ -89,21 +90,21 @@ pub async fn grant(
     )
     .await?;
     let issue = minted.refresh.as_ref().map(|(f, rt)| (f, rt));
-    match db
-        .redeem_code(tenant, &code_hash, &family_id, issue, ctx.now)
+    match codes
+        .redeem(tenant, &code_hash, &family_id, issue, ctx.now)
         .await?
     {
         Ok(()) => Ok(minted.tokens),
         Err(()) => {
             // Redeemed (or expired) between our read and our write: if it was
             // redeemed, this is a replay, and what the winner issued dies.
-            if let Some(used) = db
-                .get_code(tenant, &code_hash, ctx.now)
+            if let Some(used) = codes
+                .get(tenant, &code_hash, ctx.now)
                 .await?
                 .and_then(|c| c.family_id)
             {
                 tracing::warn!(tenant = %tenant, "authorization code replayed; revoking the tokens it issued");
-                db.revoke_family(tenant, &used, ctx.now).await?;
+                families.revoke_family(tenant, &used, ctx.now).await?;
             }
             Err(OAuthError::invalid_grant(BAD_CODE))
         }

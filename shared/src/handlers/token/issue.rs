@@ -105,7 +105,7 @@ pub async fn mint_user_tokens(ctx: &GrantCtx<'_>, g: UserGrant<'_>) -> Result<Mi
 pub async fn user_tokens(ctx: &GrantCtx<'_>, g: UserGrant<'_>) -> Result<Tokens, OAuthError> {
     let minted = mint_user_tokens(ctx, g).await?;
     if let Some((family, rt)) = &minted.refresh {
-        ctx.state.db().await.issue_refresh(family, rt).await?;
+        ctx.state.refresh_tokens().issue(family, rt).await?;
     }
     Ok(minted.tokens)
 }

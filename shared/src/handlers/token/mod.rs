@@ -135,7 +135,7 @@ pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Respo
     let Some(tenant) = tenant_route(req.uri().path(), tail) else {
         return crate::http::not_found_json();
     };
-    match token(state, &tenant, &req, endpoint, Now::system()).await {
+    match token(state, &tenant, &req, endpoint, state.now()).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }

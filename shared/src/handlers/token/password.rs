@@ -35,21 +35,14 @@ pub async fn grant(
     }
     let scope = scope::join(&scopes);
     let tenant = &ctx.tenant.id;
-    let user = match credentials::check_username(
-        ctx.state.db().await,
-        tenant,
-        username,
-        password,
-        ctx.now,
-    )
-    .await?
-    {
-        CredentialCheck::Ok(u) => u,
-        CredentialCheck::Invalid => {
-            return Err(OAuthError::invalid_grant("invalid username or password"));
-        }
-        CredentialCheck::Throttled(wait) => return Err(OAuthError::throttled(wait)),
-    };
+    let user =
+        match credentials::check_username(ctx.state, tenant, username, password, ctx.now).await? {
+            CredentialCheck::Ok(u) => u,
+            CredentialCheck::Invalid => {
+                return Err(OAuthError::invalid_grant("invalid username or password"));
+            }
+            CredentialCheck::Throttled(wait) => return Err(OAuthError::throttled(wait)),
+        };
     if user.require_password_change {
         return Ok(json_response(
             StatusCode::BAD_REQUEST,

@@ -30,12 +30,12 @@ pub async fn grant(
     requested: Option<&str>,
 ) -> Result<Tokens, OAuthError> {
     let client = &ctx.client.client;
-    let db = ctx.state.db().await;
+    let store = ctx.state.refresh_tokens();
     let tenant = &ctx.tenant.id;
     let hash = token_hash(token);
     let retry_scope = recorded_scope(requested);
     for attempt in 0..ATTEMPTS {
-        let Some(old) = db.get_refresh(tenant, &hash, ctx.now).await? else {
+        let Some(old) = store.get(tenant, &hash, ctx.now).await? else {
             return Err(if may_refresh(client) {
                 OAuthError::invalid_grant(REVOKED)
             } else {
@@ -53,8 +53,8 @@ pub async fn grant(
         {
             let successor = successor_of(token, salt);
             let successor_live = token_hash(&successor) == *successor_hash
-                && db
-                    .get_refresh(tenant, successor_hash, ctx.now)
+                && store
+                    .get(tenant, successor_hash, ctx.now)
                     .await?
                     .is_some_and(|s| s.state == RefreshState::Active);
             let exact = is_exact_retry(
@@ -75,7 +75,7 @@ pub async fn grant(
                     family = %old.family_id,
                     "refresh token reuse detected; revoking its family"
                 );
-                db.revoke_family(tenant, &old.family_id, ctx.now).await?;
+                store.revoke_family(tenant, &old.family_id, ctx.now).await?;
                 return Err(OAuthError::invalid_grant(REVOKED));
             }
             let user = live_user(ctx, &old).await?;
@@ -102,7 +102,7 @@ pub async fn grant(
         // never shortened by set-up.
         let salt = random_token(32);
         let successor = successor_of(token, &salt);
-        let committed = Now(Now::system().secs().max(ctx.now.secs()));
+        let committed = Now(ctx.state.now().secs().max(ctx.now.secs()));
         let next = RefreshToken {
             token_hash: token_hash(&successor),
             issued_at: committed.secs(),
@@ -110,8 +110,8 @@ pub async fn grant(
             state: RefreshState::Active,
             ..old.clone()
         };
-        match db
-            .rotate_refresh(&old, &next, &salt, &retry_scope, committed)
+        match store
+            .rotate(&old, &next, &salt, &retry_scope, committed)
             .await?
         {
             Ok(()) => return tokens(ctx, &user, access_scope, successor).await,
@@ -139,11 +139,12 @@ fn not_registered() -> OAuthError {
 
 /// The token's user, if the family is alive and the password unchanged since.
 async fn live_user(ctx: &GrantCtx<'_>, old: &RefreshToken) -> Result<User, OAuthError> {
-    let db = ctx.state.db().await;
     let tenant = &ctx.tenant.id;
     let (family, user) = tokio::join!(
-        db.get_family(tenant, &old.family_id, ctx.now),
-        db.get_user(tenant, &old.user_id)
+        ctx.state
+            .refresh_tokens()
+            .family(tenant, &old.family_id, ctx.now),
+        ctx.state.users().user(tenant, &old.user_id)
     );
     let family = family?
         .filter(|f| !f.revoked)

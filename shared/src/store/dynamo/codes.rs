@@ -1,6 +1,7 @@
 //! Authorization codes: issued, read, redeemed once (with what they yield), burnt.
 
 use super::*;
+use crate::ports::{self, BoxFuture, StoreResult};
 
 impl Db {
     // ---- authorization codes ----------------------------------------------
@@ -165,5 +166,42 @@ impl Db {
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().update(family).build())
+    }
+}
+
+impl ports::CodeStore for Db {
+    fn put<'a>(&'a self, code: &'a AuthCode) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.put_code(code))
+    }
+    fn get<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        code_hash: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Option<AuthCode>>> {
+        Box::pin(self.get_code(tenant, code_hash, now))
+    }
+    fn redeem<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        code_hash: &'a str,
+        family_id: &'a str,
+        issue: Option<(&'a Family, &'a RefreshToken)>,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Result<(), ()>>> {
+        Box::pin(self.redeem_code(tenant, code_hash, family_id, issue, now))
+    }
+    fn burn<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        code_hash: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let never_issued = crate::crypto::random_token(16);
+            self.consume_code(tenant, code_hash, &never_issued, now)
+                .await
+                .map(|_| ())
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! Tenants and their clients: tenant-level items, under the tenant's partition.
 
 use super::*;
+use crate::ports::{self, BoxFuture, StoreResult};
 
 impl Db {
     // ---- tenants -----------------------------------------------------------
@@ -66,5 +67,18 @@ impl Db {
             .as_ref()
             .map(Client::try_from)
             .transpose()
+    }
+}
+
+impl ports::Directory for Db {
+    fn tenant<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, StoreResult<Option<Tenant>>> {
+        Box::pin(self.get_tenant(id))
+    }
+    fn client<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a ClientId,
+    ) -> BoxFuture<'a, StoreResult<Option<Client>>> {
+        Box::pin(self.get_client(tenant, id))
     }
 }

@@ -1,6 +1,7 @@
 //! Login transactions: marked used once.
 
 use super::*;
+use crate::ports::{self, BoxFuture, StoreResult};
 
 impl Db {
     // ---- login transactions -----------------------------------------------
@@ -16,5 +17,16 @@ impl Db {
         i.insert("expires_at".into(), n(expires_at));
         i.insert(TTL.into(), n(expires_at));
         self.put_if_absent(i).await
+    }
+}
+
+impl ports::LoginTxStore for Db {
+    fn use_once<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        tx_id: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.use_login_tx(tenant, tx_id, expires_at))
     }
 }

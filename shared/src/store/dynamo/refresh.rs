@@ -1,6 +1,7 @@
 //! Refresh tokens and their families: issue, rotate in one transaction, revoke.
 
 use super::*;
+use crate::ports::{self, BoxFuture, StoreResult};
 
 impl Db {
     // ---- refresh tokens ----------------------------------------------------
@@ -174,5 +175,49 @@ impl Db {
             .await
             .map(|_| ())
             .map_err(backend)
+    }
+}
+
+impl ports::RefreshStore for Db {
+    fn issue<'a>(
+        &'a self,
+        family: &'a Family,
+        token: &'a RefreshToken,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.issue_refresh(family, token))
+    }
+    fn get<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        token_hash: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Option<RefreshToken>>> {
+        Box::pin(self.get_refresh(tenant, token_hash, now))
+    }
+    fn family<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        family_id: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Option<Family>>> {
+        Box::pin(self.get_family(tenant, family_id, now))
+    }
+    fn rotate<'a>(
+        &'a self,
+        old: &'a RefreshToken,
+        successor: &'a RefreshToken,
+        salt: &'a str,
+        retry_scope: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Result<(), RotateFailure>>> {
+        Box::pin(self.rotate_refresh(old, successor, salt, retry_scope, now))
+    }
+    fn revoke_family<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        family_id: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(Db::revoke_family(self, tenant, family_id, now))
     }
 }

@@ -1,6 +1,7 @@
 //! The password-check throttle: reserve a slot before checking.
 
 use super::*;
+use crate::ports::{self, BoxFuture, StoreResult};
 
 impl Db {
     // ---- throttling --------------------------------------------------------
@@ -58,5 +59,18 @@ impl Db {
         }
         // Heavy contention on one user: refusing is the safe answer.
         Ok(Reservation::Denied { retry_after: 1 })
+    }
+}
+
+impl ports::ThrottleStore for Db {
+    fn reserve<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        key: &'a str,
+        max: usize,
+        window: u64,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Reservation>> {
+        Box::pin(self.throttle_reserve(tenant, key, max, window, now))
     }
 }

@@ -1,6 +1,7 @@
 //! Users and the username pointers.
 
 use super::*;
+use crate::ports::{self, BoxFuture, StoreResult};
 
 impl Db {
     // ---- users -------------------------------------------------------------
@@ -97,5 +98,37 @@ impl Db {
                 _ => Err(backend(e)),
             },
         }
+    }
+}
+
+impl ports::UserStore for Db {
+    fn user<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a UserId,
+    ) -> BoxFuture<'a, StoreResult<Option<User>>> {
+        Box::pin(self.get_user(tenant, id))
+    }
+    fn user_by_username<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        username: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<User>>> {
+        Box::pin(self.find_user_by_username(tenant, username))
+    }
+    fn change_password<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a UserId,
+        expected_version: u64,
+        new_hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(Db::change_password(
+            self,
+            tenant,
+            id,
+            expected_version,
+            new_hash,
+        ))
     }
 }
