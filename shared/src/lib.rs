@@ -19,6 +19,10 @@ pub mod credentials;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fakes;
+#[cfg(test)]
+mod flow_tests;
 pub mod handlers;
 pub mod html;
 pub mod http;
