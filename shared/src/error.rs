@@ -1,8 +1,4 @@
-//! RFC 6749 §5.2 errors and their one mapping to an HTTP response.
-
-use crate::http::{Response, json_response};
-use lambda_http::http::StatusCode;
-use serde_json::json;
+//! RFC 6749 §5.2 errors, as data. `respond::oauth_error` maps them to HTTP.
 
 /// The error codes of RFC 6749 §5.2 (token endpoint) and §4.1.2.1 (authorize).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,48 +112,6 @@ impl OAuthError {
         self.basic_auth = basic;
         self
     }
-
-    pub fn status(&self) -> StatusCode {
-        if self.code == ErrorCode::TemporarilyUnavailable {
-            return StatusCode::SERVICE_UNAVAILABLE;
-        }
-        if self.retry_after.is_some() {
-            return StatusCode::TOO_MANY_REQUESTS;
-        }
-        if self.too_large {
-            return StatusCode::PAYLOAD_TOO_LARGE;
-        }
-        match self.code {
-            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
-            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-
-    /// The token-endpoint response: JSON, `no-store`, `WWW-Authenticate` for
-    /// a 401 after Basic authentication, `Retry-After` when throttled.
-    pub fn into_response(self) -> Response {
-        let mut resp = json_response(
-            self.status(),
-            &json!({"error": self.code.as_str(), "error_description": self.description}),
-        );
-        let h = resp.headers_mut();
-        if self.code == ErrorCode::InvalidClient && self.basic_auth {
-            h.insert(
-                "www-authenticate",
-                lambda_http::http::HeaderValue::from_static(
-                    "Basic realm=\"tollgate\", charset=\"UTF-8\"",
-                ),
-            );
-        }
-        if let Some(s) = self.retry_after
-            && let Ok(v) = lambda_http::http::HeaderValue::from_str(&s.to_string())
-        {
-            h.insert("retry-after", v);
-        }
-        resp
-    }
 }
 
 impl From<crate::store::StoreError> for OAuthError {
@@ -226,14 +180,5 @@ mod tests {
                 .bytes()
                 .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
         );
-    }
-
-    #[test]
-    fn outages_are_503_with_retry_after() {
-        let r = OAuthError::unavailable("boom").into_response();
-        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(r.headers().get("retry-after").is_some());
-        let r = OAuthError::throttled(30).into_response();
-        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     }
 }

@@ -215,6 +215,20 @@ impl AppState {
         Ok(c)
     }
 
+    /// A client that exists and is enabled, by the id a request sent (an id
+    /// that does not parse is simply unknown). Every endpoint looks clients
+    /// up through here.
+    pub async fn enabled_client(
+        &self,
+        tenant: &TenantId,
+        raw_id: &str,
+    ) -> Result<Option<Arc<Client>>, StoreError> {
+        let Ok(id) = ClientId::parse(raw_id) else {
+            return Ok(None);
+        };
+        Ok(self.client(tenant, &id).await?.filter(|c| c.enabled))
+    }
+
     /// The stored hash of a client's secret.
     pub async fn client_secret_hash(
         &self,

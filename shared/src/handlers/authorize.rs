@@ -4,61 +4,33 @@
 //! Until the client and its redirect URI are established, errors are HTML pages
 //! (never a redirect). After that, errors redirect with `state` and `iss`.
 
-use super::{html_error, html_unavailable};
 use crate::AppState;
 use crate::clock::Now;
 use crate::config::Function;
 use crate::crypto::random_token;
 use crate::error::ErrorCode;
 use crate::html::LoginPage;
-use crate::http::{
-    Params, Response, append_params, login_page_response, query_params, redirect, tenant_route,
-};
-use crate::ids::{ClientId, TenantId};
+use crate::http::{Params, Response, query_params, tenant_route};
+use crate::ids::TenantId;
 use crate::login_tx::{self, LoginTx};
+use crate::outcome::{ErrorRedirect, PageError, PageOutcome};
 use crate::store::{Client, Grant};
 use crate::{redirect as redirect_uri, scope};
 use lambda_http::Request;
-use lambda_http::http::{Method, StatusCode};
-
-/// Where errors go once the redirect URI is trusted.
-pub struct ErrorRedirect<'a> {
-    pub redirect_uri: &'a str,
-    pub state: Option<&'a str>,
-    pub issuer: &'a str,
-    pub fragment: bool,
-}
-
-impl ErrorRedirect<'_> {
-    pub fn send(&self, code: ErrorCode, description: &str, status: StatusCode) -> Response {
-        let description = crate::error::sanitize_description(description);
-        let mut pairs = vec![
-            ("error", code.as_str()),
-            ("error_description", description.as_str()),
-        ];
-        if let Some(s) = self.state {
-            pairs.push(("state", s));
-        }
-        pairs.push(("iss", self.issuer));
-        redirect(
-            status,
-            &append_params(self.redirect_uri, &pairs, self.fragment),
-        )
-    }
-}
+use lambda_http::http::Method;
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return crate::http::method_not_allowed("GET, HEAD");
     }
-    let Some(tenant) = tenant_route(req.uri().path(), &["authorize"]) else {
-        return html_error(StatusCode::NOT_FOUND, "Not found", "There is no such page.");
+    let outcome = match tenant_route(req.uri().path(), &["authorize"]) {
+        None => PageOutcome::error(PageError::NotFound, "Not found", "There is no such page."),
+        Some(tenant) => match query_params(&req) {
+            Ok(p) => authorize(state, &tenant, &p, state.now()).await,
+            Err(e) => PageOutcome::bad_input(&e),
+        },
     };
-    let p = match query_params(&req) {
-        Ok(p) => p,
-        Err(e) => return super::html_bad_input(&e),
-    };
-    authorize(state, &tenant, &p, state.now()).await
+    crate::respond::page(outcome)
 }
 
 /// The trusted part of a request: a known client and a registered redirect URI.
@@ -66,19 +38,19 @@ async fn establish_client(
     state: &AppState,
     tenant: &TenantId,
     p: &Params,
-) -> Result<(std::sync::Arc<Client>, String), Response> {
-    let bad = |msg: &str| html_error(StatusCode::BAD_REQUEST, "Invalid request", msg);
+) -> Result<(std::sync::Arc<Client>, String), PageOutcome> {
+    let bad = |msg: &str| PageOutcome::bad_request("Invalid request", msg);
     if p.is_duplicated("client_id") || p.is_duplicated("redirect_uri") {
         return Err(bad("The request repeats client_id or redirect_uri."));
     }
     let Some(raw_id) = p.get("client_id") else {
         return Err(bad("The request has no client_id."));
     };
-    let client = match ClientId::parse(raw_id) {
-        Ok(id) => state.client(tenant, &id).await.map_err(html_unavailable)?,
-        Err(_) => None,
-    };
-    let Some(client) = client.filter(|c| c.enabled) else {
+    let client = state
+        .enabled_client(tenant, raw_id)
+        .await
+        .map_err(PageOutcome::unavailable)?;
+    let Some(client) = client else {
         return Err(bad("The application (client_id) is not known."));
     };
     match redirect_uri::resolve(&client.redirect_uris, p.get("redirect_uri")) {
@@ -95,7 +67,12 @@ async fn establish_client(
     }
 }
 
-pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: Now) -> Response {
+pub async fn authorize(
+    state: &AppState,
+    tenant_id: &TenantId,
+    p: &Params,
+    now: Now,
+) -> PageOutcome {
     // Independent lookups, concurrently: on a cold sandbox each is a round trip.
     let (tenant, client, key, urls) = tokio::join!(
         state.tenant(tenant_id),
@@ -106,21 +83,21 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
     let tenant = match tenant {
         Ok(Some(t)) => t,
         Ok(None) => {
-            return html_error(
-                StatusCode::NOT_FOUND,
+            return PageOutcome::error(
+                PageError::NotFound,
                 "Unknown tenant",
                 "There is no such organisation.",
             );
         }
-        Err(e) => return html_unavailable(e),
+        Err(e) => return PageOutcome::unavailable(e),
     };
     let (client, redirect_to) = match client {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(outcome) => return outcome,
     };
     let urls = match urls {
         Ok(u) => u,
-        Err(_) => return html_unavailable("public URLs unavailable"),
+        Err(_) => return PageOutcome::unavailable("public URLs unavailable"),
     };
     let issuer = urls.issuer(tenant_id);
     let response_type = p.get("response_type");
@@ -130,7 +107,7 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
         issuer: &issuer,
         fragment: response_type == Some("token"),
     };
-    let fail = |code, d: &str| err.send(code, d, StatusCode::FOUND);
+    let fail = |code, d: &str| err.send(code, d, false);
 
     if let Some(d) = p.duplicates().first() {
         return fail(
@@ -187,7 +164,7 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
 
     let key = match key {
         Ok(k) => k,
-        Err(_) => return html_unavailable("login key unavailable"),
+        Err(_) => return PageOutcome::unavailable("login key unavailable"),
     };
     let tx = LoginTx {
         t: tenant_id.to_string(),
@@ -215,5 +192,9 @@ pub async fn authorize(state: &AppState, tenant_id: &TenantId, p: &Params, now: 
         error: None,
         no_state: !p.has("state"),
     };
-    login_page_response(StatusCode::OK, page.render())
+    PageOutcome::LoginForm {
+        html: page.render(),
+        invalid: false,
+        throttled: None,
+    }
 }

@@ -1,27 +1,24 @@
-//! POST /oauth2/{tenant}/callback — the login form's target: verify the login
-//! transaction, check credentials and the decision, issue the code (or, for
-//! implicit clients, the access token), and 303 to the client.
+//! POST /oauth2/{tenant}/callback — the login form's target: refuse foreign
+//! posts (login CSRF), verify the login transaction, check credentials (behind
+//! the throttle) and the decision, issue the code (or, for implicit clients,
+//! the access token), and 303 to the client.
 
-use super::authorize::ErrorRedirect;
-use super::{html_bad_input, html_error, html_internal, html_unavailable};
 use crate::AppState;
 use crate::clock::Now;
 use crate::config::Function;
-use crate::credentials::{self, CredentialCheck};
 use crate::crypto::{random_token, token_hash};
 use crate::error::ErrorCode;
+use crate::flows::credentials::{self, CredentialCheck};
+use crate::flows::issue::Issuer;
 use crate::html::LoginPage;
-use crate::http::{
-    Params, Response, append_params, body_bytes, header_str, is_form, login_page_response,
-    redirect, tenant_route,
-};
-use crate::ids::{ClientId, TenantId, UserId};
-use crate::jwt::AccessToken;
+use crate::http::{Params, Response, append_params, body_bytes, header_str, is_form, tenant_route};
+use crate::ids::{TenantId, UserId};
 use crate::login_tx::LoginTx;
+use crate::outcome::{ErrorRedirect, PageError, PageOutcome};
 use crate::redirect as redirect_uri;
 use crate::store::{AuthCode, CODE_TTL, Client, StoreError, Tenant, User};
 use lambda_http::Request;
-use lambda_http::http::{HeaderValue, Method, StatusCode};
+use lambda_http::http::Method;
 use std::sync::Arc;
 
 const BAD_CREDENTIALS: &str = "Incorrect username or password.";
@@ -30,26 +27,29 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     if req.method() != Method::POST {
         return crate::http::method_not_allowed("POST");
     }
+    crate::respond::page(outcome(state, &req).await)
+}
+
+async fn outcome(state: &AppState, req: &Request) -> PageOutcome {
     let Some(tenant) = tenant_route(req.uri().path(), &["callback"]) else {
-        return html_error(StatusCode::NOT_FOUND, "Not found", "There is no such page.");
+        return PageOutcome::error(PageError::NotFound, "Not found", "There is no such page.");
     };
-    let body = match body_bytes(&req) {
+    let body = match body_bytes(req) {
         Ok(b) => b,
-        Err(e) => return html_bad_input(&e),
+        Err(e) => return PageOutcome::bad_input(&e),
     };
-    if !is_form(&req) {
-        return html_error(
-            StatusCode::BAD_REQUEST,
+    if !is_form(req) {
+        return PageOutcome::bad_request(
             "Invalid request",
             "The sign-in form was not submitted as a form.",
         );
     }
     let p = match Params::parse(body) {
         Ok(p) => p,
-        Err(e) => return html_bad_input(&e),
+        Err(e) => return PageOutcome::bad_input(&e),
     };
-    if let Err(r) = same_origin(state, &tenant, &req).await {
-        return r;
+    if let Err(refused) = same_origin(state, &tenant, req).await {
+        return refused;
     }
     callback(state, &tenant, &p, state.now()).await
 }
@@ -59,7 +59,11 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
 /// authorize endpoint's origin. `Origin: null` and any other site are refused.
 /// A request with neither header (not a browser) is judged by the signed,
 /// single-use login transaction alone.
-async fn same_origin(state: &AppState, tenant: &TenantId, req: &Request) -> Result<(), Response> {
+async fn same_origin(
+    state: &AppState,
+    tenant: &TenantId,
+    req: &Request,
+) -> Result<(), PageOutcome> {
     let claimed = match (header_str(req, "origin"), header_str(req, "referer")) {
         (Some(o), _) => o.trim().to_owned(),
         (None, Some(r)) => origin_of(r).unwrap_or_else(|| "null".to_owned()),
@@ -68,14 +72,13 @@ async fn same_origin(state: &AppState, tenant: &TenantId, req: &Request) -> Resu
     let urls = state
         .urls()
         .await
-        .map_err(|_| html_unavailable("public URLs unavailable"))?;
+        .map_err(|_| PageOutcome::unavailable("public URLs unavailable"))?;
     let expected = origin_of(&urls.endpoint(Function::Authorize, tenant));
     if expected.is_some_and(|e| e.eq_ignore_ascii_case(&claimed)) {
         return Ok(());
     }
     tracing::warn!(tenant = %tenant, "callback refused a form post from a foreign origin");
-    Err(html_error(
-        StatusCode::BAD_REQUEST,
+    Err(PageOutcome::bad_request(
         "Sign-in refused",
         "This sign-in form was not sent from this sign-in page. Return to the application and start again.",
     ))
@@ -89,9 +92,8 @@ fn origin_of(url: &str) -> Option<String> {
     }
 }
 
-fn expired() -> Response {
-    html_error(
-        StatusCode::BAD_REQUEST,
+fn expired() -> PageOutcome {
+    PageOutcome::bad_request(
         "Sign-in expired",
         "This sign-in form has expired, was already used, or is not valid. Return to the application and start again.",
     )
@@ -107,10 +109,10 @@ struct Ctx {
     action: String,
 }
 
-pub async fn callback(state: &AppState, tenant_id: &TenantId, p: &Params, now: Now) -> Response {
+pub async fn callback(state: &AppState, tenant_id: &TenantId, p: &Params, now: Now) -> PageOutcome {
     let ctx = match verify_tx(state, tenant_id, p, now).await {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(outcome) => return outcome,
     };
     let err = ErrorRedirect {
         redirect_uri: &ctx.tx.r,
@@ -120,15 +122,11 @@ pub async fn callback(state: &AppState, tenant_id: &TenantId, p: &Params, now: N
     };
     match p.get("decision") {
         Some("deny") => match use_tx(state, &ctx, tenant_id).await {
-            Ok(()) => err.send(
-                ErrorCode::AccessDenied,
-                "the user denied the request",
-                StatusCode::SEE_OTHER,
-            ),
-            Err(r) => r,
+            Ok(()) => err.send(ErrorCode::AccessDenied, "the user denied the request", true),
+            Err(outcome) => outcome,
         },
         Some("allow") => allow(state, &ctx, tenant_id, p, now).await,
-        _ => form_again(&ctx, p, "Choose Allow or Deny.", StatusCode::BAD_REQUEST),
+        _ => form_again(&ctx, p, "Choose Allow or Deny.", FormState::Invalid),
     }
 }
 
@@ -138,10 +136,9 @@ async fn verify_tx(
     tenant_id: &TenantId,
     p: &Params,
     now: Now,
-) -> Result<Ctx, Response> {
+) -> Result<Ctx, PageOutcome> {
     if !p.duplicates().is_empty() {
-        return Err(html_error(
-            StatusCode::BAD_REQUEST,
+        return Err(PageOutcome::bad_request(
             "Invalid request",
             "The form repeats a field.",
         ));
@@ -149,7 +146,7 @@ async fn verify_tx(
     let key = state
         .login_key()
         .await
-        .map_err(|_| html_unavailable("login key unavailable"))?;
+        .map_err(|_| PageOutcome::unavailable("login key unavailable"))?;
     let sealed = p.get("tx").unwrap_or_default().to_owned();
     let tx = LoginTx::open(&sealed, &key, now).ok_or_else(expired)?;
     if tx.t != tenant_id.as_str() {
@@ -158,14 +155,12 @@ async fn verify_tx(
     let tenant = state
         .tenant(tenant_id)
         .await
-        .map_err(html_unavailable)?
+        .map_err(PageOutcome::unavailable)?
         .ok_or_else(expired)?;
-    let client_id = ClientId::parse(&tx.c).map_err(|_| expired())?;
     let client = state
-        .client(tenant_id, &client_id)
+        .enabled_client(tenant_id, &tx.c)
         .await
-        .map_err(html_unavailable)?
-        .filter(|c| c.enabled)
+        .map_err(PageOutcome::unavailable)?
         .ok_or_else(expired)?;
     if !client
         .redirect_uris
@@ -177,7 +172,7 @@ async fn verify_tx(
     let urls = state
         .urls()
         .await
-        .map_err(|_| html_unavailable("public URLs unavailable"))?;
+        .map_err(|_| PageOutcome::unavailable("public URLs unavailable"))?;
     Ok(Ctx {
         tenant,
         client,
@@ -189,7 +184,7 @@ async fn verify_tx(
 }
 
 /// Marks the transaction used; a second use is refused.
-async fn use_tx(state: &AppState, ctx: &Ctx, tenant_id: &TenantId) -> Result<(), Response> {
+async fn use_tx(state: &AppState, ctx: &Ctx, tenant_id: &TenantId) -> Result<(), PageOutcome> {
     match state
         .login_txs()
         .use_once(tenant_id, &ctx.tx.id, ctx.tx.exp)
@@ -197,11 +192,17 @@ async fn use_tx(state: &AppState, ctx: &Ctx, tenant_id: &TenantId) -> Result<(),
     {
         Ok(()) => Ok(()),
         Err(StoreError::AlreadyExists) => Err(expired()),
-        Err(e) => Err(html_unavailable(e)),
+        Err(e) => Err(PageOutcome::unavailable(e)),
     }
 }
 
-fn form_again(ctx: &Ctx, p: &Params, msg: &str, status: StatusCode) -> Response {
+enum FormState {
+    Ok,
+    Invalid,
+    Throttled(u64),
+}
+
+fn form_again(ctx: &Ctx, p: &Params, msg: &str, state: FormState) -> PageOutcome {
     let scopes: Vec<String> = ctx
         .tx
         .s
@@ -219,7 +220,14 @@ fn form_again(ctx: &Ctx, p: &Params, msg: &str, status: StatusCode) -> Response 
         error: Some(msg),
         no_state: ctx.tx.st.is_none(),
     };
-    login_page_response(status, page.render())
+    PageOutcome::LoginForm {
+        html: page.render(),
+        invalid: matches!(state, FormState::Invalid),
+        throttled: match state {
+            FormState::Throttled(wait) => Some(wait),
+            _ => None,
+        },
+    }
 }
 
 async fn allow(
@@ -228,38 +236,35 @@ async fn allow(
     tenant_id: &TenantId,
     p: &Params,
     now: Now,
-) -> Response {
+) -> PageOutcome {
     let (Some(username), Some(password)) = (p.get("username"), p.get("password")) else {
-        return form_again(ctx, p, BAD_CREDENTIALS, StatusCode::OK);
+        return form_again(ctx, p, BAD_CREDENTIALS, FormState::Ok);
     };
     let user = match credentials::check_username(state, tenant_id, username, password, now).await {
         Ok(CredentialCheck::Ok(u)) => u,
         Ok(CredentialCheck::Invalid) => {
-            return form_again(ctx, p, BAD_CREDENTIALS, StatusCode::OK);
+            return form_again(ctx, p, BAD_CREDENTIALS, FormState::Ok);
         }
         Ok(CredentialCheck::Throttled(wait)) => {
-            let mut r = form_again(
+            return form_again(
                 ctx,
                 p,
                 "Too many failed attempts. Wait a few minutes and try again.",
-                StatusCode::TOO_MANY_REQUESTS,
+                FormState::Throttled(wait),
             );
-            r.headers_mut()
-                .insert("retry-after", HeaderValue::from(wait.max(1)));
-            return r;
         }
-        Err(e) => return html_unavailable(e),
+        Err(e) => return PageOutcome::unavailable(e),
     };
     if user.require_password_change {
         return form_again(
             ctx,
             p,
             "You must change your password before you can sign in here.",
-            StatusCode::OK,
+            FormState::Ok,
         );
     }
-    if let Err(r) = use_tx(state, ctx, tenant_id).await {
-        return r;
+    if let Err(outcome) = use_tx(state, ctx, tenant_id).await {
+        return outcome;
     }
     if ctx.tx.rt == "token" {
         return implicit(state, ctx, &user, now).await;
@@ -280,7 +285,7 @@ async fn allow(
         family_id: None,
     };
     if let Err(e) = state.codes().put(&record).await {
-        return html_unavailable(e);
+        return PageOutcome::unavailable(e);
     }
     tracing::info!(tenant = %tenant_id, client_id = %ctx.client.client_id, user_id = %user.user_id, "authorization code issued");
     let mut pairs = vec![("code", code.as_str())];
@@ -290,10 +295,10 @@ async fn allow(
     pairs.push(("iss", &ctx.issuer));
     let hint = login_hint(tenant_id, &user.user_id);
     pairs.push(("login_hint", &hint));
-    redirect(
-        StatusCode::SEE_OTHER,
-        &append_params(&ctx.tx.r, &pairs, false),
-    )
+    PageOutcome::Redirect {
+        location: append_params(&ctx.tx.r, &pairs, false),
+        after_post: true,
+    }
 }
 
 /// Maximizer's `login_hint`: `d {tenant} u {user_id}` (spaces sent as `%20`).
@@ -301,24 +306,24 @@ pub fn login_hint(tenant: &TenantId, user: &UserId) -> String {
     format!("d {tenant} u {user}")
 }
 
-/// Implicit grant: the access token in the fragment, never a refresh token.
-async fn implicit(state: &AppState, ctx: &Ctx, user: &User, now: Now) -> Response {
-    let signer = match state.signer(&ctx.tenant.id).await {
-        Ok(s) => s,
-        Err(_) => return html_unavailable("signing key unavailable"),
-    };
-    let token = AccessToken {
-        issuer: &ctx.issuer,
+/// The implicit grant, answered here: the access token in the fragment, never
+/// a refresh token (minted by `flows::issue` like every other access token).
+async fn implicit(state: &AppState, ctx: &Ctx, user: &User, now: Now) -> PageOutcome {
+    let token = Issuer {
+        state,
         tenant: &ctx.tenant,
-        client_id: &ctx.client.client_id,
-        scope: &ctx.tx.s,
-        user: Some(user),
-        auth_time: Some(now.secs()),
+        client: &ctx.client,
+        issuer: &ctx.issuer,
+        now,
     }
-    .sign(&signer, now);
+    .access_token(&ctx.tx.s, Some(user), Some(now.secs()))
+    .await;
     let token = match token {
         Ok(t) => t,
-        Err(_) => return html_internal("signing failed"),
+        Err(e) if e.code == ErrorCode::TemporarilyUnavailable => {
+            return PageOutcome::unavailable("signing key unavailable");
+        }
+        Err(_) => return PageOutcome::internal("signing failed"),
     };
     let expires = ctx.tenant.access_token_ttl.to_string();
     let mut pairs = vec![
@@ -331,8 +336,8 @@ async fn implicit(state: &AppState, ctx: &Ctx, user: &User, now: Now) -> Respons
         pairs.push(("state", s));
     }
     pairs.push(("iss", &ctx.issuer));
-    redirect(
-        StatusCode::SEE_OTHER,
-        &append_params(&ctx.tx.r, &pairs, true),
-    )
+    PageOutcome::Redirect {
+        location: append_params(&ctx.tx.r, &pairs, true),
+        after_post: true,
+    }
 }

@@ -2,8 +2,9 @@
 
 use crate::AppState;
 use crate::config::{Config, Function};
-use crate::http::{Response, Seg, match_route, method_not_allowed, not_found_json, public_json};
+use crate::http::{Response, Seg, match_route, method_not_allowed, not_found_json};
 use crate::ids::TenantId;
+use crate::outcome::DiscoveryOutcome;
 use crate::store::Tenant;
 use lambda_http::Request;
 use lambda_http::http::Method;
@@ -48,19 +49,29 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     let Some((tenant_id, doc)) = route(req.uri().path()) else {
         return not_found_json();
     };
-    let tenant = match state.tenant(&tenant_id).await {
+    crate::respond::discovery(document(state, &tenant_id, doc).await)
+}
+
+async fn document(state: &AppState, tenant_id: &TenantId, doc: Doc) -> DiscoveryOutcome {
+    let tenant = match state.tenant(tenant_id).await {
         Ok(Some(t)) => t,
-        Ok(None) => return not_found_json(),
-        Err(e) => return crate::error::OAuthError::from(e).into_response(),
+        Ok(None) => return DiscoveryOutcome::NotFound,
+        Err(e) => return DiscoveryOutcome::Failed(e.into()),
     };
     match doc {
         Doc::Metadata => match state.urls().await {
-            Ok(urls) => public_json(&metadata(urls, &tenant), 300),
-            Err(e) => e.into_response(),
+            Ok(urls) => DiscoveryOutcome::Document {
+                body: metadata(urls, &tenant),
+                max_age: 300,
+            },
+            Err(e) => DiscoveryOutcome::Failed(e),
         },
         Doc::Jwks => match serde_json::from_str::<Value>(&tenant.public_jwks) {
-            Ok(keys) => public_json(&json!({ "keys": keys }), 300),
-            Err(e) => crate::error::OAuthError::internal(e).into_response(),
+            Ok(keys) => DiscoveryOutcome::Document {
+                body: json!({ "keys": keys }),
+                max_age: 300,
+            },
+            Err(e) => DiscoveryOutcome::Failed(crate::error::OAuthError::internal(e)),
         },
     }
 }

@@ -2,11 +2,12 @@
 //! conditional write), then bound to client, redirect_uri and PKCE. A second
 //! redemption revokes the refresh-token family the first one started.
 
-use super::issue::{UserGrant, mint_user_tokens};
-use super::{GrantCtx, Tokens};
+use super::GrantCtx;
 use crate::crypto::{random_token, token_hash};
 use crate::domain::pkce::is_valid_pkce_verifier;
 use crate::error::OAuthError;
+use crate::flows::issue::UserGrant;
+use crate::outcome::TokenOutcome;
 use crate::store::Grant;
 
 const BAD_CODE: &str = "authorization code is invalid, expired or already used";
@@ -16,7 +17,7 @@ pub async fn grant(
     code: &str,
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
-) -> Result<Tokens, OAuthError> {
+) -> Result<TokenOutcome, OAuthError> {
     let client = &ctx.client.client;
     if !client.has_grant(Grant::AuthorizationCode) {
         return Err(OAuthError::unauthorized_client(
@@ -78,23 +79,22 @@ pub async fn grant(
     // consumed and the refresh token stored in one transaction, so an outage
     // at any point leaves the code redeemable.
     let family_id = random_token(16);
-    let minted = mint_user_tokens(
-        ctx,
-        UserGrant {
+    let minted = ctx
+        .issuer()
+        .user_tokens(UserGrant {
             user: &user,
             scope: &stored.scope,
             nonce: stored.nonce.as_deref(),
             auth_time: stored.auth_time,
             family_id: family_id.clone(),
-        },
-    )
-    .await?;
+        })
+        .await?;
     let issue = minted.refresh.as_ref().map(|(f, rt)| (f, rt));
     match codes
         .redeem(tenant, &code_hash, &family_id, issue, ctx.now)
         .await?
     {
-        Ok(()) => Ok(minted.tokens),
+        Ok(()) => Ok(minted.tokens.into()),
         Err(()) => {
             // Redeemed (or expired) between our read and our write: if it was
             // redeemed, this is a replay, and what the winner issued dies.

@@ -1,13 +1,16 @@
 //! grant_type=client_credentials: confidential clients registered for it; no
 //! refresh token; `sub` is the client id; scope limited to the client's scopes.
 
-use super::{GrantCtx, Tokens};
+use super::GrantCtx;
 use crate::error::OAuthError;
-use crate::jwt::AccessToken;
+use crate::outcome::TokenOutcome;
 use crate::scope;
 use crate::store::Grant;
 
-pub async fn grant(ctx: &GrantCtx<'_>, requested: Option<&str>) -> Result<Tokens, OAuthError> {
+pub async fn grant(
+    ctx: &GrantCtx<'_>,
+    requested: Option<&str>,
+) -> Result<TokenOutcome, OAuthError> {
     let client = &ctx.client.client;
     if client.public {
         return Err(OAuthError::unauthorized_client(
@@ -32,22 +35,6 @@ pub async fn grant(ctx: &GrantCtx<'_>, requested: Option<&str>) -> Result<Tokens
             parsed
         }
     };
-    let scope = scope::join(&granted);
-    let signer = ctx.state.signer(&ctx.tenant.id).await?;
-    let access_token = AccessToken {
-        issuer: &ctx.issuer,
-        tenant: ctx.tenant,
-        client_id: &client.client_id,
-        scope: &scope,
-        user: None,
-        auth_time: None,
-    }
-    .sign(&signer, ctx.now)?;
-    Ok(Tokens {
-        access_token,
-        expires_in: ctx.tenant.access_token_ttl,
-        refresh_token: None,
-        scope,
-        id_token: None,
-    })
+    let tokens = ctx.issuer().access_only(scope::join(&granted)).await?;
+    Ok(tokens.into())
 }

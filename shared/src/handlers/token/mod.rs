@@ -2,24 +2,21 @@
 //! authenticate the client, run the grant.
 
 mod authorization_code;
-pub mod client_auth;
 mod client_credentials;
-mod issue;
 mod password;
 mod refresh;
 
 use crate::AppState;
 use crate::clock::Now;
 use crate::error::OAuthError;
-use crate::http::{
-    Params, Response, body_bytes, is_form, json_response, query_params, tenant_route,
-};
+use crate::flows::client_auth::{self, Authenticated};
+use crate::flows::issue::Issuer;
+use crate::http::{Params, Response, body_bytes, is_form, query_params, tenant_route};
 use crate::ids::TenantId;
+use crate::outcome::TokenOutcome;
 use crate::store::Tenant;
-use client_auth::Authenticated;
 use lambda_http::Request;
-use lambda_http::http::{Method, StatusCode};
-use serde_json::{Value, json};
+use lambda_http::http::Method;
 
 /// The token request, tagged by `grant_type`. Carries secrets: no `Debug`.
 pub enum TokenRequest {
@@ -89,33 +86,6 @@ impl TokenRequest {
     }
 }
 
-/// What a successful grant returns.
-pub struct Tokens {
-    pub access_token: String,
-    pub expires_in: u64,
-    pub refresh_token: Option<String>,
-    pub scope: String,
-    pub id_token: Option<String>,
-}
-
-impl Tokens {
-    pub fn into_response(self) -> Response {
-        let mut body = json!({
-            "access_token": self.access_token,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-            "scope": self.scope,
-        });
-        if let Some(r) = self.refresh_token {
-            body["refresh_token"] = Value::String(r);
-        }
-        if let Some(i) = self.id_token {
-            body["id_token"] = Value::String(i);
-        }
-        json_response(StatusCode::OK, &body)
-    }
-}
-
 /// Which endpoint is being served: `token` takes every grant, `refresh` only
 /// refresh_token (same code path).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -135,10 +105,11 @@ pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Respo
     let Some(tenant) = tenant_route(req.uri().path(), tail) else {
         return crate::http::not_found_json();
     };
-    match token(state, &tenant, &req, endpoint, state.now()).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+    let outcome = match token(state, &tenant, &req, endpoint, state.now()).await {
+        Ok(o) => o,
+        Err(e) => TokenOutcome::Refused(e),
+    };
+    crate::respond::token(outcome)
 }
 
 /// Common request checks for the token-style endpoints: a form body, no
@@ -180,10 +151,10 @@ async fn token(
     req: &Request,
     endpoint: Endpoint,
     now: Now,
-) -> Result<Response, OAuthError> {
+) -> Result<TokenOutcome, OAuthError> {
     let p = form_params(req)?;
     let Some(tenant) = state.tenant(tenant_id).await? else {
-        return Ok(crate::http::not_found_json());
+        return Ok(TokenOutcome::NoSuchTenant);
     };
     let grant = TokenRequest::parse(&p)?;
     if endpoint == Endpoint::Refresh && !matches!(grant, TokenRequest::RefreshToken { .. }) {
@@ -236,15 +207,13 @@ async fn token(
             username,
             password,
             scope,
-        } => return password::grant(&ctx, &username, &password, scope.as_deref()).await,
+        } => password::grant(&ctx, &username, &password, scope.as_deref()).await,
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
         } => refresh::grant(&ctx, &refresh_token, scope.as_deref()).await,
     };
-    result
-        .map(Tokens::into_response)
-        .map_err(|e| e.with_basic(client.basic))
+    result.map_err(|e| e.with_basic(client.basic))
 }
 
 /// What every grant gets.
@@ -254,4 +223,17 @@ pub struct GrantCtx<'a> {
     pub client: &'a Authenticated,
     pub issuer: String,
     pub now: Now,
+}
+
+impl GrantCtx<'_> {
+    /// Mints this grant's tokens.
+    pub fn issuer(&self) -> Issuer<'_> {
+        Issuer {
+            state: self.state,
+            tenant: self.tenant,
+            client: &self.client.client,
+            issuer: &self.issuer,
+            now: self.now,
+        }
+    }
 }

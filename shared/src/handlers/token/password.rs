@@ -1,30 +1,27 @@
 //! grant_type=password (Profix, Azure B2C ROPC): only for clients registered for
-//! it; throttled; a user who must change the password gets the Profix body.
+//! it; the password is checked behind the throttle; a user who must change the
+//! password gets the Profix answer.
 
 use super::GrantCtx;
-use super::issue::{UserGrant, user_tokens};
-use crate::credentials::{self, CredentialCheck};
 use crate::crypto::random_token;
 use crate::error::OAuthError;
-use crate::http::{Response, json_response};
+use crate::flows::credentials::{self, CredentialCheck};
+use crate::flows::issue::UserGrant;
+use crate::outcome::TokenOutcome;
 use crate::scope;
 use crate::store::Grant;
-use lambda_http::http::StatusCode;
-use serde_json::json;
 
 pub async fn grant(
     ctx: &GrantCtx<'_>,
     username: &str,
     password: &str,
     requested: Option<&str>,
-) -> Result<Response, OAuthError> {
+) -> Result<TokenOutcome, OAuthError> {
     let client = &ctx.client.client;
-    let basic = ctx.client.basic;
     if !client.has_grant(Grant::Password) {
-        return Err(
-            OAuthError::unauthorized_client("client is not registered for password")
-                .with_basic(basic),
-        );
+        return Err(OAuthError::unauthorized_client(
+            "client is not registered for password",
+        ));
     }
     let scopes = scope::resolve(client, requested).map_err(OAuthError::invalid_scope)?;
     if !client.scopes.is_empty() && !scopes.iter().any(|s| client.scopes.contains(s)) {
@@ -34,9 +31,10 @@ pub async fn grant(
         )));
     }
     let scope = scope::join(&scopes);
-    let tenant = &ctx.tenant.id;
     let user =
-        match credentials::check_username(ctx.state, tenant, username, password, ctx.now).await? {
+        match credentials::check_username(ctx.state, &ctx.tenant.id, username, password, ctx.now)
+            .await?
+        {
             CredentialCheck::Ok(u) => u,
             CredentialCheck::Invalid => {
                 return Err(OAuthError::invalid_grant("invalid username or password"));
@@ -44,26 +42,19 @@ pub async fn grant(
             CredentialCheck::Throttled(wait) => return Err(OAuthError::throttled(wait)),
         };
     if user.require_password_change {
-        return Ok(json_response(
-            StatusCode::BAD_REQUEST,
-            &json!({
-                "error": "invalid_grant",
-                "error_description": "password change required",
-                "userid": user.user_id.as_str(),
-                "RequireChangePassword": true,
-            }),
-        ));
+        return Ok(TokenOutcome::PasswordChangeRequired {
+            userid: user.user_id.to_string(),
+        });
     }
-    let tokens = user_tokens(
-        ctx,
-        UserGrant {
+    let tokens = ctx
+        .issuer()
+        .user_tokens_stored(UserGrant {
             user: &user,
             scope: &scope,
             nonce: None,
             auth_time: ctx.now.secs(),
             family_id: random_token(16),
-        },
-    )
-    .await?;
-    Ok(tokens.into_response())
+        })
+        .await?;
+    Ok(tokens.into())
 }

@@ -8,7 +8,7 @@
 //! request. Only an active token goes on to the client binding, the scope
 //! (which can only shrink) and the rotation, one transaction.
 
-use super::{GrantCtx, Tokens};
+use super::GrantCtx;
 use crate::clock::Now;
 use crate::crypto::{random_token, token_hash};
 use crate::domain::refresh_eligibility::may_refresh;
@@ -16,7 +16,7 @@ use crate::domain::refresh_rotation::{
     Presented, Rotation, is_exact_retry, recorded_scope, successor_of,
 };
 use crate::error::OAuthError;
-use crate::jwt::AccessToken;
+use crate::outcome::{TokenOutcome, Tokens};
 use crate::scope;
 use crate::store::{RefreshState, RefreshToken, RotateFailure, User};
 use std::time::Duration;
@@ -28,7 +28,7 @@ pub async fn grant(
     ctx: &GrantCtx<'_>,
     token: &str,
     requested: Option<&str>,
-) -> Result<Tokens, OAuthError> {
+) -> Result<TokenOutcome, OAuthError> {
     let client = &ctx.client.client;
     let store = ctx.state.refresh_tokens();
     let tenant = &ctx.tenant.id;
@@ -81,7 +81,7 @@ pub async fn grant(
             let user = live_user(ctx, &old).await?;
             let access_scope =
                 scope::narrow(&old.scope, requested).map_err(OAuthError::invalid_scope)?;
-            return tokens(ctx, &user, access_scope, successor).await;
+            return Ok(tokens(ctx, &user, access_scope, successor).await?.into());
         }
 
         // 2. An active token: the client's rights, then the token's binding.
@@ -114,7 +114,7 @@ pub async fn grant(
             .rotate(&old, &next, &salt, &retry_scope, committed)
             .await?
         {
-            Ok(()) => return tokens(ctx, &user, access_scope, successor).await,
+            Ok(()) => return Ok(tokens(ctx, &user, access_scope, successor).await?.into()),
             Err(RotateFailure::OldNotActive | RotateFailure::Conflict) => {
                 // Someone else rotated (or is rotating) it: look again.
                 tokio::time::sleep(Duration::from_millis(15 * u64::from(attempt + 1))).await;
@@ -160,16 +160,10 @@ async fn tokens(
     access_scope: String,
     successor: String,
 ) -> Result<Tokens, OAuthError> {
-    let signer = ctx.state.signer(&ctx.tenant.id).await?;
-    let access_token = AccessToken {
-        issuer: &ctx.issuer,
-        tenant: ctx.tenant,
-        client_id: &ctx.client.client.client_id,
-        scope: &access_scope,
-        user: Some(user),
-        auth_time: None,
-    }
-    .sign(&signer, ctx.now)?;
+    let access_token = ctx
+        .issuer()
+        .access_token(&access_scope, Some(user), None)
+        .await?;
     Ok(Tokens {
         access_token,
         expires_in: ctx.tenant.access_token_ttl,

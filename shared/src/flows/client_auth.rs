@@ -64,12 +64,12 @@ pub async fn authenticate(
                     None => Ok(None),
                 }
             };
-            let (client, hash) = tokio::join!(state.client(tenant, &cid), hash);
+            let (client, hash) = tokio::join!(state.enabled_client(tenant, &id), hash);
             (client?, hash?.flatten())
         }
         Err(_) => (None, None),
     };
-    let Some(client) = client.filter(|c| c.enabled) else {
+    let Some(client) = client else {
         // Same work as a wrong secret, so the two are not told apart by timing.
         let _ = verify_client_secret(secret.as_deref().unwrap_or(""), &client_secret_hash("x"));
         return Err(fail());

@@ -1,0 +1,147 @@
+//! Minting tokens: the one place every access token, id_token and refresh
+//! token is made (the code, password, refresh, client_credentials and
+//! implicit grants all come here). Nothing is written: callers store the
+//! refresh token together with whatever else must happen atomically.
+
+use crate::AppState;
+use crate::clock::Now;
+use crate::crypto::{random_token, token_hash};
+use crate::domain::refresh_eligibility::gets_refresh_token;
+use crate::error::OAuthError;
+use crate::jwt::{AccessToken, IdToken};
+use crate::outcome::Tokens;
+use crate::scope;
+use crate::store::{Client, Family, RefreshState, RefreshToken, Tenant, User};
+
+/// Who issues, to whom, when.
+pub struct Issuer<'a> {
+    pub state: &'a AppState,
+    pub tenant: &'a Tenant,
+    pub client: &'a Client,
+    /// The tenant's issuer URL (`iss`).
+    pub issuer: &'a str,
+    pub now: Now,
+}
+
+/// A user's authorization to turn into tokens.
+pub struct UserGrant<'a> {
+    pub user: &'a User,
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    pub auth_time: u64,
+    /// The family to start (decided before, e.g. recorded on the code).
+    pub family_id: String,
+}
+
+/// A user's tokens, signed but not yet stored.
+pub struct Minted {
+    pub tokens: Tokens,
+    pub refresh: Option<(Family, RefreshToken)>,
+}
+
+impl Issuer<'_> {
+    /// An RFC 9068 access token; `user: None` for client_credentials (then
+    /// `sub` is the client id).
+    pub async fn access_token(
+        &self,
+        scope: &str,
+        user: Option<&User>,
+        auth_time: Option<u64>,
+    ) -> Result<String, OAuthError> {
+        let signer = self.state.signer(&self.tenant.id).await?;
+        AccessToken {
+            issuer: self.issuer,
+            tenant: self.tenant,
+            client_id: &self.client.client_id,
+            scope,
+            user,
+            auth_time,
+        }
+        .sign(&signer, self.now)
+    }
+
+    /// Access-token-only answer (client_credentials, refresh's new access token
+    /// is made with [`Issuer::access_token`] and the successor).
+    pub async fn access_only(&self, scope: String) -> Result<Tokens, OAuthError> {
+        Ok(Tokens {
+            access_token: self.access_token(&scope, None, None).await?,
+            expires_in: self.tenant.access_token_ttl,
+            refresh_token: None,
+            scope,
+            id_token: None,
+        })
+    }
+
+    /// The access token, an id_token with `openid`, and a refresh token when
+    /// the client gets one for this scope; nothing stored yet.
+    pub async fn user_tokens(&self, g: UserGrant<'_>) -> Result<Minted, OAuthError> {
+        let access_token = self
+            .access_token(g.scope, Some(g.user), Some(g.auth_time))
+            .await?;
+        let id_token = if scope::contains(g.scope, "openid") {
+            let signer = self.state.signer(&self.tenant.id).await?;
+            Some(
+                IdToken {
+                    issuer: self.issuer,
+                    client_id: &self.client.client_id,
+                    user: g.user,
+                    scope: g.scope,
+                    nonce: g.nonce,
+                    auth_time: g.auth_time,
+                    ttl: self.tenant.access_token_ttl,
+                }
+                .sign(&signer, self.now)?,
+            )
+        } else {
+            None
+        };
+        let (refresh_token, refresh) = if gets_refresh_token(self.client, g.scope) {
+            let token = random_token(32);
+            let expires_at = self.now.plus(self.tenant.refresh_token_ttl);
+            let family = Family {
+                tenant: self.tenant.id.clone(),
+                family_id: g.family_id.clone(),
+                client_id: self.client.client_id.clone(),
+                user_id: g.user.user_id.clone(),
+                pwd_version: g.user.pwd_version,
+                revoked: false,
+                created_at: self.now.secs(),
+                expires_at,
+            };
+            let rt = RefreshToken {
+                tenant: self.tenant.id.clone(),
+                token_hash: token_hash(&token),
+                family_id: g.family_id,
+                client_id: self.client.client_id.clone(),
+                user_id: g.user.user_id.clone(),
+                scope: g.scope.to_owned(),
+                pwd_version: g.user.pwd_version,
+                issued_at: self.now.secs(),
+                expires_at,
+                state: RefreshState::Active,
+            };
+            (Some(token), Some((family, rt)))
+        } else {
+            (None, None)
+        };
+        Ok(Minted {
+            tokens: Tokens {
+                access_token,
+                expires_in: self.tenant.access_token_ttl,
+                refresh_token,
+                scope: g.scope.to_owned(),
+                id_token,
+            },
+            refresh,
+        })
+    }
+
+    /// Mints and stores (the password grant: nothing else to write atomically).
+    pub async fn user_tokens_stored(&self, g: UserGrant<'_>) -> Result<Tokens, OAuthError> {
+        let minted = self.user_tokens(g).await?;
+        if let Some((family, rt)) = &minted.refresh {
+            self.state.refresh_tokens().issue(family, rt).await?;
+        }
+        Ok(minted.tokens)
+    }
+}

@@ -1,0 +1,180 @@
+//! What each endpoint decides, as plain data: one outcome type per endpoint.
+//! Handlers return these; `respond` maps them to HTTP in exactly one place
+//! (status, `WWW-Authenticate`, `Retry-After`, `Cache-Control`, the Profix
+//! shapes, the security headers of the pages). Nothing here knows HTTP.
+
+use crate::error::{ErrorCode, OAuthError, RETRY_AFTER_OUTAGE, sanitize_description};
+use crate::http::append_params;
+
+/// What a successful grant returns.
+#[derive(Debug)]
+pub struct Tokens {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: Option<String>,
+    pub scope: String,
+    pub id_token: Option<String>,
+}
+
+/// The token and refresh endpoints.
+#[derive(Debug)]
+pub enum TokenOutcome {
+    Issued(Tokens),
+    /// Profix: the password grant for a user who must change the password.
+    PasswordChangeRequired {
+        userid: String,
+    },
+    Refused(OAuthError),
+    /// A well-formed alias that names no tenant (404).
+    NoSuchTenant,
+}
+
+impl From<Tokens> for TokenOutcome {
+    fn from(t: Tokens) -> Self {
+        TokenOutcome::Issued(t)
+    }
+}
+
+impl From<OAuthError> for TokenOutcome {
+    fn from(e: OAuthError) -> Self {
+        TokenOutcome::Refused(e)
+    }
+}
+
+/// Profix's change password: `{"success": bool, "message": "…"}`.
+#[derive(Debug)]
+pub enum ChangePasswordOutcome {
+    Changed,
+    /// A policy or credential failure, or a malformed request (400).
+    Refused {
+        message: String,
+    },
+    /// Client authentication failed (401; `WWW-Authenticate` after Basic).
+    ClientAuthFailed {
+        basic: bool,
+    },
+    /// The body is over the size limit (413).
+    TooLarge {
+        message: String,
+    },
+    /// The user's password budget is spent (429).
+    Throttled {
+        retry_after: u64,
+    },
+    /// Another request changed the password first (409).
+    Conflict,
+    NoSuchTenant,
+    /// An outage or internal failure: the token endpoint's error shape.
+    Failed(OAuthError),
+}
+
+/// What kind of error page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageError {
+    BadRequest,
+    NotFound,
+    TooLarge,
+}
+
+/// The authorize and callback endpoints: HTML pages and redirects.
+#[derive(Debug)]
+pub enum PageOutcome {
+    /// The login + consent form (rendered), possibly with an error on it.
+    LoginForm {
+        html: String,
+        /// Bad input on the form itself (no decision chosen): 400.
+        invalid: bool,
+        /// The user's password budget is spent: 429 with `Retry-After`.
+        throttled: Option<u64>,
+    },
+    /// An error page: used where redirecting would be unsafe.
+    ErrorPage {
+        kind: PageError,
+        title: String,
+        message: String,
+    },
+    /// To the client's redirect URI: a code, a token, or an error. 302 after
+    /// the authorize GET, 303 after the callback POST.
+    Redirect { location: String, after_post: bool },
+    /// Storage or Secrets Manager failed: 503 with `Retry-After`.
+    Unavailable { retry_after: u64 },
+    /// Tollgate itself failed (500).
+    Internal,
+}
+
+impl PageOutcome {
+    pub fn error(kind: PageError, title: &str, message: &str) -> PageOutcome {
+        PageOutcome::ErrorPage {
+            kind,
+            title: title.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    pub fn bad_request(title: &str, message: &str) -> PageOutcome {
+        Self::error(PageError::BadRequest, title, message)
+    }
+
+    /// An outage; the cause is logged, not shown.
+    pub fn unavailable(cause: impl std::fmt::Display) -> PageOutcome {
+        tracing::error!(error = %cause, "dependency unavailable");
+        PageOutcome::Unavailable {
+            retry_after: RETRY_AFTER_OUTAGE,
+        }
+    }
+
+    /// An internal failure; the cause is logged, not shown.
+    pub fn internal(cause: impl std::fmt::Display) -> PageOutcome {
+        tracing::error!(error = %cause, "internal error");
+        PageOutcome::Internal
+    }
+
+    /// Unreadable input (too large, not UTF-8, a field too long).
+    pub fn bad_input(e: &crate::http::InputError) -> PageOutcome {
+        let kind = match e {
+            crate::http::InputError::TooLarge => PageError::TooLarge,
+            _ => PageError::BadRequest,
+        };
+        Self::error(kind, "Invalid request", &e.description())
+    }
+}
+
+/// Where authorization errors go once the redirect URI is trusted (RFC 6749
+/// §4.1.2.1, with `state` and the RFC 9207 `iss`).
+pub struct ErrorRedirect<'a> {
+    pub redirect_uri: &'a str,
+    pub state: Option<&'a str>,
+    pub issuer: &'a str,
+    /// Implicit requests get their answer in the fragment.
+    pub fragment: bool,
+}
+
+impl ErrorRedirect<'_> {
+    pub fn send(&self, code: ErrorCode, description: &str, after_post: bool) -> PageOutcome {
+        let description = sanitize_description(description);
+        let mut pairs = vec![
+            ("error", code.as_str()),
+            ("error_description", description.as_str()),
+        ];
+        if let Some(s) = self.state {
+            pairs.push(("state", s));
+        }
+        pairs.push(("iss", self.issuer));
+        PageOutcome::Redirect {
+            location: append_params(self.redirect_uri, &pairs, self.fragment),
+            after_post,
+        }
+    }
+}
+
+/// Discovery: metadata and JWKS.
+#[derive(Debug)]
+pub enum DiscoveryOutcome {
+    /// A public, cacheable JSON document.
+    Document {
+        body: serde_json::Value,
+        max_age: u32,
+    },
+    NotFound,
+    Failed(OAuthError),
+}
