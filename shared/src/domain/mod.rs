@@ -27,3 +27,43 @@ pub mod refresh_eligibility;
 pub mod refresh_rotation;
 pub mod scope;
 pub mod throttling;
+
+#[cfg(test)]
+mod tests {
+    /// The domain stays free of AWS and HTTP: no SDK, no Lambda HTTP types, no
+    /// adapter, no handler, no response builder.
+    #[test]
+    fn the_domain_imports_no_aws_or_http() {
+        let files = [
+            ("claims.rs", include_str!("claims.rs")),
+            ("code_lifetime.rs", include_str!("code_lifetime.rs")),
+            ("login_tx.rs", include_str!("login_tx.rs")),
+            ("password_policy.rs", include_str!("password_policy.rs")),
+            ("pkce.rs", include_str!("pkce.rs")),
+            ("records.rs", include_str!("records.rs")),
+            ("redirect.rs", include_str!("redirect.rs")),
+            ("refresh_eligibility.rs", include_str!("refresh_eligibility.rs")),
+            ("refresh_rotation.rs", include_str!("refresh_rotation.rs")),
+            ("scope.rs", include_str!("scope.rs")),
+            ("throttling.rs", include_str!("throttling.rs")),
+        ];
+        let forbidden = [
+            "aws_sdk",
+            "aws_config",
+            "aws_smithy",
+            "lambda_http",
+            "lambda_runtime",
+            "crate::http",
+            "crate::store",
+            "crate::secrets",
+            "crate::handlers",
+            "crate::respond",
+            "crate::state",
+        ];
+        for (name, src) in files {
+            for f in forbidden {
+                assert!(!src.contains(f), "domain/{name} mentions {f}");
+            }
+        }
+    }
+}
