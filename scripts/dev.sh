@@ -19,7 +19,7 @@ cargo build --workspace --bins --quiet
 scripts/seed-demo.sh
 . .local/env
 echo "[dev] cargo lambda watch on http://127.0.0.1:$WATCH_PORT (Ctrl-C to stop)"
-setsid .venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 4 \
+setsid .venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 4 --disable-cors \
   --env-file .local/watch.env &
 echo $! >.local/watch.pid
 wait "$(cat .local/watch.pid)" || true

@@ -31,7 +31,7 @@ target/debug/tollgate-admin init >/dev/null
 
 if [ "$watch_up" = 0 ]; then
   echo "[test] starting cargo lambda watch on 127.0.0.1:$WATCH_PORT"
-  (exec setsid .venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 8 \
+  (exec setsid .venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 8 --disable-cors \
     --ignore-changes --env-file .local/watch.env >.local/watch.log 2>&1 </dev/null) &
   echo $! >.local/watch.pid
   for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break; sleep 0.1; done
