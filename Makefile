@@ -10,6 +10,7 @@ help:
 	@echo "make test    start the services if needed, then run every test"
 	@echo "make stop    stop the background services (DynamoDB Local, moto, watch)"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
+	@echo "make fuzz    HTTP fuzz pass against a running make dev stack (FUZZ_REQUESTS=10000 FUZZ_SEED=…)"
 	@echo "make validate              offline checks of infra/template.yaml and samconfig.toml"
 	@echo "make package [ARCH=x86_64] release zips of every function and their sizes (default arm64)"
 	@echo "make deploy ENV=canada     package, check and deploy one region's stack (canada|uk|us)"
@@ -32,6 +33,16 @@ lint:
 
 test:
 	@scripts/test.sh
+
+# Random and mutated requests to every endpoint of a running `make dev` stack, in
+# a tenant of its own; a summary, and a non-zero exit on any 5xx, hang or
+# malformed error. FUZZ_REQUESTS (default 10000), FUZZ_SEED (default: random,
+# printed), FUZZ_CONCURRENCY (default 8).
+.PHONY: fuzz
+fuzz:
+	@test -f .local/env || { echo "no .local/env: start the stack with make dev first" >&2; exit 1; }
+	@cargo build --quiet -p tollgate-admin -p tollgate-tests --bin tollgate-admin --bin tollgate-fuzz
+	@. .local/env && target/debug/tollgate-fuzz
 
 # ---- deploy (infra/template.yaml, samconfig.toml) --------------------------
 .PHONY: package deploy validate

@@ -1,1 +1,4 @@
-//! Test-only package: see integration/.
+//! Test-only package: see integration/. The library holds what the tests
+//! share with the `tollgate-fuzz` command: the HTTP fuzzer.
+
+pub mod fuzzer;

@@ -350,7 +350,7 @@ pub fn redirect(status: StatusCode, location: &str) -> Response {
 pub fn not_found_json() -> Response {
     json_response(
         StatusCode::NOT_FOUND,
-        &serde_json::json!({"error": "not_found", "error_description": "no such route or tenant"}),
+        &serde_json::json!({"error": "invalid_request", "error_description": "no such route or tenant"}),
     )
 }
 
@@ -358,6 +358,17 @@ pub fn method_not_allowed(allow: &'static str) -> Response {
     let mut r = json_response(
         StatusCode::METHOD_NOT_ALLOWED,
         &serde_json::json!({"error": "invalid_request", "error_description": "method not allowed"}),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+/// 405 for the pages (authorize, callback): an HTML error page with `Allow`.
+pub fn method_not_allowed_page(allow: &'static str) -> Response {
+    let mut r = html_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        crate::html::error_page("Method not allowed", "This page cannot be used that way."),
     );
     r.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));

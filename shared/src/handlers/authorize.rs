@@ -21,7 +21,7 @@ use lambda_http::http::Method;
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return crate::http::method_not_allowed("GET, HEAD");
+        return crate::http::method_not_allowed_page("GET, HEAD");
     }
     let outcome = match tenant_route(req.uri().path(), &["authorize"]) {
         None => PageOutcome::error(PageError::NotFound, "Not found", "There is no such page."),

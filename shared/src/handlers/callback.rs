@@ -25,7 +25,7 @@ const BAD_CREDENTIALS: &str = "Incorrect username or password.";
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     if req.method() != Method::POST {
-        return crate::http::method_not_allowed("POST");
+        return crate::http::method_not_allowed_page("POST");
     }
     crate::respond::page(outcome(state, &req).await)
 }
