@@ -1,1 +1,783 @@
-//! In-memory fakes of the ports (being written).
+//! In-memory fakes of every port, for fast tests of every grant and endpoint
+//! (`crate::flow_tests`) and for the contract suite (`crate::contract`), which
+//! runs the same checks against these fakes and against DynamoDB Local, so the
+//! fakes cannot drift from the adapter.
+//!
+//! [`FakeStore`] implements all the storage ports over one mutex-guarded set
+//! of maps, with the DynamoDB adapter's semantics (`store/dynamo/*.rs` is the
+//! reference): create-if-absent puts, expiry checked on every read (nothing is
+//! ever deleted, as TTL deletion lags), the code redemption and the refresh
+//! rotation as single transactions with the adapter's conditions and failure
+//! mapping, tombstones left by a family revocation, the throttle's read and
+//! per-slot compare-and-swap, case-insensitive usernames. Every operation
+//! first yields once (a round trip), so concurrent callers interleave as they
+//! do against the real table, even on a single-threaded runtime; a
+//! transaction then runs under the lock, atomically.
+//!
+//! [`FakeSecrets`] is a [`SecretSource`] of named secrets, [`ManualClock`] a
+//! [`Clock`] that tests set and advance, [`ports`] wires the three into
+//! [`Ports`] for `AppState::with_ports`.
+
+use crate::clock::Now;
+use crate::ids::{ClientId, TenantId, UserId};
+use crate::ports::{
+    BoxFuture, Clock, CodeStore, Directory, LoginTxStore, RefreshStore, SecretSource, StoreResult,
+    ThrottleStore, UserStore,
+};
+use crate::secrets::SecretError;
+use crate::state::Ports;
+use crate::store::{
+    AuthCode, Client, DEFAULT_REFRESH_TOKEN_TTL, Family, RefreshState, RefreshToken, Reservation,
+    RotateFailure, StoreError, Tenant, ThrottleSlots, User, normalize_username,
+};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+/// Compare-and-swap rounds a reservation tries before refusing (the adapter's).
+const THROTTLE_CAS_ATTEMPTS: usize = 6;
+
+/// Locks, taking over a mutex poisoned by a panicking test thread: every
+/// update below is a single assignment or insert, so the data stays whole.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Pending once, then ready: lets other futures run, like a network round trip.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+type Key = (TenantId, String);
+
+fn k(t: &TenantId, s: &str) -> Key {
+    (t.clone(), s.to_owned())
+}
+
+/// A code item: the record as put (never with a family), and what a
+/// redemption or burn wrote.
+#[derive(Clone)]
+struct StoredCode {
+    code: AuthCode,
+    used_at: Option<u64>,
+}
+
+impl StoredCode {
+    fn redeemable(&self, now: Now) -> bool {
+        self.used_at.is_none() && self.code.expires_at > now.secs()
+    }
+
+    fn mark_used(&mut self, family_id: &str, now: Now) {
+        self.used_at = Some(now.secs());
+        self.code.family_id = Some(family_id.to_owned());
+    }
+}
+
+/// A family item, attribute by attribute: a revocation of a family that does
+/// not exist yet leaves a tombstone (`revoked`, `revoked_at`, `expires_at`).
+#[derive(Clone, Default)]
+struct StoredFamily {
+    client_id: Option<ClientId>,
+    user_id: Option<UserId>,
+    pwd_version: Option<u64>,
+    revoked: Option<bool>,
+    revoked_at: Option<u64>,
+    created_at: Option<u64>,
+    expires_at: Option<u64>,
+}
+
+impl StoredFamily {
+    fn live(&self, now: Now) -> bool {
+        self.expires_at.is_none_or(|e| e > now.secs())
+    }
+
+    /// As the adapter reads the item: a missing required attribute is
+    /// `Malformed` (so a tombstone alone does not read as a family).
+    fn to_family(&self, tenant: &TenantId, family_id: &str) -> StoreResult<Family> {
+        let missing = |a: &str| StoreError::Malformed(format!("missing {a}"));
+        Ok(Family {
+            tenant: tenant.clone(),
+            family_id: family_id.to_owned(),
+            client_id: self.client_id.clone().ok_or_else(|| missing("client_id"))?,
+            user_id: self.user_id.clone().ok_or_else(|| missing("user_id"))?,
+            pwd_version: self.pwd_version.unwrap_or(0),
+            revoked: self.revoked.unwrap_or(false),
+            created_at: self.created_at.unwrap_or(0),
+            expires_at: self.expires_at.ok_or_else(|| missing("expires_at"))?,
+        })
+    }
+
+    /// The adapter's family write: created, or completed over a tombstone, in
+    /// which case it stays revoked (`revoked` is only set if absent).
+    fn write(&mut self, f: &Family) {
+        self.client_id = Some(f.client_id.clone());
+        self.user_id = Some(f.user_id.clone());
+        self.pwd_version = Some(f.pwd_version);
+        self.created_at = Some(f.created_at);
+        self.revoked = Some(self.revoked.unwrap_or(f.revoked));
+        self.expires_at = Some(f.expires_at);
+    }
+}
+
+#[derive(Clone, Default)]
+struct StoredThrottle {
+    slots: HashMap<usize, u64>,
+    expires_at: u64,
+}
+
+#[derive(Default)]
+struct Tables {
+    tenants: HashMap<TenantId, Tenant>,
+    clients: HashMap<(TenantId, ClientId), Client>,
+    users: HashMap<(TenantId, UserId), User>,
+    /// Username pointers, by normalized username.
+    usernames: HashMap<Key, UserId>,
+    codes: HashMap<Key, StoredCode>,
+    tokens: HashMap<Key, RefreshToken>,
+    families: HashMap<Key, StoredFamily>,
+    throttles: HashMap<Key, StoredThrottle>,
+    login_txs: HashMap<Key, u64>,
+}
+
+/// Every storage port in memory, with the DynamoDB adapter's semantics.
+#[derive(Default)]
+pub struct FakeStore {
+    tables: Mutex<Tables>,
+    /// Port operations whose name matches fail with `StoreError::Backend`
+    /// (`"*"`: all of them), to test outage handling.
+    failing: Mutex<Vec<String>>,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl FakeStore {
+    pub fn new() -> FakeStore {
+        FakeStore::default()
+    }
+
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        lock(&self.tables)
+    }
+
+    /// The start of every port operation: logged, one round trip, and the
+    /// injected outage if any.
+    async fn round_trip(&self, op: &'static str) -> StoreResult<()> {
+        lock(&self.calls).push(op);
+        YieldOnce(false).await;
+        let failing = lock(&self.failing);
+        if failing.iter().any(|f| f == "*" || f == op) {
+            return Err(StoreError::Backend(format!("injected outage: {op}")));
+        }
+        Ok(())
+    }
+
+    // ---- fault injection and observation -----------------------------------
+
+    /// Makes the named operation (e.g. `"codes.redeem"`, or `"*"` for every
+    /// one) fail with `StoreError::Backend` until [`FakeStore::heal`].
+    pub fn fail(&self, op: &str) {
+        lock(&self.failing).push(op.to_owned());
+    }
+
+    pub fn heal(&self) {
+        lock(&self.failing).clear();
+    }
+
+    /// The port operations called so far, in order (`"users.by_username"`,
+    /// `"throttle.reserve"`, …).
+    pub fn calls(&self) -> Vec<&'static str> {
+        lock(&self.calls).clone()
+    }
+
+    pub fn clear_calls(&self) {
+        lock(&self.calls).clear();
+    }
+
+    // ---- set-up (what provisioning writes) ----------------------------------
+
+    /// Create-if-absent, as `Db::create_tenant`.
+    pub fn create_tenant(&self, t: &Tenant) -> StoreResult<()> {
+        let mut tables = self.tables();
+        if tables.tenants.contains_key(&t.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        tables.tenants.insert(t.id.clone(), t.clone());
+        Ok(())
+    }
+
+    /// Create-if-absent, as `Db::create_client`.
+    pub fn create_client(&self, c: &Client) -> StoreResult<()> {
+        let mut tables = self.tables();
+        let key = (c.tenant.clone(), c.client_id.clone());
+        if tables.clients.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        tables.clients.insert(key, c.clone());
+        Ok(())
+    }
+
+    /// Overwrites a client (tests disable or change one).
+    pub fn put_client_raw(&self, c: &Client) {
+        self.tables()
+            .clients
+            .insert((c.tenant.clone(), c.client_id.clone()), c.clone());
+    }
+
+    /// The user and its username pointer, both create-if-absent, atomically
+    /// (usernames are unique per tenant without regard to case), as
+    /// `Db::create_user`.
+    pub fn create_user(&self, u: &User) -> StoreResult<()> {
+        let mut tables = self.tables();
+        let pointer = k(&u.tenant, &normalize_username(&u.username));
+        let key = (u.tenant.clone(), u.user_id.clone());
+        if tables.usernames.contains_key(&pointer) || tables.users.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        tables.usernames.insert(pointer, u.user_id.clone());
+        tables.users.insert(key, u.clone());
+        Ok(())
+    }
+
+    /// Overwrites a user record as given, leaving its username pointer alone,
+    /// as `Db::put_user_raw`.
+    pub fn put_user_raw(&self, u: &User) {
+        self.tables()
+            .users
+            .insert((u.tenant.clone(), u.user_id.clone()), u.clone());
+    }
+
+    /// Writes a refresh token as given (create-if-absent), as `Db::put_refresh_raw`.
+    pub fn put_refresh_raw(&self, rt: &RefreshToken) -> StoreResult<()> {
+        let mut tables = self.tables();
+        let key = k(&rt.tenant, &rt.token_hash);
+        if tables.tokens.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        tables.tokens.insert(key, rt.clone());
+        Ok(())
+    }
+
+    /// A refresh token as stored, expired or not (for assertions).
+    pub fn refresh_raw(&self, tenant: &TenantId, token_hash: &str) -> Option<RefreshToken> {
+        self.tables().tokens.get(&k(tenant, token_hash)).cloned()
+    }
+
+    /// A user as stored (for assertions).
+    pub fn user_raw(&self, tenant: &TenantId, id: &UserId) -> Option<User> {
+        self.tables()
+            .users
+            .get(&(tenant.clone(), id.clone()))
+            .cloned()
+    }
+}
+
+impl Directory for FakeStore {
+    fn tenant<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, StoreResult<Option<Tenant>>> {
+        Box::pin(async move {
+            self.round_trip("directory.tenant").await?;
+            Ok(self.tables().tenants.get(id).cloned())
+        })
+    }
+
+    fn client<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a ClientId,
+    ) -> BoxFuture<'a, StoreResult<Option<Client>>> {
+        Box::pin(async move {
+            self.round_trip("directory.client").await?;
+            Ok(self
+                .tables()
+                .clients
+                .get(&(tenant.clone(), id.clone()))
+                .cloned())
+        })
+    }
+}
+
+impl UserStore for FakeStore {
+    fn user<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a UserId,
+    ) -> BoxFuture<'a, StoreResult<Option<User>>> {
+        Box::pin(async move {
+            self.round_trip("users.by_id").await?;
+            Ok(self.user_raw(tenant, id))
+        })
+    }
+
+    fn user_by_username<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        username: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<User>>> {
+        Box::pin(async move {
+            self.round_trip("users.by_username").await?;
+            let normalized = normalize_username(username);
+            if normalized.is_empty() {
+                return Ok(None);
+            }
+            let tables = self.tables();
+            let Some(id) = tables.usernames.get(&k(tenant, &normalized)) else {
+                return Ok(None);
+            };
+            Ok(tables.users.get(&(tenant.clone(), id.clone())).cloned())
+        })
+    }
+
+    fn change_password<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a UserId,
+        expected_version: u64,
+        new_hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            self.round_trip("users.change_password").await?;
+            let mut tables = self.tables();
+            match tables.users.get_mut(&(tenant.clone(), id.clone())) {
+                Some(u) if u.pwd_version == expected_version => {
+                    u.password_hash = new_hash.to_owned();
+                    u.require_password_change = false;
+                    u.pwd_version = expected_version.saturating_add(1);
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        })
+    }
+}
+
+impl CodeStore for FakeStore {
+    fn put<'a>(&'a self, code: &'a AuthCode) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.round_trip("codes.put").await?;
+            let mut tables = self.tables();
+            let key = k(&code.tenant, &code.code_hash);
+            if tables.codes.contains_key(&key) {
+                return Err(StoreError::AlreadyExists);
+            }
+            // The item never carries a family until a redemption writes one.
+            let code = AuthCode {
+                family_id: None,
+                ..code.clone()
+            };
+            tables.codes.insert(
+                key,
+                StoredCode {
+                    code,
+                    used_at: None,
+                },
+            );
+            Ok(())
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        code_hash: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Option<AuthCode>>> {
+        Box::pin(async move {
+            self.round_trip("codes.get").await?;
+            let tables = self.tables();
+            Ok(match tables.codes.get(&k(tenant, code_hash)) {
+                // A used code stays readable after expiry (a replay can still
+                // revoke what it issued); an unused one expires.
+                Some(c) if c.used_at.is_some() || c.code.expires_at > now.secs() => {
+                    Some(c.code.clone())
+                }
+                _ => None,
+            })
+        })
+    }
+
+    fn redeem<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        code_hash: &'a str,
+        family_id: &'a str,
+        issue: Option<(&'a Family, &'a RefreshToken)>,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Result<(), ()>>> {
+        Box::pin(async move {
+            self.round_trip("codes.redeem").await?;
+            let mut tables = self.tables();
+            let key = k(tenant, code_hash);
+            let code = tables.codes.get(&key);
+            if !code.is_some_and(|c| c.redeemable(now)) {
+                // The code's condition failed: our own earlier attempt may be
+                // what used it (the adapter's answer to a retried transaction).
+                let mine = code.is_some_and(|c| c.code.family_id.as_deref() == Some(family_id));
+                return Ok(if mine { Ok(()) } else { Err(()) });
+            }
+            if let Some((_, rt)) = issue
+                && tables.tokens.contains_key(&k(&rt.tenant, &rt.token_hash))
+            {
+                // Only the token's put failed: the adapter reports the
+                // cancelled transaction as a backend error.
+                return Err(StoreError::Backend(
+                    "transaction cancelled: [\"None\", \"None\", \"ConditionalCheckFailed\"]"
+                        .into(),
+                ));
+            }
+            if let Some(c) = tables.codes.get_mut(&key) {
+                c.mark_used(family_id, now);
+            }
+            if let Some((f, rt)) = issue {
+                tables
+                    .families
+                    .entry(k(&f.tenant, &f.family_id))
+                    .or_default()
+                    .write(f);
+                tables
+                    .tokens
+                    .insert(k(&rt.tenant, &rt.token_hash), rt.clone());
+            }
+            Ok(Ok(()))
+        })
+    }
+
+    fn burn<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        code_hash: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.round_trip("codes.burn").await?;
+            let never_issued = crate::crypto::random_token(16);
+            let mut tables = self.tables();
+            if let Some(c) = tables.codes.get_mut(&k(tenant, code_hash))
+                && c.redeemable(now)
+            {
+                c.mark_used(&never_issued, now);
+            }
+            Ok(())
+        })
+    }
+}
+
+impl RefreshStore for FakeStore {
+    fn issue<'a>(
+        &'a self,
+        family: &'a Family,
+        token: &'a RefreshToken,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.round_trip("refresh.issue").await?;
+            let mut tables = self.tables();
+            let tkey = k(&token.tenant, &token.token_hash);
+            if tables.tokens.contains_key(&tkey) {
+                return Err(StoreError::AlreadyExists);
+            }
+            tables
+                .families
+                .entry(k(&family.tenant, &family.family_id))
+                .or_default()
+                .write(family);
+            tables.tokens.insert(tkey, token.clone());
+            Ok(())
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        token_hash: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Option<RefreshToken>>> {
+        Box::pin(async move {
+            self.round_trip("refresh.get").await?;
+            Ok(self
+                .tables()
+                .tokens
+                .get(&k(tenant, token_hash))
+                .filter(|t| t.expires_at > now.secs())
+                .cloned())
+        })
+    }
+
+    fn family<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        family_id: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Option<Family>>> {
+        Box::pin(async move {
+            self.round_trip("refresh.family").await?;
+            let tables = self.tables();
+            match tables.families.get(&k(tenant, family_id)) {
+                Some(f) if f.live(now) => f.to_family(tenant, family_id).map(Some),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        old: &'a RefreshToken,
+        successor: &'a RefreshToken,
+        salt: &'a str,
+        retry_scope: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Result<(), RotateFailure>>> {
+        Box::pin(async move {
+            self.round_trip("refresh.rotate").await?;
+            let mut tables = self.tables();
+            let t = &old.tenant;
+            let old_key = k(t, &old.token_hash);
+            let family_key = k(t, &old.family_id);
+            // The transaction's four conditions, each on the stored item.
+            let old_active = tables
+                .tokens
+                .get(&old_key)
+                .is_some_and(|s| s.state == RefreshState::Active && s.expires_at > now.secs());
+            let successor_new = !tables.tokens.contains_key(&k(t, &successor.token_hash));
+            let family_alive = tables
+                .families
+                .get(&family_key)
+                .is_some_and(|f| f.revoked == Some(false));
+            let password_same = tables
+                .users
+                .get(&(t.clone(), old.user_id.clone()))
+                .is_some_and(|u| u.pwd_version == old.pwd_version);
+            // The adapter's mapping of the cancellation reasons.
+            if !family_alive {
+                return Ok(Err(RotateFailure::FamilyRevoked));
+            }
+            if !password_same {
+                return Ok(Err(RotateFailure::PasswordChanged));
+            }
+            if !old_active {
+                return Ok(Err(RotateFailure::OldNotActive));
+            }
+            if !successor_new {
+                return Ok(Err(RotateFailure::Conflict));
+            }
+            if let Some(stored) = tables.tokens.get_mut(&old_key) {
+                stored.state = RefreshState::Rotated {
+                    at: now.secs(),
+                    salt: salt.to_owned(),
+                    successor_hash: successor.token_hash.clone(),
+                    retry_scope: retry_scope.to_owned(),
+                };
+            }
+            tables
+                .tokens
+                .insert(k(t, &successor.token_hash), successor.clone());
+            if let Some(f) = tables.families.get_mut(&family_key) {
+                f.expires_at = Some(successor.expires_at);
+            }
+            Ok(Ok(()))
+        })
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        family_id: &'a str,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.round_trip("refresh.revoke_family").await?;
+            let mut tables = self.tables();
+            let f = tables.families.entry(k(tenant, family_id)).or_default();
+            f.revoked = Some(true);
+            f.revoked_at = Some(now.secs());
+            f.expires_at
+                .get_or_insert(now.plus(DEFAULT_REFRESH_TOKEN_TTL));
+            Ok(())
+        })
+    }
+}
+
+impl ThrottleStore for FakeStore {
+    /// The adapter's algorithm: read the slots, pick a free one (or one whose
+    /// reservation left the window), then write it only if it still holds the
+    /// value read (compare-and-swap); on a lost race, read again.
+    fn reserve<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        key: &'a str,
+        max: usize,
+        window: u64,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Reservation>> {
+        Box::pin(async move {
+            lock(&self.calls).push("throttle.reserve");
+            let tkey = k(tenant, key);
+            for _ in 0..THROTTLE_CAS_ATTEMPTS {
+                self.round_trip("throttle.read").await?;
+                let slots: Vec<Option<u64>> = {
+                    let tables = self.tables();
+                    let item = tables.throttles.get(&tkey);
+                    (0..max)
+                        .map(|i| item.and_then(|t| t.slots.get(&i).copied()))
+                        .collect()
+                };
+                let Some(free) = ThrottleSlots(&slots).free(now.secs(), window) else {
+                    return Ok(Reservation::Denied {
+                        retry_after: ThrottleSlots(&slots).retry_after(now.secs(), window),
+                    });
+                };
+                let seen = slots.get(free).copied().flatten();
+                self.round_trip("throttle.write").await?;
+                let mut tables = self.tables();
+                let item = tables.throttles.entry(tkey.clone()).or_default();
+                if item.slots.get(&free).copied() == seen {
+                    item.slots.insert(free, now.secs());
+                    item.expires_at = now.plus(window);
+                    return Ok(Reservation::Granted);
+                }
+                // Someone took that slot first: look again.
+            }
+            // Heavy contention on one key: refusing is the safe answer.
+            Ok(Reservation::Denied { retry_after: 1 })
+        })
+    }
+}
+
+impl LoginTxStore for FakeStore {
+    fn use_once<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        tx_id: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.round_trip("login_txs.use_once").await?;
+            let mut tables = self.tables();
+            let key = k(tenant, tx_id);
+            if tables.login_txs.contains_key(&key) {
+                return Err(StoreError::AlreadyExists);
+            }
+            tables.login_txs.insert(key, expires_at);
+            Ok(())
+        })
+    }
+}
+
+/// Named secrets in memory (client-secret hashes, signing keys, the login key).
+#[derive(Default)]
+pub struct FakeSecrets {
+    map: Mutex<HashMap<String, String>>,
+    outage: AtomicBool,
+    fetches: AtomicU64,
+}
+
+impl FakeSecrets {
+    pub fn new() -> FakeSecrets {
+        FakeSecrets::default()
+    }
+
+    pub fn put(&self, name: impl Into<String>, value: impl Into<String>) {
+        lock(&self.map).insert(name.into(), value.into());
+    }
+
+    pub fn remove(&self, name: &str) {
+        lock(&self.map).remove(name);
+    }
+
+    /// Every fetch fails with `SecretError::Backend` while set.
+    pub fn set_outage(&self, on: bool) {
+        self.outage.store(on, Ordering::SeqCst);
+    }
+
+    /// How many times a secret was fetched (the cache in front of it works).
+    pub fn fetch_count(&self) -> u64 {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+impl SecretSource for FakeSecrets {
+    fn fetch<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<String>, SecretError>> {
+        Box::pin(async move {
+            self.fetches.fetch_add(1, Ordering::SeqCst);
+            YieldOnce(false).await;
+            if self.outage.load(Ordering::SeqCst) {
+                return Err(SecretError::Backend("injected outage".into()));
+            }
+            Ok(lock(&self.map).get(name).cloned())
+        })
+    }
+}
+
+/// A clock tests set and advance (seconds since the epoch).
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    pub fn new(start: u64) -> ManualClock {
+        ManualClock(AtomicU64::new(start))
+    }
+
+    pub fn set(&self, secs: u64) {
+        self.0.store(secs, Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Now {
+        Now(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// The fakes wired as the state's ports.
+pub fn ports(
+    store: &Arc<FakeStore>,
+    secrets: &Arc<FakeSecrets>,
+    clock: &Arc<ManualClock>,
+) -> Ports {
+    Ports {
+        directory: store.clone(),
+        users: store.clone(),
+        codes: store.clone(),
+        refresh: store.clone(),
+        throttle: store.clone(),
+        login_txs: store.clone(),
+        secrets: secrets.clone(),
+        clock: clock.clone(),
+    }
+}
+
+/// One set of fakes, shared by a test and the state it drives.
+#[derive(Clone)]
+pub struct Fakes {
+    pub store: Arc<FakeStore>,
+    pub secrets: Arc<FakeSecrets>,
+    pub clock: Arc<ManualClock>,
+}
+
+impl Fakes {
+    /// Empty storage and secrets, the clock at `start`.
+    pub fn new(start: u64) -> Fakes {
+        Fakes {
+            store: Arc::new(FakeStore::new()),
+            secrets: Arc::new(FakeSecrets::new()),
+            clock: Arc::new(ManualClock::new(start)),
+        }
+    }
+
+    pub fn ports(&self) -> Ports {
+        ports(&self.store, &self.secrets, &self.clock)
+    }
+}

@@ -15,6 +15,8 @@ pub mod admin;
 pub mod cache;
 pub mod clock;
 pub mod config;
+#[cfg(any(test, feature = "test-support"))]
+pub mod contract;
 pub mod crypto;
 pub mod domain;
 pub mod error;

@@ -8,6 +8,7 @@ mod admin_cli;
 mod authorize;
 mod callback;
 mod change_password;
+mod contract;
 mod discovery;
 mod fault_proxy;
 mod faults;

@@ -88,7 +88,7 @@ impl Db {
             .expression_attribute_values(":h", s(new_hash))
             .expression_attribute_values(":f", b(false))
             .expression_attribute_values(":v", n(expected_version))
-            .expression_attribute_values(":nv", n(expected_version + 1))
+            .expression_attribute_values(":nv", n(expected_version.saturating_add(1)))
             .send()
             .await
         {

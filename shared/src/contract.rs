@@ -1,0 +1,1499 @@
+//! The ports' contract, written once and run against every implementation:
+//! the in-memory fakes (the unit tests below) and the DynamoDB and Secrets
+//! Manager adapters against the local stack (`tests/integration/contract.rs`).
+//! The DynamoDB adapter's behaviour is the reference; a check that fails on
+//! the fakes only means the fakes drifted from it.
+//!
+//! Each `*_contract` function takes its port(s) as trait objects, uses fresh
+//! random ids (so it can run against a shared table, in parallel with other
+//! tests), and returns the first broken rule as a [`Violation`] instead of
+//! panicking. Concurrency checks issue their calls together from one task
+//! ([`join_all`]): against DynamoDB they are concurrent requests; the fakes
+//! yield once per operation, so the calls interleave there too.
+//!
+//! Storage ports are passed a [`Seed`]: what provisioning writes (tenants,
+//! clients, users) is not part of any port, so each backend says how.
+
+use crate::clock::Now;
+use crate::crypto::{random_alphanumeric, random_token, token_hash};
+use crate::fakes::FakeStore;
+use crate::ids::{ClientId, TenantId, UserId};
+use crate::ports::{
+    BoxFuture, Clock, CodeStore, Directory, LoginTxStore, RefreshStore, SecretSource, StoreResult,
+    ThrottleStore, UserStore,
+};
+use crate::secrets::SecretError;
+use crate::store::{
+    AuthCode, Client, Db, Family, Grant, RefreshState, RefreshToken, Reservation, RotateFailure,
+    SigningAlg, StoreError, Tenant, User,
+};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A broken rule of the contract, described.
+#[derive(Debug)]
+pub struct Violation(pub String);
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "contract violated: {}", self.0)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+impl From<StoreError> for Violation {
+    fn from(e: StoreError) -> Self {
+        Violation(format!("unexpected storage error: {e}"))
+    }
+}
+
+impl From<SecretError> for Violation {
+    fn from(e: SecretError) -> Self {
+        Violation(format!("unexpected secrets error: {e}"))
+    }
+}
+
+pub type Outcome = Result<(), Violation>;
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(Violation(format!($($msg)+)));
+        }
+    };
+}
+
+fn missing(what: &str) -> Violation {
+    Violation(format!("{what}: not found"))
+}
+
+/// What provisioning writes, per backend (create-if-absent, `AlreadyExists`
+/// otherwise; a user with its case-insensitive username).
+pub trait Seed: Send + Sync {
+    fn seed_tenant<'a>(&'a self, t: &'a Tenant) -> BoxFuture<'a, StoreResult<()>>;
+    fn seed_client<'a>(&'a self, c: &'a Client) -> BoxFuture<'a, StoreResult<()>>;
+    fn seed_user<'a>(&'a self, u: &'a User) -> BoxFuture<'a, StoreResult<()>>;
+}
+
+impl Seed for FakeStore {
+    fn seed_tenant<'a>(&'a self, t: &'a Tenant) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.create_tenant(t) })
+    }
+    fn seed_client<'a>(&'a self, c: &'a Client) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.create_client(c) })
+    }
+    fn seed_user<'a>(&'a self, u: &'a User) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.create_user(u) })
+    }
+}
+
+impl Seed for Db {
+    fn seed_tenant<'a>(&'a self, t: &'a Tenant) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.create_tenant(t))
+    }
+    fn seed_client<'a>(&'a self, c: &'a Client) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.create_client(c))
+    }
+    fn seed_user<'a>(&'a self, u: &'a User) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.create_user(u))
+    }
+}
+
+/// Every storage port of one backend, and how to seed it.
+pub struct Stores<'a> {
+    pub directory: &'a dyn Directory,
+    pub users: &'a dyn UserStore,
+    pub codes: &'a dyn CodeStore,
+    pub refresh: &'a dyn RefreshStore,
+    pub throttle: &'a dyn ThrottleStore,
+    pub login_txs: &'a dyn LoginTxStore,
+    pub seed: &'a dyn Seed,
+}
+
+impl<'a> Stores<'a> {
+    /// A backend that implements every storage port (the fake, `Db`).
+    pub fn of<S>(s: &'a S) -> Stores<'a>
+    where
+        S: Directory + UserStore + CodeStore + RefreshStore + ThrottleStore + LoginTxStore + Seed,
+    {
+        Stores {
+            directory: s,
+            users: s,
+            codes: s,
+            refresh: s,
+            throttle: s,
+            login_txs: s,
+            seed: s,
+        }
+    }
+}
+
+/// The whole storage contract. `tenant` must not be provisioned yet.
+pub async fn storage_contract(s: &Stores<'_>, tenant: &TenantId, now: Now) -> Outcome {
+    directory_contract(s.directory, s.seed, tenant, now).await?;
+    users_contract(s.users, s.seed, tenant).await?;
+    codes_contract(s.codes, s.refresh, tenant, now).await?;
+    refresh_contract(s.refresh, s.users, s.seed, tenant, now).await?;
+    throttle_contract(s.throttle, tenant, now).await?;
+    login_tx_contract(s.login_txs, tenant, now).await
+}
+
+// ---- concurrency -----------------------------------------------------------
+
+/// Polls every future until all are done; the outputs in order.
+pub fn join_all<'a, T>(futures: Vec<BoxFuture<'a, T>>) -> impl Future<Output = Vec<T>> + 'a
+where
+    T: 'a,
+{
+    JoinAll {
+        outputs: futures.iter().map(|_| None).collect(),
+        futures: futures.into_iter().map(Some).collect(),
+    }
+}
+
+struct JoinAll<'a, T> {
+    futures: Vec<Option<BoxFuture<'a, T>>>,
+    outputs: Vec<Option<T>>,
+}
+
+// Nothing is ever pinned in place: the futures are boxed, outputs are moved.
+impl<T> Unpin for JoinAll<'_, T> {}
+
+impl<T> Future for JoinAll<'_, T> {
+    type Output = Vec<T>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<T>> {
+        let this = self.get_mut();
+        let mut pending = false;
+        for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *out = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(
+                std::mem::take(&mut this.outputs)
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            )
+        }
+    }
+}
+
+// ---- records ----------------------------------------------------------------
+
+fn new_user_id() -> Result<UserId, Violation> {
+    UserId::parse(&random_token(16)).map_err(|e| Violation(e.to_string()))
+}
+
+fn new_client_id() -> Result<ClientId, Violation> {
+    ClientId::parse(&random_alphanumeric(ClientId::LEN)).map_err(|e| Violation(e.to_string()))
+}
+
+/// Another tenant, for isolation checks.
+fn sibling(t: &TenantId) -> Result<TenantId, Violation> {
+    let base: String = t.as_str().chars().take(60).collect();
+    TenantId::parse(&format!("{base}-o")).map_err(|e| Violation(e.to_string()))
+}
+
+fn tenant_record(id: &TenantId, now: Now) -> Tenant {
+    Tenant {
+        id: id.clone(),
+        name: "Contract Inc".into(),
+        access_token_ttl: 900,
+        refresh_token_ttl: 7200,
+        audiences: vec![
+            "https://api.contract.example".into(),
+            "https://other.contract.example".into(),
+        ],
+        signing_alg: SigningAlg::ES256,
+        public_jwks: r#"[{"kty":"EC","kid":"k1"}]"#.into(),
+        current_kid: "k1".into(),
+        created_at: now.secs(),
+    }
+}
+
+fn client_record(tenant: &TenantId, id: &ClientId, now: Now) -> Client {
+    Client {
+        tenant: tenant.clone(),
+        client_id: id.clone(),
+        name: "Contract App".into(),
+        grants: vec![Grant::AuthorizationCode, Grant::Password],
+        redirect_uris: vec![
+            "https://client.example/cb".into(),
+            "http://127.0.0.1/cb".into(),
+        ],
+        scopes: vec!["api".into(), "read".into()],
+        public: false,
+        require_pkce: true,
+        require_offline_access: true,
+        enabled: true,
+        created_at: now.secs(),
+    }
+}
+
+fn user_record(tenant: &TenantId, id: &UserId, username: &str) -> User {
+    User {
+        tenant: tenant.clone(),
+        user_id: id.clone(),
+        username: username.to_owned(),
+        password_hash: "$argon2id$v=19$not-a-real-hash".into(),
+        email: Some("alice@contract.example".into()),
+        name: Some("Alice".into()),
+        attrs: BTreeMap::from([("tier".to_owned(), "gold".to_owned())]),
+        require_password_change: true,
+        pwd_version: 0,
+        enabled: true,
+        created_at: 5,
+    }
+}
+
+fn code_record(
+    tenant: &TenantId,
+    hash: &str,
+    client: &ClientId,
+    user: &UserId,
+    expires_at: u64,
+) -> AuthCode {
+    AuthCode {
+        tenant: tenant.clone(),
+        code_hash: hash.to_owned(),
+        client_id: client.clone(),
+        redirect_uri: "https://client.example/cb".into(),
+        redirect_uri_in_request: false,
+        scope: "api openid".into(),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        user_id: user.clone(),
+        auth_time: expires_at.saturating_sub(90),
+        expires_at,
+        family_id: None,
+    }
+}
+
+fn family_record(
+    tenant: &TenantId,
+    client: &ClientId,
+    user: &UserId,
+    pwd_version: u64,
+    now: Now,
+) -> Family {
+    Family {
+        tenant: tenant.clone(),
+        family_id: random_token(16),
+        client_id: client.clone(),
+        user_id: user.clone(),
+        pwd_version,
+        revoked: false,
+        created_at: now.secs(),
+        expires_at: now.plus(3600),
+    }
+}
+
+/// A fresh active token of `family`, living `ttl` seconds from `now`.
+fn token_of(family: &Family, now: Now, ttl: u64) -> RefreshToken {
+    RefreshToken {
+        tenant: family.tenant.clone(),
+        token_hash: token_hash(&random_token(32)),
+        family_id: family.family_id.clone(),
+        client_id: family.client_id.clone(),
+        user_id: family.user_id.clone(),
+        scope: "api offline_access".into(),
+        pwd_version: family.pwd_version,
+        issued_at: now.secs(),
+        expires_at: now.plus(ttl),
+        state: RefreshState::Active,
+    }
+}
+
+/// The successor a rotation at `now` writes for `old`.
+fn successor_of(old: &RefreshToken, now: Now) -> RefreshToken {
+    RefreshToken {
+        token_hash: token_hash(&random_token(32)),
+        issued_at: now.secs(),
+        expires_at: now.plus(3600),
+        state: RefreshState::Active,
+        ..old.clone()
+    }
+}
+
+fn same_code(a: &AuthCode, b: &AuthCode) -> bool {
+    a.tenant == b.tenant
+        && a.code_hash == b.code_hash
+        && a.client_id == b.client_id
+        && a.redirect_uri == b.redirect_uri
+        && a.redirect_uri_in_request == b.redirect_uri_in_request
+        && a.scope == b.scope
+        && a.code_challenge == b.code_challenge
+        && a.nonce == b.nonce
+        && a.user_id == b.user_id
+        && a.auth_time == b.auth_time
+        && a.expires_at == b.expires_at
+}
+
+fn same_token(a: &RefreshToken, b: &RefreshToken) -> bool {
+    a.tenant == b.tenant
+        && a.token_hash == b.token_hash
+        && a.family_id == b.family_id
+        && a.client_id == b.client_id
+        && a.user_id == b.user_id
+        && a.scope == b.scope
+        && a.pwd_version == b.pwd_version
+        && a.issued_at == b.issued_at
+        && a.expires_at == b.expires_at
+}
+
+// ---- Directory -------------------------------------------------------------
+
+/// Tenants and clients: absent until created, created once, read back as
+/// written, never visible under another tenant.
+pub async fn directory_contract(
+    dir: &dyn Directory,
+    seed: &dyn Seed,
+    tenant: &TenantId,
+    now: Now,
+) -> Outcome {
+    let other = sibling(tenant)?;
+    let cid = new_client_id()?;
+    ensure!(
+        dir.tenant(tenant).await?.is_none(),
+        "a tenant that was never created reads as absent"
+    );
+    ensure!(
+        dir.client(tenant, &cid).await?.is_none(),
+        "a client that was never created reads as absent"
+    );
+
+    let t = tenant_record(tenant, now);
+    seed.seed_tenant(&t).await?;
+    let got = dir
+        .tenant(tenant)
+        .await?
+        .ok_or_else(|| missing("a created tenant"))?;
+    ensure!(
+        got.id == t.id
+            && got.name == t.name
+            && got.access_token_ttl == t.access_token_ttl
+            && got.refresh_token_ttl == t.refresh_token_ttl
+            && got.audiences == t.audiences
+            && got.signing_alg == t.signing_alg
+            && got.public_jwks == t.public_jwks
+            && got.current_kid == t.current_kid
+            && got.created_at == t.created_at,
+        "a tenant reads back as written: {got:?}"
+    );
+    ensure!(
+        matches!(seed.seed_tenant(&t).await, Err(StoreError::AlreadyExists)),
+        "creating a tenant twice is AlreadyExists"
+    );
+
+    let c = client_record(tenant, &cid, now);
+    seed.seed_client(&c).await?;
+    let got = dir
+        .client(tenant, &cid)
+        .await?
+        .ok_or_else(|| missing("a created client"))?;
+    ensure!(
+        got.tenant == c.tenant
+            && got.client_id == c.client_id
+            && got.name == c.name
+            && got.grants == c.grants
+            && got.redirect_uris == c.redirect_uris
+            && got.scopes == c.scopes
+            && got.public == c.public
+            && got.require_pkce == c.require_pkce
+            && got.require_offline_access == c.require_offline_access
+            && got.enabled == c.enabled
+            && got.created_at == c.created_at,
+        "a client reads back as written: {got:?}"
+    );
+    ensure!(
+        matches!(seed.seed_client(&c).await, Err(StoreError::AlreadyExists)),
+        "creating a client twice is AlreadyExists"
+    );
+    ensure!(
+        dir.tenant(&other).await?.is_none() && dir.client(&other, &cid).await?.is_none(),
+        "a tenant's records are not visible under another tenant"
+    );
+    Ok(())
+}
+
+// ---- UserStore ---------------------------------------------------------------
+
+/// Users by id and by username (without regard to case or surrounding
+/// space), unique usernames, and the password change's version condition.
+pub async fn users_contract(users: &dyn UserStore, seed: &dyn Seed, tenant: &TenantId) -> Outcome {
+    let other = sibling(tenant)?;
+    let id = new_user_id()?;
+    let name = format!("Alice.Example-{}", random_alphanumeric(8));
+    ensure!(
+        users.user(tenant, &id).await?.is_none(),
+        "an unknown user id reads as absent"
+    );
+    ensure!(
+        users.user_by_username(tenant, &name).await?.is_none(),
+        "an unknown username reads as absent"
+    );
+    for blank in ["", "   "] {
+        ensure!(
+            users.user_by_username(tenant, blank).await?.is_none(),
+            "a blank username {blank:?} finds nobody"
+        );
+    }
+
+    let u = user_record(tenant, &id, &name);
+    seed.seed_user(&u).await?;
+    let got = users
+        .user(tenant, &id)
+        .await?
+        .ok_or_else(|| missing("a created user"))?;
+    ensure!(
+        got.tenant == u.tenant
+            && got.user_id == u.user_id
+            && got.username == u.username
+            && got.password_hash == u.password_hash
+            && got.email == u.email
+            && got.name == u.name
+            && got.attrs == u.attrs
+            && got.require_password_change == u.require_password_change
+            && got.pwd_version == u.pwd_version
+            && got.enabled == u.enabled
+            && got.created_at == u.created_at,
+        "a user reads back as written"
+    );
+    for asked in [
+        name.clone(),
+        name.to_lowercase(),
+        name.to_uppercase(),
+        format!("  {name}\t"),
+    ] {
+        let found = users.user_by_username(tenant, &asked).await?;
+        ensure!(
+            found.is_some_and(|f| f.user_id == id),
+            "username lookup ignores case and surrounding space: {asked:?}"
+        );
+    }
+    let twin = user_record(tenant, &new_user_id()?, &name.to_uppercase());
+    ensure!(
+        matches!(seed.seed_user(&twin).await, Err(StoreError::AlreadyExists)),
+        "usernames are unique per tenant without regard to case"
+    );
+    ensure!(
+        users.user(tenant, &twin.user_id).await?.is_none(),
+        "a refused user is not written"
+    );
+    ensure!(
+        users
+            .user_by_username(tenant, &name)
+            .await?
+            .is_some_and(|f| f.user_id == id),
+        "a refused duplicate leaves the username with its first owner"
+    );
+    ensure!(
+        users.user(&other, &id).await?.is_none()
+            && users.user_by_username(&other, &name).await?.is_none(),
+        "a user is not visible under another tenant"
+    );
+
+    // The password change: only from the expected version.
+    ensure!(
+        !users.change_password(tenant, &id, 7, "h-stale").await?,
+        "a password change from a stale version is refused"
+    );
+    let same = users
+        .user(tenant, &id)
+        .await?
+        .ok_or_else(|| missing("the user"))?;
+    ensure!(
+        same.password_hash == u.password_hash
+            && same.pwd_version == 0
+            && same.require_password_change,
+        "a refused password change writes nothing"
+    );
+    ensure!(
+        users.change_password(tenant, &id, 0, "h-1").await?,
+        "a password change from the current version succeeds"
+    );
+    let changed = users
+        .user_by_username(tenant, &name)
+        .await?
+        .ok_or_else(|| missing("the user by name"))?;
+    ensure!(
+        changed.password_hash == "h-1"
+            && changed.pwd_version == 1
+            && !changed.require_password_change,
+        "a password change sets the hash, bumps the version and clears the change-required flag"
+    );
+    ensure!(
+        !users.change_password(tenant, &id, 0, "h-2").await?,
+        "the version a change moved from no longer matches"
+    );
+    let ghost = new_user_id()?;
+    ensure!(
+        !users.change_password(tenant, &ghost, 0, "h").await?,
+        "changing an unknown user's password is refused"
+    );
+    ensure!(
+        users.user(tenant, &ghost).await?.is_none(),
+        "a refused password change creates no user"
+    );
+
+    // Concurrent changes from one version: exactly one wins.
+    let hashes: Vec<String> = (0..10).map(|i| format!("h-race-{i}")).collect();
+    let results = join_all(
+        hashes
+            .iter()
+            .map(|h| users.change_password(tenant, &id, 1, h))
+            .collect(),
+    )
+    .await;
+    let winners: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r, Ok(true)))
+        .map(|(i, _)| i)
+        .collect();
+    ensure!(
+        winners.len() == 1 && results.iter().all(Result::is_ok),
+        "exactly one of 10 concurrent password changes wins: {results:?}"
+    );
+    let after = users
+        .user(tenant, &id)
+        .await?
+        .ok_or_else(|| missing("the user"))?;
+    ensure!(
+        after.pwd_version == 2
+            && winners
+                .first()
+                .and_then(|w| hashes.get(*w))
+                .is_some_and(|h| *h == after.password_hash),
+        "the winning change is the one stored"
+    );
+    Ok(())
+}
+
+// ---- CodeStore ---------------------------------------------------------------
+
+/// Codes: create-if-absent, unused when stored, expiry on read (a used code
+/// stays readable), redeemed once with its family and first token in one
+/// transaction, burnt without issuing, and a family revoked before its
+/// redemption wrote it stays revoked.
+pub async fn codes_contract(
+    codes: &dyn CodeStore,
+    refresh: &dyn RefreshStore,
+    tenant: &TenantId,
+    now: Now,
+) -> Outcome {
+    let other = sibling(tenant)?;
+    let cid = new_client_id()?;
+    let uid = new_user_id()?;
+    let t0 = now.secs();
+    let at = |s: u64| Now(t0 + s);
+    let exp = t0 + 60;
+    let pair = || {
+        let f = family_record(tenant, &cid, &uid, 3, now);
+        let r = token_of(&f, now, 3600);
+        (f, r)
+    };
+    let fresh_code = || async {
+        let h = token_hash(&random_token(32));
+        codes.put(&code_record(tenant, &h, &cid, &uid, exp)).await?;
+        Ok::<String, Violation>(h)
+    };
+    let family_of = |h: String| async move {
+        Ok::<_, Violation>(
+            codes
+                .get(tenant, &h, now)
+                .await?
+                .ok_or_else(|| missing("the code"))?
+                .family_id,
+        )
+    };
+
+    // Put and read.
+    let h1 = token_hash(&random_token(32));
+    let mut c1 = code_record(tenant, &h1, &cid, &uid, exp);
+    c1.family_id = Some("never-stored".into());
+    codes.put(&c1).await?;
+    let got = codes
+        .get(tenant, &h1, now)
+        .await?
+        .ok_or_else(|| missing("a stored code"))?;
+    ensure!(
+        same_code(&got, &c1),
+        "a code reads back as written: {got:?}"
+    );
+    ensure!(
+        got.family_id.is_none(),
+        "a stored code is unused, whatever family the record carried"
+    );
+    ensure!(
+        matches!(codes.put(&c1).await, Err(StoreError::AlreadyExists)),
+        "putting a code twice is AlreadyExists"
+    );
+    ensure!(
+        codes.get(tenant, &h1, at(59)).await?.is_some(),
+        "a code is readable until its expiry"
+    );
+    ensure!(
+        codes.get(tenant, &h1, at(60)).await?.is_none(),
+        "an unused code reads as absent from its expiry on"
+    );
+    ensure!(
+        codes.get(&other, &h1, now).await?.is_none(),
+        "a code is not visible under another tenant"
+    );
+
+    // Redeeming at the expiry, or an unknown code: refused, nothing written.
+    let (f1, r1) = pair();
+    ensure!(
+        codes
+            .redeem(tenant, &h1, &f1.family_id, Some((&f1, &r1)), at(60))
+            .await?
+            == Err(()),
+        "an expired code cannot be redeemed"
+    );
+    ensure!(
+        refresh.family(tenant, &f1.family_id, now).await?.is_none()
+            && refresh.get(tenant, &r1.token_hash, now).await?.is_none(),
+        "a refused redemption writes no family and no token"
+    );
+    ensure!(
+        codes
+            .get(tenant, &h1, at(59))
+            .await?
+            .is_some_and(|c| c.family_id.is_none()),
+        "a refused redemption leaves the code unused"
+    );
+    ensure!(
+        codes
+            .redeem(
+                tenant,
+                &token_hash(&random_token(32)),
+                &f1.family_id,
+                None,
+                now
+            )
+            .await?
+            == Err(()),
+        "an unknown code cannot be redeemed"
+    );
+
+    // Redemption: the code used with the family, the family and token written.
+    ensure!(
+        codes
+            .redeem(tenant, &h1, &f1.family_id, Some((&f1, &r1)), at(1))
+            .await?
+            == Ok(()),
+        "an unused, unexpired code is redeemed"
+    );
+    ensure!(
+        codes
+            .get(tenant, &h1, at(3600))
+            .await?
+            .is_some_and(|c| c.family_id.as_deref() == Some(&f1.family_id)),
+        "a used code carries its redemption's family and stays readable after its expiry"
+    );
+    let fam = refresh
+        .family(tenant, &f1.family_id, at(1))
+        .await?
+        .ok_or_else(|| missing("the redemption's family"))?;
+    ensure!(
+        !fam.revoked
+            && fam.client_id == cid
+            && fam.user_id == uid
+            && fam.pwd_version == 3
+            && fam.created_at == f1.created_at
+            && fam.expires_at == f1.expires_at,
+        "the redemption writes its family as given: {fam:?}"
+    );
+    let tok = refresh
+        .get(tenant, &r1.token_hash, at(1))
+        .await?
+        .ok_or_else(|| missing("the redemption's token"))?;
+    ensure!(
+        same_token(&tok, &r1) && tok.state == RefreshState::Active,
+        "the redemption writes its first refresh token as given"
+    );
+
+    // A second redemption: refused, writes nothing.
+    let (f2, r2) = pair();
+    ensure!(
+        codes
+            .redeem(tenant, &h1, &f2.family_id, Some((&f2, &r2)), at(2))
+            .await?
+            == Err(()),
+        "a code is redeemed once"
+    );
+    ensure!(
+        refresh.family(tenant, &f2.family_id, now).await?.is_none()
+            && refresh.get(tenant, &r2.token_hash, now).await?.is_none(),
+        "a second redemption writes no family and no token"
+    );
+    ensure!(
+        family_of(h1.clone()).await?.as_deref() == Some(f1.family_id.as_str()),
+        "a second redemption leaves the first one's family on the code"
+    );
+    ensure!(
+        codes
+            .redeem(tenant, &h1, &f1.family_id, Some((&f1, &r1)), at(2))
+            .await?
+            == Ok(()),
+        "a retry of the redemption that won (same family) is answered Ok"
+    );
+
+    // Without a refresh token: the code is used, no family is written.
+    let h2 = fresh_code().await?;
+    let bare = random_token(16);
+    ensure!(
+        codes.redeem(tenant, &h2, &bare, None, now).await? == Ok(()),
+        "a code is redeemed without a refresh token"
+    );
+    ensure!(
+        family_of(h2).await?.as_deref() == Some(bare.as_str())
+            && refresh.family(tenant, &bare, now).await?.is_none(),
+        "a redemption without a refresh token records its family id and writes no family"
+    );
+
+    // Burn: used without issuing; nothing for an unknown, expired or used code.
+    let h3 = fresh_code().await?;
+    codes.burn(tenant, &h3, now).await?;
+    ensure!(
+        family_of(h3.clone()).await?.is_some(),
+        "a burnt code reads as used"
+    );
+    let (f3, r3) = pair();
+    ensure!(
+        codes
+            .redeem(tenant, &h3, &f3.family_id, Some((&f3, &r3)), now)
+            .await?
+            == Err(())
+            && refresh.family(tenant, &f3.family_id, now).await?.is_none(),
+        "a burnt code cannot be redeemed"
+    );
+    let h4 = fresh_code().await?;
+    let f4 = random_token(16);
+    ensure!(
+        codes.redeem(tenant, &h4, &f4, None, now).await? == Ok(()),
+        "redeem"
+    );
+    codes.burn(tenant, &h4, now).await?;
+    ensure!(
+        family_of(h4).await?.as_deref() == Some(f4.as_str()),
+        "burning a used code keeps its redemption's family"
+    );
+    let h5 = token_hash(&random_token(32));
+    codes.burn(tenant, &h5, now).await?;
+    ensure!(
+        codes.get(tenant, &h5, now).await?.is_none()
+            && codes
+                .put(&code_record(tenant, &h5, &cid, &uid, exp))
+                .await
+                .is_ok(),
+        "burning an unknown code creates nothing"
+    );
+    let h6 = fresh_code().await?;
+    codes.burn(tenant, &h6, at(60)).await?;
+    ensure!(
+        codes
+            .get(tenant, &h6, at(59))
+            .await?
+            .is_some_and(|c| c.family_id.is_none()),
+        "burning an expired code does not mark it"
+    );
+
+    // A family revoked (tombstone) before the redemption wrote it stays revoked.
+    let h7 = fresh_code().await?;
+    let (f7, r7) = pair();
+    refresh.revoke_family(tenant, &f7.family_id, now).await?;
+    ensure!(
+        codes
+            .redeem(tenant, &h7, &f7.family_id, Some((&f7, &r7)), now)
+            .await?
+            == Ok(()),
+        "a code is redeemed into a family that a revocation left a tombstone for"
+    );
+    let fam7 = refresh
+        .family(tenant, &f7.family_id, now)
+        .await?
+        .ok_or_else(|| missing("the completed tombstone"))?;
+    ensure!(
+        fam7.revoked && fam7.client_id == cid && fam7.user_id == uid,
+        "a family revoked before its redemption wrote it stays revoked: {fam7:?}"
+    );
+
+    // A redemption whose token exists already commits nothing.
+    let h8 = fresh_code().await?;
+    let (f8, _) = pair();
+    let clash = RefreshToken {
+        family_id: f8.family_id.clone(),
+        ..r1.clone()
+    };
+    let res = codes
+        .redeem(tenant, &h8, &f8.family_id, Some((&f8, &clash)), now)
+        .await;
+    ensure!(
+        !matches!(res, Ok(Ok(()))),
+        "a redemption whose refresh token exists already does not commit: {res:?}"
+    );
+    ensure!(
+        family_of(h8).await?.is_none()
+            && refresh.family(tenant, &f8.family_id, now).await?.is_none(),
+        "a redemption that did not commit leaves the code unused and writes no family"
+    );
+
+    // 20 concurrent redemptions of one code: exactly one wins.
+    let h9 = fresh_code().await?;
+    let pairs: Vec<(Family, RefreshToken)> = (0..20).map(|_| pair()).collect();
+    let results = join_all(
+        pairs
+            .iter()
+            .map(|(f, r)| codes.redeem(tenant, &h9, &f.family_id, Some((f, r)), now))
+            .collect(),
+    )
+    .await;
+    let winners: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r, Ok(Ok(()))))
+        .map(|(i, _)| i)
+        .collect();
+    ensure!(
+        winners.len() == 1 && results.iter().all(Result::is_ok),
+        "exactly one of 20 concurrent redemptions wins, the others are refused: {results:?}"
+    );
+    let w = winners.first().copied().unwrap_or_default();
+    let winner = pairs
+        .get(w)
+        .map(|(f, _)| f.family_id.clone())
+        .unwrap_or_default();
+    ensure!(
+        family_of(h9).await?.as_deref() == Some(winner.as_str()),
+        "the code carries the winner's family"
+    );
+    for (i, (f, r)) in pairs.iter().enumerate() {
+        let family = refresh.family(tenant, &f.family_id, now).await?.is_some();
+        let token = refresh.get(tenant, &r.token_hash, now).await?.is_some();
+        ensure!(
+            family == (i == w) && token == (i == w),
+            "only the winning redemption wrote a family and a token (caller {i})"
+        );
+    }
+    Ok(())
+}
+
+// ---- RefreshStore --------------------------------------------------------------
+
+/// Refresh tokens and families: issued atomically and once, expiry on read,
+/// the rotation transaction's four conditions and their failure mapping,
+/// revocation by tombstone.
+pub async fn refresh_contract(
+    refresh: &dyn RefreshStore,
+    users: &dyn UserStore,
+    seed: &dyn Seed,
+    tenant: &TenantId,
+    now: Now,
+) -> Outcome {
+    let other = sibling(tenant)?;
+    let cid = new_client_id()?;
+    let user = user_record(
+        tenant,
+        &new_user_id()?,
+        &format!("rt-{}", random_alphanumeric(10)),
+    );
+    seed.seed_user(&user).await?;
+    let uid = &user.user_id;
+    let t0 = now.secs();
+    let at = |s: u64| Now(t0 + s);
+    let active =
+        |t: &Option<RefreshToken>| t.as_ref().is_some_and(|t| t.state == RefreshState::Active);
+
+    // Issue.
+    let fam = family_record(tenant, &cid, uid, 0, now);
+    let t1 = token_of(&fam, now, 3600);
+    refresh.issue(&fam, &t1).await?;
+    let got = refresh.get(tenant, &t1.token_hash, now).await?;
+    ensure!(
+        active(&got) && got.as_ref().is_some_and(|g| same_token(g, &t1)),
+        "an issued token reads back as written, active"
+    );
+    let f = refresh
+        .family(tenant, &fam.family_id, now)
+        .await?
+        .ok_or_else(|| missing("an issued family"))?;
+    ensure!(
+        !f.revoked
+            && f.client_id == cid
+            && f.user_id == *uid
+            && f.pwd_version == 0
+            && f.created_at == fam.created_at
+            && f.expires_at == fam.expires_at,
+        "an issued family reads back as written: {f:?}"
+    );
+    ensure!(
+        matches!(
+            refresh.issue(&fam, &t1).await,
+            Err(StoreError::AlreadyExists)
+        ),
+        "issuing a token twice is AlreadyExists"
+    );
+    ensure!(
+        refresh.get(&other, &t1.token_hash, now).await?.is_none()
+            && refresh.family(&other, &fam.family_id, now).await?.is_none(),
+        "tokens and families are not visible under another tenant"
+    );
+    ensure!(
+        refresh
+            .get(tenant, &t1.token_hash, Now(t1.expires_at - 1))
+            .await?
+            .is_some()
+            && refresh
+                .get(tenant, &t1.token_hash, Now(t1.expires_at))
+                .await?
+                .is_none(),
+        "a token reads as absent from its expiry on"
+    );
+    ensure!(
+        refresh
+            .family(tenant, &fam.family_id, Now(fam.expires_at - 1))
+            .await?
+            .is_some()
+            && refresh
+                .family(tenant, &fam.family_id, Now(fam.expires_at))
+                .await?
+                .is_none(),
+        "a family reads as absent from its expiry on"
+    );
+
+    // Rotation.
+    let t2 = successor_of(&t1, at(5));
+    ensure!(
+        refresh.rotate(&t1, &t2, "salt-1", "api", at(5)).await? == Ok(()),
+        "an active token rotates"
+    );
+    let old = refresh
+        .get(tenant, &t1.token_hash, at(5))
+        .await?
+        .ok_or_else(|| missing("the rotated token"))?;
+    ensure!(
+        same_token(&old, &t1)
+            && old.state
+                == RefreshState::Rotated {
+                    at: t0 + 5,
+                    salt: "salt-1".into(),
+                    successor_hash: t2.token_hash.clone(),
+                    retry_scope: "api".into(),
+                },
+        "a rotation records when, the salt, the successor and the requested scope: {:?}",
+        old.state
+    );
+    let new = refresh.get(tenant, &t2.token_hash, at(5)).await?;
+    ensure!(
+        active(&new) && new.as_ref().is_some_and(|n| same_token(n, &t2)),
+        "a rotation writes the successor, active"
+    );
+    ensure!(
+        refresh
+            .family(tenant, &fam.family_id, at(5))
+            .await?
+            .is_some_and(|f| f.expires_at == t2.expires_at),
+        "a rotation extends the family to its newest token's expiry"
+    );
+    let t3 = successor_of(&t1, at(6));
+    ensure!(
+        refresh.rotate(&t1, &t3, "salt-2", "api", at(6)).await? == Err(RotateFailure::OldNotActive),
+        "a rotated token does not rotate again (OldNotActive)"
+    );
+    ensure!(
+        refresh.get(tenant, &t3.token_hash, at(6)).await?.is_none(),
+        "a refused rotation writes no successor"
+    );
+    let clash = RefreshToken {
+        token_hash: t1.token_hash.clone(),
+        ..successor_of(&t2, at(6))
+    };
+    ensure!(
+        refresh.rotate(&t2, &clash, "salt-3", "", at(6)).await? == Err(RotateFailure::Conflict),
+        "a rotation onto an existing successor is a Conflict"
+    );
+    ensure!(
+        active(&refresh.get(tenant, &t2.token_hash, at(6)).await?),
+        "a conflicting rotation leaves the token active"
+    );
+
+    // An expired token does not rotate.
+    let fe = family_record(tenant, &cid, uid, 0, now);
+    let te = token_of(&fe, now, 50);
+    refresh.issue(&fe, &te).await?;
+    ensure!(
+        refresh
+            .rotate(&te, &successor_of(&te, at(50)), "s", "", at(50))
+            .await?
+            == Err(RotateFailure::OldNotActive),
+        "an expired token does not rotate (OldNotActive)"
+    );
+
+    // Revocation: every token of the family stops rotating.
+    refresh.revoke_family(tenant, &fam.family_id, at(7)).await?;
+    let revoked = refresh
+        .family(tenant, &fam.family_id, at(7))
+        .await?
+        .ok_or_else(|| missing("the revoked family"))?;
+    ensure!(
+        revoked.revoked && revoked.expires_at == t2.expires_at && revoked.client_id == cid,
+        "revoking a family marks it revoked and keeps the rest: {revoked:?}"
+    );
+    let t5 = successor_of(&t2, at(8));
+    ensure!(
+        refresh.rotate(&t2, &t5, "s", "", at(8)).await? == Err(RotateFailure::FamilyRevoked),
+        "the newest token of a revoked family does not rotate (FamilyRevoked)"
+    );
+    ensure!(
+        active(&refresh.get(tenant, &t2.token_hash, at(8)).await?)
+            && refresh.get(tenant, &t5.token_hash, at(8)).await?.is_none(),
+        "a rotation refused for a revoked family writes nothing"
+    );
+    ensure!(
+        refresh
+            .rotate(&t1, &successor_of(&t1, at(8)), "s", "", at(8))
+            .await?
+            == Err(RotateFailure::FamilyRevoked),
+        "a rotated token of a revoked family reports FamilyRevoked first"
+    );
+    refresh.revoke_family(tenant, &fam.family_id, at(9)).await?;
+    ensure!(
+        refresh
+            .family(tenant, &fam.family_id, at(9))
+            .await?
+            .is_some_and(|f| f.revoked && f.expires_at == t2.expires_at),
+        "revoking twice changes nothing"
+    );
+
+    // A family that does not exist does not rotate.
+    let fk = family_record(tenant, &cid, uid, 0, now);
+    let orphan = RefreshToken {
+        family_id: random_token(16),
+        ..token_of(&fk, now, 3600)
+    };
+    refresh.issue(&fk, &orphan).await?;
+    ensure!(
+        refresh
+            .rotate(&orphan, &successor_of(&orphan, at(1)), "s", "", at(1))
+            .await?
+            == Err(RotateFailure::FamilyRevoked),
+        "a token whose family does not exist does not rotate (FamilyRevoked)"
+    );
+
+    // A tombstone: a revocation before the family exists, kept by the issue.
+    let tomb = random_token(16);
+    refresh.revoke_family(tenant, &tomb, now).await?;
+    // The adapter reads a tombstone alone as a malformed family (it has no
+    // client or user): never a live one. Pinned exactly, so that a change on
+    // either side is deliberate.
+    let read = refresh.family(tenant, &tomb, now).await;
+    ensure!(
+        matches!(read, Err(StoreError::Malformed(_))),
+        "a tombstone alone reads as Malformed, never as a live family: {read:?}"
+    );
+    let ft = Family {
+        family_id: tomb.clone(),
+        ..family_record(tenant, &cid, uid, 0, now)
+    };
+    let tt = token_of(&ft, now, 3600);
+    refresh.issue(&ft, &tt).await?;
+    ensure!(
+        refresh
+            .family(tenant, &tomb, now)
+            .await?
+            .is_some_and(|f| f.revoked && f.client_id == cid),
+        "a family issued over a tombstone stays revoked"
+    );
+    ensure!(
+        refresh
+            .rotate(&tt, &successor_of(&tt, at(1)), "s", "", at(1))
+            .await?
+            == Err(RotateFailure::FamilyRevoked),
+        "a token issued over a tombstone does not rotate"
+    );
+
+    // The user's password changed since the family was born; an unknown user.
+    let fg = family_record(tenant, &cid, uid, 0, now);
+    let g1 = token_of(&fg, now, 3600);
+    refresh.issue(&fg, &g1).await?;
+    ensure!(
+        users.change_password(tenant, uid, 0, "new-hash").await?,
+        "change the user's password"
+    );
+    ensure!(
+        refresh
+            .rotate(&g1, &successor_of(&g1, at(1)), "s", "", at(1))
+            .await?
+            == Err(RotateFailure::PasswordChanged),
+        "a token born before a password change does not rotate (PasswordChanged)"
+    );
+    ensure!(
+        active(&refresh.get(tenant, &g1.token_hash, at(1)).await?),
+        "a rotation refused for a password change writes nothing"
+    );
+    let fh = family_record(tenant, &cid, &new_user_id()?, 0, now);
+    let h1 = token_of(&fh, now, 3600);
+    refresh.issue(&fh, &h1).await?;
+    ensure!(
+        refresh
+            .rotate(&h1, &successor_of(&h1, at(1)), "s", "", at(1))
+            .await?
+            == Err(RotateFailure::PasswordChanged),
+        "a token of a user who does not exist does not rotate (PasswordChanged)"
+    );
+
+    // 20 concurrent rotations of one token: exactly one wins.
+    let fc = family_record(tenant, &cid, uid, 1, now);
+    let c1 = token_of(&fc, now, 3600);
+    refresh.issue(&fc, &c1).await?;
+    let successors: Vec<RefreshToken> = (0..20).map(|_| successor_of(&c1, at(20))).collect();
+    let salts: Vec<String> = (0..20).map(|i| format!("salt-{i}")).collect();
+    let results = join_all(
+        successors
+            .iter()
+            .zip(&salts)
+            .map(|(s, salt)| refresh.rotate(&c1, s, salt, "", at(20)))
+            .collect(),
+    )
+    .await;
+    let winners: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r, Ok(Ok(()))))
+        .map(|(i, _)| i)
+        .collect();
+    ensure!(
+        winners.len() == 1
+            && results.iter().all(|r| matches!(
+                r,
+                Ok(Ok(()) | Err(RotateFailure::OldNotActive | RotateFailure::Conflict))
+            )),
+        "exactly one of 20 concurrent rotations wins, the others are OldNotActive or Conflict: {results:?}"
+    );
+    let w = winners.first().copied().unwrap_or_default();
+    let rotated = refresh
+        .get(tenant, &c1.token_hash, at(20))
+        .await?
+        .ok_or_else(|| missing("the rotated token"))?;
+    let expected_successor = successors.get(w).map(|s| s.token_hash.clone());
+    ensure!(
+        matches!(&rotated.state, RefreshState::Rotated { successor_hash, .. }
+            if Some(successor_hash) == expected_successor.as_ref()),
+        "the rotated token names the winner's successor"
+    );
+    for (i, s) in successors.iter().enumerate() {
+        let exists = refresh.get(tenant, &s.token_hash, at(20)).await?.is_some();
+        ensure!(
+            exists == (i == w),
+            "only the winning rotation wrote its successor (caller {i})"
+        );
+    }
+    Ok(())
+}
+
+// ---- ThrottleStore ---------------------------------------------------------------
+
+/// The password-check throttle: at most `max` reservations in any `window`
+/// seconds (sliding, no edge), per key and tenant, however many callers race.
+pub async fn throttle_contract(
+    throttle: &dyn ThrottleStore,
+    tenant: &TenantId,
+    now: Now,
+) -> Outcome {
+    use Reservation::{Denied, Granted};
+    let other = sibling(tenant)?;
+    let t0 = now.secs();
+    let at = |s: u64| Now(t0 + s);
+    let key = || format!("U#{}", random_token(12));
+
+    let k1 = key();
+    for i in 0..3 {
+        ensure!(
+            throttle.reserve(tenant, &k1, 3, 900, at(i)).await? == Granted,
+            "reservation {i} of 3 is granted"
+        );
+    }
+    let steps = [
+        (
+            3,
+            Denied { retry_after: 897 },
+            "a full window is denied until its oldest reservation leaves",
+        ),
+        (
+            899,
+            Denied { retry_after: 1 },
+            "the window is still full 1 s before the oldest leaves",
+        ),
+        (
+            900,
+            Granted,
+            "a reservation leaves the window exactly `window` seconds later",
+        ),
+        (
+            900,
+            Denied { retry_after: 1 },
+            "the freed place is taken once",
+        ),
+        (901, Granted, "the next oldest leaves one second later"),
+        (
+            901,
+            Denied { retry_after: 1 },
+            "and its place is taken once",
+        ),
+    ];
+    for (s, want, rule) in steps {
+        let got = throttle.reserve(tenant, &k1, 3, 900, at(s)).await?;
+        ensure!(got == want, "{rule}: at +{s} s got {got:?}, want {want:?}");
+    }
+    ensure!(
+        throttle.reserve(tenant, &key(), 3, 900, at(3)).await? == Granted,
+        "keys are independent"
+    );
+    ensure!(
+        throttle.reserve(&other, &k1, 3, 900, at(3)).await? == Granted,
+        "tenants are independent"
+    );
+    let k2 = key();
+    ensure!(
+        throttle.reserve(tenant, &k2, 1, 60, now).await? == Granted
+            && throttle.reserve(tenant, &k2, 1, 60, at(59)).await? == (Denied { retry_after: 1 })
+            && throttle.reserve(tenant, &k2, 1, 60, at(60)).await? == Granted,
+        "a budget of one slides too"
+    );
+
+    // 20 concurrent reservations against a budget of 5, twice.
+    let k3 = key();
+    for (round, when) in [(1, now), (2, at(900))] {
+        let results = join_all(
+            (0..20)
+                .map(|_| throttle.reserve(tenant, &k3, 5, 900, when))
+                .collect(),
+        )
+        .await;
+        let granted = results.iter().filter(|r| matches!(r, Ok(Granted))).count();
+        let denied = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Denied { retry_after }) if (1..=900).contains(retry_after)))
+            .count();
+        ensure!(
+            granted == 5 && denied == 15,
+            "round {round}: exactly 5 of 20 concurrent reservations are granted: {results:?}"
+        );
+    }
+    ensure!(
+        throttle.reserve(tenant, &k3, 5, 900, at(1799)).await? == (Denied { retry_after: 1 }),
+        "after the second round the budget is spent until its reservations leave"
+    );
+    Ok(())
+}
+
+// ---- LoginTxStore ----------------------------------------------------------------
+
+/// Login transactions: each id is used once per tenant, even under races.
+pub async fn login_tx_contract(txs: &dyn LoginTxStore, tenant: &TenantId, now: Now) -> Outcome {
+    let other = sibling(tenant)?;
+    let exp = now.plus(600);
+    let id = random_token(16);
+    ensure!(
+        txs.use_once(tenant, &id, exp).await.is_ok(),
+        "a fresh transaction is used"
+    );
+    ensure!(
+        matches!(
+            txs.use_once(tenant, &id, exp).await,
+            Err(StoreError::AlreadyExists)
+        ),
+        "a transaction is used once (AlreadyExists)"
+    );
+    ensure!(
+        txs.use_once(tenant, &random_token(16), exp).await.is_ok(),
+        "transactions are independent"
+    );
+    ensure!(
+        txs.use_once(&other, &id, exp).await.is_ok(),
+        "transaction ids are per tenant"
+    );
+    let raced = random_token(16);
+    let results = join_all((0..20).map(|_| txs.use_once(tenant, &raced, exp)).collect()).await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let used = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::AlreadyExists)))
+        .count();
+    ensure!(
+        ok == 1 && used == 19,
+        "exactly one of 20 concurrent uses of a transaction succeeds: {results:?}"
+    );
+    Ok(())
+}
+
+// ---- SecretSource and Clock --------------------------------------------------------
+
+/// A secret that exists reads as its value, one that does not as `None`.
+pub async fn secrets_contract(
+    secrets: &dyn SecretSource,
+    present: &str,
+    value: &str,
+    absent: &str,
+) -> Outcome {
+    ensure!(
+        secrets.fetch(present).await?.as_deref() == Some(value),
+        "an existing secret reads as its value"
+    );
+    ensure!(
+        secrets.fetch(absent).await?.is_none(),
+        "a missing secret reads as None, not an error"
+    );
+    let results = join_all((0..8).map(|_| secrets.fetch(present)).collect()).await;
+    ensure!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(Some(v)) if v == value)),
+        "concurrent reads agree"
+    );
+    Ok(())
+}
+
+/// The time never goes backwards between two reads.
+pub fn clock_contract(clock: &dyn Clock) -> Outcome {
+    let a = clock.now();
+    let b = clock.now();
+    ensure!(b >= a, "the clock went backwards: {a:?} then {b:?}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{FakeSecrets, ManualClock};
+    use crate::ports::SystemClock;
+    use std::sync::Arc;
+
+    const NOW: Now = Now(1_700_000_000);
+
+    fn tenant() -> TenantId {
+        TenantId::parse("contract").unwrap()
+    }
+
+    fn check(r: Outcome) {
+        if let Err(v) = r {
+            panic!("{v}");
+        }
+    }
+
+    #[tokio::test]
+    async fn fake_directory_keeps_the_contract() {
+        let s = FakeStore::new();
+        check(directory_contract(&s, &s, &tenant(), NOW).await);
+    }
+
+    #[tokio::test]
+    async fn fake_users_keep_the_contract() {
+        let s = FakeStore::new();
+        check(users_contract(&s, &s, &tenant()).await);
+    }
+
+    #[tokio::test]
+    async fn fake_codes_keep_the_contract() {
+        let s = FakeStore::new();
+        check(codes_contract(&s, &s, &tenant(), NOW).await);
+    }
+
+    #[tokio::test]
+    async fn fake_refresh_tokens_keep_the_contract() {
+        let s = FakeStore::new();
+        check(refresh_contract(&s, &s, &s, &tenant(), NOW).await);
+    }
+
+    #[tokio::test]
+    async fn fake_throttle_keeps_the_contract() {
+        let s = FakeStore::new();
+        check(throttle_contract(&s, &tenant(), NOW).await);
+    }
+
+    #[tokio::test]
+    async fn fake_login_txs_keep_the_contract() {
+        let s = FakeStore::new();
+        check(login_tx_contract(&s, &tenant(), NOW).await);
+    }
+
+    #[tokio::test]
+    async fn fake_store_keeps_the_whole_contract_on_one_tenant() {
+        let s = FakeStore::new();
+        check(storage_contract(&Stores::of(&s), &tenant(), NOW).await);
+    }
+
+    #[tokio::test]
+    async fn fake_secrets_keep_the_contract() {
+        let s = FakeSecrets::new();
+        s.put("p/present", "v4lue");
+        check(secrets_contract(&s, "p/present", "v4lue", "p/absent").await);
+    }
+
+    #[test]
+    fn clocks_keep_the_contract() {
+        check(clock_contract(&SystemClock));
+        let c = ManualClock::new(10);
+        check(clock_contract(&c));
+        c.advance(5);
+        assert_eq!(c.now(), Now(15));
+        c.set(3);
+        assert_eq!(c.now(), Now(3));
+    }
+
+    /// The fakes' atomicity does not rely on a single-threaded executor:
+    /// OS threads racing on one store still get exactly `max` reservations
+    /// and one redemption.
+    #[test]
+    fn fake_store_is_atomic_across_threads() {
+        let store = Arc::new(FakeStore::new());
+        let t = tenant();
+        let code = code_record(
+            &t,
+            "h",
+            &ClientId::parse("abcdefghij0123456789").unwrap(),
+            &UserId::parse("u1").unwrap(),
+            NOW.plus(60),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(store.put(&code)).unwrap();
+        let barrier = Arc::new(std::sync::Barrier::new(16));
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let (store, t, barrier) = (store.clone(), t.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    barrier.wait();
+                    rt.block_on(async {
+                        let r = store.reserve(&t, "k", 5, 900, NOW).await.unwrap();
+                        let fam = format!("f{i}");
+                        let c = store.redeem(&t, "h", &fam, None, NOW).await.unwrap();
+                        (r == Reservation::Granted, c.is_ok())
+                    })
+                })
+            })
+            .collect();
+        let results: Vec<(bool, bool)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(results.iter().filter(|r| r.0).count(), 5);
+        assert_eq!(results.iter().filter(|r| r.1).count(), 1);
+    }
+}

@@ -1,0 +1,245 @@
+//! POST …/callback: the login form's target. Credentials and decision, the
+//! code and the redirect, single-use and expiring transactions, login CSRF.
+
+use super::*;
+use crate::clock::Now;
+
+#[tokio::test]
+async fn good_login_redirects_303_with_code_state_iss_and_login_hint() {
+    let w = World::new();
+    let app = w.code_client();
+    let alice = w.alice();
+    let page = w.login_page(&app, &[]).await;
+    let r = w.sign_in(&page, "alice", PASSWORD, "allow").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location().as_str().starts_with(&format!("{REDIRECT}?")));
+    assert_eq!(r.param("state").as_deref(), Some("st-1"));
+    assert_eq!(r.param("iss").as_deref(), Some(ISSUER));
+    assert_eq!(r.param("login_hint"), Some(format!("d {TENANT} u {alice}")));
+    assert!(
+        r.header("location")
+            .unwrap()
+            .contains("login_hint=d%20acme%20u%20"),
+        "spaces are sent as %20"
+    );
+    let code = r.param("code").unwrap();
+    assert!(code.len() >= 22, "at least 128 bits");
+    let stored = w
+        .fakes
+        .store
+        .get(&w.tenant, &token_hash(&code), Now(T0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.expires_at, T0 + 60);
+    assert_eq!(stored.user_id, alice);
+    assert_eq!(stored.code_challenge.as_deref(), Some(CHALLENGE));
+    let t = w
+        .token(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.body);
+}
+
+#[tokio::test]
+async fn bad_credentials_show_the_form_again_with_one_message_for_unknown_user_and_wrong_password()
+{
+    let w = World::new();
+    let app = w.code_client();
+    w.alice();
+    let page = w.login_page(&app, &[]).await;
+    let wrong = w.sign_in(&page, "alice", "wrong password", "allow").await;
+    let unknown = w.sign_in(&page, "mallory", PASSWORD, "allow").await;
+    for r in [&wrong, &unknown] {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.header("location").is_none());
+        assert!(r.body.contains("Incorrect username or password."));
+        assert!(r.body.contains("id=\"login\""));
+        assert_eq!(
+            r.form_tx(),
+            page.form_tx(),
+            "the same transaction, still usable"
+        );
+    }
+    assert_eq!(
+        wrong.body.replace("alice", "USER"),
+        unknown.body.replace("mallory", "USER"),
+        "unknown user and wrong password look the same"
+    );
+}
+
+#[tokio::test]
+async fn user_who_must_change_the_password_gets_no_code() {
+    let w = World::new();
+    let app = w.code_client();
+    w.user("carol", |u| u.require_password_change = true);
+    let page = w.login_page(&app, &[]).await;
+    let r = w.sign_in(&page, "carol", PASSWORD, "allow").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.header("location").is_none());
+    assert!(r.body.contains("change your password"));
+}
+
+#[tokio::test]
+async fn deny_redirects_access_denied_with_state_and_iss() {
+    let w = World::new();
+    let app = w.code_client();
+    let page = w.login_page(&app, &[]).await;
+    let r = w.sign_in(&page, "", "", "deny").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location().as_str().starts_with(REDIRECT));
+    assert_eq!(r.param("error").as_deref(), Some("access_denied"));
+    assert_eq!(r.param("state").as_deref(), Some("st-1"));
+    assert_eq!(r.param("iss").as_deref(), Some(ISSUER));
+    assert_eq!(r.param("code"), None);
+}
+
+#[tokio::test]
+async fn login_transaction_is_single_use() {
+    let w = World::new();
+    let app = w.code_client();
+    w.alice();
+    let page = w.login_page(&app, &[]).await;
+    let r = w.sign_in(&page, "", "", "deny").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    for decision in ["deny", "allow"] {
+        let r = w.sign_in(&page, "alice", PASSWORD, decision).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{decision}: {}", r.body);
+        assert!(r.header("location").is_none());
+        assert!(r.body.contains("Sign-in expired"));
+    }
+}
+
+#[tokio::test]
+async fn login_transaction_expires_after_600_seconds() {
+    let w = World::new();
+    let app = w.code_client();
+    let early = w.login_page(&app, &[]).await;
+    let late = w.login_page(&app, &[]).await;
+    w.advance(599);
+    let r = w.sign_in(&early, "", "", "deny").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "at 599 s: {}", r.body);
+    w.advance(1);
+    let r = w.sign_in(&late, "", "", "deny").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "at 600 s: {}", r.body);
+    assert!(r.body.contains("Sign-in expired"));
+}
+
+#[tokio::test]
+async fn tampered_transaction_is_refused() {
+    let w = World::new();
+    let app = w.code_client();
+    let page = w.login_page(&app, &[]).await;
+    let tx = page.form_tx();
+    let (payload, sig) = tx.split_once('.').unwrap();
+    let forged = format!("{payload}x.{sig}");
+    let r = w.callback(&[("tx", &forged), ("decision", "deny")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.header("location").is_none());
+}
+
+#[tokio::test]
+async fn foreign_origin_or_referer_is_refused_and_leaves_the_transaction_unused() {
+    let w = World::new();
+    let app = w.code_client();
+    let page = w.login_page(&app, &[]).await;
+    let tx = page.form_tx();
+    let form = [("tx", tx.as_str()), ("decision", "deny")];
+    for origin in [
+        "https://evil.example",
+        "null",
+        "https://fn.example.evil.example",
+    ] {
+        let r = w.callback_from(Some(origin), &form).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{origin}: {}", r.body);
+        assert!(r.header("location").is_none());
+        assert!(r.body.contains("Sign-in refused"), "{origin}");
+    }
+    let req = form_request(
+        "/oauth2/acme/callback",
+        &form,
+        &[("referer", "https://evil.example/page")],
+    );
+    let r = Resp::from(handlers::callback::handle(&w.state, req).await);
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "foreign referer: {}",
+        r.body
+    );
+    let req = form_request(
+        "/oauth2/acme/callback",
+        &form,
+        &[(
+            "referer",
+            "https://fn.example/authorize/oauth2/acme/authorize?x=1",
+        )],
+    );
+    let r = Resp::from(handlers::callback::handle(&w.state, req).await);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "own referer: {}", r.body);
+    assert!(r.header("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn request_without_origin_or_referer_is_judged_by_the_transaction() {
+    let w = World::new();
+    let app = w.code_client();
+    let page = w.login_page(&app, &[]).await;
+    let tx = page.form_tx();
+    let r = w
+        .callback_from(None, &[("tx", &tx), ("decision", "deny")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}
+
+#[tokio::test]
+async fn decision_other_than_allow_or_deny_shows_the_form_again() {
+    let w = World::new();
+    let app = w.code_client();
+    let page = w.login_page(&app, &[]).await;
+    let tx = page.form_tx();
+    let r = w.callback(&[("tx", &tx), ("decision", "maybe")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("id=\"login\""));
+    let r = w.callback(&[("tx", &tx), ("decision", "deny")]).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "the transaction was not used: {}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn implicit_login_returns_the_access_token_in_the_fragment_and_no_refresh_token() {
+    let w = World::new();
+    let app = w.client(&[Grant::Implicit], |_| {});
+    let alice = w.alice();
+    let page = w
+        .authorize(&[
+            ("response_type", "token"),
+            ("client_id", app.id.as_str()),
+            ("state", "st-1"),
+        ])
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let r = w.sign_in(&page, "alice", PASSWORD, "allow").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let loc = r.location();
+    assert!(loc.query().is_none() && loc.fragment().is_some(), "{loc}");
+    assert_eq!(r.param("token_type").as_deref(), Some("Bearer"));
+    assert_eq!(r.param("expires_in").as_deref(), Some("600"));
+    assert_eq!(r.param("state").as_deref(), Some("st-1"));
+    assert_eq!(r.param("iss").as_deref(), Some(ISSUER));
+    assert_eq!(r.param("code"), None);
+    assert_eq!(r.param("refresh_token"), None);
+    let claims = w.verify_jwt(&r.param("access_token").unwrap());
+    assert_eq!(claims["sub"], alice.as_str());
+}

@@ -1,0 +1,222 @@
+//! grant_type=refresh_token: rotation, the 10 s exact-retry window, reuse
+//! detection revoking the family, scope that only shrinks, password changes,
+//! expiry, and the refresh endpoint.
+
+use super::*;
+use crate::ports::UserStore;
+use crate::store::RefreshState;
+
+fn assert_revoked(r: &Resp) {
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error(), "invalid_grant", "{}", r.body);
+}
+
+fn refresh_of(r: &Resp) -> String {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.json()["refresh_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn refresh_rotates_the_token_and_the_successor_works() {
+    let w = World::new();
+    let app = w.code_client();
+    let alice = w.alice();
+    let rt1 = w.refresh_token(&app, &alice, "api").await;
+    w.advance(30);
+    let r = w.refresh(&app, &rt1, None).await;
+    let rt2 = refresh_of(&r);
+    assert_ne!(rt1, rt2);
+    let b = r.json();
+    assert_eq!(b["scope"], "api");
+    let claims = w.verify_jwt(b["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], alice.as_str());
+    assert_eq!(claims["iat"], T0 + 30);
+    let old = w
+        .fakes
+        .store
+        .refresh_raw(&w.tenant, &token_hash(&rt1))
+        .unwrap();
+    assert!(matches!(old.state, RefreshState::Rotated { at, .. } if at == T0 + 30));
+    w.advance(30);
+    refresh_of(&w.refresh(&app, &rt2, None).await);
+}
+
+#[tokio::test]
+async fn exact_retry_within_10_seconds_gets_the_same_successor() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, None).await);
+    w.advance(10);
+    let again = refresh_of(&w.refresh(&app, &rt1, None).await);
+    assert_eq!(again, rt2, "a lost response must not log the user out");
+    refresh_of(&w.refresh(&app, &rt2, None).await);
+}
+
+#[tokio::test]
+async fn retry_at_11_seconds_is_reuse_and_revokes_the_family() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, None).await);
+    w.advance(11);
+    assert_revoked(&w.refresh(&app, &rt1, None).await);
+    assert_revoked(&w.refresh(&app, &rt2, None).await);
+}
+
+#[tokio::test]
+async fn retry_with_another_scope_inside_the_window_is_reuse() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api openid").await;
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, None).await);
+    w.advance(1);
+    assert_revoked(&w.refresh(&app, &rt1, Some("api")).await);
+    assert_revoked(&w.refresh(&app, &rt2, None).await);
+}
+
+#[tokio::test]
+async fn retry_by_another_client_inside_the_window_is_reuse() {
+    let w = World::new();
+    let app = w.code_client();
+    let other = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, None).await);
+    w.advance(1);
+    assert_revoked(&w.refresh(&other, &rt1, None).await);
+    assert_revoked(&w.refresh(&app, &rt2, None).await);
+}
+
+#[tokio::test]
+async fn retry_after_the_successor_was_used_is_reuse() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, None).await);
+    w.advance(1);
+    let rt3 = refresh_of(&w.refresh(&app, &rt2, None).await);
+    w.advance(1);
+    assert_revoked(&w.refresh(&app, &rt1, None).await);
+    assert_revoked(&w.refresh(&app, &rt3, None).await);
+}
+
+#[tokio::test]
+async fn active_token_of_another_client_is_refused_without_revoking() {
+    let w = World::new();
+    let app = w.code_client();
+    let other = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    assert_revoked(&w.refresh(&other, &rt1, None).await);
+    refresh_of(&w.refresh(&app, &rt1, None).await);
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_all_get_the_same_successor() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    let go = || w.refresh(&app, &rt1, None);
+    let (a, b, c, d) = tokio::join!(go(), go(), go(), go());
+    let tokens: Vec<String> = [a, b, c, d].iter().map(refresh_of).collect();
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+}
+
+#[tokio::test]
+async fn scope_only_shrinks_and_the_refresh_token_keeps_the_grant() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api openid").await;
+    let r = w.refresh(&app, &rt1, Some("api admin")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error(), "invalid_scope");
+    let r = w.refresh(&app, &rt1, Some("api")).await;
+    let rt2 = refresh_of(&r);
+    assert_eq!(r.json()["scope"], "api");
+    let claims = w.verify_jwt(r.json()["access_token"].as_str().unwrap());
+    assert_eq!(claims["scope"], "api");
+    w.advance(20);
+    let r = w.refresh(&app, &rt2, None).await;
+    refresh_of(&r);
+    assert_eq!(r.json()["scope"], "api openid");
+}
+
+#[tokio::test]
+async fn password_change_kills_the_family() {
+    let w = World::new();
+    let app = w.code_client();
+    let alice = w.alice();
+    let rt1 = w.refresh_token(&app, &alice, "api").await;
+    assert!(
+        w.fakes
+            .store
+            .change_password(&w.tenant, &alice, 0, &password_hash())
+            .await
+            .unwrap()
+    );
+    assert_revoked(&w.refresh(&app, &rt1, None).await);
+}
+
+#[tokio::test]
+async fn expired_refresh_token_is_invalid_grant() {
+    let w = World::new();
+    let app = w.code_client();
+    let alice = w.alice();
+    let old = w.refresh_token(&app, &alice, "api").await;
+    w.advance(1);
+    let young = w.refresh_token(&app, &alice, "api").await;
+    w.advance(DEFAULT_REFRESH_TOKEN_TTL - 1);
+    assert_revoked(&w.refresh(&app, &old, None).await);
+    refresh_of(&w.refresh(&app, &young, None).await);
+}
+
+#[tokio::test]
+async fn refresh_endpoint_accepts_only_the_refresh_token_grant() {
+    let w = World::new();
+    let app = w.client(
+        &[Grant::AuthorizationCode, Grant::ClientCredentials],
+        |_| {},
+    );
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    let r = w
+        .token_at(
+            Endpoint::Refresh,
+            &app,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error(), "unsupported_grant_type");
+    let r = w
+        .token_at(
+            Endpoint::Refresh,
+            &app,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+        )
+        .await;
+    refresh_of(&r);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+}
+
+#[tokio::test]
+async fn client_not_registered_for_refresh_is_unauthorized_client() {
+    let w = World::new();
+    let app = w.code_client();
+    let cc = w.client(&[Grant::ClientCredentials], |_| {});
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    let r = w.refresh(&cc, &rt1, None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error(), "unauthorized_client");
+    refresh_of(&w.refresh(&app, &rt1, None).await);
+}
+
+#[tokio::test]
+async fn disabled_user_cannot_refresh() {
+    let w = World::new();
+    let app = w.code_client();
+    let alice = w.alice();
+    let rt1 = w.refresh_token(&app, &alice, "api").await;
+    let mut u = w.stored_user(&alice);
+    u.enabled = false;
+    w.fakes.store.put_user_raw(&u);
+    assert_revoked(&w.refresh(&app, &rt1, None).await);
+}

@@ -1,0 +1,115 @@
+//! The token endpoint's input rules: a form body, bounded, UTF-8, each
+//! parameter once, never a credential in the query string.
+
+use super::*;
+
+fn cc(w: &World) -> (App, String) {
+    let app = w.client(&[Grant::ClientCredentials], |_| {});
+    let secret = app.secret.clone().unwrap();
+    (app, secret)
+}
+
+async fn post(w: &World, uri: &str, content_type: &str, body: Body) -> Resp {
+    let req = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", content_type)
+        .body(body)
+        .unwrap();
+    Resp::from(handlers::token::handle(&w.state, req, Endpoint::Token).await)
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+#[tokio::test]
+async fn client_secret_in_the_query_string_is_invalid_request() {
+    let w = World::new();
+    let (app, secret) = cc(&w);
+    let uri = format!("/oauth2/acme/token?client_secret={secret}");
+    let body = format!("grant_type=client_credentials&client_id={}", app.id);
+    let r = post(&w, &uri, FORM, Body::Text(body)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error(), "invalid_request");
+}
+
+#[tokio::test]
+async fn body_over_64_kib_is_413() {
+    let w = World::new();
+    let (app, secret) = cc(&w);
+    let body = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={secret}&pad={}",
+        app.id,
+        "a".repeat(64 * 1024)
+    );
+    let r = post(&w, "/oauth2/acme/token", FORM, Body::Text(body)).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+}
+
+#[tokio::test]
+async fn non_utf8_body_is_a_client_error() {
+    let w = World::new();
+    let mut body = b"grant_type=client_credentials&scope=".to_vec();
+    body.push(0xff);
+    let r = post(&w, "/oauth2/acme/token", FORM, Body::Binary(body)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error(), "invalid_request");
+}
+
+#[tokio::test]
+async fn repeated_parameter_is_invalid_request() {
+    let w = World::new();
+    let (app, _) = cc(&w);
+    let r = w
+        .token(
+            &app,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "api"),
+                ("scope", "api"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error(), "invalid_request");
+}
+
+#[tokio::test]
+async fn json_body_is_invalid_request() {
+    let w = World::new();
+    let r = post(
+        &w,
+        "/oauth2/acme/token",
+        "application/json",
+        Body::Text("{\"grant_type\":\"client_credentials\"}".into()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error(), "invalid_request");
+}
+
+#[tokio::test]
+async fn unknown_grant_type_is_unsupported_grant_type_with_a_clean_description() {
+    let w = World::new();
+    let (app, _) = cc(&w);
+    let r = w.token(&app, &[("grant_type", "magic\"\\\u{e9}")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error(), "unsupported_grant_type");
+    let d = r.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(
+        d.bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'),
+        "{d}"
+    );
+}
+
+#[tokio::test]
+async fn get_on_the_token_endpoint_is_405() {
+    let w = World::new();
+    let req = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri("/oauth2/acme/token")
+        .body(Body::Empty)
+        .unwrap();
+    let r = Resp::from(handlers::token::handle(&w.state, req, Endpoint::Token).await);
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+}
