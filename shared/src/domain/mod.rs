@@ -42,7 +42,10 @@ mod tests {
             ("pkce.rs", include_str!("pkce.rs")),
             ("records.rs", include_str!("records.rs")),
             ("redirect.rs", include_str!("redirect.rs")),
-            ("refresh_eligibility.rs", include_str!("refresh_eligibility.rs")),
+            (
+                "refresh_eligibility.rs",
+                include_str!("refresh_eligibility.rs"),
+            ),
             ("refresh_rotation.rs", include_str!("refresh_rotation.rs")),
             ("scope.rs", include_str!("scope.rs")),
             ("throttling.rs", include_str!("throttling.rs")),
