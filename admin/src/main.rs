@@ -65,6 +65,10 @@ struct TenantCreate {
     /// ES256 (default) or RS256.
     #[arg(long, value_name = "ALG")]
     signing_alg: Option<String>,
+    /// Sliding expiry (Maximizer): access tokens stay active while used, up
+    /// to this many seconds after issue.
+    #[arg(long, value_name = "SECS")]
+    sliding_max: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -91,6 +95,12 @@ struct ClientCreate {
     require_pkce: bool,
     #[arg(long)]
     require_offline_access: bool,
+    /// Origin of a browser app of this client (CORS), e.g. https://app.example.
+    #[arg(long = "web-origin", value_name = "ORIGIN", num_args = 1..)]
+    web_origins: Vec<String>,
+    /// A resource server: may introspect every token of the tenant.
+    #[arg(long)]
+    introspect: bool,
 }
 
 #[derive(Subcommand)]
@@ -157,6 +167,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                         access_token_ttl: t.access_token_ttl,
                         refresh_token_ttl: t.refresh_token_ttl,
                         audiences: t.audiences,
+                        sliding_max: t.sliding_max,
                         signing_alg: t.signing_alg,
                     },
                 )
@@ -175,6 +186,8 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                     public: c.public,
                     require_pkce: c.require_pkce,
                     require_offline_access: c.require_offline_access,
+                    web_origins: c.web_origins,
+                    introspect: c.introspect,
                 })
                 .await
         }

@@ -43,6 +43,7 @@ pub struct TenantOpts {
     pub refresh_token_ttl: Option<u64>,
     pub audiences: Vec<String>,
     pub signing_alg: Option<String>,
+    pub sliding_max: Option<u64>,
 }
 
 pub struct ClientOpts {
@@ -54,6 +55,8 @@ pub struct ClientOpts {
     pub public: bool,
     pub require_pkce: bool,
     pub require_offline_access: bool,
+    pub web_origins: Vec<String>,
+    pub introspect: bool,
 }
 
 pub struct UserOpts {
@@ -69,6 +72,32 @@ pub struct Admin {
     pub config: Config,
     pub db: Db,
     pub secrets: SecretsManager,
+}
+
+/// A browser app's origin, exactly as browsers send it in `Origin`:
+/// `https://host[:port]` (or `http://` on localhost / loopback), nothing else.
+pub fn validate_web_origin(origin: &str) -> Result<String, AdminError> {
+    let bad = || {
+        AdminError(format!(
+            "--web-origin must be an origin such as https://app.example (no path): {origin}"
+        ))
+    };
+    let u = url::Url::parse(origin).map_err(|_| bad())?;
+    let serialized = match u.origin() {
+        o @ url::Origin::Tuple(..) => o.ascii_serialization(),
+        url::Origin::Opaque(_) => return Err(bad()),
+    };
+    if serialized != origin.trim_end_matches('/') || !one_line(origin) {
+        return Err(bad());
+    }
+    let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match u.scheme() {
+        "https" => Ok(serialized),
+        "http" if loopback => Ok(serialized),
+        _ => Err(AdminError(format!(
+            "--web-origin must be https (http only on localhost or loopback): {origin}"
+        ))),
+    }
 }
 
 fn one_line(s: &str) -> bool {
@@ -123,6 +152,13 @@ impl Admin {
         if !(300..=5 * 365 * 86_400).contains(&refresh) {
             return err("--refresh-token-ttl must be between 300 seconds and 5 years");
         }
+        if let Some(m) = o.sliding_max
+            && !(access..=30 * 86_400).contains(&m)
+        {
+            return err(
+                "--sliding-max must be at least the access token lifetime and at most 30 days",
+            );
+        }
         for a in &o.audiences {
             if url::Url::parse(a).is_err() || !one_line(a) {
                 return err(format!("--audience must be an absolute URI: {a}"));
@@ -161,6 +197,7 @@ impl Admin {
             signing_alg: alg,
             public_jwks: set.public_jwks(),
             current_kid: set.current.kid.clone(),
+            sliding_max: o.sliding_max,
             created_at: Now::system().secs(),
         };
         if let Err(e) = self.db.create_tenant(&tenant).await {
@@ -221,6 +258,16 @@ impl Admin {
                 }
             }
         }
+        let mut web_origins: Vec<String> = Vec::new();
+        for origin in &o.web_origins {
+            let o = validate_web_origin(origin)?;
+            if !web_origins.contains(&o) {
+                web_origins.push(o);
+            }
+        }
+        if o.introspect && o.public {
+            return err("a --public client cannot be an --introspect resource server");
+        }
         let (tenant_id, _) = self.tenant(&o.tenant).await?;
         let client_id = ClientId::parse(&random_alphanumeric(ClientId::LEN))
             .map_err(|e| AdminError(e.to_string()))?;
@@ -241,6 +288,8 @@ impl Admin {
             public: o.public,
             require_pkce: o.require_pkce || o.public,
             require_offline_access: o.require_offline_access,
+            web_origins,
+            introspect: o.introspect,
             enabled: true,
             created_at: Now::system().secs(),
         };

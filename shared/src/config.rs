@@ -11,16 +11,22 @@ pub enum Function {
     Refresh,
     ChangePassword,
     Discovery,
+    Introspect,
+    Revoke,
+    Userinfo,
 }
 
 impl Function {
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 9] = [
         Function::Authorize,
         Function::Callback,
         Function::Token,
         Function::Refresh,
         Function::ChangePassword,
         Function::Discovery,
+        Function::Introspect,
+        Function::Revoke,
+        Function::Userinfo,
     ];
 
     /// The binary / function name (`cargo lambda watch` routes by it).
@@ -32,6 +38,9 @@ impl Function {
             Function::Refresh => "refresh",
             Function::ChangePassword => "change-password",
             Function::Discovery => "discovery",
+            Function::Introspect => "introspect",
+            Function::Revoke => "revoke",
+            Function::Userinfo => "userinfo",
         }
     }
 
@@ -43,6 +52,9 @@ impl Function {
             Function::Refresh => "REFRESH",
             Function::ChangePassword => "CHANGE_PASSWORD",
             Function::Discovery => "DISCOVERY",
+            Function::Introspect => "INTROSPECT",
+            Function::Revoke => "REVOKE",
+            Function::Userinfo => "USERINFO",
         }
     }
 }
@@ -133,6 +145,9 @@ impl Config {
             Function::Refresh => "refresh",
             Function::ChangePassword => "token/changepassword",
             Function::Discovery => "jwks.json",
+            Function::Introspect => "introspect",
+            Function::Revoke => "revoke",
+            Function::Userinfo => "userinfo",
         };
         format!("{base}/oauth2/{tenant}/{tail}")
     }

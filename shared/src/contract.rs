@@ -220,6 +220,7 @@ fn tenant_record(id: &TenantId, now: Now) -> Tenant {
         signing_alg: SigningAlg::ES256,
         public_jwks: r#"[{"kty":"EC","kid":"k1"}]"#.into(),
         current_kid: "k1".into(),
+        sliding_max: None,
         created_at: now.secs(),
     }
 }
@@ -238,6 +239,8 @@ fn client_record(tenant: &TenantId, id: &ClientId, now: Now) -> Client {
         public: false,
         require_pkce: true,
         require_offline_access: true,
+        web_origins: Vec::new(),
+        introspect: false,
         enabled: true,
         created_at: now.secs(),
     }
@@ -659,7 +662,7 @@ pub async fn codes_contract(
     let (f1, r1) = pair();
     ensure!(
         codes
-            .redeem(tenant, &h1, &f1.family_id, Some((&f1, &r1)), at(60))
+            .redeem(tenant, &h1, &f1.family_id, Some((&f1, Some(&r1))), at(60))
             .await?
             == Err(()),
         "an expired code cannot be redeemed"
@@ -693,7 +696,7 @@ pub async fn codes_contract(
     // Redemption: the code used with the family, the family and token written.
     ensure!(
         codes
-            .redeem(tenant, &h1, &f1.family_id, Some((&f1, &r1)), at(1))
+            .redeem(tenant, &h1, &f1.family_id, Some((&f1, Some(&r1))), at(1))
             .await?
             == Ok(()),
         "an unused, unexpired code is redeemed"
@@ -731,7 +734,7 @@ pub async fn codes_contract(
     let (f2, r2) = pair();
     ensure!(
         codes
-            .redeem(tenant, &h1, &f2.family_id, Some((&f2, &r2)), at(2))
+            .redeem(tenant, &h1, &f2.family_id, Some((&f2, Some(&r2))), at(2))
             .await?
             == Err(()),
         "a code is redeemed once"
@@ -747,7 +750,7 @@ pub async fn codes_contract(
     );
     ensure!(
         codes
-            .redeem(tenant, &h1, &f1.family_id, Some((&f1, &r1)), at(2))
+            .redeem(tenant, &h1, &f1.family_id, Some((&f1, Some(&r1))), at(2))
             .await?
             == Ok(()),
         "a retry of the redemption that won (same family) is answered Ok"
@@ -776,7 +779,7 @@ pub async fn codes_contract(
     let (f3, r3) = pair();
     ensure!(
         codes
-            .redeem(tenant, &h3, &f3.family_id, Some((&f3, &r3)), now)
+            .redeem(tenant, &h3, &f3.family_id, Some((&f3, Some(&r3))), now)
             .await?
             == Err(())
             && refresh.family(tenant, &f3.family_id, now).await?.is_none(),
@@ -819,7 +822,7 @@ pub async fn codes_contract(
     refresh.revoke_family(tenant, &f7.family_id, now).await?;
     ensure!(
         codes
-            .redeem(tenant, &h7, &f7.family_id, Some((&f7, &r7)), now)
+            .redeem(tenant, &h7, &f7.family_id, Some((&f7, Some(&r7))), now)
             .await?
             == Ok(()),
         "a code is redeemed into a family that a revocation left a tombstone for"
@@ -841,7 +844,7 @@ pub async fn codes_contract(
         ..r1.clone()
     };
     let res = codes
-        .redeem(tenant, &h8, &f8.family_id, Some((&f8, &clash)), now)
+        .redeem(tenant, &h8, &f8.family_id, Some((&f8, Some(&clash))), now)
         .await;
     ensure!(
         !matches!(res, Ok(Ok(()))),
@@ -859,7 +862,7 @@ pub async fn codes_contract(
     let results = join_all(
         pairs
             .iter()
-            .map(|(f, r)| codes.redeem(tenant, &h9, &f.family_id, Some((f, r)), now))
+            .map(|(f, r)| codes.redeem(tenant, &h9, &f.family_id, Some((f, Some(r))), now))
             .collect(),
     )
     .await;
@@ -1098,13 +1101,13 @@ pub async fn refresh_contract(
     // A tombstone: a revocation before the family exists, kept by the issue.
     let tomb = random_token(16);
     refresh.revoke_family(tenant, &tomb, now).await?;
-    // The adapter reads a tombstone alone as a malformed family (it has no
-    // client or user): never a live one. Pinned exactly, so that a change on
+    // A tombstone alone (no client, no user) reads as no family: never a
+    // live one, and never an error. Pinned exactly, so that a change on
     // either side is deliberate.
     let read = refresh.family(tenant, &tomb, now).await;
     ensure!(
-        matches!(read, Err(StoreError::Malformed(_))),
-        "a tombstone alone reads as Malformed, never as a live family: {read:?}"
+        matches!(read, Ok(None)),
+        "a tombstone alone reads as absent, never as a live family: {read:?}"
     );
     let ft = Family {
         family_id: tomb.clone(),

@@ -21,8 +21,8 @@
 use crate::clock::Now;
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::ports::{
-    BoxFuture, Clock, CodeStore, Directory, LoginTxStore, RefreshStore, SecretSource, StoreResult,
-    ThrottleStore, UserStore,
+    AccessTokenRecord, AccessTokenState, AccessTokenStore, BoxFuture, Clock, CodeStore, Directory,
+    LoginTxStore, RefreshStore, SecretSource, StoreResult, ThrottleStore, UserStore,
 };
 use crate::secrets::SecretError;
 use crate::state::Ports;
@@ -151,6 +151,14 @@ struct Tables {
     families: HashMap<Key, StoredFamily>,
     throttles: HashMap<Key, StoredThrottle>,
     login_txs: HashMap<Key, u64>,
+    access_tokens: HashMap<Key, StoredAccessToken>,
+}
+
+/// An access token's record, as the adapter stores it.
+#[derive(Clone, Copy, Default)]
+struct StoredAccessToken {
+    record: AccessTokenRecord,
+    retire_at: u64,
 }
 
 /// Every storage port in memory, with the DynamoDB adapter's semantics.
@@ -306,6 +314,23 @@ impl Directory for FakeStore {
                 .cloned())
         })
     }
+
+    fn web_origins<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+        Box::pin(async move {
+            self.round_trip("directory.web_origins").await?;
+            let mut out: Vec<String> = Vec::new();
+            for ((t, _), c) in &self.tables().clients {
+                if t == tenant && c.enabled {
+                    for o in &c.web_origins {
+                        if !out.contains(o) {
+                            out.push(o.clone());
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
 }
 
 impl UserStore for FakeStore {
@@ -412,7 +437,7 @@ impl CodeStore for FakeStore {
         tenant: &'a TenantId,
         code_hash: &'a str,
         family_id: &'a str,
-        issue: Option<(&'a Family, &'a RefreshToken)>,
+        issue: Option<(&'a Family, Option<&'a RefreshToken>)>,
         now: Now,
     ) -> BoxFuture<'a, StoreResult<Result<(), ()>>> {
         Box::pin(async move {
@@ -426,7 +451,7 @@ impl CodeStore for FakeStore {
                 let mine = code.is_some_and(|c| c.code.family_id.as_deref() == Some(family_id));
                 return Ok(if mine { Ok(()) } else { Err(()) });
             }
-            if let Some((_, rt)) = issue
+            if let Some((_, Some(rt))) = issue
                 && tables.tokens.contains_key(&k(&rt.tenant, &rt.token_hash))
             {
                 // Only the token's put failed: the adapter reports the
@@ -445,9 +470,11 @@ impl CodeStore for FakeStore {
                     .entry(k(&f.tenant, &f.family_id))
                     .or_default()
                     .write(f);
-                tables
-                    .tokens
-                    .insert(k(&rt.tenant, &rt.token_hash), rt.clone());
+                if let Some(rt) = rt {
+                    tables
+                        .tokens
+                        .insert(k(&rt.tenant, &rt.token_hash), rt.clone());
+                }
             }
             Ok(Ok(()))
         })
@@ -474,6 +501,18 @@ impl CodeStore for FakeStore {
 }
 
 impl RefreshStore for FakeStore {
+    fn start_family<'a>(&'a self, family: &'a Family) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.round_trip("refresh.start_family").await?;
+            self.tables()
+                .families
+                .entry(k(&family.tenant, &family.family_id))
+                .or_default()
+                .write(family);
+            Ok(())
+        })
+    }
+
     fn issue<'a>(
         &'a self,
         family: &'a Family,
@@ -523,6 +562,7 @@ impl RefreshStore for FakeStore {
             self.round_trip("refresh.family").await?;
             let tables = self.tables();
             match tables.families.get(&k(tenant, family_id)) {
+                Some(f) if f.live(now) && f.client_id.is_none() => Ok(None),
                 Some(f) if f.live(now) => f.to_family(tenant, family_id).map(Some),
                 _ => Ok(None),
             }
@@ -754,6 +794,7 @@ pub fn ports(
         refresh: store.clone(),
         throttle: store.clone(),
         login_txs: store.clone(),
+        access_tokens: store.clone(),
         secrets: secrets.clone(),
         clock: clock.clone(),
     }
@@ -779,5 +820,81 @@ impl Fakes {
 
     pub fn ports(&self) -> Ports {
         ports(&self.store, &self.secrets, &self.clock)
+    }
+}
+
+impl AccessTokenStore for FakeStore {
+    fn state<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        jti: &'a str,
+        family_id: Option<&'a str>,
+        user: Option<&'a UserId>,
+    ) -> BoxFuture<'a, StoreResult<AccessTokenState>> {
+        Box::pin(async move {
+            self.round_trip("access_tokens.state").await?;
+            let tables = self.tables();
+            // Like the adapter's BatchGetItem: items as stored (TTL lag aside,
+            // a retired record is still read), a tombstone is no family.
+            let record = tables.access_tokens.get(&k(tenant, jti)).map(|a| a.record);
+            let family = family_id.and_then(|f| {
+                tables
+                    .families
+                    .get(&k(tenant, f))
+                    .and_then(|sf| sf.to_family(tenant, f).ok())
+            });
+            let user = user.and_then(|u| tables.users.get(&(tenant.clone(), u.clone())).cloned());
+            Ok(AccessTokenState {
+                record,
+                family,
+                user,
+            })
+        })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        jti: &'a str,
+        deadline: u64,
+        min_interval: u64,
+        retire_at: u64,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            self.round_trip("access_tokens.extend").await?;
+            let mut tables = self.tables();
+            let entry = tables.access_tokens.entry(k(tenant, jti)).or_default();
+            let later = entry.record.deadline.is_none_or(|d| d < deadline);
+            let quiet = entry
+                .record
+                .last_write
+                .is_none_or(|w| w <= now.secs().saturating_sub(min_interval));
+            if !(later && quiet) {
+                return Ok(false);
+            }
+            entry.record.deadline = Some(deadline);
+            entry.record.last_write = Some(now.secs());
+            entry.retire_at = retire_at;
+            Ok(true)
+        })
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        jti: &'a str,
+        retire_at: u64,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.round_trip("access_tokens.revoke").await?;
+            let mut tables = self.tables();
+            let entry = tables.access_tokens.entry(k(tenant, jti)).or_default();
+            entry.record.revoked = true;
+            if entry.retire_at == 0 {
+                entry.retire_at = retire_at;
+            }
+            Ok(())
+        })
     }
 }

@@ -214,6 +214,40 @@ pub fn body_bytes(req: &Request) -> Result<&[u8], InputError> {
     Ok(b)
 }
 
+/// Common request checks for the token-style endpoints: a form body, no
+/// credentials in the query string, no repeated parameter.
+pub fn form_params(req: &Request) -> Result<Params, crate::error::OAuthError> {
+    use crate::error::OAuthError;
+    let body = body_bytes(req)?;
+    if !is_form(req) {
+        return Err(OAuthError::invalid_request(
+            "the request body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let q = query_params(req)?;
+    if [
+        "client_secret",
+        "password",
+        "refresh_token",
+        "code",
+        "newpassword",
+    ]
+    .iter()
+    .any(|k| q.has(k))
+    {
+        return Err(OAuthError::invalid_request(
+            "credentials must not be sent in the query string",
+        ));
+    }
+    let p = Params::parse(body)?;
+    if let Some(d) = p.duplicates().first() {
+        return Err(OAuthError::invalid_request(format!(
+            "duplicate parameter: {d}"
+        )));
+    }
+    Ok(p)
+}
+
 pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }

@@ -207,6 +207,45 @@ impl Signer {
     }
 }
 
+/// Verifies a JWS signature with a public JWK of the given algorithm
+/// (ES256: P-256, fixed-size `r || s`; RS256: PKCS#1 v1.5 with SHA-256).
+pub fn verify_with_jwk(jwk: &Value, alg: SigningAlg, message: &[u8], signature: &[u8]) -> bool {
+    use aws_lc_rs::signature;
+    let field = |k: &str| {
+        jwk.get(k)
+            .and_then(Value::as_str)
+            .and_then(crate::crypto::b64url_decode)
+    };
+    match alg {
+        SigningAlg::ES256 => {
+            let (Some(x), Some(y)) = (field("x"), field("y")) else {
+                return false;
+            };
+            if jwk.get("crv").and_then(Value::as_str) != Some("P-256")
+                || x.len() != 32
+                || y.len() != 32
+            {
+                return false;
+            }
+            let mut point = Vec::with_capacity(65);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                .verify(message, signature)
+                .is_ok()
+        }
+        SigningAlg::RS256 => {
+            let (Some(n), Some(e)) = (field("n"), field("e")) else {
+                return false;
+            };
+            signature::RsaPublicKeyComponents { n, e }
+                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, signature)
+                .is_ok()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -178,3 +178,38 @@ pub enum DiscoveryOutcome {
     NotFound,
     Failed(OAuthError),
 }
+
+/// RFC 7662 introspection.
+#[derive(Debug)]
+pub enum IntrospectOutcome {
+    /// `{"active": true, …}`.
+    Active(serde_json::Value),
+    /// Exactly `{"active": false}`, for every inactive or invisible token.
+    Inactive,
+    Refused(OAuthError),
+    NoSuchTenant,
+}
+
+/// RFC 7009 revocation: 200 with an empty body whatever the token was.
+#[derive(Debug)]
+pub enum RevokeOutcome {
+    Done,
+    Refused(OAuthError),
+    NoSuchTenant,
+}
+
+/// OIDC Core §5.3 UserInfo, with RFC 6750 errors.
+#[derive(Debug)]
+pub enum UserinfoOutcome {
+    Claims(serde_json::Value),
+    /// No token at all: 401 with a bare `Bearer` challenge.
+    MissingToken,
+    /// Invalid, expired, revoked or inactive: 401 `invalid_token`.
+    InvalidToken,
+    /// Active, but without `openid`: 403 `insufficient_scope`.
+    InsufficientScope,
+    /// A malformed request (token in the query, sent twice, …): 400.
+    InvalidRequest(String),
+    NoSuchTenant,
+    Failed(OAuthError),
+}

@@ -28,6 +28,9 @@ pub trait Directory: Send + Sync {
         tenant: &'a TenantId,
         id: &'a ClientId,
     ) -> BoxFuture<'a, StoreResult<Option<Client>>>;
+    /// Every web origin registered for an enabled client of the tenant (the
+    /// CORS preflight's answer, which cannot know the client yet).
+    fn web_origins<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, StoreResult<Vec<String>>>;
 }
 
 /// Users: by id, by username (always the same reads, known or not), and the
@@ -67,14 +70,15 @@ pub trait CodeStore: Send + Sync {
         now: Now,
     ) -> BoxFuture<'a, StoreResult<Option<AuthCode>>>;
     /// Atomically: the code marked used (if unused and unexpired) with
-    /// `family_id`, and the family and first refresh token written. `Err(())`
-    /// when the code was used or expired meanwhile; nothing written then.
+    /// `family_id`, and the family (the session the access token belongs to)
+    /// and its first refresh token, if any, written. `Err(())` when the code
+    /// was used or expired meanwhile; nothing written then.
     fn redeem<'a>(
         &'a self,
         tenant: &'a TenantId,
         code_hash: &'a str,
         family_id: &'a str,
-        issue: Option<(&'a Family, &'a RefreshToken)>,
+        issue: Option<(&'a Family, Option<&'a RefreshToken>)>,
         now: Now,
     ) -> BoxFuture<'a, StoreResult<Result<(), ()>>>;
     /// Marks the code used without issuing anything (a wrong binding burns it).
@@ -88,6 +92,9 @@ pub trait CodeStore: Send + Sync {
 
 /// Refresh tokens and their families.
 pub trait RefreshStore: Send + Sync {
+    /// A new family (a session) without a refresh token: its access tokens
+    /// still die with it (revocation, password change).
+    fn start_family<'a>(&'a self, family: &'a Family) -> BoxFuture<'a, StoreResult<()>>;
     /// A new family with its first token, atomically.
     fn issue<'a>(
         &'a self,
@@ -124,6 +131,62 @@ pub trait RefreshStore: Send + Sync {
         tenant: &'a TenantId,
         family_id: &'a str,
         now: Now,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+}
+
+/// What storage says about an access token, read in one call: its own record
+/// (present once it was used under sliding expiry or revoked), its session
+/// (family) and its user.
+#[derive(Debug, Clone, Default)]
+pub struct AccessTokenState {
+    pub record: Option<AccessTokenRecord>,
+    /// The family named by the token's `sid`, when it exists and is readable
+    /// (a revocation tombstone reads as absent).
+    pub family: Option<Family>,
+    pub user: Option<User>,
+}
+
+/// An access token's stored state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccessTokenRecord {
+    /// The sliding deadline, once a use moved it.
+    pub deadline: Option<u64>,
+    /// When the deadline was last written (writes happen at most once a minute).
+    pub last_write: Option<u64>,
+    pub revoked: bool,
+}
+
+/// Access tokens: their sliding deadline and revocation (SPEC: Introspection,
+/// Revocation). Nothing is stored when a token is issued; the record appears on
+/// the first use that moves the deadline, or on revocation.
+pub trait AccessTokenStore: Send + Sync {
+    /// The token's record, its family (`sid`) and its user, in ONE read.
+    fn state<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        jti: &'a str,
+        family_id: Option<&'a str>,
+        user: Option<&'a UserId>,
+    ) -> BoxFuture<'a, StoreResult<AccessTokenState>>;
+    /// Moves the deadline to `deadline` if that is later than the stored one
+    /// and the last write was at least `min_interval` seconds before `now`
+    /// (a conditional update: concurrent uses never shorten a deadline).
+    /// `retire_at` is when the record may be deleted. `true` if written.
+    fn extend<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        jti: &'a str,
+        deadline: u64,
+        min_interval: u64,
+        retire_at: u64,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Marks the token revoked (kept until `retire_at`).
+    fn revoke<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        jti: &'a str,
+        retire_at: u64,
     ) -> BoxFuture<'a, StoreResult<()>>;
 }
 

@@ -8,7 +8,8 @@ use crate::http::{
     Response, html_response, json_response, login_page_response, public_json, redirect,
 };
 use crate::outcome::{
-    ChangePasswordOutcome, DiscoveryOutcome, PageError, PageOutcome, TokenOutcome, Tokens,
+    ChangePasswordOutcome, DiscoveryOutcome, IntrospectOutcome, PageError, PageOutcome,
+    RevokeOutcome, TokenOutcome, Tokens, UserinfoOutcome,
 };
 use lambda_http::http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
@@ -203,6 +204,117 @@ pub fn discovery(o: DiscoveryOutcome) -> Response {
         DiscoveryOutcome::NotFound => crate::http::not_found_json(),
         DiscoveryOutcome::Failed(e) => oauth_error(e),
     }
+}
+
+/// RFC 7662: the introspection answer (always `no-store`).
+pub fn introspect(o: IntrospectOutcome) -> Response {
+    match o {
+        IntrospectOutcome::Active(body) => json_response(StatusCode::OK, &body),
+        IntrospectOutcome::Inactive => json_response(StatusCode::OK, &json!({"active": false})),
+        IntrospectOutcome::Refused(e) => oauth_error(e),
+        IntrospectOutcome::NoSuchTenant => crate::http::not_found_json(),
+    }
+}
+
+/// RFC 7009: 200 with an empty body.
+pub fn revoke(o: RevokeOutcome) -> Response {
+    match o {
+        RevokeOutcome::Done => {
+            let mut r = json_response(StatusCode::OK, &Value::Null);
+            *r.body_mut() = lambda_http::Body::Empty;
+            r.headers_mut()
+                .remove(lambda_http::http::header::CONTENT_TYPE);
+            r
+        }
+        RevokeOutcome::Refused(e) => oauth_error(e),
+        RevokeOutcome::NoSuchTenant => crate::http::not_found_json(),
+    }
+}
+
+/// OIDC UserInfo with RFC 6750 §3 errors in `WWW-Authenticate`.
+pub fn userinfo(o: UserinfoOutcome) -> Response {
+    let bearer = |status: StatusCode, challenge: &'static str, body: Value| {
+        let mut r = json_response(status, &body);
+        r.headers_mut()
+            .insert("www-authenticate", HeaderValue::from_static(challenge));
+        r
+    };
+    match o {
+        UserinfoOutcome::Claims(c) => json_response(StatusCode::OK, &c),
+        UserinfoOutcome::MissingToken => bearer(
+            StatusCode::UNAUTHORIZED,
+            "Bearer realm=\"tollgate\"",
+            json!({"error": "invalid_token", "error_description": "a Bearer access token is required"}),
+        ),
+        UserinfoOutcome::InvalidToken => bearer(
+            StatusCode::UNAUTHORIZED,
+            "Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"the access token is invalid, expired or revoked\"",
+            json!({"error": "invalid_token", "error_description": "the access token is invalid, expired or revoked"}),
+        ),
+        UserinfoOutcome::InsufficientScope => bearer(
+            StatusCode::FORBIDDEN,
+            "Bearer realm=\"tollgate\", error=\"insufficient_scope\", scope=\"openid\"",
+            json!({"error": "insufficient_scope", "error_description": "the access token lacks the openid scope"}),
+        ),
+        UserinfoOutcome::InvalidRequest(d) => {
+            let mut r = bearer(
+                StatusCode::BAD_REQUEST,
+                "Bearer realm=\"tollgate\", error=\"invalid_request\"",
+                json!({"error": "invalid_request", "error_description": crate::error::sanitize_description(&d)}),
+            );
+            if d.contains("larger than") {
+                *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            }
+            r
+        }
+        UserinfoOutcome::NoSuchTenant => crate::http::not_found_json(),
+        UserinfoOutcome::Failed(e) => oauth_error(e),
+    }
+}
+
+/// CORS on an actual response: `Access-Control-Allow-Origin` for an origin
+/// registered for the client, `Vary: Origin` always. Never
+/// `Access-Control-Allow-Credentials`.
+pub fn with_cors(mut resp: Response, allowed_origin: Option<&str>) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        lambda_http::http::header::VARY,
+        HeaderValue::from_static("Origin"),
+    );
+    if let Some(o) = allowed_origin
+        && let Ok(v) = HeaderValue::from_str(o)
+    {
+        h.insert("access-control-allow-origin", v);
+    }
+    resp
+}
+
+/// A CORS preflight (`OPTIONS`): 204, allowing `methods` with the
+/// `Authorization` and `Content-Type` headers for `allowed_origin` (`*` for
+/// public documents), cached 10 minutes; no CORS headers for any other origin.
+pub fn preflight(allowed_origin: Option<&str>, methods: &'static str) -> Response {
+    let mut r = lambda_http::Response::new(lambda_http::Body::Empty);
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    let h = r.headers_mut();
+    h.insert(
+        lambda_http::http::header::VARY,
+        HeaderValue::from_static("Origin"),
+    );
+    if let Some(o) = allowed_origin
+        && let Ok(v) = HeaderValue::from_str(o)
+    {
+        h.insert("access-control-allow-origin", v);
+        h.insert(
+            "access-control-allow-methods",
+            HeaderValue::from_static(methods),
+        );
+        h.insert(
+            "access-control-allow-headers",
+            HeaderValue::from_static("Authorization, Content-Type"),
+        );
+        h.insert("access-control-max-age", HeaderValue::from_static("600"));
+    }
+    r
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use crate::config::Config;
 use crate::ids::{ClientId, TenantId};
 use crate::keys::Signer;
 use crate::ports::{
-    Clock, CodeStore, Directory, LoginTxStore, RefreshStore, SecretSource, SystemClock,
-    ThrottleStore, UserStore,
+    AccessTokenStore, Clock, CodeStore, Directory, LoginTxStore, RefreshStore, SecretSource,
+    SystemClock, ThrottleStore, UserStore,
 };
 use crate::secrets::{SecretCache, SecretError, SecretsManager};
 use crate::store::{Client, Db, StoreError, Tenant};
@@ -35,6 +35,7 @@ pub struct Ports {
     pub refresh: Arc<dyn RefreshStore>,
     pub throttle: Arc<dyn ThrottleStore>,
     pub login_txs: Arc<dyn LoginTxStore>,
+    pub access_tokens: Arc<dyn AccessTokenStore>,
     pub secrets: Arc<dyn SecretSource>,
     pub clock: Arc<dyn Clock>,
 }
@@ -59,7 +60,8 @@ impl Ports {
             codes: db.clone(),
             refresh: db.clone(),
             throttle: db.clone(),
-            login_txs: db,
+            login_txs: db.clone(),
+            access_tokens: db,
             secrets: Arc::new(SecretsManager::new(
                 aws_sdk_secretsmanager::Client::from_conf(sm),
             )),
@@ -77,6 +79,7 @@ pub struct AppState {
     secrets: SecretCache<dyn SecretSource>,
     tenants: TtlCache<TenantId, Option<Arc<Tenant>>>,
     clients: TtlCache<(TenantId, ClientId), Option<Arc<Client>>>,
+    web_origins: TtlCache<TenantId, Arc<Vec<String>>>,
     signers: TtlCache<TenantId, Arc<Signer>>,
 }
 
@@ -118,6 +121,7 @@ impl AppState {
             ports,
             tenants: TtlCache::new(RECORD_TTL, 1024),
             clients: TtlCache::new(RECORD_TTL, 4096),
+            web_origins: TtlCache::new(RECORD_TTL, 1024),
             signers: TtlCache::new(SECRET_TTL, 1024),
         }
     }
@@ -144,6 +148,10 @@ impl AppState {
 
     pub fn login_txs(&self) -> &dyn LoginTxStore {
         self.ports.login_txs.as_ref()
+    }
+
+    pub fn access_tokens(&self) -> &dyn AccessTokenStore {
+        self.ports.access_tokens.as_ref()
     }
 
     /// The time now (the edge of a request reads it once and passes it down).
@@ -227,6 +235,20 @@ impl AppState {
             return Ok(None);
         };
         Ok(self.client(tenant, &id).await?.filter(|c| c.enabled))
+    }
+
+    /// The web origins registered for any enabled client of the tenant
+    /// (cached like the records).
+    pub async fn tenant_web_origins(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Arc<Vec<String>>, StoreError> {
+        if let Some(o) = self.web_origins.get(tenant) {
+            return Ok(o);
+        }
+        let o = Arc::new(self.ports.directory.web_origins(tenant).await?);
+        self.web_origins.insert(tenant.clone(), o.clone());
+        Ok(o)
     }
 
     /// The stored hash of a client's secret.

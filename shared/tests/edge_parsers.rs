@@ -1431,6 +1431,8 @@ fn client_with_scopes(scopes: Vec<String>) -> Client {
         public: false,
         require_pkce: true,
         require_offline_access: false,
+        web_origins: Vec::new(),
+        introspect: false,
         enabled: true,
         created_at: 0,
     }

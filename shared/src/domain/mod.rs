@@ -11,6 +11,7 @@
 //! | who gets a refresh token (implied grant, offline_access) | `refresh_eligibility.rs` |
 //! | refresh rotation and the 10 s exact-retry window | `refresh_rotation.rs` |
 //! | throttling of password checks (5 per user per 15 min, sliding) | `throttling.rs` |
+//! | sliding expiry of access tokens (Maximizer) | `sliding_expiry.rs` |
 //! | authorization code lifetime and single use | `code_lifetime.rs` |
 //! | claims in tokens (by scope; default audience) | `claims.rs` |
 //! | the login transaction (signed, short-lived, single use) | `login_tx.rs` |
@@ -26,6 +27,7 @@ pub mod redirect;
 pub mod refresh_eligibility;
 pub mod refresh_rotation;
 pub mod scope;
+pub mod sliding_expiry;
 pub mod throttling;
 
 #[cfg(test)]
@@ -48,6 +50,7 @@ mod tests {
             ),
             ("refresh_rotation.rs", include_str!("refresh_rotation.rs")),
             ("scope.rs", include_str!("scope.rs")),
+            ("sliding_expiry.rs", include_str!("sliding_expiry.rs")),
             ("throttling.rs", include_str!("throttling.rs")),
         ];
         let forbidden = [

@@ -41,6 +41,10 @@ pub struct Tenant {
     /// Public keys (current first, then previous) as a JWKS `keys` JSON array.
     pub public_jwks: String,
     pub current_kid: String,
+    /// Maximizer's sliding expiry: with `Some(max)`, an access token stays
+    /// active while each use comes within `access_token_ttl` of the previous
+    /// one, but never past `iat + max` (SPEC: Introspection).
+    pub sliding_max: Option<u64>,
     pub created_at: u64,
 }
 
@@ -88,6 +92,10 @@ pub struct Client {
     pub public: bool,
     pub require_pkce: bool,
     pub require_offline_access: bool,
+    /// Origins (`scheme://host[:port]`) of browser apps of this client (CORS).
+    pub web_origins: Vec<String>,
+    /// A resource server: may introspect every token of its tenant.
+    pub introspect: bool,
     pub enabled: bool,
     pub created_at: u64,
 }

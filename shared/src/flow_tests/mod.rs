@@ -114,6 +114,7 @@ impl World {
                 signing_alg: SigningAlg::ES256,
                 public_jwks: set.public_jwks(),
                 current_kid: set.current.kid.clone(),
+                sliding_max: None,
                 created_at: T0,
             })
             .unwrap();
@@ -147,6 +148,8 @@ impl World {
             public: false,
             require_pkce: false,
             require_offline_access: false,
+            web_origins: Vec::new(),
+            introspect: false,
             enabled: true,
             created_at: T0,
         };

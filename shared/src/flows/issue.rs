@@ -33,10 +33,12 @@ pub struct UserGrant<'a> {
     pub family_id: String,
 }
 
-/// A user's tokens, signed but not yet stored.
+/// A user's tokens, signed but not yet stored: the session (family) every
+/// one of them belongs to, and the refresh token if the client gets one.
 pub struct Minted {
     pub tokens: Tokens,
-    pub refresh: Option<(Family, RefreshToken)>,
+    pub family: Family,
+    pub refresh: Option<RefreshToken>,
 }
 
 impl Issuer<'_> {
@@ -47,6 +49,7 @@ impl Issuer<'_> {
         scope: &str,
         user: Option<&User>,
         auth_time: Option<u64>,
+        sid: Option<&str>,
     ) -> Result<String, OAuthError> {
         let signer = self.state.signer(&self.tenant.id).await?;
         AccessToken {
@@ -56,15 +59,38 @@ impl Issuer<'_> {
             scope,
             user,
             auth_time,
+            sid,
         }
         .sign(&signer, self.now)
+    }
+
+    /// A session for a user's tokens: it lives as long as its refresh tokens,
+    /// or, without one, as long as its access token can (sliding included).
+    pub fn family(&self, user: &User, family_id: String, with_refresh: bool) -> Family {
+        let lifetime = if with_refresh {
+            self.tenant.refresh_token_ttl
+        } else {
+            self.tenant
+                .access_token_ttl
+                .max(self.tenant.sliding_max.unwrap_or(0))
+        };
+        Family {
+            tenant: self.tenant.id.clone(),
+            family_id,
+            client_id: self.client.client_id.clone(),
+            user_id: user.user_id.clone(),
+            pwd_version: user.pwd_version,
+            revoked: false,
+            created_at: self.now.secs(),
+            expires_at: self.now.plus(lifetime),
+        }
     }
 
     /// Access-token-only answer (client_credentials, refresh's new access token
     /// is made with [`Issuer::access_token`] and the successor).
     pub async fn access_only(&self, scope: String) -> Result<Tokens, OAuthError> {
         Ok(Tokens {
-            access_token: self.access_token(&scope, None, None).await?,
+            access_token: self.access_token(&scope, None, None, None).await?,
             expires_in: self.tenant.access_token_ttl,
             refresh_token: None,
             scope,
@@ -76,7 +102,7 @@ impl Issuer<'_> {
     /// the client gets one for this scope; nothing stored yet.
     pub async fn user_tokens(&self, g: UserGrant<'_>) -> Result<Minted, OAuthError> {
         let access_token = self
-            .access_token(g.scope, Some(g.user), Some(g.auth_time))
+            .access_token(g.scope, Some(g.user), Some(g.auth_time), Some(&g.family_id))
             .await?;
         let id_token = if scope::contains(g.scope, "openid") {
             let signer = self.state.signer(&self.tenant.id).await?;
@@ -95,19 +121,10 @@ impl Issuer<'_> {
         } else {
             None
         };
-        let (refresh_token, refresh) = if gets_refresh_token(self.client, g.scope) {
+        let with_refresh = gets_refresh_token(self.client, g.scope);
+        let family = self.family(g.user, g.family_id.clone(), with_refresh);
+        let (refresh_token, refresh) = if with_refresh {
             let token = random_token(32);
-            let expires_at = self.now.plus(self.tenant.refresh_token_ttl);
-            let family = Family {
-                tenant: self.tenant.id.clone(),
-                family_id: g.family_id.clone(),
-                client_id: self.client.client_id.clone(),
-                user_id: g.user.user_id.clone(),
-                pwd_version: g.user.pwd_version,
-                revoked: false,
-                created_at: self.now.secs(),
-                expires_at,
-            };
             let rt = RefreshToken {
                 tenant: self.tenant.id.clone(),
                 token_hash: token_hash(&token),
@@ -117,10 +134,10 @@ impl Issuer<'_> {
                 scope: g.scope.to_owned(),
                 pwd_version: g.user.pwd_version,
                 issued_at: self.now.secs(),
-                expires_at,
+                expires_at: family.expires_at,
                 state: RefreshState::Active,
             };
-            (Some(token), Some((family, rt)))
+            (Some(token), Some(rt))
         } else {
             (None, None)
         };
@@ -132,6 +149,7 @@ impl Issuer<'_> {
                 scope: g.scope.to_owned(),
                 id_token,
             },
+            family,
             refresh,
         })
     }
@@ -139,8 +157,10 @@ impl Issuer<'_> {
     /// Mints and stores (the password grant: nothing else to write atomically).
     pub async fn user_tokens_stored(&self, g: UserGrant<'_>) -> Result<Tokens, OAuthError> {
         let minted = self.user_tokens(g).await?;
-        if let Some((family, rt)) = &minted.refresh {
-            self.state.refresh_tokens().issue(family, rt).await?;
+        let store = self.state.refresh_tokens();
+        match &minted.refresh {
+            Some(rt) => store.issue(&minted.family, rt).await?,
+            None => store.start_family(&minted.family).await?,
         }
         Ok(minted.tokens)
     }

@@ -3,5 +3,7 @@
 //! tokens (every access token, id_token and refresh token is made in `issue`).
 
 pub mod client_auth;
+pub mod cors;
 pub mod credentials;
+pub mod inspect;
 pub mod issue;

@@ -309,15 +309,26 @@ pub fn login_hint(tenant: &TenantId, user: &UserId) -> String {
 /// The implicit grant, answered here: the access token in the fragment, never
 /// a refresh token (minted by `flows::issue` like every other access token).
 async fn implicit(state: &AppState, ctx: &Ctx, user: &User, now: Now) -> PageOutcome {
-    let token = Issuer {
+    let issuer = Issuer {
         state,
         tenant: &ctx.tenant,
         client: &ctx.client,
         issuer: &ctx.issuer,
         now,
+    };
+    // The token's session: revoking it (or a password change) ends the token.
+    let family = issuer.family(user, random_token(16), false);
+    if let Err(e) = state.refresh_tokens().start_family(&family).await {
+        return PageOutcome::unavailable(e);
     }
-    .access_token(&ctx.tx.s, Some(user), Some(now.secs()))
-    .await;
+    let token = issuer
+        .access_token(
+            &ctx.tx.s,
+            Some(user),
+            Some(now.secs()),
+            Some(&family.family_id),
+        )
+        .await;
     let token = match token {
         Ok(t) => t,
         Err(e) if e.code == ErrorCode::TemporarilyUnavailable => {

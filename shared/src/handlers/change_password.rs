@@ -40,7 +40,7 @@ async fn change_password(
     req: &Request,
     now: Now,
 ) -> Outcome {
-    let p = match super::token::form_params(req) {
+    let p = match crate::http::form_params(req) {
         Ok(p) => p,
         Err(e) if e.too_large => {
             return Outcome::TooLarge {

@@ -43,6 +43,9 @@ fn route(path: &str) -> Option<(TenantId, Doc)> {
 }
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
+    if req.method() == Method::OPTIONS {
+        return crate::respond::preflight(Some("*"), "GET, HEAD");
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return method_not_allowed("GET, HEAD");
     }
@@ -86,6 +89,11 @@ pub fn metadata(config: &Config, tenant: &Tenant) -> Value {
         "jwks_uri": config.endpoint(Function::Discovery, t),
         "refresh_endpoint": config.endpoint(Function::Refresh, t),
         "change_password_endpoint": config.endpoint(Function::ChangePassword, t),
+        "introspection_endpoint": config.endpoint(Function::Introspect, t),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint": config.endpoint(Function::Revoke, t),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "userinfo_endpoint": config.endpoint(Function::Userinfo, t),
         "response_types_supported": ["code", "token"],
         "response_modes_supported": ["query", "fragment"],
         "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "password", "refresh_token"],
@@ -93,7 +101,7 @@ pub fn metadata(config: &Config, tenant: &Tenant) -> Value {
         "id_token_signing_alg_values_supported": [tenant.signing_alg.as_str()],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "scopes_supported": crate::scope::STANDARD,
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "preferred_username"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "name", "email", "preferred_username"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,

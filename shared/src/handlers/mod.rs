@@ -7,4 +7,7 @@ pub mod authorize;
 pub mod callback;
 pub mod change_password;
 pub mod discovery;
+pub mod introspect;
+pub mod revoke;
 pub mod token;
+pub mod userinfo;

@@ -89,7 +89,7 @@ pub async fn grant(
             family_id: family_id.clone(),
         })
         .await?;
-    let issue = minted.refresh.as_ref().map(|(f, rt)| (f, rt));
+    let issue = Some((&minted.family, minted.refresh.as_ref()));
     match codes
         .redeem(tenant, &code_hash, &family_id, issue, ctx.now)
         .await?

@@ -10,8 +10,9 @@ use crate::AppState;
 use crate::clock::Now;
 use crate::error::OAuthError;
 use crate::flows::client_auth::{self, Authenticated};
+use crate::flows::cors;
 use crate::flows::issue::Issuer;
-use crate::http::{Params, Response, body_bytes, is_form, query_params, tenant_route};
+use crate::http::{Params, Response, form_params, tenant_route};
 use crate::ids::TenantId;
 use crate::outcome::TokenOutcome;
 use crate::store::Tenant;
@@ -95,9 +96,6 @@ pub enum Endpoint {
 }
 
 pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Response {
-    if req.method() != Method::POST {
-        return crate::http::method_not_allowed("POST");
-    }
     let tail: &[&str] = match endpoint {
         Endpoint::Token => &["token"],
         Endpoint::Refresh => &["refresh"],
@@ -105,44 +103,19 @@ pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Respo
     let Some(tenant) = tenant_route(req.uri().path(), tail) else {
         return crate::http::not_found_json();
     };
+    if req.method() == Method::OPTIONS {
+        let origin = cors::allowed_for_preflight(state, &tenant, &req).await;
+        return crate::respond::preflight(origin.as_deref(), "POST");
+    }
+    if req.method() != Method::POST {
+        return crate::http::method_not_allowed("POST");
+    }
     let outcome = match token(state, &tenant, &req, endpoint, state.now()).await {
         Ok(o) => o,
         Err(e) => TokenOutcome::Refused(e),
     };
-    crate::respond::token(outcome)
-}
-
-/// Common request checks for the token-style endpoints: a form body, no
-/// credentials in the query string, no repeated parameter.
-pub fn form_params(req: &Request) -> Result<Params, OAuthError> {
-    let body = body_bytes(req)?;
-    if !is_form(req) {
-        return Err(OAuthError::invalid_request(
-            "the request body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let q = query_params(req)?;
-    if [
-        "client_secret",
-        "password",
-        "refresh_token",
-        "code",
-        "newpassword",
-    ]
-    .iter()
-    .any(|k| q.has(k))
-    {
-        return Err(OAuthError::invalid_request(
-            "credentials must not be sent in the query string",
-        ));
-    }
-    let p = Params::parse(body)?;
-    if let Some(d) = p.duplicates().first() {
-        return Err(OAuthError::invalid_request(format!(
-            "duplicate parameter: {d}"
-        )));
-    }
-    Ok(p)
+    let origin = cors::allowed_for_request(state, &tenant, &req).await;
+    crate::respond::with_cors(crate::respond::token(outcome), origin.as_deref())
 }
 
 async fn token(

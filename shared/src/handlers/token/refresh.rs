@@ -81,7 +81,9 @@ pub async fn grant(
             let user = live_user(ctx, &old).await?;
             let access_scope =
                 scope::narrow(&old.scope, requested).map_err(OAuthError::invalid_scope)?;
-            return Ok(tokens(ctx, &user, access_scope, successor).await?.into());
+            return Ok(tokens(ctx, &user, &old.family_id, access_scope, successor)
+                .await?
+                .into());
         }
 
         // 2. An active token: the client's rights, then the token's binding.
@@ -114,7 +116,11 @@ pub async fn grant(
             .rotate(&old, &next, &salt, &retry_scope, committed)
             .await?
         {
-            Ok(()) => return Ok(tokens(ctx, &user, access_scope, successor).await?.into()),
+            Ok(()) => {
+                return Ok(tokens(ctx, &user, &old.family_id, access_scope, successor)
+                    .await?
+                    .into());
+            }
             Err(RotateFailure::OldNotActive | RotateFailure::Conflict) => {
                 // Someone else rotated (or is rotating) it: look again.
                 tokio::time::sleep(Duration::from_millis(15 * u64::from(attempt + 1))).await;
@@ -157,12 +163,13 @@ async fn live_user(ctx: &GrantCtx<'_>, old: &RefreshToken) -> Result<User, OAuth
 async fn tokens(
     ctx: &GrantCtx<'_>,
     user: &User,
+    family_id: &str,
     access_scope: String,
     successor: String,
 ) -> Result<Tokens, OAuthError> {
     let access_token = ctx
         .issuer()
-        .access_token(&access_scope, Some(user), None)
+        .access_token(&access_scope, Some(user), None, Some(family_id))
         .await?;
     Ok(Tokens {
         access_token,

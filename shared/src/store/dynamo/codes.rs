@@ -84,7 +84,7 @@ impl Db {
         tenant: &TenantId,
         code_hash: &str,
         family_id: &str,
-        issue: Option<(&Family, &RefreshToken)>,
+        issue: Option<(&Family, Option<&RefreshToken>)>,
         now: Now,
     ) -> Result<Result<(), ()>, StoreError> {
         let consume = build(
@@ -104,7 +104,9 @@ impl Db {
         let mut items = vec![TransactWriteItem::builder().update(consume).build()];
         if let Some((f, rt)) = issue {
             items.push(self.family_op(f)?);
-            items.push(self.put_op(rt.into(), Some("attribute_not_exists(pk)"))?);
+            if let Some(rt) = rt {
+                items.push(self.put_op(rt.into(), Some("attribute_not_exists(pk)"))?);
+            }
         }
         for attempt in 1..=5u64 {
             let outcome = match self.transact_idempotent(items.clone()).await {
@@ -186,7 +188,7 @@ impl ports::CodeStore for Db {
         tenant: &'a TenantId,
         code_hash: &'a str,
         family_id: &'a str,
-        issue: Option<(&'a Family, &'a RefreshToken)>,
+        issue: Option<(&'a Family, Option<&'a RefreshToken>)>,
         now: Now,
     ) -> BoxFuture<'a, StoreResult<Result<(), ()>>> {
         Box::pin(self.redeem_code(tenant, code_hash, family_id, issue, now))

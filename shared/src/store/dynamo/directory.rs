@@ -4,6 +4,40 @@ use super::*;
 use crate::ports::{self, BoxFuture, StoreResult};
 
 impl Db {
+    /// The web origins of the tenant's enabled clients: one query of the
+    /// tenant's partition (only its clients carry the attribute).
+    pub async fn tenant_web_origins(&self, tenant: &TenantId) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :c)")
+                .expression_attribute_values(":p", s(tenant_pk(tenant)))
+                .expression_attribute_values(":c", s(sk::client_prefix()))
+                .projection_expression("web_origins, enabled")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            for i in page.items() {
+                if Get(i).bool_or("enabled", true) {
+                    for o in Get(i).list("web_origins") {
+                        if !out.contains(&o) {
+                            out.push(o);
+                        }
+                    }
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return Ok(out),
+            }
+        }
+    }
+
     // ---- tenants -----------------------------------------------------------
 
     pub async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
@@ -80,5 +114,8 @@ impl ports::Directory for Db {
         id: &'a ClientId,
     ) -> BoxFuture<'a, StoreResult<Option<Client>>> {
         Box::pin(self.get_client(tenant, id))
+    }
+    fn web_origins<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+        Box::pin(self.tenant_web_origins(tenant))
     }
 }

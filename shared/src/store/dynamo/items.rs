@@ -16,6 +16,7 @@ impl TryFrom<&Item> for Tenant {
                 .ok_or_else(|| StoreError::Malformed("signing_alg".into()))?,
             public_jwks: g.s("public_jwks")?,
             current_kid: g.s("current_kid")?,
+            sliding_max: g.n("sliding_max").ok(),
             created_at: g.n_or("created_at", 0),
         })
     }
@@ -31,6 +32,9 @@ impl From<&Tenant> for Item {
         i.insert("signing_alg".into(), s(t.signing_alg.as_str()));
         i.insert("public_jwks".into(), s(t.public_jwks.clone()));
         i.insert("current_kid".into(), s(t.current_kid.clone()));
+        if let Some(m) = t.sliding_max {
+            i.insert("sliding_max".into(), n(m));
+        }
         i.insert("created_at".into(), n(t.created_at));
         i
     }
@@ -54,6 +58,8 @@ impl TryFrom<&Item> for Client {
             public: g.bool_or("public", false),
             require_pkce: g.bool_or("require_pkce", false),
             require_offline_access: g.bool_or("require_offline_access", false),
+            web_origins: g.list("web_origins"),
+            introspect: g.bool_or("introspect", false),
             enabled: g.bool_or("enabled", true),
             created_at: g.n_or("created_at", 0),
         })
@@ -72,6 +78,8 @@ impl From<&Client> for Item {
         i.insert("public".into(), b(c.public));
         i.insert("require_pkce".into(), b(c.require_pkce));
         i.insert("require_offline_access".into(), b(c.require_offline_access));
+        i.insert("web_origins".into(), list(&c.web_origins));
+        i.insert("introspect".into(), b(c.introspect));
         i.insert("enabled".into(), b(c.enabled));
         i.insert("created_at".into(), n(c.created_at));
         i

@@ -92,6 +92,9 @@ mod sk {
         format!("{CLIENT}{id}")
     }
     /// Items that live in the tenant's own partition.
+    pub fn client_prefix() -> &'static str {
+        CLIENT
+    }
     pub fn is_tenant_level(sk: &str) -> bool {
         sk == TENANT || sk.starts_with(CLIENT)
     }
@@ -117,6 +120,9 @@ mod sk {
     }
     pub fn login_tx(id: &str) -> String {
         format!("TX#{id}")
+    }
+    pub fn access_token(jti: &str) -> String {
+        format!("AT#{jti}")
     }
 }
 
@@ -308,6 +314,7 @@ impl Db {
     }
 }
 
+mod access_tokens;
 mod codes;
 mod directory;
 mod items;

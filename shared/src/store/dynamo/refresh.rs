@@ -10,10 +10,19 @@ impl Db {
     /// revoked before it was written (a code replayed while its first redemption
     /// was still issuing) stays revoked: `revoked` is only set if absent.
     pub async fn issue_refresh(&self, f: &Family, rt: &RefreshToken) -> Result<(), StoreError> {
-        let items = vec![
-            self.family_op(f)?,
-            self.put_op(rt.into(), Some("attribute_not_exists(pk)"))?,
-        ];
+        self.start_session(f, Some(rt)).await
+    }
+
+    /// A family, with its first refresh token if there is one, atomically.
+    pub async fn start_session(
+        &self,
+        f: &Family,
+        rt: Option<&RefreshToken>,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![self.family_op(f)?];
+        if let Some(rt) = rt {
+            items.push(self.put_op(rt.into(), Some("attribute_not_exists(pk)"))?);
+        }
         // A concurrent revocation of the same family is a transaction
         // conflict, not a failure: try again (the write is idempotent).
         for attempt in 1..=5u64 {
@@ -54,7 +63,11 @@ impl Db {
         now: Now,
     ) -> Result<Option<Family>, StoreError> {
         let item = self.get(key(tenant, sk::family(family_id)), true).await?;
-        live(item.as_ref(), now).map(Family::try_from).transpose()
+        match live(item.as_ref(), now) {
+            // A revocation tombstone (no client, no user yet) is no family.
+            Some(i) if Get(i).opt_s("client_id").is_none() => Ok(None),
+            other => other.map(Family::try_from).transpose(),
+        }
     }
 
     /// Rotate: in one transaction the old token becomes `Rotated` (only if it is
@@ -179,6 +192,9 @@ impl Db {
 }
 
 impl ports::RefreshStore for Db {
+    fn start_family<'a>(&'a self, family: &'a Family) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.start_session(family, None))
+    }
     fn issue<'a>(
         &'a self,
         family: &'a Family,

@@ -1,0 +1,15 @@
+//! Tollgate `userinfo` function: thin wrapper over `tollgate::handlers::userinfo`.
+
+use lambda_http::{Error, Request, run, service_fn};
+use tollgate::AppState;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let state = AppState::from_env().await;
+    let state = &state;
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(tollgate::handlers::userinfo::handle(state, req).await)
+    }))
+    .await
+}

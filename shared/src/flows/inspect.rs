@@ -1,0 +1,192 @@
+//! Is this token active? The one judgement introspection, userinfo and
+//! revocation share (SPEC: Introspection). An access token is active when it
+//! verifies as this tenant's, its client is enabled, it was not revoked, its
+//! user exists and is enabled, its session (family, `sid`) is alive and born
+//! with the user's current password, and it has not expired — under sliding
+//! expiry, its deadline moves with each use. A refresh token is active while
+//! it is the unused, unexpired newest token of a live family.
+
+use crate::AppState;
+use crate::clock::Now;
+use crate::crypto::token_hash;
+use crate::domain::sliding_expiry::{Sliding, WRITE_INTERVAL};
+use crate::error::OAuthError;
+use crate::ids::UserId;
+use crate::jwt::{VerifiedAccessToken, verify_access_token};
+use crate::store::{Client, RefreshState, RefreshToken, Tenant, User};
+use std::sync::Arc;
+
+/// An active access token.
+#[derive(Debug)]
+pub struct ActiveAccess {
+    pub token: VerifiedAccessToken,
+    /// Its effective expiry: the JWT's `exp`, or the sliding deadline.
+    pub exp: u64,
+    /// `None` for a client_credentials token.
+    pub user: Option<User>,
+    pub client: Arc<Client>,
+}
+
+/// An active refresh token.
+#[derive(Debug)]
+pub struct ActiveRefresh {
+    pub token: RefreshToken,
+    pub user: User,
+}
+
+/// Whether a token that verifies looks like a JWT (three dot-separated parts).
+pub fn looks_like_jwt(raw: &str) -> bool {
+    raw.bytes().filter(|b| *b == b'.').count() == 2
+}
+
+/// The access token's state, judged at `now`. With `is_use`, an active token
+/// under sliding expiry has its deadline moved (at most one write a minute).
+pub async fn access_token(
+    state: &AppState,
+    tenant: &Tenant,
+    issuer: &str,
+    raw: &str,
+    now: Now,
+    is_use: bool,
+) -> Result<Option<ActiveAccess>, OAuthError> {
+    let Some(token) = verify_access_token(raw, tenant, issuer) else {
+        return Ok(None);
+    };
+    let Some(client) = state
+        .enabled_client(&tenant.id, token.client_id.as_str())
+        .await?
+    else {
+        return Ok(None);
+    };
+    // A user's token names its session; a client's token has the client as `sub`.
+    let user_id = if token.sid.is_some() || token.sub != token.client_id.as_str() {
+        match UserId::parse(&token.sub) {
+            Ok(u) => Some(u),
+            Err(_) => return Ok(None),
+        }
+    } else {
+        None
+    };
+    let stored = state
+        .access_tokens()
+        .state(
+            &tenant.id,
+            &token.jti,
+            token.sid.as_deref(),
+            user_id.as_ref(),
+        )
+        .await?;
+    if stored.record.is_some_and(|r| r.revoked) {
+        return Ok(None);
+    }
+    let user = match &user_id {
+        None => None,
+        Some(id) => {
+            let Some(user) = stored.user.filter(|u| u.enabled && &u.user_id == id) else {
+                return Ok(None);
+            };
+            if let Some(sid) = &token.sid {
+                let alive = stored.family.as_ref().is_some_and(|f| {
+                    !f.revoked
+                        && &f.family_id == sid
+                        && f.user_id == user.user_id
+                        && f.pwd_version == user.pwd_version
+                        && f.expires_at > now.secs()
+                });
+                if !alive {
+                    return Ok(None);
+                }
+            }
+            Some(user)
+        }
+    };
+    let exp = match tenant.sliding_max {
+        None => {
+            if now.secs() >= token.exp {
+                return Ok(None);
+            }
+            token.exp
+        }
+        Some(max) => {
+            let sliding = Sliding {
+                iat: token.iat,
+                exp: token.exp,
+                ttl: tenant.access_token_ttl,
+                max,
+            };
+            let record = stored.record.unwrap_or_default();
+            let deadline = sliding.deadline(record.deadline);
+            if now.secs() >= deadline {
+                return Ok(None);
+            }
+            match sliding.extension(deadline, record.last_write, now.secs()) {
+                Some(next) if is_use => {
+                    let written = state
+                        .access_tokens()
+                        .extend(
+                            &tenant.id,
+                            &token.jti,
+                            next,
+                            WRITE_INTERVAL,
+                            sliding.cap(),
+                            now,
+                        )
+                        .await;
+                    match written {
+                        Ok(true) => next,
+                        Ok(false) => deadline,
+                        Err(e) => {
+                            // The token is active either way; the deadline
+                            // moves on a later use.
+                            tracing::warn!(error = %e, "sliding deadline not extended");
+                            deadline
+                        }
+                    }
+                }
+                _ => deadline,
+            }
+        }
+    };
+    Ok(Some(ActiveAccess {
+        token,
+        exp,
+        user,
+        client,
+    }))
+}
+
+/// The refresh token's state at `now`: active only while it is the newest,
+/// unexpired token of a live family whose user and client are still there.
+pub async fn refresh_token(
+    state: &AppState,
+    tenant: &Tenant,
+    raw: &str,
+    now: Now,
+) -> Result<Option<ActiveRefresh>, OAuthError> {
+    if raw.is_empty() || raw.len() > 256 {
+        return Ok(None);
+    }
+    let Some(token) = state
+        .refresh_tokens()
+        .get(&tenant.id, &token_hash(raw), now)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if token.state != RefreshState::Active {
+        return Ok(None);
+    }
+    let (family, user, client) = tokio::join!(
+        state
+            .refresh_tokens()
+            .family(&tenant.id, &token.family_id, now),
+        state.users().user(&tenant.id, &token.user_id),
+        state.enabled_client(&tenant.id, token.client_id.as_str()),
+    );
+    let family_alive = family?.is_some_and(|f| !f.revoked);
+    let user = user?.filter(|u| u.enabled && u.pwd_version == token.pwd_version);
+    match (family_alive, user, client?) {
+        (true, Some(user), Some(_)) => Ok(Some(ActiveRefresh { token, user })),
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,116 @@
+//! POST /oauth2/{tenant}/introspect — RFC 7662 token introspection.
+//!
+//! The caller authenticates as at the token endpoint; public clients cannot
+//! introspect. A client registered with `--introspect` (a resource server) may
+//! see every token of its tenant, any other client only its own. Every
+//! inactive, malformed, foreign or invisible token is exactly
+//! `{"active": false}`. An introspection that finds an access token active is
+//! a use: under sliding expiry it moves the token's deadline.
+
+use crate::AppState;
+use crate::clock::Now;
+use crate::config::Function;
+use crate::error::OAuthError;
+use crate::flows::{client_auth, cors, inspect};
+use crate::http::{Response, form_params, tenant_route};
+use crate::ids::TenantId;
+use crate::outcome::IntrospectOutcome as Outcome;
+use lambda_http::Request;
+use lambda_http::http::Method;
+use serde_json::{Value, json};
+
+pub async fn handle(state: &AppState, req: Request) -> Response {
+    let Some(tenant) = tenant_route(req.uri().path(), &["introspect"]) else {
+        return crate::http::not_found_json();
+    };
+    if req.method() == Method::OPTIONS {
+        let origin = cors::allowed_for_preflight(state, &tenant, &req).await;
+        return crate::respond::preflight(origin.as_deref(), "POST");
+    }
+    if req.method() != Method::POST {
+        return crate::http::method_not_allowed("POST");
+    }
+    let outcome = introspect(state, &tenant, &req, state.now())
+        .await
+        .unwrap_or_else(Outcome::Refused);
+    let origin = cors::allowed_for_request(state, &tenant, &req).await;
+    crate::respond::with_cors(crate::respond::introspect(outcome), origin.as_deref())
+}
+
+async fn introspect(
+    state: &AppState,
+    tenant_id: &TenantId,
+    req: &Request,
+    now: Now,
+) -> Result<Outcome, OAuthError> {
+    let p = form_params(req)?;
+    let Some(tenant) = state.tenant(tenant_id).await? else {
+        return Ok(Outcome::NoSuchTenant);
+    };
+    let caller = client_auth::authenticate(state, tenant_id, req, &p).await?;
+    if caller.public {
+        return Err(OAuthError::invalid_client().with_basic(caller.basic));
+    }
+    let Some(token) = p.get("token") else {
+        return Err(OAuthError::invalid_request("token is required"));
+    };
+    let issuer = state.urls().await?.issuer(tenant_id);
+    // `token_type_hint` is optional and never needed: the token's form tells.
+    if inspect::looks_like_jwt(token) {
+        let Some(active) = inspect::access_token(state, &tenant, &issuer, token, now, true).await?
+        else {
+            return Ok(Outcome::Inactive);
+        };
+        if !caller.introspect && active.token.client_id != caller.client_id {
+            return Ok(Outcome::Inactive);
+        }
+        let t = &active.token;
+        let mut body = json!({
+            "active": true,
+            "iss": issuer,
+            "sub": t.sub,
+            "aud": t.claims.get("aud").cloned().unwrap_or(Value::Null),
+            "client_id": t.client_id.as_str(),
+            "scope": t.scope,
+            "token_type": "Bearer",
+            "exp": active.exp,
+            "iat": t.iat,
+            "jti": t.jti,
+        });
+        if let Some(u) = &active.user {
+            body["username"] = json!(u.username);
+        }
+        return Ok(Outcome::Active(body));
+    }
+    let Some(active) = inspect::refresh_token(state, &tenant, token, now).await? else {
+        return Ok(Outcome::Inactive);
+    };
+    if !caller.introspect && active.token.client_id != caller.client_id {
+        return Ok(Outcome::Inactive);
+    }
+    Ok(Outcome::Active(refresh_answer(
+        &issuer,
+        &active,
+        state.urls().await?.endpoint(Function::Token, tenant_id),
+    )))
+}
+
+fn refresh_answer(issuer: &str, active: &inspect::ActiveRefresh, token_endpoint: String) -> Value {
+    let t = &active.token;
+    // A refresh token is meant for the token endpoint; its `jti` is derived
+    // from the stored hash, never the token itself.
+    let jti = crate::crypto::b64url(&crate::crypto::sha256(t.token_hash.as_bytes())[..16]);
+    json!({
+        "active": true,
+        "iss": issuer,
+        "sub": t.user_id.as_str(),
+        "aud": token_endpoint,
+        "client_id": t.client_id.as_str(),
+        "scope": t.scope,
+        "token_type": "refresh_token",
+        "exp": t.expires_at,
+        "iat": t.issued_at,
+        "jti": jti,
+        "username": active.user.username,
+    })
+}

@@ -1,0 +1,88 @@
+//! POST /oauth2/{tenant}/revoke — RFC 7009 token revocation.
+//!
+//! The caller authenticates as at the token endpoint (public clients by
+//! `client_id`). A refresh token revokes its whole family, and with it every
+//! access token issued from that family (they carry the family as `sid`). An
+//! access token becomes inactive at introspection and userinfo. A token that
+//! is unknown, malformed, already revoked or another client's: 200, and
+//! nothing changes.
+
+use crate::AppState;
+use crate::clock::Now;
+use crate::crypto::token_hash;
+use crate::error::OAuthError;
+use crate::flows::{client_auth, cors, inspect};
+use crate::http::{Response, form_params, tenant_route};
+use crate::ids::TenantId;
+use crate::jwt::verify_access_token;
+use crate::outcome::RevokeOutcome as Outcome;
+use lambda_http::Request;
+use lambda_http::http::Method;
+
+pub async fn handle(state: &AppState, req: Request) -> Response {
+    let Some(tenant) = tenant_route(req.uri().path(), &["revoke"]) else {
+        return crate::http::not_found_json();
+    };
+    if req.method() == Method::OPTIONS {
+        let origin = cors::allowed_for_preflight(state, &tenant, &req).await;
+        return crate::respond::preflight(origin.as_deref(), "POST");
+    }
+    if req.method() != Method::POST {
+        return crate::http::method_not_allowed("POST");
+    }
+    let outcome = revoke(state, &tenant, &req, state.now())
+        .await
+        .unwrap_or_else(Outcome::Refused);
+    let origin = cors::allowed_for_request(state, &tenant, &req).await;
+    crate::respond::with_cors(crate::respond::revoke(outcome), origin.as_deref())
+}
+
+async fn revoke(
+    state: &AppState,
+    tenant_id: &TenantId,
+    req: &Request,
+    now: Now,
+) -> Result<Outcome, OAuthError> {
+    let p = form_params(req)?;
+    let Some(tenant) = state.tenant(tenant_id).await? else {
+        return Ok(Outcome::NoSuchTenant);
+    };
+    let caller = client_auth::authenticate(state, tenant_id, req, &p).await?;
+    let Some(token) = p.get("token") else {
+        return Err(OAuthError::invalid_request("token is required"));
+    };
+    if inspect::looks_like_jwt(token) {
+        let issuer = state.urls().await?.issuer(tenant_id);
+        if let Some(t) = verify_access_token(token, &tenant, &issuer)
+            && t.client_id == caller.client_id
+            && now.secs()
+                < t.iat
+                    .saturating_add(tenant.sliding_max.unwrap_or(0))
+                    .max(t.exp)
+        {
+            let retire_at = t
+                .exp
+                .max(t.iat.saturating_add(tenant.sliding_max.unwrap_or(0)));
+            state
+                .access_tokens()
+                .revoke(tenant_id, &t.jti, retire_at)
+                .await?;
+            tracing::info!(tenant = %tenant_id, client_id = %caller.client_id, event = "token_revoked", kind = "access_token", "token revoked");
+        }
+        return Ok(Outcome::Done);
+    }
+    if token.len() <= 256
+        && let Some(rt) = state
+            .refresh_tokens()
+            .get(tenant_id, &token_hash(token), now)
+            .await?
+        && rt.client_id == caller.client_id
+    {
+        state
+            .refresh_tokens()
+            .revoke_family(tenant_id, &rt.family_id, now)
+            .await?;
+        tracing::info!(tenant = %tenant_id, client_id = %caller.client_id, event = "token_revoked", kind = "refresh_token", "token revoked (family)");
+    }
+    Ok(Outcome::Done)
+}
