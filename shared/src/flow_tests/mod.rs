@@ -17,6 +17,7 @@ mod change_password;
 mod client_credentials;
 mod code_grant;
 mod discovery;
+mod introspect;
 mod password;
 mod refresh;
 mod token_input;
@@ -89,6 +90,11 @@ impl World {
     /// Tenant `acme` (audience [`AUDIENCE`], 600 s access tokens), its signing
     /// key set and the stack's login key in the secrets; the clock at [`T0`].
     pub fn new() -> World {
+        Self::new_with(|_| {})
+    }
+
+    /// [`World::new`] with the tenant edited first (e.g. `--sliding-max`).
+    pub fn new_with(edit: impl FnOnce(&mut Tenant)) -> World {
         let fakes = Fakes::new(T0);
         let config = Config::from_lookup(|k| match k {
             "TOLLGATE_FUNCTION_URL_TEMPLATE" => Some("https://fn.example/{function}".into()),
@@ -103,21 +109,20 @@ impl World {
         fakes
             .secrets
             .put(config.login_key_secret(), random_token(48));
-        fakes
-            .store
-            .create_tenant(&Tenant {
-                id: tenant.clone(),
-                name: "Acme Inc".into(),
-                access_token_ttl: 600,
-                refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
-                audiences: vec![AUDIENCE.into()],
-                signing_alg: SigningAlg::ES256,
-                public_jwks: set.public_jwks(),
-                current_kid: set.current.kid.clone(),
-                sliding_max: None,
-                created_at: T0,
-            })
-            .unwrap();
+        let mut record = Tenant {
+            id: tenant.clone(),
+            name: "Acme Inc".into(),
+            access_token_ttl: 600,
+            refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
+            audiences: vec![AUDIENCE.into()],
+            signing_alg: SigningAlg::ES256,
+            public_jwks: set.public_jwks(),
+            current_kid: set.current.kid.clone(),
+            sliding_max: None,
+            created_at: T0,
+        };
+        edit(&mut record);
+        fakes.store.create_tenant(&record).unwrap();
         World {
             state: AppState::with_ports(config, fakes.ports()),
             fakes,
@@ -387,6 +392,56 @@ impl World {
             ("decision", decision),
         ])
         .await
+    }
+
+    /// POST `form` to one of the client-authenticated endpoints as `app`
+    /// (Basic for a confidential client, `client_id` for a public one).
+    pub async fn post_as(&self, path: &str, app: &App, form: &[(&str, &str)]) -> Resp {
+        let mut form = form.to_vec();
+        let basic;
+        let mut headers = Vec::new();
+        match &app.secret {
+            Some(s) => {
+                basic = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{}:{s}", app.id))
+                );
+                headers.push(("authorization", basic.as_str()));
+            }
+            None => form.push(("client_id", app.id.as_str())),
+        }
+        let req = form_request(path, &form, &headers);
+        let resp = if path.ends_with("/introspect") {
+            handlers::introspect::handle(&self.state, req).await
+        } else if path.ends_with("/revoke") {
+            handlers::revoke::handle(&self.state, req).await
+        } else {
+            handlers::token::handle(&self.state, req, Endpoint::Token).await
+        };
+        Resp::from(resp)
+    }
+
+    /// Introspects `token` as `app`.
+    pub async fn introspect(&self, app: &App, token: &str) -> Resp {
+        self.post_as("/oauth2/acme/introspect", app, &[("token", token)])
+            .await
+    }
+
+    /// Revokes `token` as `app`.
+    pub async fn revoke(&self, app: &App, token: &str) -> Resp {
+        self.post_as("/oauth2/acme/revoke", app, &[("token", token)])
+            .await
+    }
+
+    /// GET userinfo with `Authorization: Bearer token`.
+    pub async fn userinfo(&self, token: &str) -> Resp {
+        let req = lambda_http::http::Request::builder()
+            .method("GET")
+            .uri("/oauth2/acme/userinfo")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::Empty)
+            .unwrap();
+        Resp::from(handlers::userinfo::handle(&self.state, req).await)
     }
 
     pub async fn get(&self, path: &str) -> Resp {
