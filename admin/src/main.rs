@@ -6,7 +6,9 @@
 use clap::{Args, Parser, Subcommand};
 use std::io::Read;
 use std::process::ExitCode;
-use tollgate::admin::{Admin, AdminError, ClientOpts, TenantOpts, UserOpts};
+use tollgate::admin::{
+    Admin, AdminError, ClientOpts, ClientUpdate, TenantOpts, TenantUpdate, UserOpts,
+};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +51,25 @@ enum Command {
 enum TenantCmd {
     /// Create a tenant with a fresh signing key.
     Create(TenantCreate),
+    /// Change a tenant's settings (flags left out keep their values).
+    Update(TenantUpdateArgs),
+}
+
+#[derive(Args)]
+struct TenantUpdateArgs {
+    alias: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, value_name = "SECS")]
+    access_token_ttl: Option<u64>,
+    #[arg(long, value_name = "SECS")]
+    refresh_token_ttl: Option<u64>,
+    /// Replaces the audiences.
+    #[arg(long = "audience", value_name = "URI", num_args = 1..)]
+    audiences: Option<Vec<String>>,
+    /// Sliding expiry maximum; 0 turns sliding expiry off.
+    #[arg(long, value_name = "SECS")]
+    sliding_max: Option<u64>,
 }
 
 #[derive(Args)]
@@ -75,6 +96,27 @@ struct TenantCreate {
 enum ClientCmd {
     /// Register a client; prints its id and (once) its secret.
     Create(ClientCreate),
+    /// Change a client's settings (flags left out keep their values; a list replaces).
+    Update(ClientUpdateArgs),
+}
+
+#[derive(Args)]
+struct ClientUpdateArgs {
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    client_id: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long = "redirect-uri", value_name = "URI", num_args = 1..)]
+    redirect_uris: Option<Vec<String>>,
+    #[arg(long = "scope", value_name = "SCOPE", num_args = 1..)]
+    scopes: Option<Vec<String>>,
+    #[arg(long = "web-origin", value_name = "ORIGIN", num_args = 1..)]
+    web_origins: Option<Vec<String>>,
+    /// true: a resource server that may introspect every token of the tenant.
+    #[arg(long, value_name = "true|false")]
+    introspect: Option<bool>,
 }
 
 #[derive(Args)]
@@ -171,6 +213,37 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                         signing_alg: t.signing_alg,
                     },
                 )
+                .await
+        }
+        Command::Tenant {
+            command: TenantCmd::Update(t),
+        } => {
+            admin
+                .update_tenant(
+                    &t.alias,
+                    TenantUpdate {
+                        name: t.name,
+                        access_token_ttl: t.access_token_ttl,
+                        refresh_token_ttl: t.refresh_token_ttl,
+                        audiences: t.audiences,
+                        sliding_max: t.sliding_max,
+                    },
+                )
+                .await
+        }
+        Command::Client {
+            command: ClientCmd::Update(c),
+        } => {
+            admin
+                .update_client(ClientUpdate {
+                    tenant: c.tenant,
+                    client_id: c.client_id,
+                    name: c.name,
+                    redirect_uris: c.redirect_uris,
+                    scopes: c.scopes,
+                    web_origins: c.web_origins,
+                    introspect: c.introspect,
+                })
                 .await
         }
         Command::Client {

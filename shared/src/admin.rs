@@ -59,6 +59,27 @@ pub struct ClientOpts {
     pub introspect: bool,
 }
 
+/// `tenant update`: `None` keeps the value.
+pub struct TenantUpdate {
+    pub name: Option<String>,
+    pub access_token_ttl: Option<u64>,
+    pub refresh_token_ttl: Option<u64>,
+    pub audiences: Option<Vec<String>>,
+    /// `Some(0)` turns sliding expiry off.
+    pub sliding_max: Option<u64>,
+}
+
+/// `client update`: `None` keeps the value; a list replaces the old one.
+pub struct ClientUpdate {
+    pub tenant: String,
+    pub client_id: String,
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub web_origins: Option<Vec<String>>,
+    pub introspect: Option<bool>,
+}
+
 pub struct UserOpts {
     pub tenant: String,
     pub username: String,
@@ -215,6 +236,121 @@ impl Admin {
             "token_endpoint": self.config.endpoint(Function::Token, &id),
             "signing_alg": alg.as_str(),
             "kid": set.current.kid,
+        }))
+    }
+
+    /// Changes a tenant's settings; flags left out keep their values.
+    pub async fn update_tenant(&self, alias: &str, o: TenantUpdate) -> Result<Value, AdminError> {
+        let (_, mut t) = self.tenant(alias).await?;
+        if let Some(name) = o.name {
+            if name.trim().is_empty() || name.len() > 200 || !one_line(&name) {
+                return err("--name must be 1 to 200 printable characters");
+            }
+            t.name = name;
+        }
+        if let Some(a) = o.access_token_ttl {
+            if !(60..=86_400).contains(&a) {
+                return err("--access-token-ttl must be between 60 and 86400 seconds");
+            }
+            t.access_token_ttl = a;
+        }
+        if let Some(r) = o.refresh_token_ttl {
+            if !(300..=5 * 365 * 86_400).contains(&r) {
+                return err("--refresh-token-ttl must be between 300 seconds and 5 years");
+            }
+            t.refresh_token_ttl = r;
+        }
+        if let Some(auds) = o.audiences {
+            for a in &auds {
+                if url::Url::parse(a).is_err() || !one_line(a) {
+                    return err(format!("--audience must be an absolute URI: {a}"));
+                }
+            }
+            t.audiences = auds;
+        }
+        match o.sliding_max {
+            None => {}
+            Some(0) => t.sliding_max = None,
+            Some(m) => t.sliding_max = Some(m),
+        }
+        if let Some(m) = t.sliding_max
+            && !(t.access_token_ttl..=30 * 86_400).contains(&m)
+        {
+            return err(
+                "--sliding-max must be at least the access token lifetime and at most 30 days (0 turns it off)",
+            );
+        }
+        self.db.update_tenant(&t).await?;
+        Ok(json!({
+            "tenant": alias,
+            "name": t.name,
+            "access_token_ttl": t.access_token_ttl,
+            "refresh_token_ttl": t.refresh_token_ttl,
+            "audiences": t.audiences,
+            "sliding_max": t.sliding_max,
+        }))
+    }
+
+    /// Changes a client's settings; flags left out keep their values. Never
+    /// prints or touches the secret.
+    pub async fn update_client(&self, o: ClientUpdate) -> Result<Value, AdminError> {
+        let (tenant_id, _) = self.tenant(&o.tenant).await?;
+        let id = ClientId::parse(&o.client_id)
+            .map_err(|e| AdminError(format!("{e}: {:?}", o.client_id)))?;
+        let Some(mut c) = self.db.get_client(&tenant_id, &id).await? else {
+            return err(format!("unknown client: {}", o.client_id));
+        };
+        if let Some(name) = o.name {
+            if name.trim().is_empty() || name.len() > 200 || !one_line(&name) {
+                return err("--name must be 1 to 200 printable characters");
+            }
+            c.name = name;
+        }
+        if let Some(uris) = o.redirect_uris {
+            for r in &uris {
+                redirect::validate_registration(r).map_err(AdminError)?;
+            }
+            c.redirect_uris = uris;
+        }
+        if let Some(scopes) = o.scopes {
+            let mut out: Vec<String> = Vec::new();
+            for s in &scopes {
+                for p in scope::parse(s).map_err(|_| AdminError(format!("malformed scope: {s}")))? {
+                    if !out.contains(&p) {
+                        out.push(p);
+                    }
+                }
+            }
+            c.scopes = out;
+        }
+        if let Some(origins) = o.web_origins {
+            let mut out: Vec<String> = Vec::new();
+            for origin in &origins {
+                let v = validate_web_origin(origin)?;
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+            c.web_origins = out;
+        }
+        if let Some(i) = o.introspect {
+            if i && c.public {
+                return err("a --public client cannot be an --introspect resource server");
+            }
+            c.introspect = i;
+        }
+        let needs_redirect = c.has_grant(Grant::AuthorizationCode) || c.has_grant(Grant::Implicit);
+        if needs_redirect && c.redirect_uris.is_empty() {
+            return err("authorization_code and implicit clients need at least one --redirect-uri");
+        }
+        self.db.update_client(&c).await?;
+        Ok(json!({
+            "client_id": c.client_id.as_str(),
+            "name": c.name,
+            "redirect_uris": c.redirect_uris,
+            "scopes": c.scopes,
+            "web_origins": c.web_origins,
+            "introspect": c.introspect,
         }))
     }
 

@@ -38,6 +38,37 @@ impl Db {
         }
     }
 
+    /// Replaces an existing tenant or client record (the CLI's `update`);
+    /// `NotFound`-like `AlreadyExists` is never returned: a missing record is
+    /// `Malformed("no such record")`.
+    async fn replace(&self, item: Item) -> Result<(), StoreError> {
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => {
+                    Err(StoreError::Malformed("no such record".into()))
+                }
+                _ => Err(backend(e)),
+            },
+        }
+    }
+
+    pub async fn update_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
+        self.replace(t.into()).await
+    }
+
+    pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
+        self.replace(c.into()).await
+    }
+
     // ---- tenants -----------------------------------------------------------
 
     pub async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
