@@ -56,3 +56,14 @@ pub async fn allowed_for_preflight(
         .any(|o| o == origin)
         .then(|| origin.to_owned())
 }
+
+/// The answer to a preflight (`OPTIONS`) at a client endpoint of `tenant`.
+pub async fn preflight(
+    state: &AppState,
+    tenant: &TenantId,
+    req: &Request,
+    methods: &'static str,
+) -> crate::http::Response {
+    let origin = allowed_for_preflight(state, tenant, req).await;
+    crate::respond::preflight(origin.as_deref(), methods)
+}

@@ -24,8 +24,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
         return crate::http::not_found_json();
     };
     if req.method() == Method::OPTIONS {
-        let origin = cors::allowed_for_preflight(state, &tenant, &req).await;
-        return crate::respond::preflight(origin.as_deref(), "POST");
+        return cors::preflight(state, &tenant, &req, "POST").await;
     }
     if req.method() != Method::POST {
         return crate::http::method_not_allowed("POST");

@@ -104,8 +104,7 @@ pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Respo
         return crate::http::not_found_json();
     };
     if req.method() == Method::OPTIONS {
-        let origin = cors::allowed_for_preflight(state, &tenant, &req).await;
-        return crate::respond::preflight(origin.as_deref(), "POST");
+        return cors::preflight(state, &tenant, &req, "POST").await;
     }
     if req.method() != Method::POST {
         return crate::http::method_not_allowed("POST");
