@@ -53,6 +53,45 @@ enum TenantCmd {
     Create(TenantCreate),
     /// Change a tenant's settings (flags left out keep their values).
     Update(TenantUpdateArgs),
+    /// Show a tenant.
+    Get { alias: String },
+    /// List tenants (`--limit`, `--next` from the previous page).
+    List(ListArgs),
+    /// Remove the tenant: every item and secret of it, nothing of any other.
+    Delete { alias: String },
+}
+
+#[derive(Args)]
+struct ListArgs {
+    #[arg(long)]
+    limit: Option<i32>,
+    /// The `next` cursor a previous page printed.
+    #[arg(long)]
+    next: Option<String>,
+}
+
+#[derive(Args)]
+struct ClientRef {
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    client_id: String,
+}
+
+#[derive(Args)]
+struct UserRef {
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    user_id: String,
+}
+
+#[derive(Args)]
+struct TenantRef {
+    #[arg(long)]
+    tenant: String,
+    #[command(flatten)]
+    list: ListArgs,
 }
 
 #[derive(Args)]
@@ -98,6 +137,19 @@ enum ClientCmd {
     Create(ClientCreate),
     /// Change a client's settings (flags left out keep their values; a list replaces).
     Update(ClientUpdateArgs),
+    Get(ClientRef),
+    List(TenantRef),
+    /// It can no longer authenticate; its tokens are reported inactive.
+    Disable(ClientRef),
+    Enable(ClientRef),
+    Delete(ClientRef),
+    /// A new secret (printed once); the old one works for `--grace` seconds.
+    RotateSecret {
+        #[command(flatten)]
+        client: ClientRef,
+        #[arg(long, value_name = "SECS", default_value_t = 0)]
+        grace: u64,
+    },
 }
 
 #[derive(Args)]
@@ -149,6 +201,36 @@ struct ClientCreate {
 enum UserCmd {
     /// Create a user; the password is read from stdin.
     Create(UserCreate),
+    Get(UserRef),
+    List(TenantRef),
+    /// Change the profile (`--email`, `--name`, `--attr KEY=VALUE`; empty removes).
+    Update {
+        #[command(flatten)]
+        user: UserRef,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "attr", value_name = "KEY=VALUE")]
+        attrs: Vec<String>,
+        #[arg(long, value_name = "true|false")]
+        require_password_change: Option<bool>,
+    },
+    /// It can no longer sign in; its tokens are reported inactive.
+    Disable(UserRef),
+    Enable(UserRef),
+    Delete(UserRef),
+    /// Set the password (stdin); ends every session of the user.
+    SetPassword {
+        #[command(flatten)]
+        user: UserRef,
+        #[arg(long)]
+        require_password_change: bool,
+    },
+    /// Lift the password-check throttle.
+    Unlock(UserRef),
+    /// Revoke every refresh token (every session) of the user.
+    RevokeTokens(UserRef),
 }
 
 #[derive(Args)]
@@ -246,6 +328,112 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                 })
                 .await
         }
+        Command::Tenant {
+            command: TenantCmd::Get { alias },
+        } => admin.get_tenant(&alias).await,
+        Command::Tenant {
+            command: TenantCmd::List(l),
+        } => admin.list_tenants(l.limit, l.next.as_deref()).await,
+        Command::Tenant {
+            command: TenantCmd::Delete { alias },
+        } => admin.delete_tenant(&alias).await,
+        Command::Client {
+            command: ClientCmd::Get(c),
+        } => admin.get_client(&c.tenant, &c.client_id).await,
+        Command::Client {
+            command: ClientCmd::List(t),
+        } => {
+            admin
+                .list_clients(&t.tenant, t.list.limit, t.list.next.as_deref())
+                .await
+        }
+        Command::Client {
+            command: ClientCmd::Disable(c),
+        } => {
+            admin
+                .set_client_enabled(&c.tenant, &c.client_id, false)
+                .await
+        }
+        Command::Client {
+            command: ClientCmd::Enable(c),
+        } => {
+            admin
+                .set_client_enabled(&c.tenant, &c.client_id, true)
+                .await
+        }
+        Command::Client {
+            command: ClientCmd::Delete(c),
+        } => admin.delete_client(&c.tenant, &c.client_id).await,
+        Command::Client {
+            command: ClientCmd::RotateSecret { client, grace },
+        } => {
+            admin
+                .rotate_client_secret(&client.tenant, &client.client_id, grace)
+                .await
+        }
+        Command::User {
+            command: UserCmd::Get(u),
+        } => admin.get_user(&u.tenant, &u.user_id).await,
+        Command::User {
+            command: UserCmd::List(t),
+        } => {
+            admin
+                .list_users(&t.tenant, t.list.limit, t.list.next.as_deref())
+                .await
+        }
+        Command::User {
+            command:
+                UserCmd::Update {
+                    user,
+                    email,
+                    name,
+                    attrs,
+                    require_password_change,
+                },
+        } => {
+            admin
+                .update_user(
+                    &user.tenant,
+                    &user.user_id,
+                    email,
+                    name,
+                    attrs,
+                    require_password_change,
+                )
+                .await
+        }
+        Command::User {
+            command: UserCmd::Disable(u),
+        } => admin.set_user_enabled(&u.tenant, &u.user_id, false).await,
+        Command::User {
+            command: UserCmd::Enable(u),
+        } => admin.set_user_enabled(&u.tenant, &u.user_id, true).await,
+        Command::User {
+            command: UserCmd::Delete(u),
+        } => admin.delete_user(&u.tenant, &u.user_id).await,
+        Command::User {
+            command:
+                UserCmd::SetPassword {
+                    user,
+                    require_password_change,
+                },
+        } => {
+            let password = read_password()?;
+            admin
+                .set_user_password(
+                    &user.tenant,
+                    &user.user_id,
+                    &password,
+                    require_password_change,
+                )
+                .await
+        }
+        Command::User {
+            command: UserCmd::Unlock(u),
+        } => admin.unlock_user(&u.tenant, &u.user_id).await,
+        Command::User {
+            command: UserCmd::RevokeTokens(u),
+        } => admin.revoke_user_tokens(&u.tenant, &u.user_id).await,
         Command::Client {
             command: ClientCmd::Create(c),
         } => {
@@ -315,7 +503,9 @@ fn main() -> ExitCode {
     };
     match rt.block_on(run(cli)) {
         Ok(v) => {
-            println!("{v}");
+            // A closed stdout (`| head`) is not worth a panic.
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "{v}");
             ExitCode::SUCCESS
         }
         Err(e) => {

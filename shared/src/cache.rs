@@ -42,6 +42,12 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
+    /// How long ago the entry was stored, if it is there (expired or not).
+    pub fn age(&self, key: &K) -> Option<Duration> {
+        let map = self.map.lock().ok()?;
+        map.get(key).map(|(at, _)| at.elapsed())
+    }
+
     pub fn remove(&self, key: &K) {
         if let Ok(mut map) = self.map.lock() {
             map.remove(key);

@@ -70,6 +70,37 @@ pub fn verify_client_secret(presented: &str, stored_hash: &str) -> bool {
     ct_eq(computed.as_bytes(), stored_hash.as_bytes())
 }
 
+/// The stored form of a client's secret after `client rotate-secret`: the
+/// current hash on the first line and, during a grace period, a second line
+/// `previous <hash> <until>` (epoch seconds).
+pub fn client_secret_record(current_hash: &str, previous: Option<(&str, u64)>) -> String {
+    match previous {
+        Some((h, until)) => format!("{current_hash}\nprevious {h} {until}"),
+        None => current_hash.to_owned(),
+    }
+}
+
+/// Checks a presented secret against a stored record: the current hash, or
+/// the previous one while its grace period lasts. Both are always compared
+/// (constant time, the same work whichever matches).
+pub fn verify_client_secret_record(presented: &str, record: &str, now: u64) -> bool {
+    let mut lines = record.lines();
+    let current = lines.next().unwrap_or("");
+    let computed = client_secret_hash(presented);
+    let ok_current = ct_eq(computed.as_bytes(), current.as_bytes());
+    let ok_previous = lines
+        .next()
+        .and_then(|l| {
+            let mut parts = l.split(' ');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("previous"), Some(h), Some(until)) => Some((h, until.parse::<u64>().ok()?)),
+                _ => None,
+            }
+        })
+        .is_some_and(|(h, until)| ct_eq(computed.as_bytes(), h.as_bytes()) && now < until);
+    ok_current | ok_previous
+}
+
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
@@ -420,5 +451,18 @@ mod tests {
         let h = client_secret_hash(&s);
         assert!(verify_client_secret(&s, &h));
         assert!(!verify_client_secret("nope", &h));
+        let old = random_alphanumeric(64);
+        let rec = client_secret_record(&h, Some((&client_secret_hash(&old), 100)));
+        assert!(verify_client_secret_record(&s, &rec, 99));
+        assert!(verify_client_secret_record(&old, &rec, 99));
+        assert!(
+            !verify_client_secret_record(&old, &rec, 100),
+            "grace is over"
+        );
+        assert!(
+            verify_client_secret_record(&s, &h, 5),
+            "a plain hash is a record"
+        );
+        assert!(!verify_client_secret_record("nope", &rec, 5));
     }
 }

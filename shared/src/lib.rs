@@ -12,6 +12,7 @@
 )]
 
 pub mod admin;
+pub mod admin_lifecycle;
 pub mod cache;
 pub mod clock;
 pub mod config;

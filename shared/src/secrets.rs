@@ -124,6 +124,24 @@ impl<S: SecretSource + ?Sized> SecretCache<S> {
         Ok(v)
     }
 
+    /// A fresh read when the cached entry is older than `min_age`, else `None`
+    /// (nothing new to learn yet).
+    pub async fn refetch_if_older(
+        &self,
+        name: &str,
+        min_age: Duration,
+    ) -> Result<Option<Arc<str>>, SecretError> {
+        if self
+            .cache
+            .age(&name.to_owned())
+            .is_some_and(|age| age < min_age)
+        {
+            return Ok(None);
+        }
+        self.cache.remove(&name.to_owned());
+        self.get(name).await
+    }
+
     /// Drops a cached entry (after a write through the same process).
     pub fn invalidate(&self, name: &str) {
         self.cache.remove(&name.to_owned());

@@ -262,6 +262,21 @@ impl AppState {
             .await
     }
 
+    /// The client's secret record read again if the cached one is older than
+    /// 5 s (after a `client rotate-secret`); `None` when it is fresher.
+    pub async fn client_secret_hash_if_stale(
+        &self,
+        tenant: &TenantId,
+        id: &ClientId,
+    ) -> Result<Option<Arc<str>>, SecretError> {
+        self.secrets()
+            .refetch_if_older(
+                &self.config.client_secret_name(tenant, id),
+                Duration::from_secs(5),
+            )
+            .await
+    }
+
     /// The tenant's current signing key, parsed once per cache period.
     pub async fn signer(&self, tenant: &TenantId) -> Result<Arc<Signer>, crate::error::OAuthError> {
         if let Some(s) = self.signers.get(tenant) {

@@ -3,7 +3,7 @@
 //! client and wrong secret give the same `invalid_client`.
 
 use crate::AppState;
-use crate::crypto::{client_secret_hash, verify_client_secret};
+use crate::crypto::{client_secret_hash, verify_client_secret, verify_client_secret_record};
 use crate::error::OAuthError;
 use crate::http::{Params, basic_credentials};
 use crate::ids::{ClientId, TenantId};
@@ -87,10 +87,28 @@ pub async fn authenticate(
         return Err(fail());
     };
     match stored {
-        Some(h) if verify_client_secret(&secret, &h) => Ok(Authenticated {
-            client,
-            basic: used_basic,
-        }),
-        _ => Err(fail()),
+        Some(h) if verify_client_secret_record(&secret, &h, state.now().secs()) => {
+            Ok(Authenticated {
+                client,
+                basic: used_basic,
+            })
+        }
+        _ => {
+            // The secret may have been rotated since this sandbox cached it:
+            // look once more (at most every 5 s per client, so wrong secrets
+            // cannot turn into a flood of Secrets Manager calls).
+            let fresh = state
+                .client_secret_hash_if_stale(tenant, &client.client_id)
+                .await?;
+            match fresh {
+                Some(h) if verify_client_secret_record(&secret, &h, state.now().secs()) => {
+                    Ok(Authenticated {
+                        client,
+                        basic: used_basic,
+                    })
+                }
+                _ => Err(fail()),
+            }
+        }
     }
 }

@@ -7,9 +7,9 @@ mod dynamo;
 pub use crate::domain::code_lifetime::{CODE_TTL, USED_CODE_RETENTION};
 pub use crate::domain::records::*;
 pub use crate::domain::throttling::ThrottleSlots;
-pub use dynamo::Db;
 #[cfg(feature = "test-support")]
 pub use dynamo::RawItem;
+pub use dynamo::{Db, Page};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

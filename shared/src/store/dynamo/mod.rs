@@ -318,6 +318,8 @@ mod access_tokens;
 mod codes;
 mod directory;
 mod items;
+mod lifecycle;
+pub use lifecycle::Page;
 mod login_tx;
 mod refresh;
 mod table;

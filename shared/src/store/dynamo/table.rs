@@ -80,6 +80,9 @@ impl Db {
                 _ => return Err(backend(e)),
             },
         };
+        if !created {
+            self.ensure_listing_index().await?;
+        }
         let ttl_on = self
             .client
             .describe_time_to_live()
@@ -105,5 +108,71 @@ impl Db {
                 .map_err(backend)?;
         }
         Ok(created)
+    }
+
+    /// A table made before the listing index existed gets it (idempotent).
+    async fn ensure_listing_index(&self) -> Result<(), StoreError> {
+        let table = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(backend)?;
+        let has = table
+            .table()
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .any(|g| g.index_name() == Some(LIST_INDEX));
+        if has {
+            return Ok(());
+        }
+        let create = build(
+            aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+                .index_name(LIST_INDEX)
+                .key_schema(build(
+                    KeySchemaElement::builder()
+                        .attribute_name(LPK)
+                        .key_type(KeyType::Hash)
+                        .build(),
+                )?)
+                .key_schema(build(
+                    KeySchemaElement::builder()
+                        .attribute_name(LSK)
+                        .key_type(KeyType::Range)
+                        .build(),
+                )?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build(),
+        )?;
+        self.client
+            .update_table()
+            .table_name(&self.table)
+            .attribute_definitions(build(
+                AttributeDefinition::builder()
+                    .attribute_name(LPK)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build(),
+            )?)
+            .attribute_definitions(build(
+                AttributeDefinition::builder()
+                    .attribute_name(LSK)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build(),
+            )?)
+            .global_secondary_index_updates(
+                aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                    .create(create)
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(backend)
     }
 }
