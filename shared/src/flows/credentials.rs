@@ -9,6 +9,7 @@
 //! or reset anything, so it cannot reopen the budget for racing guesses.
 
 use crate::AppState;
+use crate::audit::{self, Event, Subject};
 use crate::clock::Now;
 use crate::crypto::verify_password;
 use crate::domain::throttling::{MAX_ATTEMPTS, WINDOW_SECS, throttle_key};
@@ -38,14 +39,41 @@ pub async fn check(
         .reserve(tenant, &key, MAX_ATTEMPTS, WINDOW_SECS, now)
         .await?
     {
-        tracing::warn!(tenant = %tenant, "password check throttled");
+        audit::record(
+            Event::LoginThrottled,
+            tenant,
+            Subject {
+                user: user.as_ref().map(|u| &u.user_id),
+                ..Subject::default()
+            },
+        );
         return Ok(CredentialCheck::Throttled(retry_after));
     }
     // Inline on purpose: a Lambda sandbox serves one request at a time.
     let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.as_str()));
     match user {
-        Some(u) if ok && u.enabled => Ok(CredentialCheck::Ok(u)),
-        _ => Ok(CredentialCheck::Invalid),
+        Some(u) if ok && u.enabled => {
+            audit::record(
+                Event::LoginSucceeded,
+                tenant,
+                Subject {
+                    user: Some(&u.user_id),
+                    ..Subject::default()
+                },
+            );
+            Ok(CredentialCheck::Ok(u))
+        }
+        other => {
+            audit::record(
+                Event::LoginFailed,
+                tenant,
+                Subject {
+                    user: other.as_ref().map(|u| &u.user_id),
+                    ..Subject::default()
+                },
+            );
+            Ok(CredentialCheck::Invalid)
+        }
     }
 }
 

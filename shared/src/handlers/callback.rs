@@ -77,7 +77,11 @@ async fn same_origin(
     if expected.is_some_and(|e| e.eq_ignore_ascii_case(&claimed)) {
         return Ok(());
     }
-    tracing::warn!(tenant = %tenant, "callback refused a form post from a foreign origin");
+    crate::audit::record(
+        crate::audit::Event::ForeignLoginPostRefused,
+        tenant,
+        crate::audit::Subject::default(),
+    );
     Err(PageOutcome::bad_request(
         "Sign-in refused",
         "This sign-in form was not sent from this sign-in page. Return to the application and start again.",

@@ -111,7 +111,15 @@ async fn change_password(
         .await
     {
         Ok(true) => {
-            tracing::info!(tenant = %tenant_id, user_id = %user.user_id, "password changed; refresh tokens revoked");
+            crate::audit::record(
+                crate::audit::Event::PasswordChanged,
+                tenant_id,
+                crate::audit::Subject {
+                    client: Some(&client.client_id),
+                    user: Some(&user.user_id),
+                    detail: Some("sessions revoked"),
+                },
+            );
             Outcome::Changed
         }
         Ok(false) => Outcome::Conflict,

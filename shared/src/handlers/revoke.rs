@@ -66,7 +66,15 @@ async fn revoke(
                 .access_tokens()
                 .revoke(tenant_id, &t.jti, retire_at)
                 .await?;
-            tracing::info!(tenant = %tenant_id, client_id = %caller.client_id, event = "token_revoked", kind = "access_token", "token revoked");
+            crate::audit::record(
+                crate::audit::Event::TokenRevoked,
+                tenant_id,
+                crate::audit::Subject {
+                    client: Some(&caller.client_id),
+                    detail: Some("access_token"),
+                    ..crate::audit::Subject::default()
+                },
+            );
         }
         return Ok(Outcome::Done);
     }
@@ -81,7 +89,15 @@ async fn revoke(
             .refresh_tokens()
             .revoke_family(tenant_id, &rt.family_id, now)
             .await?;
-        tracing::info!(tenant = %tenant_id, client_id = %caller.client_id, event = "token_revoked", kind = "refresh_token", "token revoked (family)");
+        crate::audit::record(
+            crate::audit::Event::TokenRevoked,
+            tenant_id,
+            crate::audit::Subject {
+                client: Some(&caller.client_id),
+                user: Some(&rt.user_id),
+                detail: Some("refresh_token"),
+            },
+        );
     }
     Ok(Outcome::Done)
 }

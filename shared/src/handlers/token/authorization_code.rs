@@ -37,7 +37,15 @@ pub async fn grant(
         return Err(OAuthError::invalid_grant(BAD_CODE));
     };
     if let Some(used) = &stored.family_id {
-        tracing::warn!(tenant = %tenant, "authorization code replayed; revoking the tokens it issued");
+        crate::audit::record(
+            crate::audit::Event::CodeReplayDetected,
+            tenant,
+            crate::audit::Subject {
+                client: Some(&client.client_id),
+                detail: Some("family revoked"),
+                ..crate::audit::Subject::default()
+            },
+        );
         families.revoke_family(tenant, used, ctx.now).await?;
         return Err(OAuthError::invalid_grant(BAD_CODE));
     }
@@ -103,7 +111,15 @@ pub async fn grant(
                 .await?
                 .and_then(|c| c.family_id)
             {
-                tracing::warn!(tenant = %tenant, "authorization code replayed; revoking the tokens it issued");
+                crate::audit::record(
+                    crate::audit::Event::CodeReplayDetected,
+                    tenant,
+                    crate::audit::Subject {
+                        client: Some(&client.client_id),
+                        detail: Some("family revoked"),
+                        ..crate::audit::Subject::default()
+                    },
+                );
                 families.revoke_family(tenant, &used, ctx.now).await?;
             }
             Err(OAuthError::invalid_grant(BAD_CODE))

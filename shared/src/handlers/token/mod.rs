@@ -158,6 +158,7 @@ async fn token(
         issuer: state.urls().await?.issuer(tenant_id),
         now,
     };
+    let grant_type = grant.grant_type();
     let result = match grant {
         TokenRequest::AuthorizationCode {
             code,
@@ -185,6 +186,17 @@ async fn token(
             scope,
         } => refresh::grant(&ctx, &refresh_token, scope.as_deref()).await,
     };
+    if let Ok(TokenOutcome::Issued(_)) = &result {
+        crate::audit::record(
+            crate::audit::Event::TokenIssued,
+            tenant_id,
+            crate::audit::Subject {
+                client: Some(&client.client_id),
+                detail: Some(grant_type),
+                ..crate::audit::Subject::default()
+            },
+        );
+    }
     result.map_err(|e| e.with_basic(client.basic))
 }
 

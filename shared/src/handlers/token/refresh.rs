@@ -70,10 +70,14 @@ pub async fn grant(
                 },
             );
             if !exact {
-                tracing::warn!(
-                    tenant = %tenant,
-                    family = %old.family_id,
-                    "refresh token reuse detected; revoking its family"
+                crate::audit::record(
+                    crate::audit::Event::RefreshReuseDetected,
+                    tenant,
+                    crate::audit::Subject {
+                        client: Some(&client.client_id),
+                        user: Some(&old.user_id),
+                        detail: Some("family revoked"),
+                    },
                 );
                 store.revoke_family(tenant, &old.family_id, ctx.now).await?;
                 return Err(OAuthError::invalid_grant(REVOKED));

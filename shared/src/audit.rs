@@ -1,0 +1,136 @@
+//! Audit lines and metrics (SPEC: Observability). Every security-relevant
+//! event is one log line with a stable `event` name and the tenant, client
+//! and user ids where known — never a secret, password, code or token, nor a
+//! hash of one — plus a CloudWatch embedded-metric-format (EMF) line counting
+//! it in namespace `Tollgate`, dimension `tenant`.
+
+use crate::ids::{ClientId, TenantId, UserId};
+use std::io::Write;
+
+/// The stable event names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    LoginSucceeded,
+    LoginFailed,
+    LoginThrottled,
+    TokenIssued,
+    RefreshReuseDetected,
+    CodeReplayDetected,
+    TokenRevoked,
+    PasswordChanged,
+    ForeignLoginPostRefused,
+}
+
+impl Event {
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::LoginSucceeded => "login_succeeded",
+            Event::LoginFailed => "login_failed",
+            Event::LoginThrottled => "login_throttled",
+            Event::TokenIssued => "token_issued",
+            Event::RefreshReuseDetected => "refresh_reuse_detected",
+            Event::CodeReplayDetected => "code_replay_detected",
+            Event::TokenRevoked => "token_revoked",
+            Event::PasswordChanged => "password_changed",
+            Event::ForeignLoginPostRefused => "foreign_login_post_refused",
+        }
+    }
+
+    /// The EMF metric the event counts in.
+    fn metric(self) -> &'static str {
+        match self {
+            Event::LoginSucceeded => "LoginSucceeded",
+            Event::LoginFailed => "LoginFailures",
+            Event::LoginThrottled => "Throttles",
+            Event::TokenIssued => "TokensIssued",
+            Event::RefreshReuseDetected => "RefreshReuseDetected",
+            Event::CodeReplayDetected => "CodeReplayDetected",
+            Event::TokenRevoked => "TokensRevoked",
+            Event::PasswordChanged => "PasswordChanges",
+            Event::ForeignLoginPostRefused => "ForeignLoginPosts",
+        }
+    }
+}
+
+/// Who and what an audit line is about (ids only).
+#[derive(Default)]
+pub struct Subject<'a> {
+    pub client: Option<&'a ClientId>,
+    pub user: Option<&'a UserId>,
+    /// The grant, or the kind of token, where it matters.
+    pub detail: Option<&'a str>,
+}
+
+/// Records one event: the audit line and its metric.
+pub fn record(event: Event, tenant: &TenantId, s: Subject<'_>) {
+    let client = s.client.map(ClientId::as_str).unwrap_or("");
+    let user = s.user.map(UserId::as_str).unwrap_or("");
+    let detail = s.detail.unwrap_or("");
+    tracing::info!(
+        target: "audit",
+        event = event.name(),
+        tenant = %tenant,
+        client_id = client,
+        user_id = user,
+        detail = detail,
+        "audit"
+    );
+    emit_metric(&metric_line(
+        event,
+        tenant,
+        detail,
+        crate::clock::Now::system().secs(),
+    ));
+}
+
+/// The EMF line: one count of the event's metric, dimension `tenant`.
+pub fn metric_line(event: Event, tenant: &TenantId, detail: &str, now: u64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": now.saturating_mul(1000),
+            "CloudWatchMetrics": [{
+                "Namespace": "Tollgate",
+                "Dimensions": [["tenant"]],
+                "Metrics": [{"Name": event.metric(), "Unit": "Count"}],
+            }],
+        },
+        "tenant": tenant.as_str(),
+        "event": event.name(),
+        "detail": detail,
+        event.metric(): 1,
+    })
+    .to_string()
+}
+
+/// EMF lines go to stdout as they are (Lambda ships them to CloudWatch Logs,
+/// which extracts the metrics); only in Lambda, so local runs stay quiet.
+fn emit_metric(line: &str) {
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        let _ = writeln!(std::io::stdout(), "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_lines_are_emf_with_the_tenant_dimension() {
+        let t = TenantId::parse("acme").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&metric_line(
+            Event::TokenIssued,
+            &t,
+            "password",
+            1_700_000_000,
+        ))
+        .unwrap();
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Tollgate");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "tenant"
+        );
+        assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000u64);
+        assert_eq!(v["TokensIssued"], 1);
+        assert_eq!(v["tenant"], "acme");
+    }
+}
