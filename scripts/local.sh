@@ -3,7 +3,8 @@
 # DynamoDB Local (127.0.0.1:8000) and the Secrets Manager emulator moto_server
 # (127.0.0.1:4566). Pids go to .local/*.pid, the environment to .local/env.
 #
-#   scripts/local.sh deps     install node_modules/ and .venv/ (idempotent)
+#   scripts/local.sh deps     install node_modules/ and .venv/, and Debian chromium +
+#                             chromium-driver when missing (idempotent)
 #   scripts/local.sh start    start the services that are not running
 #   scripts/local.sh stop     stop the services started from here
 #   scripts/local.sh status   show what runs
@@ -53,6 +54,31 @@ deps() {
       "moto[server]==$MOTO_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION" >&2
     touch "$VENV/.tollgate-deps-$MOTO_VERSION-$CARGO_LAMBDA_VERSION"
   fi
+  browser_deps
+}
+
+# Headless Chromium and chromedriver for the browser (SPA) test
+# (tests/integration/browser.rs), from Debian's packages: installed only when
+# one of them is missing. Needs root, as `make test` has on the CI image.
+browser_deps() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    return 0
+  fi
+  if ! command -v apt-get >/dev/null; then
+    log "chromium/chromedriver missing and no apt-get: the browser test will fail"
+    return 0
+  fi
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null; then sudo=(sudo -n); else
+      log "chromium/chromedriver missing and not root: install the Debian packages chromium and chromium-driver"
+      return 0
+    fi
+  fi
+  log "installing Debian chromium and chromium-driver (apt-get)"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    chromium chromium-driver >&2
 }
 
 write_env() {

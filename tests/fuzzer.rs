@@ -1,4 +1,6 @@
-//! An HTTP fuzzer for every public route of Tollgate, shared by the integration
+//! An HTTP fuzzer for every public route of Tollgate (authorize, callback,
+//! token, refresh, change-password, discovery, introspect, revoke, userinfo,
+//! and CORS preflights of all of them), shared by the integration
 //! test (`integration/fuzz.rs`, a bounded run with a fixed seed) and the
 //! `tollgate-fuzz` command (`make fuzz`, against a running `make dev` stack).
 //!
@@ -9,10 +11,16 @@
 //! of times, values 10-100 KB long, NUL / control / non-ASCII / invalid UTF-8
 //! bytes, invalid percent-escapes, bodies just over 64 KiB, malformed `Basic`
 //! headers, wrong content types, odd methods, random paths and tenant
-//! segments. Every response is checked: never 5xx (503 included: no outage is
-//! simulated), an answer within the client timeout, RFC 6749 error JSON
-//! (code and `error_description` characters) on the JSON endpoints, and
-//! `text/html` error pages on authorize and callback.
+//! segments, `OPTIONS` preflights from registered, foreign and malformed
+//! origins. Every response is checked: never 5xx (503 included: no outage is
+//! simulated), an answer within the client timeout, RFC 6749 / RFC 6750 error
+//! JSON (code and `error_description` characters) on the JSON endpoints, a
+//! `WWW-Authenticate` challenge where RFC 6749 §5.2 / RFC 6750 §3 require one,
+//! RFC 7662 / RFC 7009 answer shapes, `text/html` error pages on authorize and
+//! callback, and the CORS rules (SPEC: Browser clients): never
+//! `Access-Control-Allow-Credentials`, no CORS header at all on authorize and
+//! callback, `Access-Control-Allow-Origin` only `*` on discovery or the
+//! request's own origin when that origin is registered for a client.
 //!
 //! Request `i` is generated from its own `StdRng` seeded with `(seed, i)`;
 //! only the fresh tokens taken from the stack differ between two runs.
@@ -38,11 +46,23 @@ pub const PKCE_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGCCwAnQ8c";
 pub const MAX_BODY: usize = 64 * 1024;
 /// The longest URL the HTTP client can send.
 const MAX_URL: usize = 65_000;
+/// The longest body sent: well over [`MAX_BODY`] (so still a 413), far
+/// under what a function URL accepts (6 MB). Mutations compose (a 64 KiB
+/// value repeated thousands of times is hundreds of MB); sending that would
+/// time the client out, not test Tollgate.
+const MAX_SEND: usize = 1024 * 1024;
 
 /// A loopback redirect URI of the confidential client (any port matches).
 pub const LOOPBACK: &str = "http://127.0.0.1/cb";
+/// The confidential client's registered web origin (`--web-origin`).
+pub const CONFIDENTIAL_ORIGIN: &str = "https://app.fuzz.example";
+/// The public client's registered web origin.
+pub const PUBLIC_ORIGIN: &str = "http://127.0.0.1:8080";
+/// Every origin registered for a client of the fuzzed tenant.
+pub const REGISTERED_ORIGINS: &[&str] = &[CONFIDENTIAL_ORIGIN, PUBLIC_ORIGIN];
 /// `tollgate-admin client create` arguments (after `--tenant`/`--name`) of the
-/// confidential client: every grant.
+/// confidential client: every grant, a web origin, and a resource server's
+/// right to introspect every token.
 pub const CONFIDENTIAL_CLIENT: &[&str] = &[
     "--grant",
     "authorization_code",
@@ -54,8 +74,11 @@ pub const CONFIDENTIAL_CLIENT: &[&str] = &[
     LOOPBACK,
     "--scope",
     "api",
+    "--web-origin",
+    CONFIDENTIAL_ORIGIN,
+    "--introspect",
 ];
-/// The public client: code (PKCE) and password.
+/// The public client: code (PKCE) and password, a web origin.
 pub const PUBLIC_CLIENT: &[&str] = &[
     "--grant",
     "authorization_code",
@@ -65,9 +88,15 @@ pub const PUBLIC_CLIENT: &[&str] = &[
     REDIRECT,
     "--scope",
     "api",
+    "--web-origin",
+    PUBLIC_ORIGIN,
 ];
 /// The user whose credentials are never mutated: it logs in to mint fresh
-/// codes and refresh tokens, so it is never throttled.
+/// codes and refresh tokens. Every password check counts toward the throttle
+/// (5 per user per 15 minutes, successes included), so after its first few
+/// logins of a run the fuzzer falls back to cached codes and refresh tokens;
+/// fresh access tokens come from private sessions started before the run
+/// (rotated, never replayed: no password check).
 pub const MAIN_USER: &str = "fuzz-main";
 /// Users that mutated requests name (they may end up throttled or with a
 /// changed password; the fuzzer follows password changes).
@@ -121,16 +150,22 @@ pub enum Endpoint {
     Refresh,
     ChangePassword,
     Discovery,
+    Introspect,
+    Revoke,
+    Userinfo,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 6] = [
+    pub const ALL: [Endpoint; 9] = [
         Endpoint::Authorize,
         Endpoint::Callback,
         Endpoint::Token,
         Endpoint::Refresh,
         Endpoint::ChangePassword,
         Endpoint::Discovery,
+        Endpoint::Introspect,
+        Endpoint::Revoke,
+        Endpoint::Userinfo,
     ];
 
     pub fn function(self) -> &'static str {
@@ -141,11 +176,19 @@ impl Endpoint {
             Endpoint::Refresh => "refresh",
             Endpoint::ChangePassword => "change-password",
             Endpoint::Discovery => "discovery",
+            Endpoint::Introspect => "introspect",
+            Endpoint::Revoke => "revoke",
+            Endpoint::Userinfo => "userinfo",
         }
     }
 
+    /// Endpoints whose requests are form POSTs (userinfo is a GET, or a POST
+    /// only when the token travels in the body).
     fn is_post(self) -> bool {
-        !matches!(self, Endpoint::Authorize | Endpoint::Discovery)
+        !matches!(
+            self,
+            Endpoint::Authorize | Endpoint::Discovery | Endpoint::Userinfo
+        )
     }
 
     fn is_html(self) -> bool {
@@ -241,6 +284,9 @@ struct Draft {
     notes: Vec<String>,
     /// Set when a change-password request names this victim (index).
     victim: Option<usize>,
+    /// The parameters travel in a form body (a POST endpoint, or userinfo
+    /// with `access_token` in the body).
+    form_body: bool,
 }
 
 impl Draft {
@@ -262,6 +308,7 @@ impl Draft {
             headers: Vec::new(),
             notes: Vec::new(),
             victim: None,
+            form_body: endpoint.is_post(),
         }
     }
 
@@ -277,7 +324,7 @@ impl Draft {
     /// The parameters a mutation works on: the body for POST endpoints, the
     /// query for GET ones (and, now and then, the other).
     fn params_mut(&mut self, rng: &mut StdRng) -> &mut Vec<Pair> {
-        let body = self.endpoint.is_post() != rng.gen_bool(0.08);
+        let body = self.form_body != rng.gen_bool(0.08);
         if body {
             &mut self.body
         } else {
@@ -309,18 +356,32 @@ impl Draft {
             }
             notes.push(format!("URL cut to {} bytes (client limit)", url.len()));
         }
-        let body = match self.body_raw {
+        let mut body = match self.body_raw {
             Some(b) => b,
             None => encode_pairs(&self.body),
         };
+        if body.len() > MAX_SEND {
+            notes.push(format!("body cut from {} to {MAX_SEND} bytes", body.len()));
+            body.truncate(MAX_SEND);
+        }
         let mut headers = self.headers;
         if let Some(ct) = self.content_type {
             headers.push(("content-type".to_owned(), ct));
         }
         let real_post = !self.path_mutated && self.endpoint.is_post() && self.method == "POST";
+        // Userinfo reads a body only when it is a form; whether another error
+        // comes first (a token in the query) is its own business.
+        let form_ct = headers
+            .iter()
+            .find(|(n, _)| n == "content-type")
+            .is_some_and(|(_, v)| is_form_ct(&String::from_utf8_lossy(v)));
+        let any_post = !self.path_mutated
+            && self.method == "POST"
+            && (self.endpoint.is_post() || (self.endpoint == Endpoint::Userinfo && form_ct));
         FuzzRequest {
             endpoint: self.endpoint,
             real_post,
+            any_post,
             method: self.method,
             url,
             headers,
@@ -344,6 +405,8 @@ pub struct FuzzRequest {
     /// A POST to the endpoint's real route: 413 exactly when the body is
     /// over 64 KiB.
     pub real_post: bool,
+    /// A POST whose body the endpoint parses: never 413 for 64 KiB or less.
+    pub any_post: bool,
     victim: Option<usize>,
 }
 
@@ -612,10 +675,40 @@ fn specials(target: &Target, rng: &mut StdRng, key: &[u8]) -> Vec<Vec<u8>> {
             .iter()
             .map(|v| s(v))
             .collect(),
-        b"code" | b"refresh_token" | b"token" => [1, 22, 43, 44, 255, 256, 257, 4096]
-            .iter()
-            .map(|n| random_token(rng, *n).into_bytes())
-            .collect(),
+        b"code" | b"refresh_token" | b"token" | b"access_token" => {
+            let mut v: Vec<Vec<u8>> = [1, 22, 43, 44, 255, 256, 257, 4096, 8193]
+                .iter()
+                .map(|n| random_token(rng, *n).into_bytes())
+                .collect();
+            // JWT-shaped: three parts, a header that parses, or not.
+            let h = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt"}"#);
+            let c = URL_SAFE_NO_PAD.encode(r#"{"iss":"x","sub":"y","exp":99999999999}"#);
+            v.push(format!("{h}.{c}.").into_bytes());
+            v.push(format!("{h}.{c}.{}", random_token(rng, 86)).into_bytes());
+            v.push(b"a.b.c".to_vec());
+            v.push(b"..".to_vec());
+            v.push(
+                format!(
+                    "eyJ{}.eyJ{}.{}",
+                    random_token(rng, 30),
+                    random_token(rng, 200),
+                    random_token(rng, 86)
+                )
+                .into_bytes(),
+            );
+            v
+        }
+        b"token_type_hint" => [
+            "access_token",
+            "refresh_token",
+            "id_token",
+            "ACCESS_TOKEN",
+            "urn:ietf:params:oauth:token-type:jwt",
+            "",
+        ]
+        .iter()
+        .map(|v| s(v))
+        .collect(),
         b"username" | b"userid" | b"login_hint" => {
             let (name, id) = &target.victims[rng.gen_range(0..target.victims.len())];
             vec![
@@ -932,6 +1025,17 @@ fn mutate_body(rng: &mut StdRng, d: &mut Draft) {
     d.note(note);
 }
 
+/// Now and then, the `Origin` a browser app of the client would send.
+fn maybe_origin(rng: &mut StdRng, d: &mut Draft, kind: Kind) {
+    if rng.gen_bool(0.3) {
+        let origin = match kind {
+            Kind::Confidential => CONFIDENTIAL_ORIGIN,
+            Kind::Public => PUBLIC_ORIGIN,
+        };
+        d.set_header("origin", origin.as_bytes().to_vec());
+    }
+}
+
 fn basic(id: &str, secret: &str) -> Vec<u8> {
     let mut raw = Vec::new();
     pct_bytes(&mut raw, id.as_bytes());
@@ -1000,6 +1104,11 @@ fn mutate_headers(target: &Target, rng: &mut StdRng, d: &mut Draft) {
                 basic(&"A".repeat(5000), sec),
                 basic(id, &"é".repeat(2000)),
                 format!("Bearer {}", random_token(rng, 40)).into_bytes(),
+                b"Bearer".to_vec(),
+                b"Bearer ".to_vec(),
+                b"bearer a.b.c".to_vec(),
+                format!("Bearer {}", "e".repeat(9000)).into_bytes(),
+                b"Bearer \xff\xfe".to_vec(),
                 b"Digest username=\"x\"".to_vec(),
                 b"Basic \xe9\xe9\xe9".to_vec(),
                 [b"Basic ".as_slice(), &b64(&random_bytes(rng, 64))].concat(),
@@ -1024,6 +1133,10 @@ fn mutate_headers(target: &Target, rng: &mut StdRng, d: &mut Draft) {
                 .join("/");
             let opts: Vec<Vec<u8>> = vec![
                 origin.clone().into_bytes(),
+                CONFIDENTIAL_ORIGIN.as_bytes().to_vec(),
+                PUBLIC_ORIGIN.as_bytes().to_vec(),
+                format!("{CONFIDENTIAL_ORIGIN}/").into_bytes(),
+                CONFIDENTIAL_ORIGIN.to_ascii_uppercase().into_bytes(),
                 b"null".to_vec(),
                 b"https://evil.example".to_vec(),
                 format!("{origin}.evil.example").into_bytes(),
@@ -1156,7 +1269,7 @@ fn mutate_path(target: &Target, rng: &mut StdRng, d: &mut Draft) {
 /// Adds query parameters to a POST endpoint (credentials in the query) or a
 /// long query string to a GET endpoint.
 fn mutate_query(target: &Target, rng: &mut StdRng, d: &mut Draft) {
-    if d.endpoint.is_post() && rng.gen_bool(0.7) {
+    if (d.endpoint.is_post() || d.endpoint == Endpoint::Userinfo) && rng.gen_bool(0.7) {
         let k = [
             "client_secret",
             "password",
@@ -1164,7 +1277,9 @@ fn mutate_query(target: &Target, rng: &mut StdRng, d: &mut Draft) {
             "code",
             "newpassword",
             "x",
-        ][rng.gen_range(0..6)];
+            "token",
+            "access_token",
+        ][rng.gen_range(0..8)];
         let v = specials(target, rng, k.as_bytes());
         let v = v[rng.gen_range(0..v.len())].clone();
         d.query.push(Pair {
@@ -1202,7 +1317,22 @@ struct Fresh {
     tx: HashMap<bool, String>,
     code: HashMap<bool, String>,
     refresh: HashMap<bool, String>,
+    /// The latest user access token of each client.
+    access: HashMap<bool, String>,
+    /// The latest client_credentials token (confidential client only).
+    client_token: HashMap<bool, String>,
     passwords: HashMap<usize, String>,
+}
+
+/// What [`Fuzzer::material`] hands out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Material {
+    LoginTx,
+    Code,
+    RefreshToken,
+    /// A user's access token, from the client's private session.
+    AccessToken,
+    ClientToken,
 }
 
 /// One answer.
@@ -1354,6 +1484,12 @@ pub struct Fuzzer {
     cfg: Config,
     http: reqwest::Client,
     fresh: Mutex<Fresh>,
+    /// Each client's private session (its refresh token, never handed to a
+    /// fuzzed request), rotated for every fresh access token: [`MAIN_USER`]'s
+    /// password is checked only to start it (a user's password is checked at
+    /// most 5 times in 15 minutes, successes included). Locked across the
+    /// rotation, so two rotations never race into reuse detection.
+    sessions: [tokio::sync::Mutex<Option<String>>; 2],
     report: Mutex<Report>,
 }
 
@@ -1393,6 +1529,13 @@ fn is_json_ct(ct: &str) -> bool {
     ct.split(';')
         .next()
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn is_form_ct(ct: &str) -> bool {
+    ct.split(';').next().is_some_and(|m| {
+        m.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
 }
 
 fn is_html_ct(ct: &str) -> bool {
@@ -1468,7 +1611,7 @@ fn check(req: &FuzzRequest, o: &Outcome, timeout: Duration) -> Vec<String> {
             "{ep}: {status} for a body over 64 KiB (expected 413)"
         ));
     }
-    if req.real_post && req.body.len() <= MAX_BODY && status == 413 {
+    if req.any_post && req.body.len() <= MAX_BODY && status == 413 {
         out.push(format!("{ep}: 413 for a body of at most 64 KiB"));
     }
     let ct = header(&o.headers, "content-type");
@@ -1484,6 +1627,10 @@ fn check(req: &FuzzRequest, o: &Outcome, timeout: Duration) -> Vec<String> {
             .any(|k| k.as_str().starts_with("access-control-"))
     {
         out.push(format!("{ep}: CORS headers on a browser endpoint"));
+    }
+    out.extend(check_allow_origin(req, o));
+    if !head {
+        out.extend(check_answer_shape(req, status, o));
     }
     // Error answers of the JSON endpoints.
     if status >= 400 && !req.endpoint.is_html() && !head {
@@ -1533,6 +1680,131 @@ fn check(req: &FuzzRequest, o: &Outcome, timeout: Duration) -> Vec<String> {
         } else {
             out.push(format!("{ep}: {status} Location is not a URL"));
         }
+    }
+    out
+}
+
+/// The request's header `name` (the last one set).
+fn request_header<'a>(req: &'a FuzzRequest, name: &str) -> Option<&'a [u8]> {
+    req.headers
+        .iter()
+        .rev()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
+/// `Access-Control-Allow-Origin`: `*` only on discovery; anywhere else only
+/// the request's own `Origin`, and only an origin registered for a client.
+fn check_allow_origin(req: &FuzzRequest, o: &Outcome) -> Vec<String> {
+    let ep = req.endpoint.function();
+    let mut out = Vec::new();
+    let Some(acao) = o.headers.get("access-control-allow-origin") else {
+        return out;
+    };
+    let acao = acao.as_bytes();
+    if req.endpoint == Endpoint::Discovery {
+        if acao != b"*" {
+            out.push(format!(
+                "{ep}: Access-Control-Allow-Origin other than * on discovery"
+            ));
+        }
+        return out;
+    }
+    if acao == b"*" {
+        out.push(format!(
+            "{ep}: Access-Control-Allow-Origin * on a client endpoint"
+        ));
+    } else if request_header(req, "origin") != Some(acao) {
+        out.push(format!(
+            "{ep}: Access-Control-Allow-Origin is not the request's Origin"
+        ));
+    } else if !REGISTERED_ORIGINS.iter().any(|r| r.as_bytes() == acao) {
+        out.push(format!(
+            "{ep}: Access-Control-Allow-Origin for an origin no client registered"
+        ));
+    }
+    if req.method == "OPTIONS" && !o.headers.contains_key("access-control-allow-methods") {
+        out.push(format!(
+            "{ep}: preflight allows an origin without Access-Control-Allow-Methods"
+        ));
+    }
+    out
+}
+
+/// RFC 7662 and RFC 7009 answers, RFC 6750 §3 and RFC 6749 §5.2 challenges.
+fn check_answer_shape(req: &FuzzRequest, status: u16, o: &Outcome) -> Vec<String> {
+    let ep = req.endpoint.function();
+    let mut out = Vec::new();
+    let post = req.method == "POST";
+    let json = || serde_json::from_slice::<Value>(&o.body).ok();
+    match req.endpoint {
+        Endpoint::Introspect if status == 200 && post => {
+            if header(&o.headers, "cache-control") != "no-store" {
+                out.push(format!("{ep}: 200 without Cache-Control: no-store"));
+            }
+            match json().as_ref().map(|v| (v, v.get("active"))) {
+                Some((v, Some(Value::Bool(false)))) => {
+                    if v != &serde_json::json!({"active": false}) {
+                        out.push(format!(
+                            "{ep}: inactive answer is more than {{\"active\": false}}"
+                        ));
+                    }
+                }
+                Some((v, Some(Value::Bool(true)))) => {
+                    for f in [
+                        "iss",
+                        "sub",
+                        "aud",
+                        "client_id",
+                        "scope",
+                        "exp",
+                        "iat",
+                        "jti",
+                    ] {
+                        if v.get(f).is_none() {
+                            out.push(format!("{ep}: active answer without {f}"));
+                        }
+                    }
+                    let tt = v.get("token_type").and_then(Value::as_str);
+                    if !matches!(tt, Some("Bearer" | "refresh_token")) {
+                        out.push(format!("{ep}: active answer with token_type {tt:?}"));
+                    }
+                }
+                _ => out.push(format!("{ep}: 200 without a boolean `active`")),
+            }
+        }
+        Endpoint::Revoke if status == 200 && post && !o.body.is_empty() => {
+            out.push(format!("{ep}: 200 with a body (RFC 7009: empty)"));
+        }
+        Endpoint::Userinfo
+            if status == 200
+                && matches!(req.method.as_str(), "GET" | "POST")
+                && !json().is_some_and(|v| v.get("sub").is_some_and(Value::is_string)) =>
+        {
+            out.push(format!("{ep}: 200 without a JSON `sub`"));
+        }
+        Endpoint::Userinfo if status == 401 || status == 403 => {
+            let c = header(&o.headers, "www-authenticate").to_ascii_lowercase();
+            if !c.starts_with("bearer") {
+                out.push(format!("{ep}: {status} without a Bearer challenge"));
+            } else if status == 403 && !c.contains("insufficient_scope") {
+                out.push(format!("{ep}: 403 challenge without insufficient_scope"));
+            }
+        }
+        _ => {}
+    }
+    // RFC 6749 §5.2: a 401 after Basic authentication carries a challenge.
+    let basic = request_header(req, "authorization")
+        .is_some_and(|a| a.len() >= 6 && a[..6].eq_ignore_ascii_case(b"basic "));
+    if status == 401
+        && basic
+        && matches!(
+            req.endpoint,
+            Endpoint::Token | Endpoint::Refresh | Endpoint::Introspect | Endpoint::Revoke
+        )
+        && !o.headers.contains_key("www-authenticate")
+    {
+        out.push(format!("{ep}: 401 after Basic without WWW-Authenticate"));
     }
     out
 }
@@ -1598,6 +1870,7 @@ impl Fuzzer {
             cfg,
             http,
             fresh: Mutex::new(Fresh::default()),
+            sessions: Default::default(),
             report: Mutex::new(Report::default()),
         }
     }
@@ -1633,6 +1906,12 @@ impl Fuzzer {
         for r in futures::future::join_all(all).await {
             if let Err(e) = r {
                 eprintln!("fuzz warm-up: {}", e.without_url());
+            }
+        }
+        // The private sessions start before anything can throttle MAIN_USER.
+        for kind in [Kind::Confidential, Kind::Public] {
+            if self.fresh_access(kind).await.is_none() {
+                eprintln!("fuzz warm-up: no session for the {kind:?} client");
             }
         }
     }
@@ -1882,6 +2161,9 @@ impl Fuzzer {
                 1 => format!("/.well-known/oauth-authorization-server/oauth2/{t}"),
                 _ => format!("/oauth2/{t}/jwks.json"),
             },
+            Endpoint::Introspect => format!("/oauth2/{t}/introspect"),
+            Endpoint::Revoke => format!("/oauth2/{t}/revoke"),
+            Endpoint::Userinfo => format!("/oauth2/{t}/userinfo"),
         }
     }
 
@@ -1952,22 +2234,144 @@ impl Fuzzer {
         let o = self.exec(d.finish(&self.target), true).await;
         let v: Value = serde_json::from_slice(&o.body).ok()?;
         let rt = v.get("refresh_token")?.as_str()?.to_owned();
-        self.fresh_lock()
-            .refresh
-            .insert(kind == Kind::Public, rt.clone());
+        let mut f = self.fresh_lock();
+        f.refresh.insert(kind == Kind::Public, rt.clone());
+        if let Some(at) = v.get("access_token").and_then(Value::as_str) {
+            f.access.insert(kind == Kind::Public, at.to_owned());
+        }
         Some(rt)
+    }
+
+    /// A token request of `kind`'s client, unmutated: `Ok((access, refresh))`,
+    /// or `Err(refused)`: `true` when the server answered with a 4xx (the
+    /// grant is dead), `false` when it did not answer usefully (try again).
+    async fn token_request(
+        &self,
+        kind: Kind,
+        body: Vec<Pair>,
+    ) -> Result<(String, Option<String>), bool> {
+        let t = &self.target;
+        let mut rng = StdRng::from_entropy();
+        let mut d = Draft::new(
+            Endpoint::Token,
+            "POST",
+            self.route(Endpoint::Token, &mut rng),
+        );
+        d.body = body;
+        match kind {
+            Kind::Confidential => d.set_header(
+                "authorization",
+                basic(&t.confidential_id, &t.confidential_secret),
+            ),
+            Kind::Public => d.body.push(pair("client_id", &t.public_id)),
+        }
+        let o = self.exec(d.finish(&self.target), true).await;
+        let refused = o.status.is_some_and(|s| (400..500).contains(&s));
+        let v: Value = serde_json::from_slice(&o.body).map_err(|_| refused)?;
+        let at = v
+            .get("access_token")
+            .and_then(Value::as_str)
+            .ok_or(refused)?
+            .to_owned();
+        let rt = v
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok((at, rt))
+    }
+
+    /// A fresh user access token (scope with `openid`) from `kind`'s private
+    /// session: one rotation of its refresh token; the session starts (a
+    /// password grant) when there is none or it died.
+    async fn fresh_access(&self, kind: Kind) -> Option<String> {
+        let t = &self.target;
+        let mut session = self.sessions[usize::from(kind == Kind::Public)]
+            .lock()
+            .await;
+        let mut minted = None;
+        if let Some(rt) = session.take() {
+            match self
+                .token_request(
+                    kind,
+                    vec![
+                        pair("grant_type", "refresh_token"),
+                        pair("refresh_token", &rt),
+                    ],
+                )
+                .await
+            {
+                Ok(m) => minted = Some(m),
+                // The session is over: start another below.
+                Err(true) => {}
+                // No answer: the same token again next time (an exact retry
+                // within 10 s gets the same successor).
+                Err(false) => {
+                    *session = Some(rt);
+                    return None;
+                }
+            }
+        }
+        if minted.is_none() {
+            let scope = match kind {
+                Kind::Confidential => "api openid profile email offline_access",
+                Kind::Public => "api openid offline_access",
+            };
+            minted = self
+                .token_request(
+                    kind,
+                    vec![
+                        pair("grant_type", "password"),
+                        pair("username", &t.main_user.0),
+                        pair("password", &t.password),
+                        pair("scope", scope),
+                    ],
+                )
+                .await
+                .ok();
+        }
+        let (at, rt) = minted?;
+        *session = rt;
+        drop(session);
+        self.fresh_lock()
+            .access
+            .insert(kind == Kind::Public, at.clone());
+        Some(at)
+    }
+
+    /// A client_credentials token of the confidential client.
+    async fn fresh_client_token(&self) -> Option<String> {
+        let (at, _) = self
+            .token_request(
+                Kind::Confidential,
+                vec![
+                    pair("grant_type", "client_credentials"),
+                    pair("scope", "api"),
+                ],
+            )
+            .await
+            .ok()?;
+        self.fresh_lock().client_token.insert(false, at.clone());
+        Some(at)
     }
 
     /// A fresh value with probability `p` (or when none is cached), else the
     /// cached one (often already used: replays reach deep code too).
-    async fn material(&self, rng: &mut StdRng, what: u8, kind: Kind, p: f64) -> String {
+    async fn material(&self, rng: &mut StdRng, what: Material, kind: Kind, p: f64) -> String {
+        // Only the confidential client has client_credentials tokens.
+        let kind = if what == Material::ClientToken {
+            Kind::Confidential
+        } else {
+            kind
+        };
         let fresh = rng.gen_bool(p);
         let cached = {
             let f = self.fresh_lock();
             let m = match what {
-                0 => &f.tx,
-                1 => &f.code,
-                _ => &f.refresh,
+                Material::LoginTx => &f.tx,
+                Material::Code => &f.code,
+                Material::RefreshToken => &f.refresh,
+                Material::AccessToken => &f.access,
+                Material::ClientToken => &f.client_token,
             };
             m.get(&(kind == Kind::Public)).cloned()
         };
@@ -1975,9 +2379,11 @@ impl Fuzzer {
             return c;
         }
         let got = match what {
-            0 => self.fresh_tx(kind).await,
-            1 => self.fresh_code(kind).await,
-            _ => self.fresh_refresh(kind).await,
+            Material::LoginTx => self.fresh_tx(kind).await,
+            Material::Code => self.fresh_code(kind).await,
+            Material::RefreshToken => self.fresh_refresh(kind).await,
+            Material::AccessToken => self.fresh_access(kind).await,
+            Material::ClientToken => self.fresh_client_token().await,
         };
         got.or(cached).unwrap_or_else(|| random_token(rng, 43))
     }
@@ -2042,7 +2448,7 @@ impl Fuzzer {
             }
             Endpoint::Callback => {
                 let mut d = Draft::new(ep, "POST", path);
-                let tx = self.material(rng, 0, kind, 0.5).await;
+                let tx = self.material(rng, Material::LoginTx, kind, 0.5).await;
                 let (_, name, _, pw) = self.victim(rng);
                 let decision = if rng.gen_bool(0.8) { "allow" } else { "deny" };
                 d.body = vec![
@@ -2063,7 +2469,7 @@ impl Fuzzer {
                 let kind = if grant == 1 { Kind::Confidential } else { kind };
                 match grant {
                     0 => {
-                        let code = self.material(rng, 1, kind, 0.35).await;
+                        let code = self.material(rng, Material::Code, kind, 0.35).await;
                         d.body = vec![
                             pair("grant_type", "authorization_code"),
                             pair("code", &code),
@@ -2089,7 +2495,7 @@ impl Fuzzer {
                         ];
                     }
                     _ => {
-                        let rt = self.material(rng, 2, kind, 0.35).await;
+                        let rt = self.material(rng, Material::RefreshToken, kind, 0.35).await;
                         d.body = vec![
                             pair("grant_type", "refresh_token"),
                             pair("refresh_token", &rt),
@@ -2100,7 +2506,63 @@ impl Fuzzer {
                     }
                 }
                 self.client_auth(rng, &mut d, kind);
+                maybe_origin(rng, &mut d, kind);
                 d.body.shuffle(rng);
+                d
+            }
+            Endpoint::Introspect | Endpoint::Revoke => {
+                let mut d = Draft::new(ep, "POST", path);
+                // Mostly the confidential client (a resource server); a public
+                // client may revoke, never introspect.
+                let token = match rng.gen_range(0..10) {
+                    0..5 => self.material(rng, Material::AccessToken, kind, 0.3).await,
+                    5..8 => self.material(rng, Material::RefreshToken, kind, 0.2).await,
+                    8 => self.material(rng, Material::ClientToken, kind, 0.5).await,
+                    _ => random_token(rng, 43),
+                };
+                // Another client's token, now and then.
+                let kind = if rng.gen_bool(0.15) {
+                    match kind {
+                        Kind::Public => Kind::Confidential,
+                        Kind::Confidential => Kind::Public,
+                    }
+                } else {
+                    kind
+                };
+                d.body = vec![pair("token", &token)];
+                if rng.gen_bool(0.4) {
+                    let hint =
+                        ["access_token", "refresh_token", "unknown_hint"][rng.gen_range(0..3)];
+                    d.body.push(pair("token_type_hint", hint));
+                }
+                self.client_auth(rng, &mut d, kind);
+                maybe_origin(rng, &mut d, kind);
+                d.body.shuffle(rng);
+                d
+            }
+            Endpoint::Userinfo => {
+                let token = self.material(rng, Material::AccessToken, kind, 0.3).await;
+                let bearer = format!("Bearer {token}").into_bytes();
+                let mut d = match rng.gen_range(0..10) {
+                    0..7 => {
+                        let mut d = Draft::new(ep, "GET", path);
+                        d.set_header("authorization", bearer);
+                        d
+                    }
+                    7 => {
+                        let mut d = Draft::new(ep, "POST", path);
+                        d.set_header("authorization", bearer);
+                        d
+                    }
+                    _ => {
+                        let mut d = Draft::new(ep, "POST", path);
+                        d.form_body = true;
+                        d.content_type = Some(b"application/x-www-form-urlencoded".to_vec());
+                        d.body = vec![pair("access_token", &token)];
+                        d
+                    }
+                };
+                maybe_origin(rng, &mut d, kind);
                 d
             }
             Endpoint::ChangePassword => {
@@ -2175,18 +2637,99 @@ impl Fuzzer {
         d
     }
 
-    /// Request `i`: random, or a baseline with 0-3 mutations.
+    /// A CORS preflight (`OPTIONS` with `Origin` and
+    /// `Access-Control-Request-*`) to any endpoint, authorize and callback
+    /// included, from a registered, foreign or malformed origin.
+    fn preflight(&self, rng: &mut StdRng) -> Draft {
+        let ep = Endpoint::ALL[rng.gen_range(0..Endpoint::ALL.len())];
+        let path = self.route(ep, rng);
+        let mut d = Draft::new(ep, "OPTIONS", path);
+        d.content_type = None;
+        d.form_body = false;
+        let own = self
+            .target
+            .base("authorize")
+            .split('/')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("/");
+        let origins: Vec<Vec<u8>> = vec![
+            CONFIDENTIAL_ORIGIN.as_bytes().to_vec(),
+            PUBLIC_ORIGIN.as_bytes().to_vec(),
+            CONFIDENTIAL_ORIGIN.as_bytes().to_vec(),
+            own.into_bytes(),
+            b"https://evil.example".to_vec(),
+            format!("{CONFIDENTIAL_ORIGIN}.evil.example").into_bytes(),
+            b"null".to_vec(),
+            Vec::new(),
+            b"\xff\xfe".to_vec(),
+            random_ascii(rng, 3000),
+        ];
+        let origin = origins[rng.gen_range(0..origins.len())].clone();
+        let mut note = format!("preflight from {}", escape_bytes(&origin, 40));
+        if rng.gen_bool(0.92) {
+            d.set_header("origin", origin);
+        } else {
+            note.push_str(" (no Origin)");
+        }
+        if rng.gen_bool(0.85) {
+            let methods: [&[u8]; 8] = [
+                b"POST",
+                b"POST",
+                b"GET",
+                b"PUT",
+                b"DELETE",
+                b"post",
+                b"",
+                b"GET, POST",
+            ];
+            d.set_header(
+                "access-control-request-method",
+                methods[rng.gen_range(0..methods.len())].to_vec(),
+            );
+        }
+        if rng.gen_bool(0.6) {
+            let headers: Vec<Vec<u8>> = vec![
+                b"authorization".to_vec(),
+                b"authorization,content-type".to_vec(),
+                b"Content-Type".to_vec(),
+                b"x-requested-with, x-custom".to_vec(),
+                b"authorization, cookie".to_vec(),
+                random_ascii(rng, 4000),
+            ];
+            d.set_header(
+                "access-control-request-headers",
+                headers[rng.gen_range(0..headers.len())].clone(),
+            );
+        }
+        d.note(note);
+        if rng.gen_bool(0.2) {
+            mutate_path(&self.target, rng, &mut d);
+        }
+        if rng.gen_bool(0.1) {
+            mutate_headers(&self.target, rng, &mut d);
+        }
+        d
+    }
+
+    /// Request `i`: random, a preflight, or a baseline with 0-3 mutations.
     pub async fn generate(&self, i: usize) -> FuzzRequest {
         let mut rng = self.rng(i);
+        if rng.gen_bool(0.06) {
+            return self.preflight(&mut rng).finish(&self.target);
+        }
         let ep = {
             let r = rng.gen_range(0..100);
             match r {
-                0..18 => Endpoint::Authorize,
-                18..36 => Endpoint::Callback,
-                36..64 => Endpoint::Token,
-                64..74 => Endpoint::Refresh,
-                74..86 => Endpoint::ChangePassword,
-                _ => Endpoint::Discovery,
+                0..14 => Endpoint::Authorize,
+                14..28 => Endpoint::Callback,
+                28..50 => Endpoint::Token,
+                50..58 => Endpoint::Refresh,
+                58..67 => Endpoint::ChangePassword,
+                67..75 => Endpoint::Discovery,
+                75..84 => Endpoint::Introspect,
+                84..92 => Endpoint::Revoke,
+                _ => Endpoint::Userinfo,
             }
         };
         if rng.gen_bool(0.08) {
@@ -2201,11 +2744,12 @@ impl Fuzzer {
         };
         let mut ops: Vec<u8> = (0..n).map(|_| rng.gen_range(0..100)).collect();
         // Body-level mutations work on the encoded body: after the others.
-        ops.sort_by_key(|op| (55..67).contains(op) && ep.is_post());
+        let form_body = d.form_body;
+        ops.sort_by_key(|op| (55..67).contains(op) && form_body);
         for op in ops {
             match op {
                 0..55 => mutate_params(&self.target, &mut rng, &mut d),
-                55..67 if ep.is_post() => mutate_body(&mut rng, &mut d),
+                55..67 if d.form_body => mutate_body(&mut rng, &mut d),
                 55..67 => mutate_query(&self.target, &mut rng, &mut d),
                 67..79 => mutate_headers(&self.target, &mut rng, &mut d),
                 79..85 => mutate_method(&mut rng, &mut d),

@@ -451,3 +451,356 @@ pub fn pkce() -> (String, String) {
         .encode(tollgate::crypto::sha256(verifier.as_bytes()));
     (verifier, challenge)
 }
+
+// ---------------------------------------------------------------------------
+// Introspection, revocation, userinfo and CORS (the endpoints' tests share
+// these; everything above is untouched).
+// ---------------------------------------------------------------------------
+
+/// The time now, as the functions read it (seconds since the epoch).
+pub fn now_secs() -> u64 {
+    tollgate::Now::system().secs()
+}
+
+/// Sleeps until the clock reads at least `secs` (tests that must see a use
+/// land in a later second than the token's `iat`). Bounded: never more than
+/// 3 s, so a mistake cannot make a test slow.
+pub async fn wait_until(secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while now_secs() < secs {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "wait_until({secs}) would sleep more than 3 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The claims of a JWT, not verified (for comparing with an answer).
+pub fn jwt_claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1).expect("a JWT has a claims part");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url claims");
+    serde_json::from_slice(&raw).expect("JSON claims")
+}
+
+/// An HTTP answer whose body may be empty or not JSON.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub async fn of(resp: reqwest::Response) -> Answer {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.text().await.unwrap();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {self:?}"))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    /// The names of every `access-control-*` header.
+    pub fn cors_headers(&self) -> Vec<String> {
+        self.headers
+            .keys()
+            .map(|k| k.as_str().to_owned())
+            .filter(|k| k.starts_with("access-control-"))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?} {}", self.status, self.headers, self.body)
+    }
+}
+
+pub async fn send(req: reqwest::RequestBuilder) -> Answer {
+    Answer::of(req.send().await.unwrap()).await
+}
+
+/// How a request to a client-authenticated endpoint names its client.
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    /// `client_secret_basic` (for a public client: `id:` with an empty secret).
+    Basic(&'a TestClient),
+    /// `client_secret_post`, or `client_id` alone for a public client.
+    Post(&'a TestClient),
+    /// No client authentication at all.
+    Nobody,
+}
+
+impl Auth<'_> {
+    /// Basic for a confidential client, `client_id` in the body for a public one.
+    pub fn of(c: &TestClient) -> Auth<'_> {
+        if c.secret.is_some() {
+            Auth::Basic(c)
+        } else {
+            Auth::Post(c)
+        }
+    }
+}
+
+/// A tenant with a user (`USER`, name, email and an attribute), a confidential
+/// password-grant app and a resource server registered with `--introspect`:
+/// what the introspection, revocation and userinfo tests start from.
+pub struct World {
+    pub t: TestTenant,
+    pub user_id: String,
+    pub app: TestClient,
+    pub rs: TestClient,
+}
+
+pub const USER: &str = "alice";
+/// Everything the app may ask for at the password grant.
+pub const FULL_SCOPE: &str = "api openid profile email";
+
+impl World {
+    pub async fn new(tenant_args: &[&str]) -> World {
+        let t = TestTenant::with(tenant_args).await;
+        let user_id = t
+            .user(
+                USER,
+                &[
+                    "--email",
+                    "alice@example.com",
+                    "--name",
+                    "Alice Liddell",
+                    "--attr",
+                    "tier=gold",
+                ],
+            )
+            .await;
+        let app = t
+            .client(&["--name", "App", "--grant", "password", "--scope", "api"])
+            .await;
+        let rs = t
+            .client(&[
+                "--name",
+                "Resource server",
+                "--grant",
+                "client_credentials",
+                "--scope",
+                "api",
+                "--introspect",
+            ])
+            .await;
+        World {
+            t,
+            user_id,
+            app,
+            rs,
+        }
+    }
+
+    /// A fresh session of `USER` at `client` (password grant): (access token,
+    /// refresh token).
+    pub async fn session(&self, client: &TestClient, scope: &str) -> (String, String) {
+        let (s, v) = self.t.password_grant(client, USER, Some(scope)).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        (
+            v["access_token"].as_str().unwrap().to_owned(),
+            v["refresh_token"]
+                .as_str()
+                .expect("a refresh token")
+                .to_owned(),
+        )
+    }
+
+    /// The resource server's introspection answer.
+    pub async fn rs_sees(&self, token: &str) -> Value {
+        self.t.introspect(&self.rs, token).await
+    }
+}
+
+impl TestTenant {
+    pub fn introspect_url(&self) -> String {
+        self.url("introspect", "introspect")
+    }
+
+    pub fn revoke_url(&self) -> String {
+        self.url("revoke", "revoke")
+    }
+
+    pub fn userinfo_url(&self) -> String {
+        self.url("userinfo", "userinfo")
+    }
+
+    /// A form POST that names its client as `auth` says, with extra headers.
+    pub async fn client_post(
+        &self,
+        url: &str,
+        auth: Auth<'_>,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        let mut req = stack().http.post(url);
+        match auth {
+            Auth::Basic(c) => req = req.basic_auth(&c.id, Some(c.secret.as_deref().unwrap_or(""))),
+            Auth::Post(c) => {
+                form.push(("client_id", &c.id));
+                if let Some(s) = &c.secret {
+                    form.push(("client_secret", s));
+                }
+            }
+            Auth::Nobody => {}
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        send(req.form(&form)).await
+    }
+
+    /// RFC 7662 as `caller`: asserts 200 and `Cache-Control: no-store`.
+    pub async fn introspect(&self, caller: &TestClient, token: &str) -> Value {
+        let a = self
+            .client_post(
+                &self.introspect_url(),
+                Auth::of(caller),
+                &[("token", token)],
+                &[],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{a:?}");
+        assert_eq!(
+            a.header("cache-control"),
+            Some("no-store"),
+            "introspection answers are never cached: {a:?}"
+        );
+        a.json()
+    }
+
+    /// RFC 7009 as `caller` (Basic, or `client_id` for a public client).
+    pub async fn revoke(&self, caller: &TestClient, token: &str) -> Answer {
+        self.client_post(
+            &self.revoke_url(),
+            Auth::of(caller),
+            &[("token", token)],
+            &[],
+        )
+        .await
+    }
+
+    /// GET userinfo with `Authorization: Bearer`.
+    pub async fn userinfo(&self, token: &str) -> Answer {
+        send(stack().http.get(self.userinfo_url()).bearer_auth(token)).await
+    }
+
+    /// The tenant's current signing key, read from Secrets Manager: tests mint
+    /// tokens with it to move time (an `iat` in the past) instead of sleeping.
+    pub async fn signer(&self) -> tollgate::keys::Signer {
+        use tollgate::secrets::SecretSource;
+        let sm = tollgate::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+            &sdk().await,
+        ));
+        let raw = sm
+            .fetch(&config().signing_key_secret(&self.tenant_id()))
+            .await
+            .unwrap()
+            .expect("the tenant's signing key");
+        tollgate::keys::Signer::from_secret(&raw).unwrap()
+    }
+
+    /// A real access token's claims changed by `edit`, signed again with the
+    /// tenant's current key (a token Tollgate could have issued at another time).
+    pub async fn resign(
+        &self,
+        jwt: &str,
+        edit: impl FnOnce(&mut serde_json::Map<String, Value>),
+    ) -> String {
+        let mut claims = jwt_claims(jwt).as_object().unwrap().clone();
+        edit(&mut claims);
+        self.signer()
+            .await
+            .sign_jwt("at+jwt", &Value::Object(claims))
+            .unwrap()
+    }
+}
+
+/// Client authentication at an RFC 7009 / 7662 endpoint fails as at the token
+/// endpoint: `invalid_client`, 401, `WWW-Authenticate: Basic` after Basic,
+/// `no-store`; both methods at once is `invalid_request`. `good` is a
+/// confidential client of `t`, `public` a public one; `form` the endpoint's
+/// otherwise valid parameters.
+pub async fn assert_client_auth_errors(
+    t: &TestTenant,
+    url: &str,
+    good: &TestClient,
+    public: &TestClient,
+    form: &[(&str, &str)],
+) {
+    let wrong = TestClient {
+        id: good.id.clone(),
+        secret: Some(format!("{}x", good.secret())),
+    };
+    let unknown = TestClient {
+        id: "AAAAAAAAAAAAAAAAAAAA".to_owned(),
+        secret: Some("x".repeat(64)),
+    };
+    let public_with_secret = TestClient {
+        id: public.id.clone(),
+        secret: Some("x".repeat(64)),
+    };
+    let without_secret = TestClient {
+        id: good.id.clone(),
+        secret: None,
+    };
+    let cases: Vec<(&str, Auth<'_>, bool)> = vec![
+        ("wrong secret, Basic", Auth::Basic(&wrong), true),
+        ("wrong secret, in the body", Auth::Post(&wrong), false),
+        ("unknown client, Basic", Auth::Basic(&unknown), true),
+        ("unknown client, in the body", Auth::Post(&unknown), false),
+        (
+            "public client with a secret, Basic",
+            Auth::Basic(&public_with_secret),
+            true,
+        ),
+        (
+            "a confidential client_id without its secret",
+            Auth::Post(&without_secret),
+            false,
+        ),
+        (
+            "a confidential client as `id:` in Basic",
+            Auth::Basic(&without_secret),
+            true,
+        ),
+        ("no client authentication", Auth::Nobody, false),
+    ];
+    for (what, auth, basic) in cases {
+        let a = t.client_post(url, auth, form, &[]).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{what}: {a:?}");
+        assert_eq!(err_code(&a.json()), "invalid_client", "{what}: {a:?}");
+        assert_eq!(a.header("cache-control"), Some("no-store"), "{what}: {a:?}");
+        if basic {
+            let challenge = a.header("www-authenticate").unwrap_or_else(|| {
+                panic!("{what}: a 401 after Basic carries WWW-Authenticate: {a:?}")
+            });
+            assert!(
+                challenge.to_ascii_lowercase().starts_with("basic"),
+                "{what}: {challenge}"
+            );
+        }
+    }
+    // Basic and client_secret in the body at once.
+    let mut both: Vec<(&str, &str)> = form.to_vec();
+    both.push(("client_secret", good.secret()));
+    let a = t.client_post(url, Auth::Basic(good), &both, &[]).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "two methods: {a:?}");
+    assert_eq!(err_code(&a.json()), "invalid_request", "two methods: {a:?}");
+}

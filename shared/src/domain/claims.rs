@@ -10,7 +10,7 @@ use crate::domain::records::{Tenant, User};
 use serde_json::{Map, Value, json};
 
 /// Claims an attribute may not override.
-pub const RESERVED: [&str; 14] = [
+pub const RESERVED: [&str; 16] = [
     "iss",
     "sub",
     "aud",
@@ -25,6 +25,8 @@ pub const RESERVED: [&str; 14] = [
     "azp",
     "at_hash",
     "typ",
+    "sid",
+    "act",
 ];
 
 /// Which of a user's claims a token carries.

@@ -11,7 +11,7 @@ use crate::clock::Now;
 use crate::crypto::token_hash;
 use crate::domain::sliding_expiry::{Sliding, WRITE_INTERVAL};
 use crate::error::OAuthError;
-use crate::ids::UserId;
+use crate::ids::{ClientId, UserId};
 use crate::jwt::{VerifiedAccessToken, verify_access_token};
 use crate::store::{Client, RefreshState, RefreshToken, Tenant, User};
 use std::sync::Arc;
@@ -39,8 +39,20 @@ pub fn looks_like_jwt(raw: &str) -> bool {
     raw.bytes().filter(|b| *b == b'.').count() == 2
 }
 
+/// Who is asking: a caller that may only see its own clients' tokens never
+/// learns about — nor extends — anyone else's.
+#[derive(Clone, Copy)]
+pub enum Viewer<'a> {
+    /// A resource server (`--introspect`) or the token's bearer (userinfo).
+    Any,
+    /// A client that may see only tokens issued to itself.
+    Client(&'a ClientId),
+}
+
 /// The access token's state, judged at `now`. With `is_use`, an active token
 /// under sliding expiry has its deadline moved (at most one write a minute).
+/// A token the viewer may not see is reported inactive before anything is
+/// read or written.
 pub async fn access_token(
     state: &AppState,
     tenant: &Tenant,
@@ -48,10 +60,16 @@ pub async fn access_token(
     raw: &str,
     now: Now,
     is_use: bool,
+    viewer: Viewer<'_>,
 ) -> Result<Option<ActiveAccess>, OAuthError> {
     let Some(token) = verify_access_token(raw, tenant, issuer) else {
         return Ok(None);
     };
+    if let Viewer::Client(c) = viewer
+        && &token.client_id != c
+    {
+        return Ok(None);
+    }
     let Some(client) = state
         .enabled_client(&tenant.id, token.client_id.as_str())
         .await?
@@ -91,7 +109,6 @@ pub async fn access_token(
                         && &f.family_id == sid
                         && f.user_id == user.user_id
                         && f.pwd_version == user.pwd_version
-                        && f.expires_at > now.secs()
                 });
                 if !alive {
                     return Ok(None);

@@ -67,12 +67,15 @@ impl Issuer<'_> {
     /// A session for a user's tokens: it lives as long as its refresh tokens,
     /// or, without one, as long as its access token can (sliding included).
     pub fn family(&self, user: &User, family_id: String, with_refresh: bool) -> Family {
+        // Never shorter than the access tokens it vouches for.
+        let access = self
+            .tenant
+            .access_token_ttl
+            .max(self.tenant.sliding_max.unwrap_or(0));
         let lifetime = if with_refresh {
-            self.tenant.refresh_token_ttl
+            self.tenant.refresh_token_ttl.max(access)
         } else {
-            self.tenant
-                .access_token_ttl
-                .max(self.tenant.sliding_max.unwrap_or(0))
+            access
         };
         Family {
             tenant: self.tenant.id.clone(),
@@ -134,7 +137,7 @@ impl Issuer<'_> {
                 scope: g.scope.to_owned(),
                 pwd_version: g.user.pwd_version,
                 issued_at: self.now.secs(),
-                expires_at: family.expires_at,
+                expires_at: self.now.plus(self.tenant.refresh_token_ttl),
                 state: RefreshState::Active,
             };
             (Some(token), Some(rt))

@@ -56,13 +56,16 @@ async fn introspect(
     let issuer = state.urls().await?.issuer(tenant_id);
     // `token_type_hint` is optional and never needed: the token's form tells.
     if inspect::looks_like_jwt(token) {
-        let Some(active) = inspect::access_token(state, &tenant, &issuer, token, now, true).await?
+        let viewer = if caller.introspect {
+            inspect::Viewer::Any
+        } else {
+            inspect::Viewer::Client(&caller.client_id)
+        };
+        let Some(active) =
+            inspect::access_token(state, &tenant, &issuer, token, now, true, viewer).await?
         else {
             return Ok(Outcome::Inactive);
         };
-        if !caller.introspect && active.token.client_id != caller.client_id {
-            return Ok(Outcome::Inactive);
-        }
         let t = &active.token;
         let mut body = json!({
             "active": true,

@@ -1,9 +1,13 @@
 //! `tollgate-fuzz` (`make fuzz`): the HTTP fuzzer of `tollgate_tests::fuzzer`
-//! against a running `make dev` stack. It provisions its own tenant with
-//! `target/debug/tollgate-admin`, sends `FUZZ_REQUESTS` requests (default
-//! 10000) generated from `FUZZ_SEED` (default: from the clock, printed),
-//! `FUZZ_CONCURRENCY` at a time (default 8), prints a summary and exits
-//! non-zero on any 5xx, hang or malformed error.
+//! against a running `make dev` stack: every public route (authorize,
+//! callback, token, refresh, change-password, discovery, introspect, revoke,
+//! userinfo) and CORS preflights of each. It provisions its own tenant with
+//! `target/debug/tollgate-admin` (a confidential client with every grant, a
+//! web origin and `--introspect`, a public client with a web origin, users),
+//! sends `FUZZ_REQUESTS` requests (default 10000) generated from `FUZZ_SEED`
+//! (default: from the clock, printed), `FUZZ_CONCURRENCY` at a time (default
+//! 8), prints a summary and exits non-zero on any 5xx, hang, malformed error,
+//! malformed RFC 7662 / RFC 7009 answer, missing challenge or CORS violation.
 
 use rand::Rng;
 use serde_json::Value;

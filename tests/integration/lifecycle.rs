@@ -1,0 +1,328 @@
+//! The lifecycle CLI (SPEC: Provisioning CLI): read, list, change and remove
+//! tenants, clients and users, with immediate effect on the running stack.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+fn ok(args: &[&str]) -> Value {
+    admin(args, None).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+#[tokio::test]
+async fn tenant_delete_removes_every_item_and_secret_of_the_tenant_and_nothing_else() {
+    let doomed = TestTenant::new().await;
+    let kept = TestTenant::new().await;
+    for t in [&doomed, &kept] {
+        t.user("del", &[]).await;
+        let c = t.code_client().await;
+        // Hot items: a code, a family and refresh token, a throttle, a login tx.
+        let code = t.code(&c, &[], "del").await;
+        let (s, _) = t
+            .token(
+                Some(&c),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                ],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let db = db().await;
+    let kept_before = db.tenant_items(&kept.tenant_id()).await.unwrap().len();
+    assert!(
+        !db.tenant_items(&doomed.tenant_id())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let out = ok(&["tenant", "delete", &doomed.alias]);
+    assert!(out["deleted_items"].as_u64().unwrap() >= 8, "{out}");
+    assert!(out["deleted_secrets"].as_u64().unwrap() >= 2, "{out}");
+    assert!(
+        db.tenant_items(&doomed.tenant_id())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let secrets =
+        tollgate::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk().await));
+    use tollgate::secrets::SecretSource;
+    assert!(
+        secrets
+            .fetch(&config().signing_key_secret(&doomed.tenant_id()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The other tenant is whole and still works.
+    assert_eq!(
+        db.tenant_items(&kept.tenant_id()).await.unwrap().len(),
+        kept_before
+    );
+    assert!(
+        secrets
+            .fetch(&config().signing_key_secret(&kept.tenant_id()))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(admin(&["tenant", "get", &doomed.alias], None).is_err());
+    ok(&["tenant", "get", &kept.alias]);
+}
+
+#[tokio::test]
+async fn lists_paginate_and_never_print_a_secret_or_a_hash() {
+    let t = TestTenant::new().await;
+    let mut secrets = Vec::new();
+    for _ in 0..3 {
+        let c = t.client(&["--grant", "client_credentials"]).await;
+        secrets.push(c.secret.clone().unwrap());
+    }
+    for u in ["la", "lb", "lc"] {
+        t.user(u, &[]).await;
+    }
+    let first = ok(&["client", "list", "--tenant", &t.alias, "--limit", "2"]);
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let next = first["next"].as_str().expect("a next page").to_owned();
+    let second = ok(&[
+        "client", "list", "--tenant", &t.alias, "--limit", "2", "--next", &next,
+    ]);
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    let users = ok(&["user", "list", "--tenant", &t.alias]);
+    let names: Vec<&str> = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["la", "lb", "lc"]);
+    let everything = format!("{first}{second}{users}");
+    for s in &secrets {
+        assert!(!everything.contains(s.as_str()));
+    }
+    assert!(!everything.contains("sha256:"));
+    assert!(!everything.contains("$argon2"));
+    assert!(!everything.contains("password_hash"));
+}
+
+#[tokio::test]
+async fn a_disabled_client_can_no_longer_authenticate() {
+    let t = TestTenant::new().await;
+    let c = t.client(&["--grant", "client_credentials"]).await;
+    let (s, _) = t
+        .token(Some(&c), &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    ok(&[
+        "client",
+        "disable",
+        "--tenant",
+        &t.alias,
+        "--client-id",
+        &c.id,
+    ]);
+    assert_eq!(
+        ok(&["client", "get", "--tenant", &t.alias, "--client-id", &c.id])["enabled"],
+        false
+    );
+    ok(&[
+        "client",
+        "enable",
+        "--tenant",
+        &t.alias,
+        "--client-id",
+        &c.id,
+    ]);
+    assert_eq!(
+        ok(&["client", "get", "--tenant", &t.alias, "--client-id", &c.id])["enabled"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_user_cannot_sign_in_and_revoke_tokens_ends_every_session() {
+    let t = TestTenant::new().await;
+    let user_id = t.user("dis", &[]).await;
+    let c = t.client(&["--grant", "password", "--scope", "api"]).await;
+    let (s, v) = t.password_grant(&c, "dis", Some("api")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let rt = v["refresh_token"].as_str().unwrap().to_owned();
+    ok(&[
+        "user",
+        "revoke-tokens",
+        "--tenant",
+        &t.alias,
+        "--user-id",
+        &user_id,
+    ]);
+    let (s, _) = t.refresh(&c, &rt).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "the session is gone");
+    ok(&[
+        "user",
+        "disable",
+        "--tenant",
+        &t.alias,
+        "--user-id",
+        &user_id,
+    ]);
+    let (s, _) = t.password_grant(&c, "dis", Some("api")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a disabled user cannot sign in");
+    ok(&[
+        "user",
+        "enable",
+        "--tenant",
+        &t.alias,
+        "--user-id",
+        &user_id,
+    ]);
+    let (s, _) = t.password_grant(&c, "dis", Some("api")).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_rotated_secret_keeps_the_old_one_only_for_the_grace_period() {
+    let t = TestTenant::new().await;
+    let c = t.client(&["--grant", "client_credentials"]).await;
+    let rotated = ok(&[
+        "client",
+        "rotate-secret",
+        "--tenant",
+        &t.alias,
+        "--client-id",
+        &c.id,
+        "--grace",
+        "3600",
+    ]);
+    let new = TestClient {
+        id: c.id.clone(),
+        secret: Some(rotated["client_secret"].as_str().unwrap().to_owned()),
+    };
+    assert_ne!(new.secret, c.secret);
+    // Wait out the functions' 5 s re-read guard for a freshly cached secret.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    for who in [&c, &new] {
+        let (s, v) = t
+            .token(Some(who), &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    // Without grace the old one stops at once.
+    let again = ok(&[
+        "client",
+        "rotate-secret",
+        "--tenant",
+        &t.alias,
+        "--client-id",
+        &c.id,
+    ]);
+    let newest = TestClient {
+        id: c.id.clone(),
+        secret: Some(again["client_secret"].as_str().unwrap().to_owned()),
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let (s, _) = t
+        .token(Some(&new), &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = t
+        .token(Some(&newest), &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unlock_lifts_the_throttle_and_set_password_ends_sessions() {
+    let t = TestTenant::new().await;
+    let user_id = t.user("lock", &[]).await;
+    let c = t.client(&["--grant", "password", "--scope", "api"]).await;
+    let (_, v) = t.password_grant(&c, "lock", Some("api")).await;
+    let rt = v["refresh_token"].as_str().unwrap().to_owned();
+    for _ in 0..5 {
+        t.token(
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", "lock"),
+                ("password", "nope"),
+            ],
+        )
+        .await;
+    }
+    let (s, _) = t.password_grant(&c, "lock", Some("api")).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    ok(&[
+        "user",
+        "unlock",
+        "--tenant",
+        &t.alias,
+        "--user-id",
+        &user_id,
+    ]);
+    let (s, _) = t.password_grant(&c, "lock", Some("api")).await;
+    assert_eq!(s, StatusCode::OK);
+    admin(
+        &[
+            "user",
+            "set-password",
+            "--tenant",
+            &t.alias,
+            "--user-id",
+            &user_id,
+        ],
+        Some("a completely new passphrase"),
+    )
+    .unwrap();
+    let (s, _) = t.refresh(&c, &rt).await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "set-password ends every session"
+    );
+    let (s, _) = t.password_grant(&c, "lock", Some("api")).await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "the old password no longer works"
+    );
+}
+
+#[tokio::test]
+async fn user_update_and_delete() {
+    let t = TestTenant::new().await;
+    let user_id = t.user("upd", &["--email", "old@example.com"]).await;
+    let v = ok(&[
+        "user",
+        "update",
+        "--tenant",
+        &t.alias,
+        "--user-id",
+        &user_id,
+        "--email",
+        "new@example.com",
+        "--attr",
+        "tier=gold",
+    ]);
+    assert_eq!(v["email"], "new@example.com");
+    assert_eq!(v["attrs"]["tier"], "gold");
+    ok(&[
+        "user",
+        "delete",
+        "--tenant",
+        &t.alias,
+        "--user-id",
+        &user_id,
+    ]);
+    assert!(
+        admin(
+            &["user", "get", "--tenant", &t.alias, "--user-id", &user_id],
+            None
+        )
+        .is_err()
+    );
+    // The username is free again.
+    t.user("upd", &[]).await;
+}
