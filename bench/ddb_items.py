@@ -2,9 +2,13 @@
 
 Usage: ddb_items.py TENANT  (environment of .local/env). Prints one JSON object:
 {kind: {"count", "max_bytes", "rru_eventual", "rru_strong"}} where kind is the sort
-key prefix (TENANT, CLIENT, USER, RT, FAM, ...). Sizes follow DynamoDB's documented
+key prefix (TENANT, CLIENT, USER, RT, FAM, AT, ...). Sizes follow DynamoDB's documented
 item-size rules; the read units are what DynamoDB Local reports for a GetItem of
 the largest item of each kind (ReturnConsumedCapacity=TOTAL).
+
+The tenant and its clients share the partition `T#{tenant}`; every other item has
+a partition of its own, `T#{tenant}#{sort key}` (README: Storage), so the tenant's
+items are found with a filtered scan of the (local, small) table, not a query.
 """
 import json
 import os
@@ -58,10 +62,10 @@ def main() -> None:
         endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
     )
     kinds: dict = {}
-    pages = ddb.get_paginator("query").paginate(
+    pages = ddb.get_paginator("scan").paginate(
         TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"T#{tenant}"}},
+        FilterExpression="pk = :pk OR begins_with(pk, :hot)",
+        ExpressionAttributeValues={":pk": {"S": f"T#{tenant}"}, ":hot": {"S": f"T#{tenant}#"}},
     )
     for page in pages:
         for item in page["Items"]:

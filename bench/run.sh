@@ -15,13 +15,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-FUNCTIONS=(authorize callback token refresh change-password discovery)
+FUNCTIONS=(authorize callback token refresh change-password discovery introspect revoke userinfo)
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
 start=$SECONDS
 
 # ---- the local stack: start what is missing, stop only that afterwards ----------
-was_up() { scripts/local.sh status | grep -q "^$1: up"; }
+# Not `status | grep -q`: under pipefail, grep -q closing the pipe early fails the
+# pipeline (SIGPIPE), which would read as "down" and stop a service someone else
+# started.
+local_status=$(scripts/local.sh status)
+was_up() { grep -q "^$1: up" <<<"$local_status"; }
 ddb_was_up=0; moto_was_up=0
 was_up dynamodb && ddb_was_up=1
 was_up moto && moto_was_up=1

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCH=${ARCH:-arm64}
-FUNCTIONS=(authorize callback token refresh change-password discovery)
+FUNCTIONS=(authorize callback token refresh change-password discovery introspect revoke userinfo)
 # provided.al2023 ships glibc 2.34: no binary may need a newer symbol version.
 MAX_GLIBC=2.34
 

@@ -41,5 +41,8 @@ Tollgate demo tenant is ready.
   user:          {d['username']} / {d['password']}  (user_id {d['user']['user_id']})
   authorize URL: {u('authorize')}/oauth2/demo/authorize?{q}
   token URL:     {u('token')}/oauth2/demo/token
+  introspection: {u('introspect')}/oauth2/demo/introspect
+  revocation:    {u('revoke')}/oauth2/demo/revoke
+  userinfo:      {u('userinfo')}/oauth2/demo/userinfo
 """)
 PY

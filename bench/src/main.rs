@@ -36,16 +36,25 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 pub type R<T> = Result<T, String>;
 
-pub const FUNCTIONS: [&str; 6] = [
+pub const FUNCTIONS: [&str; 9] = [
     "authorize",
     "callback",
     "token",
     "refresh",
     "change-password",
     "discovery",
+    "introspect",
+    "revoke",
+    "userinfo",
 ];
 const REDIRECT: &str = "http://127.0.0.1:8080/callback";
 const AUDIENCE: &str = "https://api.bench.example";
+/// The bench tenant's `--sliding-max` (Maximizer: a token stays active while
+/// used, up to 24 h after issue), so introspection and userinfo take the
+/// sliding-expiry path, with its once-a-minute write.
+const SLIDING_MAX: &str = "86400";
+/// Scope of the user token that introspection and userinfo are measured with.
+const USER_SCOPE: &str = "openid profile email api";
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn log(msg: impl AsRef<str>) {
@@ -152,6 +161,45 @@ fn admin(cfg: &Cfg, args: &[&str], stdin: Option<&str>) -> R<Value> {
     serde_json::from_slice(&out.stdout).map_err(|e| format!("tollgate-admin output: {e}"))
 }
 
+/// Many `tollgate-admin` commands, a few at a time (each hashes a password).
+fn admin_batch(cfg: &Cfg, jobs: &[(Vec<String>, Option<String>)]) -> R<Vec<Value>> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    for chunk in jobs.chunks(4) {
+        let mut children = Vec::new();
+        for (args, stdin) in chunk {
+            let mut child = std::process::Command::new(&cfg.admin)
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("cannot run {}: {e}", cfg.admin.display()))?;
+            if let Some(mut si) = child.stdin.take()
+                && let Some(s) = stdin
+            {
+                si.write_all(s.as_bytes()).map_err(|e| e.to_string())?;
+            }
+            children.push((args, child));
+        }
+        for (args, child) in children {
+            let o = child.wait_with_output().map_err(|e| e.to_string())?;
+            if !o.status.success() {
+                return Err(format!(
+                    "tollgate-admin {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ));
+            }
+            out.push(
+                serde_json::from_slice(&o.stdout)
+                    .map_err(|e| format!("tollgate-admin output: {e}"))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
 fn s(v: &Value, k: &str) -> R<String> {
     v[k].as_str()
         .map(str::to_owned)
@@ -164,13 +212,24 @@ pub struct Lab {
     pub cc_secret: String,
     pub web_id: String,
     pub web_secret: String,
-    pub alice: String,
-    pub alice_pw: String,
-    pub carol_id: String,
+    /// A resource server (`--introspect`): may introspect every token of the tenant.
+    pub rs_id: String,
+    pub rs_secret: String,
+    /// Users who sign in (login page, password grant), taken in turn: the
+    /// throttle checks at most 5 passwords per user per 15 minutes, successes
+    /// included, so the bench spreads its logins over enough users.
+    pub users: Vec<String>,
+    pub user_pw: String,
+    next_user: std::cell::Cell<usize>,
+    /// Users who change their password, in turn: (user id, index of the
+    /// current password in `carol_pw`).
+    pub carols: Vec<(String, usize)>,
+    next_carol: usize,
     pub carol_pw: [String; 2],
-    /// Index of carol's current password.
-    pub carol_at: usize,
 }
+
+/// Password checks per bench user, under the throttle's 5 per 15 minutes.
+const CHECKS_PER_USER: usize = 4;
 
 impl Lab {
     fn provision(cfg: &Cfg) -> R<Lab> {
@@ -190,6 +249,8 @@ impl Lab {
                 "Tollgate bench",
                 "--audience",
                 AUDIENCE,
+                "--sliding-max",
+                SLIDING_MAX,
             ],
             None,
         )?;
@@ -228,45 +289,99 @@ impl Lab {
             ],
             None,
         )?;
-        let alice_pw = "bench alice password 1".to_owned();
-        let alice = admin(
+        let rs = admin(
             cfg,
             &[
-                "user",
+                "client",
                 "create",
                 "--tenant",
                 &tenant,
-                "--username",
-                "alice",
-                "--email",
-                "alice@bench.example",
                 "--name",
-                "Alice Bench",
+                "Bench API (resource server)",
+                "--grant",
+                "client_credentials",
+                "--scope",
+                "api",
+                "--introspect",
             ],
-            Some(&alice_pw),
+            None,
         )?;
+        // Every password check the run makes (warm-up, series, cold starts, the
+        // peak-RSS replay), so that no user is checked more than CHECKS_PER_USER
+        // times within the throttle's window.
+        let diag = env_num("BENCH_DIAG_STARTS", 7usize);
+        let logins =
+            5 + cfg.n(40) + cfg.n(60) + cfg.cold_starts + diag + 2 * (4 + cfg.n(40) + cfg.n(60));
+        let changes = 2 + cfg.n(30) + cfg.cold_starts + diag;
+        let user_pw = "bench alice password 1".to_owned();
         let carol_pw = [
             "bench carol password one".to_owned(),
             "bench carol password two".to_owned(),
         ];
-        let carol = admin(
+        let create = |name: String, pw: &str| {
+            (
+                [
+                    "user",
+                    "create",
+                    "--tenant",
+                    &tenant,
+                    "--username",
+                    &name,
+                    "--email",
+                    &format!("{name}@bench.example"),
+                    "--name",
+                    "Bench User",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                Some(pw.to_owned()),
+            )
+        };
+        let n_users = logins.div_ceil(CHECKS_PER_USER) + 1;
+        let n_carols = changes.div_ceil(CHECKS_PER_USER) + 1;
+        log(format!(
+            "creating {n_users} users who sign in and {n_carols} who change passwords \
+             (the throttle allows 5 password checks per user per 15 minutes)"
+        ));
+        let users: Vec<String> = (0..n_users).map(|i| format!("alice-{i}")).collect();
+        admin_batch(
             cfg,
-            &["user", "create", "--tenant", &tenant, "--username", "carol"],
-            Some(&carol_pw[0]),
+            &users
+                .iter()
+                .map(|u| create(u.clone(), &user_pw))
+                .collect::<Vec<_>>(),
         )?;
-        let _ = s(&alice, "user_id")?;
+        let carols = admin_batch(
+            cfg,
+            &(0..n_carols)
+                .map(|i| create(format!("carol-{i}"), &carol_pw[0]))
+                .collect::<Vec<_>>(),
+        )?
+        .iter()
+        .map(|v| s(v, "user_id").map(|id| (id, 0)))
+        .collect::<R<Vec<_>>>()?;
         Ok(Lab {
             cc_id: s(&cc, "client_id")?,
             cc_secret: s(&cc, "client_secret")?,
             web_id: s(&web, "client_id")?,
             web_secret: s(&web, "client_secret")?,
-            alice: "alice".into(),
-            alice_pw,
-            carol_id: s(&carol, "user_id")?,
+            rs_id: s(&rs, "client_id")?,
+            rs_secret: s(&rs, "client_secret")?,
+            users,
+            user_pw,
+            next_user: std::cell::Cell::new(0),
+            carols,
+            next_carol: 0,
             carol_pw,
-            carol_at: 0,
             tenant,
         })
+    }
+
+    /// The next user to sign in as.
+    fn user(&self) -> &str {
+        let i = self.next_user.get();
+        self.next_user.set(i + 1);
+        &self.users[i % self.users.len()]
     }
 
     fn base(&self) -> String {
@@ -296,8 +411,8 @@ impl Lab {
             &format!("{}/callback", self.base()),
             &[
                 ("tx", tx),
-                ("username", &self.alice),
-                ("password", &self.alice_pw),
+                ("username", self.user()),
+                ("password", &self.user_pw),
                 ("decision", "allow"),
             ],
         )
@@ -316,12 +431,50 @@ impl Lab {
             &format!("{}/token", self.base()),
             &[
                 ("grant_type", "password"),
-                ("username", &self.alice),
-                ("password", &self.alice_pw),
+                ("username", self.user()),
+                ("password", &self.user_pw),
                 ("scope", "api"),
             ],
         )
         .basic(&self.web_id, &self.web_secret)
+    }
+
+    /// The password grant for a user token introspection and userinfo accept
+    /// (`openid`, a session `sid`, a refresh token).
+    pub fn password_openid(&self) -> HttpRequest {
+        HttpRequest::form(
+            &format!("{}/token", self.base()),
+            &[
+                ("grant_type", "password"),
+                ("username", self.user()),
+                ("password", &self.user_pw),
+                ("scope", USER_SCOPE),
+            ],
+        )
+        .basic(&self.web_id, &self.web_secret)
+    }
+
+    /// The resource server introspects a token (RFC 7662).
+    pub fn introspect(&self, token: &str) -> HttpRequest {
+        HttpRequest::form(&format!("{}/introspect", self.base()), &[("token", token)])
+            .basic(&self.rs_id, &self.rs_secret)
+    }
+
+    /// The M2M client revokes one of its access tokens (RFC 7009).
+    pub fn revoke(&self, token: &str) -> HttpRequest {
+        HttpRequest::form(
+            &format!("{}/revoke", self.base()),
+            &[("token", token), ("token_type_hint", "access_token")],
+        )
+        .basic(&self.cc_id, &self.cc_secret)
+    }
+
+    /// UserInfo with the token as `Authorization: Bearer`.
+    pub fn userinfo(&self, token: &str) -> HttpRequest {
+        let mut r = HttpRequest::get(&format!("{}/userinfo", self.base()));
+        r.headers
+            .push(("authorization".into(), format!("Bearer {token}")));
+        r
     }
 
     pub fn code(&self, code: &str) -> HttpRequest {
@@ -344,16 +497,19 @@ impl Lab {
         .basic(&self.web_id, &self.web_secret)
     }
 
-    /// Changes carol's password to the other one (and remembers it).
+    /// Changes the next carol's password to the other one (and remembers it).
     pub fn change_password(&mut self) -> HttpRequest {
-        let (from, to) = (self.carol_at, 1 - self.carol_at);
-        self.carol_at = to;
+        let k = self.next_carol % self.carols.len();
+        self.next_carol += 1;
+        let (from, to) = (self.carols[k].1, 1 - self.carols[k].1);
+        self.carols[k].1 = to;
+        let carol_id = self.carols[k].0.clone();
         HttpRequest::form(
             &format!("{}/token/changepassword", self.base()),
             &[
                 ("client_id", &self.web_id),
                 ("client_secret", &self.web_secret),
-                ("userid", &self.carol_id),
+                ("userid", &carol_id),
                 ("password", &self.carol_pw[from]),
                 ("newpassword", &self.carol_pw[to]),
             ],
@@ -383,6 +539,33 @@ fn expect_token(r: &HttpResponse, what: &str, want_refresh: bool) -> R<Value> {
         return Err(format!("{what}: no refresh_token in {}", r.text()));
     }
     Ok(v)
+}
+
+/// An introspection answer for an active token; its `exp` (the sliding deadline).
+fn expect_active(r: &HttpResponse, what: &str) -> R<u64> {
+    expect(r, 200, what)?;
+    let v = r.json();
+    if v["active"] != Value::Bool(true) {
+        return Err(format!("{what}: token not active: {}", r.text()));
+    }
+    v["exp"]
+        .as_u64()
+        .ok_or_else(|| format!("{what}: no exp in {}", r.text()))
+}
+
+fn expect_userinfo(r: &HttpResponse) -> R<()> {
+    expect(r, 200, "userinfo")?;
+    if r.json()["sub"].as_str().is_none() {
+        return Err(format!("userinfo: no sub in {}", r.text()));
+    }
+    Ok(())
+}
+
+/// A claim of a JWT (unverified: the bench only reads its own tokens).
+fn jwt_claim(token: &str, claim: &str) -> Option<u64> {
+    let c = token.split('.').nth(1)?;
+    let v: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(c).ok()?).ok()?;
+    v[claim].as_u64()
 }
 
 fn form_tx(r: &HttpResponse) -> R<String> {
@@ -560,10 +743,17 @@ pub struct WarmResult {
     pub peak_rss_kib: HashMap<&'static str, u64>,
 }
 
+/// What the cold phase needs from the warm one: a live refresh token and a
+/// user access token (`openid`, with a session) for introspection and userinfo.
+pub struct Tokens {
+    pub refresh: String,
+    pub access: String,
+}
+
 async fn warm_phase(
     cfg: &Cfg,
     lab: &mut Lab,
-) -> R<(WarmResult, HashMap<&'static str, Warm>, String)> {
+) -> R<(WarmResult, HashMap<&'static str, Warm>, Tokens)> {
     let mut w: HashMap<&'static str, Warm> = HashMap::new();
     for f in FUNCTIONS {
         w.insert(f, Warm::start(cfg, f).await?);
@@ -576,6 +766,7 @@ async fn warm_phase(
         &w["change-password"],
         &w["discovery"],
     );
+    let (intro, rev, ui) = (&w["introspect"], &w["revoke"], &w["userinfo"]);
 
     // Warm-up: every code path once or a few times (fills the caches, as a
     // sandbox that has served a few requests has them).
@@ -603,6 +794,26 @@ async fn warm_phase(
         }
         let v = expect_token(&rf.call(&lab.refresh(&rt)).await?.0, "refresh", true)?;
         rt = s(&v, "refresh_token")?;
+    }
+    // The user token a resource server checks: a password grant with `openid`,
+    // so userinfo answers too; it names its session (`sid`).
+    let v = expect_token(
+        &tok.call(&lab.password_openid()).await?.0,
+        "password (openid)",
+        true,
+    )?;
+    let at = s(&v, "access_token")?;
+    let mut user_rt = s(&v, "refresh_token")?;
+    for _ in 0..5 {
+        expect_active(&intro.call(&lab.introspect(&at)).await?.0, "introspect")?;
+        expect_userinfo(&ui.call(&lab.userinfo(&at)).await?.0)?;
+        let cc = expect_token(
+            &tok.call(&lab.client_credentials()).await?.0,
+            "client_credentials",
+            false,
+        )?;
+        let r = rev.call(&lab.revoke(&s(&cc, "access_token")?)).await?.0;
+        expect(&r, 200, "revoke")?;
     }
 
     let mut series = Vec::new();
@@ -676,6 +887,74 @@ async fn warm_phase(
     }
     series.push(m.finish("change-password (2x Argon2id)"));
 
+    // A resource server checking one user's access token on every API call: the
+    // BatchGetItem (token record, session, user) each time; under sliding expiry
+    // the deadline is written at most once a minute, so this series writes once
+    // or not at all.
+    log("warm latency: introspect (active token)");
+    let mut m = Meter::start(intro);
+    for _ in 0..cfg.n(1000) {
+        let (r, d) = intro.call(&lab.introspect(&at)).await?;
+        expect_active(&r, "introspect")?;
+        m.add(d);
+    }
+    series.push(m.finish(INTROSPECT_SERIES));
+
+    // The write path: tokens at least a second old, each introspected once, so
+    // each introspection also moves the deadline (one conditional UpdateItem).
+    log("warm latency: introspect with the sliding write");
+    let mut fresh = Vec::new();
+    for _ in 0..cfg.n(60) {
+        let v = expect_token(&rf.call(&lab.refresh(&user_rt)).await?.0, "refresh", true)?;
+        user_rt = s(&v, "refresh_token")?;
+        fresh.push(s(&v, "access_token")?);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut m = Meter::start(intro);
+    let mut moved = 0;
+    for t in &fresh {
+        let (r, d) = intro.call(&lab.introspect(t)).await?;
+        let exp = expect_active(&r, "introspect")?;
+        if jwt_claim(t, "exp").is_some_and(|jwt_exp| exp > jwt_exp) {
+            moved += 1;
+        }
+        m.add(d);
+    }
+    if moved < fresh.len() {
+        log(format!(
+            "warning: only {moved} of {} introspections moved the sliding deadline",
+            fresh.len()
+        ));
+    }
+    series.push(m.finish(INTROSPECT_WRITE_SERIES));
+
+    log("warm latency: userinfo");
+    let mut m = Meter::start(ui);
+    for _ in 0..cfg.n(500) {
+        let (r, d) = ui.call(&lab.userinfo(&at)).await?;
+        expect_userinfo(&r)?;
+        m.add(d);
+    }
+    series.push(m.finish("userinfo (GET, Bearer)"));
+
+    log("warm latency: revoke");
+    let mut doomed = Vec::new();
+    for _ in 0..cfg.n(300) {
+        let v = expect_token(
+            &tok.call(&lab.client_credentials()).await?.0,
+            "client_credentials",
+            false,
+        )?;
+        doomed.push(s(&v, "access_token")?);
+    }
+    let mut m = Meter::start(rev);
+    for t in &doomed {
+        let (r, d) = rev.call(&lab.revoke(t)).await?;
+        expect(&r, 200, "revoke")?;
+        m.add(d);
+    }
+    series.push(m.finish("revoke (access token)"));
+
     let mut peak = HashMap::new();
     for f in FUNCTIONS {
         peak.insert(f, procfs::status_kib(&w[f].pid(), "VmHWM").unwrap_or(0));
@@ -686,9 +965,15 @@ async fn warm_phase(
             peak_rss_kib: peak,
         },
         w,
-        rt,
+        Tokens {
+            refresh: rt,
+            access: at,
+        },
     ))
 }
+
+pub const INTROSPECT_SERIES: &str = "introspect (active user token)";
+pub const INTROSPECT_WRITE_SERIES: &str = "introspect, first use in a minute (sliding write)";
 
 /// VmHWM (KiB) of the replayed token workload after each of its phases.
 pub struct RssDiag {
@@ -900,9 +1185,14 @@ async fn cold_phase(
     cfg: &Cfg,
     lab: &mut Lab,
     helpers: &HashMap<&'static str, Warm>,
-    mut rt: String,
+    tokens: Tokens,
 ) -> R<Vec<Cold>> {
     let auth = &helpers["authorize"];
+    let tok = &helpers["token"];
+    let Tokens {
+        refresh: mut rt,
+        access: at,
+    } = tokens;
     let mut out = Vec::new();
     for plan in cold_plans(cfg).await? {
         let f = plan.function;
@@ -919,6 +1209,9 @@ async fn cold_phase(
             "token" => "POST client_credentials",
             "refresh" => "POST refresh_token",
             "change-password" => "POST change password (2x Argon2id)",
+            "introspect" => "POST introspect (active user token)",
+            "revoke" => "POST revoke (access token)",
+            "userinfo" => "GET userinfo (Bearer)",
             _ => "GET openid-configuration",
         };
         let extra_env: Vec<(&str, &str)> = plan
@@ -947,6 +1240,16 @@ async fn cold_phase(
                 "token" => lab.client_credentials(),
                 "refresh" => lab.refresh(&rt),
                 "change-password" => lab.change_password(),
+                "introspect" => lab.introspect(&at),
+                "revoke" => {
+                    let v = expect_token(
+                        &tok.call(&lab.client_credentials()).await?.0,
+                        "client_credentials",
+                        false,
+                    )?;
+                    lab.revoke(&s(&v, "access_token")?)
+                }
+                "userinfo" => lab.userinfo(&at),
                 _ => lab.discovery(),
             };
             if let Some((d, s)) = &plan.proxies {
@@ -996,6 +1299,10 @@ async fn cold_phase(
                 }
                 "refresh" => rt = s(&expect_token(&r, f, true)?, "refresh_token")?,
                 "change-password" => expect_changed(&r)?,
+                "introspect" => {
+                    expect_active(&r, f)?;
+                }
+                "userinfo" => expect_userinfo(&r)?,
                 _ => expect(&r, 200, f)?,
             }
             c.ready_us
@@ -1329,7 +1636,7 @@ async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
         }
         return Ok(());
     }
-    let (warm, helpers, rt) = warm_phase(&cfg, &mut lab).await?;
+    let (warm, helpers, tokens) = warm_phase(&cfg, &mut lab).await?;
     let pause = env_num("BENCH_PAUSE_AFTER_WARM", 0u64);
     if pause > 0 {
         // Development aid: time to inspect the warm sandboxes (/proc/<pid>/…).
@@ -1338,7 +1645,7 @@ async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
         }
         tokio::time::sleep(Duration::from_secs(pause)).await;
     }
-    let cold = cold_phase(&cfg, &mut lab, &helpers, rt).await;
+    let cold = cold_phase(&cfg, &mut lab, &helpers, tokens).await;
     let rss_diag = match cold {
         Ok(_) => rss_diagnostic(&cfg, &lab, &helpers).await,
         Err(_) => Ok(vec![]),

@@ -23,6 +23,11 @@ const RECORD_TTL_S: f64 = 30.0;
 const SECRET_TTL_S: f64 = 300.0;
 /// Requests per second one warm sandbox serves, for amortising its caches.
 const RATE_PER_SANDBOX: f64 = 1.0;
+/// Sliding expiry writes a token's deadline at most once per this many seconds
+/// (shared/src/domain/sliding_expiry.rs, WRITE_INTERVAL).
+const SLIDING_WRITE_S: f64 = 60.0;
+/// Introspections per second of one token, for amortising that write.
+const INTROSPECTIONS_PER_TOKEN_S: f64 = 1.0;
 
 // Targets of issue 6.
 const T_READY_MS: f64 = 15.0;
@@ -309,6 +314,9 @@ impl Report<'_> {
                 "token" => "client_credentials",
                 "refresh" => "refresh_token",
                 "change-password" => "change-password",
+                "introspect" => crate::INTROSPECT_SERIES,
+                "revoke" => "revoke",
+                "userinfo" => "userinfo",
                 _ => "discovery",
             };
             self.series(prefix)
@@ -658,6 +666,7 @@ impl Report<'_> {
         // ---- cost ------------------------------------------------------------------------
         let cc = self.series("client_credentials");
         let rf = self.series("refresh_token");
+        let it = self.series(crate::INTROSPECT_SERIES);
         let gb = MEMORY_MB / 1024.0;
         let cost_for = |s: Option<&crate::Series>| -> (f64, f64, f64, f64, u64) {
             let Some(s) = s else {
@@ -680,6 +689,7 @@ impl Report<'_> {
         };
         let (cc_p50, cc_billed, cc_cpu, cc_scaled, cc_log) = cost_for(cc);
         let (rf_p50, rf_billed, rf_cpu, rf_scaled, rf_log) = cost_for(rf);
+        let (it_p50, it_billed, it_cpu, it_scaled, it_log) = cost_for(it);
         let lambda = |billed: f64| 1e6 * (LAMBDA_REQ + billed / 1000.0 * gb * LAMBDA_ARM_GBS);
         let amort_rec = 1.0 / (RATE_PER_SANDBOX * RECORD_TTL_S);
         let amort_sec = 1.0 / (RATE_PER_SANDBOX * SECRET_TTL_S);
@@ -692,49 +702,88 @@ impl Report<'_> {
         let rf_wru = 2.0 * self.tx_wru("RT") + self.tx_wru("FAM") + self.tx_wru("USER");
         let rf_ddb = 1e6 * (rf_rru * DDB_RRU + rf_wru * DDB_WRU + rru_cached * amort_rec * DDB_RRU);
         let rf_sm = cc_sm;
+        // introspect (flows/inspect.rs, store/dynamo/access_tokens.rs): one strongly
+        // consistent BatchGetItem of the token's record, its session and its user
+        // (1 RRU per key under 4 KB; a key with no item costs the same), at most one
+        // conditional UpdateItem of the record per token per minute (1 WRU per KB),
+        // and the cached tenant, caller's client and token's client; one secret (the
+        // caller's hash). The URL document is read once per sandbox (not locally).
+        let or1 = |v: f64| if v.is_nan() { 1.0 } else { v };
+        let (it_at, it_fam, it_user) = (
+            or1(self.item("AT", "rru_strong")),
+            or1(self.item("FAM", "rru_strong")),
+            or1(self.item("USER", "rru_strong")),
+        );
+        let it_rru = it_at + it_fam + it_user;
+        let it_wru_write = or1((self.item("AT", "max_bytes") / 1024.0).ceil()).max(1.0);
+        let it_writes = 1.0 / (INTROSPECTIONS_PER_TOKEN_S * SLIDING_WRITE_S);
+        let it_rru_cached =
+            self.item("TENANT", "rru_eventual") + 2.0 * self.item("CLIENT", "rru_eventual");
+        let it_ddb = 1e6
+            * (it_rru * DDB_RRU
+                + it_writes * it_wru_write * DDB_WRU
+                + it_rru_cached * amort_rec * DDB_RRU);
+        let it_sm = 1e6 * amort_sec * SM_CALL;
         let logs = |b: u64| 1e6 * b as f64 / 1e9 * CWL_GB;
         let cc_total = lambda(cc_billed) + cc_ddb + cc_sm;
         let rf_total = lambda(rf_billed) + rf_ddb + rf_sm;
+        let it_total = lambda(it_billed) + it_ddb + it_sm;
+        let it_every_write = it_total + 1e6 * (1.0 - it_writes) * it_wru_write * DDB_WRU;
         // No amortisation: every request pays the cached reads and secret calls.
         let cc_cold = lambda(cc_billed) + 1e6 * rru_cached * DDB_RRU + 1e6 * 2.0 * SM_CALL;
         let rf_cold = lambda(rf_billed)
             + 1e6 * (rf_rru * DDB_RRU + rf_wru * DDB_WRU + rru_cached * DDB_RRU)
             + 1e6 * 2.0 * SM_CALL;
+        let it_cold = lambda(it_billed)
+            + 1e6
+                * (it_rru * DDB_RRU + it_writes * it_wru_write * DDB_WRU + it_rru_cached * DDB_RRU)
+            + 1e6 * SM_CALL;
         let _ = writeln!(
             md,
             "### Cost per million ({PRICE_DATE}; Lambda arm64 at {MEMORY_MB:.0} MB)\n\n\
-             | per 1M | client_credentials | refresh |\n|---|---:|---:|\n\
-             | Lambda requests ($0.20 / 1M) | $0.200 | $0.200 |\n\
-             | Lambda duration: ⌈warm p50⌉ = {cc_billed:.0} ms / {rf_billed:.0} ms × 0.125 GB × $0.0000133334 / GB-s | {} | {} |\n\
-             | DynamoDB reads ($0.125 / 1M RRU) and writes ($0.625 / 1M WRU) | {} | {} |\n\
-             | Secrets Manager ($0.05 / 10k calls), 2 secrets cached 300 s | {} | {} |\n\
-             | **total** | **{}** | **{}** |\n\
-             | *sensitivity: duration if CPU-bound at 128 MB ({:.0} ms / {:.0} ms)* | *{}* | *{}* |\n\
-             | *sensitivity: every request on a cold cache (no amortisation)* | *{}* | *{}* |\n\
-             | *not included: CloudWatch Logs ingestion ($0.50 / GB) of the function's own log lines ({cc_log} B / {rf_log} B per request)* | *{}* | *{}* |\n",
+             | per 1M | client_credentials | refresh | introspect |\n|---|---:|---:|---:|\n\
+             | Lambda requests ($0.20 / 1M) | $0.200 | $0.200 | $0.200 |\n\
+             | Lambda duration: ⌈warm p50⌉ = {cc_billed:.0} ms / {rf_billed:.0} ms / {it_billed:.0} ms × 0.125 GB × $0.0000133334 / GB-s | {} | {} | {} |\n\
+             | DynamoDB reads ($0.125 / 1M RRU) and writes ($0.625 / 1M WRU) | {} | {} | {} |\n\
+             | Secrets Manager ($0.05 / 10k calls), 2 / 2 / 1 secrets cached 300 s | {} | {} | {} |\n\
+             | **total** | **{}** | **{}** | **{}** |\n\
+             | *sensitivity: duration if CPU-bound at 128 MB ({:.0} ms / {:.0} ms / {:.0} ms)* | *{}* | *{}* | *{}* |\n\
+             | *sensitivity: every request on a cold cache (no amortisation)* | *{}* | *{}* | *{}* |\n\
+             | *sensitivity: every introspection also moves the sliding deadline (each token checked at most once a minute)* | | | *{}* |\n\
+             | *not included: CloudWatch Logs ingestion ($0.50 / GB) of the function's own log lines ({cc_log} B / {rf_log} B / {it_log} B per request)* | *{}* | *{}* | *{}* |\n",
             money(lambda(cc_billed) - 0.2),
             money(lambda(rf_billed) - 0.2),
+            money(lambda(it_billed) - 0.2),
             money(cc_ddb),
             money(rf_ddb),
+            money(it_ddb),
             money(cc_sm),
             money(rf_sm),
+            money(it_sm),
             money(cc_total),
             money(rf_total),
+            money(it_total),
             cc_scaled,
             rf_scaled,
+            it_scaled,
             money(lambda(cc_scaled) + cc_ddb + cc_sm),
             money(lambda(rf_scaled) + rf_ddb + rf_sm),
+            money(lambda(it_scaled) + it_ddb + it_sm),
             money(cc_cold),
             money(rf_cold),
+            money(it_cold),
+            money(it_every_write),
             money(logs(cc_log)),
             money(logs(rf_log)),
+            money(logs(it_log)),
         );
         let _ = writeln!(
             md,
             "Formula, per 1M requests: Lambda = 1M × ($0.20/1M + ⌈p50 ms⌉/1000 s × 0.125 GB × \
              $0.0000133334); DynamoDB = 1M × (RRU × $0.125/1M + WRU × $0.625/1M); Secrets \
              Manager = 1M × calls × $0.05/10k. Counted from the code (shared/src/handlers/token, \
-             shared/src/store/dynamo.rs, shared/src/state.rs):\n\
+             shared/src/handlers/introspect.rs, shared/src/flows/inspect.rs, \
+             shared/src/store/dynamo/, shared/src/state.rs):\n\
              - client_credentials: GetItem tenant + GetItem client (eventually consistent, \
              {} + {} RRU measured by DynamoDB Local, cached 30 s per sandbox), GetSecretValue \
              client-secret hash + signing key (cached 300 s); nothing written. Amortised at \
@@ -745,9 +794,19 @@ impl Report<'_> {
              (largest items: token {} B, family {} B, user {} B; DynamoDB Local reports the \
              condition check as 0 WRU, counted here at 2); plus the same cached tenant/client \
              reads and secrets as client_credentials.\n\
+             - introspect (a user's access token, tenant with `--sliding-max`): one BatchGetItem, \
+             strongly consistent, of the token's record + its session (family) + its user, 1 RRU \
+             per key = {it_at} + {it_fam} + {it_user} = {it_rru:.0} RRU (largest items: token \
+             record {} B, family {} B, user {} B; a key with no item yet costs the same); at most \
+             one conditional UpdateItem of the token's record per token per minute \
+             ({it_wru_write:.0} WRU), counted for a token introspected {INTROSPECTIONS_PER_TOKEN_S:.0} \
+             time/s = 1/{:.0} of introspections (the sensitivity row: every one); GetItem tenant + \
+             the caller's client + the token's client (eventually consistent, cached 30 s) and \
+             GetSecretValue of the caller's secret hash (cached 300 s), amortised as above; the \
+             URL document is read once per sandbox in AWS (not counted).\n\
              - Duration at 128 MB: Lambda gives 128/1769 of a vCPU, this machine gave a whole \
-             core, so the sensitivity row stretches the measured CPU ({} ms / {} ms per request) \
-             by 1769/128. Measured on x86_64, priced as arm64.\n",
+             core, so the sensitivity row stretches the measured CPU ({} ms / {} ms / {} ms per \
+             request) by 1769/128. Measured on x86_64, priced as arm64.\n",
             self.item("TENANT", "rru_eventual"),
             self.item("CLIENT", "rru_eventual"),
             RATE_PER_SANDBOX * RECORD_TTL_S,
@@ -758,8 +817,13 @@ impl Report<'_> {
             self.item("RT", "max_bytes"),
             self.item("FAM", "max_bytes"),
             self.item("USER", "max_bytes"),
+            self.item("AT", "max_bytes"),
+            self.item("FAM", "max_bytes"),
+            self.item("USER", "max_bytes"),
+            INTROSPECTIONS_PER_TOKEN_S * SLIDING_WRITE_S,
             f2(cc_cpu),
             f2(rf_cpu),
+            f2(it_cpu),
         );
         js.insert(
             "cost_per_million_usd".into(),
@@ -769,6 +833,8 @@ impl Report<'_> {
                     "lambda_request": LAMBDA_REQ, "ddb_rru": DDB_RRU, "ddb_wru": DDB_WRU,
                     "secrets_manager_call": SM_CALL, "record_cache_s": RECORD_TTL_S,
                     "secret_cache_s": SECRET_TTL_S, "requests_per_s_per_sandbox": RATE_PER_SANDBOX,
+                    "sliding_write_interval_s": SLIDING_WRITE_S,
+                    "introspections_per_token_per_s": INTROSPECTIONS_PER_TOKEN_S,
                 },
                 "client_credentials": {
                     "warm_p50_ms": cc_p50, "billed_ms": cc_billed, "cpu_ms": cc_cpu,
@@ -786,6 +852,16 @@ impl Report<'_> {
                     "billed_ms_cpu_bound_128mb": rf_scaled,
                     "total_cold_cache": rf_cold,
                     "cloudwatch_logs": logs(rf_log),
+                },
+                "introspect": {
+                    "warm_p50_ms": it_p50, "billed_ms": it_billed, "cpu_ms": it_cpu,
+                    "rru": it_rru, "wru_per_write": it_wru_write, "writes_per_request": it_writes,
+                    "lambda": lambda(it_billed), "dynamodb": it_ddb, "secrets_manager": it_sm,
+                    "total": it_total, "total_cpu_bound_128mb": lambda(it_scaled) + it_ddb + it_sm,
+                    "billed_ms_cpu_bound_128mb": it_scaled,
+                    "total_cold_cache": it_cold,
+                    "total_every_request_writes": it_every_write,
+                    "cloudwatch_logs": logs(it_log),
                 },
                 "dynamodb_items": self.items,
             }),

@@ -35,6 +35,9 @@ FUNCTIONS = {
     "refresh": "RefreshFunction",
     "change-password": "ChangePasswordFunction",
     "discovery": "DiscoveryFunction",
+    "introspect": "IntrospectFunction",
+    "revoke": "RevokeFunction",
+    "userinfo": "UserinfoFunction",
 }
 URL_VARS = {
     "authorize": "TOLLGATE_URL_AUTHORIZE",
@@ -43,16 +46,48 @@ URL_VARS = {
     "refresh": "TOLLGATE_URL_REFRESH",
     "change-password": "TOLLGATE_URL_CHANGE_PASSWORD",
     "discovery": "TOLLGATE_URL_DISCOVERY",
+    "introspect": "TOLLGATE_URL_INTROSPECT",
+    "revoke": "TOLLGATE_URL_REVOKE",
+    "userinfo": "TOLLGATE_URL_USERINFO",
 }
-# Least privilege: exactly these table actions per function.
+# Least privilege: exactly these table actions per function, from the code
+# (shared/src/store/dynamo/*.rs, grepped per handler):
+#   GetItem        tenant, client, user, refresh token, family, code, ... (every function)
+#   BatchGetItem   an access token's record + family + user in one read
+#                  (flows/inspect.rs access_token: introspect, userinfo)
+#   UpdateItem     the sliding deadline (at most once a minute per token: introspect,
+#                  userinfo), an access token's revoked mark and a family's (revoke)
+#   Query          the tenant's clients' web origins for a CORS preflight
+#                  (flows/cors.rs allowed_for_preflight: token, refresh, introspect,
+#                  revoke, userinfo), on the base table, never the `list` index
 ITEM_RW = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+CORS = {"dynamodb:Query"}
 TABLE_ACTIONS = {
     "authorize": {"dynamodb:GetItem"},
     "callback": ITEM_RW,
-    "token": ITEM_RW | {"dynamodb:ConditionCheckItem"},
-    "refresh": ITEM_RW | {"dynamodb:ConditionCheckItem"},
+    "token": ITEM_RW | {"dynamodb:ConditionCheckItem"} | CORS,
+    "refresh": ITEM_RW | {"dynamodb:ConditionCheckItem"} | CORS,
     "change-password": ITEM_RW,
     "discovery": {"dynamodb:GetItem"},
+    "introspect": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
+    "revoke": {"dynamodb:GetItem", "dynamodb:UpdateItem"} | CORS,
+    "userinfo": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
+}
+# Which of the stack's secrets each function may read (and no other): a tenant's
+# private signing keys, a client's secret hash, the stack's login key, the URL
+# document. introspect, revoke and userinfo check access tokens against the public
+# JWKS on the tenant item, so they never need a private key.
+ALL_SECRETS = {"tenant_key", "client_secret", "login_key", "urls_doc"}
+SECRET_READS = {
+    "authorize": ALL_SECRETS,
+    "callback": ALL_SECRETS,
+    "token": ALL_SECRETS,
+    "refresh": ALL_SECRETS,
+    "change-password": ALL_SECRETS,
+    "discovery": {"urls_doc"},
+    "introspect": {"client_secret", "urls_doc"},
+    "revoke": {"client_secret", "urls_doc"},
+    "userinfo": {"urls_doc"},
 }
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
@@ -438,11 +473,17 @@ def check_iam(cfn: dict) -> list[str]:
     for overrides, prefix in ((DEFAULT, STACK), ({"SecretPrefix": "tg/ca"}, "tg/ca")):
         ev = Evaluator(cfn, overrides)
         res = ev.resources()
-        tenant_key = secret_arn(f"{prefix}/acme/signing-keys")
-        client_secret = secret_arn(f"{prefix}/acme/clients/ABCDEFGHIJKLMNOPQRST")
-        login_key = secret_arn(f"{prefix}/stack/login-tx-key")
-        urls_doc = secret_arn(f"{prefix}/stack/urls")
-        other_stack = secret_arn(f"{prefix}-other/acme/signing-keys")
+        known = {
+            "tenant_key": secret_arn(f"{prefix}/acme/signing-keys"),
+            "client_secret": secret_arn(f"{prefix}/acme/clients/ABCDEFGHIJKLMNOPQRST"),
+            "login_key": secret_arn(f"{prefix}/stack/login-tx-key"),
+            "urls_doc": secret_arn(f"{prefix}/stack/urls"),
+        }
+        other_stack = [
+            secret_arn(f"{prefix}-other/acme/signing-keys"),
+            secret_arn(f"{prefix}-other/acme/clients/ABCDEFGHIJKLMNOPQRST"),
+            secret_arn(f"{prefix}-other/stack/urls"),
+        ]
         for name, lid in FUNCTIONS.items():
             role_ref = cfn["Resources"][lid]["Properties"]["Role"]
             role = role_ref.get("Fn::GetAtt", [None])[0]
@@ -480,18 +521,13 @@ def check_iam(cfn: dict) -> list[str]:
             for r in secret_resources:
                 if not r.startswith(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{prefix}/"):
                     p.append(f"{role}: secret resource {r} is not under the stack prefix {prefix}/")
-            if allowed(other_stack):
+            if any(allowed(arn) for arn in other_stack):
                 p.append(f"{role}: can read another prefix's secrets")
-            if name == "discovery":
-                if not allowed(urls_doc):
-                    p.append("discovery: must read the URL document")
-                for arn in (tenant_key, client_secret, login_key):
-                    if allowed(arn):
-                        p.append(f"discovery: must not read {arn}")
-            else:
-                for arn in (tenant_key, client_secret, login_key, urls_doc):
-                    if not allowed(arn):
-                        p.append(f"{lid}: cannot read {arn}")
+            for kind, arn in known.items():
+                if kind in SECRET_READS[name] and not allowed(arn):
+                    p.append(f"{lid}: cannot read {arn}")
+                elif kind not in SECRET_READS[name] and allowed(arn):
+                    p.append(f"{lid}: must not read {arn}")
     return p
 
 
@@ -658,9 +694,19 @@ ROUTES = {
     "/oauth2/acme/.well-known/openid-configuration": "discovery",
     "/.well-known/oauth-authorization-server/oauth2/acme": "discovery",
     "/oauth2/acme/jwks.json": "discovery",
+    "/oauth2/acme/introspect": "introspect",
+    "/OAuth2/acme/Introspect": "introspect",
+    "/oauth2/acme/revoke": "revoke",
+    "/OAuth2/acme/Revoke": "revoke",
+    "/oauth2/acme/userinfo": "userinfo",
+    "/OAuth2/acme/UserInfo": "userinfo",
+    "/OAuth2/acme/Userinfo": "userinfo",
     # a tenant named like an endpoint still routes by the last segment
     "/oauth2/token/authorize": "authorize",
     "/oauth2/authorize/jwks.json": "discovery",
+    "/oauth2/introspect/token": "token",
+    "/oauth2/userinfo/revoke": "revoke",
+    "/oauth2/revoke/.well-known/openid-configuration": "discovery",
 }
 
 
@@ -713,7 +759,7 @@ def check_custom_domain(cfn: dict) -> list[str]:
          if r["Type"] == "AWS::SecretsManager::Secret" and r["Properties"]["Name"].endswith("/stack/urls")),
         {},
     )
-    if set(doc.values()) != {base} or len(doc) != 7:
+    if set(doc.values()) != {base} or set(doc) != {*URL_VARS.values(), "TOLLGATE_ISSUER_BASE"}:
         p.append(f"with CustomDomain the URL document must list {base} for every function: {doc}")
     rule = cfn.get("Rules", {}).get("CustomDomainNeedsCertificate")
     if not rule:
@@ -727,7 +773,7 @@ def check_outputs(cfn: dict) -> list[str]:
     disc = f"https://{fake_url_host('DiscoveryFunction')}"
     want = {
         "AuthorizeUrl", "CallbackUrl", "TokenUrl", "RefreshUrl", "ChangePasswordUrl", "DiscoveryUrl",
-        "DiscoveryUrlPattern", "IssuerBase", "TableName", "SecretPrefix", "AdminEnvironment", "UrlsDocumentSecret",
+        "IntrospectUrl", "RevokeUrl", "UserinfoUrl", "DiscoveryUrlPattern", "IssuerBase", "TableName", "SecretPrefix", "AdminEnvironment", "UrlsDocumentSecret",
         "AdminPolicyArn",
     }
     missing = want - set(out)
@@ -906,6 +952,59 @@ def _all_secrets(t):
     statements(t, "TokenFunction")[1]["Resource"] = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}
 
 
+def _introspect_reads_keys(t):
+    statements(t, "IntrospectFunction")[1]["Resource"] = statements(t, "TokenFunction")[1]["Resource"]
+
+
+def _userinfo_reads_client_secrets(t):
+    statements(t, "UserinfoFunction")[1]["Resource"] = statements(t, "IntrospectFunction")[1]["Resource"]
+
+
+def _userinfo_no_batch(t):
+    statements(t, "UserinfoFunction")[0]["Action"].remove("dynamodb:BatchGetItem")
+
+
+def _introspect_no_sliding_write(t):
+    statements(t, "IntrospectFunction")[0]["Action"].remove("dynamodb:UpdateItem")
+
+
+def _revoke_batch(t):
+    statements(t, "RevokeFunction")[0]["Action"].append("dynamodb:BatchGetItem")
+
+
+def _revoke_puts(t):
+    statements(t, "RevokeFunction")[0]["Action"].append("dynamodb:PutItem")
+
+
+def _token_no_query(t):
+    statements(t, "TokenFunction")[0]["Action"].remove("dynamodb:Query")
+
+
+def _query_on_index(t):
+    statements(t, "IntrospectFunction")[0]["Resource"] = [
+        {"Fn::GetAtt": ["Table", "Arn"]},
+        {"Fn::Sub": "${Table.Arn}/index/*"},
+    ]
+
+
+def _drop_new_function(t):
+    del t["Resources"]["UserinfoFunction"]
+
+
+def _new_function_shared_log_group(t):
+    t["Resources"]["RevokeFunction"]["Properties"]["LoggingConfig"]["LogGroup"] = {"Ref": "IntrospectLogGroup"}
+
+
+def _doc_without_userinfo(t):
+    sub = t["Resources"]["UrlsDocument"]["Properties"]["SecretString"]["Fn::If"][2]["Fn::Sub"]
+    sub[0] = re.sub(r',\s*"TOLLGATE_URL_USERINFO":"https://\$\{Userinfo\}"', "", sub[0])
+
+
+def _no_userinfo_route(t):
+    behaviors = t["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]
+    behaviors[:] = [b for b in behaviors if b["TargetOriginId"] != "userinfo"]
+
+
 def _admin_everything(t):
     t["Resources"]["AdminPolicy"]["Properties"]["PolicyDocument"]["Statement"][1]["Resource"] = "*"
 
@@ -955,6 +1054,18 @@ MUTATIONS = [
     ("non-existent IAM action", _fake_action, lambda r, c: check_iam(c)),
     ("discovery reads all secrets", _discovery_secrets, lambda r, c: check_iam(c)),
     ("secrets beyond the prefix", _all_secrets, lambda r, c: check_iam(c)),
+    ("introspect reads signing keys", _introspect_reads_keys, lambda r, c: check_iam(c)),
+    ("userinfo reads client secrets", _userinfo_reads_client_secrets, lambda r, c: check_iam(c)),
+    ("userinfo without BatchGetItem", _userinfo_no_batch, lambda r, c: check_iam(c)),
+    ("introspect without the sliding write", _introspect_no_sliding_write, lambda r, c: check_iam(c)),
+    ("revoke with BatchGetItem", _revoke_batch, lambda r, c: check_iam(c)),
+    ("revoke with PutItem", _revoke_puts, lambda r, c: check_iam(c)),
+    ("token without Query (CORS preflight)", _token_no_query, lambda r, c: check_iam(c)),
+    ("table actions on an index", _query_on_index, lambda r, c: check_iam(c)),
+    ("userinfo function missing", _drop_new_function, lambda r, c: check_functions(r, c) + check_no_cycles(c)),
+    ("two functions share a log group", _new_function_shared_log_group, lambda r, c: check_logging(c)),
+    ("URL document without userinfo", _doc_without_userinfo, lambda r, c: check_urls_default(c)),
+    ("CloudFront has no userinfo route", _no_userinfo_route, lambda r, c: check_custom_domain(c)),
     ("admin policy on *", _admin_everything, lambda r, c: check_admin_policy(c) + check_iam(c)),
     ("TTL off", _no_ttl, lambda r, c: check_table(r)),
     ("PITR off", _no_pitr, lambda r, c: check_table(r)),
