@@ -109,6 +109,8 @@ struct TenantUpdateArgs {
     /// Sliding expiry maximum; 0 turns sliding expiry off.
     #[arg(long, value_name = "SECS")]
     sliding_max: Option<u64>,
+    #[arg(long, value_name = "DAYS")]
+    key_rotation_days: Option<u64>,
 }
 
 #[derive(Args)]
@@ -129,6 +131,9 @@ struct TenantCreate {
     /// to this many seconds after issue.
     #[arg(long, value_name = "SECS")]
     sliding_max: Option<u64>,
+    /// Days between automatic key rotations (default 90).
+    #[arg(long, value_name = "DAYS")]
+    key_rotation_days: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -292,6 +297,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                         refresh_token_ttl: t.refresh_token_ttl,
                         audiences: t.audiences,
                         sliding_max: t.sliding_max,
+                        key_rotation_days: t.key_rotation_days,
                         signing_alg: t.signing_alg,
                     },
                 )
@@ -309,6 +315,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                         refresh_token_ttl: t.refresh_token_ttl,
                         audiences: t.audiences,
                         sliding_max: t.sliding_max,
+                        key_rotation_days: t.key_rotation_days,
                     },
                 )
                 .await

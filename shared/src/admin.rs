@@ -44,6 +44,7 @@ pub struct TenantOpts {
     pub audiences: Vec<String>,
     pub signing_alg: Option<String>,
     pub sliding_max: Option<u64>,
+    pub key_rotation_days: Option<u64>,
 }
 
 pub struct ClientOpts {
@@ -67,6 +68,7 @@ pub struct TenantUpdate {
     pub audiences: Option<Vec<String>>,
     /// `Some(0)` turns sliding expiry off.
     pub sliding_max: Option<u64>,
+    pub key_rotation_days: Option<u64>,
 }
 
 /// `client update`: `None` keeps the value; a list replaces the old one.
@@ -173,6 +175,11 @@ impl Admin {
         if !(300..=5 * 365 * 86_400).contains(&refresh) {
             return err("--refresh-token-ttl must be between 300 seconds and 5 years");
         }
+        if o.key_rotation_days
+            .is_some_and(|d| !(1..=3650).contains(&d))
+        {
+            return err("--key-rotation-days must be 1 to 3650");
+        }
         if let Some(m) = o.sliding_max
             && !(access..=30 * 86_400).contains(&m)
         {
@@ -194,10 +201,10 @@ impl Admin {
         if self.db.get_tenant(&id).await?.is_some() {
             return err(format!("tenant already exists: {alias}"));
         }
-        let set = KeySet {
-            current: keys::generate(alg).map_err(|e| AdminError(e.to_string()))?,
-            previous: None,
-        };
+        let set = KeySet::new(
+            keys::generate(alg).map_err(|e| AdminError(e.to_string()))?,
+            Now::system().secs(),
+        );
         let secret_name = self.config.signing_key_secret(&id);
         let secret_json = serde_json::to_string(&set).map_err(|e| AdminError(e.to_string()))?;
         match self.secrets.create(&secret_name, &secret_json).await {
@@ -219,6 +226,7 @@ impl Admin {
             public_jwks: set.public_jwks(),
             current_kid: set.current.kid.clone(),
             sliding_max: o.sliding_max,
+            key_rotation_days: o.key_rotation_days,
             created_at: Now::system().secs(),
         };
         if let Err(e) = self.db.create_tenant(&tenant).await {
@@ -268,6 +276,12 @@ impl Admin {
             }
             t.audiences = auds;
         }
+        if let Some(d) = o.key_rotation_days {
+            if !(1..=3650).contains(&d) {
+                return err("--key-rotation-days must be 1 to 3650");
+            }
+            t.key_rotation_days = Some(d);
+        }
         match o.sliding_max {
             None => {}
             Some(0) => t.sliding_max = None,
@@ -288,6 +302,7 @@ impl Admin {
             "refresh_token_ttl": t.refresh_token_ttl,
             "audiences": t.audiences,
             "sliding_max": t.sliding_max,
+            "key_rotation_days": t.key_rotation_days,
         }))
     }
 
@@ -497,30 +512,110 @@ impl Admin {
         }
     }
 
-    /// New current key; the old one stays in the JWKS as previous. The JWKS is
-    /// updated before the private key, so every token ever signed verifies.
+    /// Publishes a new key now; it signs from `signs_from` (publish, then
+    /// sign: `domain::key_rotation`). The JWKS is written before the private
+    /// key, so no verifier ever sees a token signed with an unpublished key.
     pub async fn rotate_key(&self, alias: &str) -> Result<Value, AdminError> {
         let (tenant_id, tenant) = self.tenant(alias).await?;
-        let name = self.config.signing_key_secret(&tenant_id);
+        let now = Now::system().secs();
+        let set = self.load_key_set(&tenant_id).await?;
+        let set = set
+            .publish_next(tenant.signing_alg, now, longest_token_life(&tenant))
+            .map_err(|e| AdminError(e.to_string()))?;
+        self.store_key_set(&tenant_id, &tenant, &set, now).await?;
+        // `kid`: the key this rotation published; it signs from `signs_from`.
+        // `previous_kid`: the key it replaces (signing until then).
+        Ok(json!({
+            "tenant": alias,
+            "kid": set.next.as_ref().map(|k| k.kid.clone()),
+            "signs_from": set.next_since.map(crate::domain::key_rotation::signs_from),
+            "previous_kid": set.current.kid,
+        }))
+    }
+
+    pub(crate) async fn load_key_set(&self, tenant: &TenantId) -> Result<KeySet, AdminError> {
+        let name = self.config.signing_key_secret(tenant);
         let Some(raw) = self.secrets.fetch(&name).await? else {
             return err(format!("signing key secret {name} is missing"));
         };
-        let set: KeySet =
-            serde_json::from_str(&raw).map_err(|e| AdminError(format!("stored key set: {e}")))?;
-        let old_kid = set.current.kid.clone();
-        let set = set
-            .rotated(tenant.signing_alg)
-            .map_err(|e| AdminError(e.to_string()))?;
+        serde_json::from_str(&raw).map_err(|e| AdminError(format!("stored key set: {e}")))
+    }
+
+    /// JWKS first (every key that may sign is published before it can), then
+    /// the private keys.
+    pub(crate) async fn store_key_set(
+        &self,
+        tenant_id: &TenantId,
+        tenant: &Tenant,
+        set: &KeySet,
+        now: u64,
+    ) -> Result<(), AdminError> {
         self.db
             .set_tenant_keys(
-                &tenant_id,
+                tenant_id,
                 &set.public_jwks(),
-                &set.current.kid,
+                &set.signing(now).kid,
                 tenant.signing_alg,
             )
             .await?;
-        let json = serde_json::to_string(&set).map_err(|e| AdminError(e.to_string()))?;
-        self.secrets.put(&name, &json).await?;
-        Ok(json!({"tenant": alias, "kid": set.current.kid, "previous_kid": old_kid}))
+        let json = serde_json::to_string(set).map_err(|e| AdminError(e.to_string()))?;
+        self.secrets
+            .put(&self.config.signing_key_secret(tenant_id), &json)
+            .await?;
+        Ok(())
     }
+
+    /// Scheduled upkeep (the maintenance function): for every tenant, settle
+    /// the key set (promotion is a time, retirement a write) and publish a
+    /// next key when the current one is `--key-rotation-days` old.
+    pub async fn rotate_keys_due(
+        &self,
+        now: u64,
+        only: Option<&TenantId>,
+    ) -> Result<Value, AdminError> {
+        let mut changed = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.db.list_tenants(100, cursor.as_deref()).await?;
+            for t in page
+                .items
+                .iter()
+                .filter(|t| only.is_none_or(|o| *o == t.id))
+            {
+                let set = self.load_key_set(&t.id).await?;
+                let before = serde_json::to_string(&set).unwrap_or_default();
+                let life = longest_token_life(t);
+                let mut set = set.settle(now, life);
+                let days = t
+                    .key_rotation_days
+                    .unwrap_or(crate::domain::key_rotation::DEFAULT_ROTATION_DAYS);
+                if set.next.is_none()
+                    && crate::domain::key_rotation::rotation_due(set.current_since, days, now)
+                {
+                    set = set
+                        .publish_next(t.signing_alg, now, life)
+                        .map_err(|e| AdminError(e.to_string()))?;
+                }
+                if serde_json::to_string(&set).unwrap_or_default() != before {
+                    self.store_key_set(&t.id, t, &set, now).await?;
+                    changed.push(json!({
+                        "tenant": t.id.as_str(),
+                        "signing_kid": set.signing(now).kid,
+                        "next_kid": set.next.as_ref().map(|k| k.kid.clone()),
+                        "previous_kid": set.previous.as_ref().map(|k| k.kid.clone()),
+                    }));
+                }
+            }
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        Ok(json!({"changed": changed}))
+    }
+}
+
+/// The longest an access token this tenant signs may stay valid.
+fn longest_token_life(t: &Tenant) -> u64 {
+    t.access_token_ttl.max(t.sliding_max.unwrap_or(0))
 }

@@ -221,6 +221,7 @@ fn tenant_record(id: &TenantId, now: Now) -> Tenant {
         public_jwks: r#"[{"kty":"EC","kid":"k1"}]"#.into(),
         current_kid: "k1".into(),
         sliding_max: None,
+        key_rotation_days: None,
         created_at: now.secs(),
     }
 }

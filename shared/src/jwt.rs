@@ -9,8 +9,10 @@ use crate::keys::Signer;
 use crate::store::{Tenant, User};
 use serde_json::{Map, Value, json};
 
-fn sign(signer: &Signer, typ: &str, claims: &Value) -> Result<String, OAuthError> {
-    signer.sign_jwt(typ, claims).map_err(OAuthError::internal)
+fn sign(signer: &Signer, typ: &str, claims: &Value, now: Now) -> Result<String, OAuthError> {
+    signer
+        .sign_jwt(typ, claims, now.secs())
+        .map_err(OAuthError::internal)
 }
 
 pub struct AccessToken<'a> {
@@ -53,7 +55,7 @@ impl AccessToken<'_> {
         if let Some(u) = self.user {
             user_claims(&mut c, u, ClaimSet::ALL);
         }
-        sign(signer, "at+jwt", &Value::Object(c))
+        sign(signer, "at+jwt", &Value::Object(c), now)
     }
 }
 
@@ -82,7 +84,7 @@ impl IdToken<'_> {
         if let Some(n) = self.nonce {
             c.insert("nonce".into(), json!(n));
         }
-        sign(signer, "JWT", &Value::Object(c))
+        sign(signer, "JWT", &Value::Object(c), now)
     }
 }
 

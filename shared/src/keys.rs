@@ -6,6 +6,7 @@
 //! JWKS without touching Secrets Manager.
 
 use crate::crypto::{b64url, sha256};
+use crate::domain::key_rotation;
 use crate::store::SigningAlg;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
@@ -30,30 +31,103 @@ pub struct StoredKey {
     pub public_jwk: Value,
 }
 
-/// The secret's value: the current key and the one it replaced.
+/// The secret's value: the key that signs, the one it replaced (published
+/// until every token it signed has expired) and the next one (published,
+/// signing from [`key_rotation::signs_from`] its publication). See
+/// `domain::key_rotation` for the rule.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct KeySet {
     pub current: StoredKey,
+    /// When `current` began signing (0 for key sets written before rotation
+    /// was scheduled: due at once).
+    #[serde(default)]
+    pub current_since: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<StoredKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_until: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<StoredKey>,
+    /// When `next` was published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_since: Option<u64>,
 }
 
 impl KeySet {
-    /// `keys` array of the public JWKS: current first, then previous.
-    pub fn public_jwks(&self) -> String {
-        let mut keys = vec![self.current.public_jwk.clone()];
-        if let Some(p) = &self.previous {
-            keys.push(p.public_jwk.clone());
+    /// A tenant's first key, signing at once (nothing was published before).
+    pub fn new(current: StoredKey, now: u64) -> KeySet {
+        KeySet {
+            current,
+            current_since: now,
+            previous: None,
+            previous_until: None,
+            next: None,
+            next_since: None,
         }
+    }
+
+    /// `keys` array of the public JWKS, newest first: every key that may sign
+    /// soon, signs, or signed a token that may still be alive.
+    pub fn public_jwks(&self) -> String {
+        let keys: Vec<Value> = [
+            self.next.as_ref(),
+            Some(&self.current),
+            self.previous.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|k| k.public_jwk.clone())
+        .collect();
         Value::Array(keys).to_string()
     }
 
-    /// A rotation: a new current key, the old current kept as previous.
-    pub fn rotated(self, alg: SigningAlg) -> Result<KeySet, KeyError> {
-        Ok(KeySet {
-            current: generate(alg)?,
-            previous: Some(self.current),
-        })
+    /// The key that signs at `now`.
+    pub fn signing(&self, now: u64) -> &StoredKey {
+        match (&self.next, self.next_since) {
+            (Some(n), Some(at)) if now >= key_rotation::signs_from(at) => n,
+            _ => &self.current,
+        }
+    }
+
+    /// Bookkeeping at `now`: a next key whose time has come becomes current
+    /// (the old current stays published until it is retired); a retired
+    /// previous key leaves.
+    pub fn settle(mut self, now: u64, longest_token_life: u64) -> KeySet {
+        if let (Some(next), Some(at)) = (self.next.take(), self.next_since.take()) {
+            let switch = key_rotation::signs_from(at);
+            if now >= switch {
+                self.previous = Some(std::mem::replace(&mut self.current, next));
+                self.previous_until = Some(key_rotation::retire_at(switch, longest_token_life));
+                self.current_since = switch;
+            } else {
+                self.next = Some(next);
+                self.next_since = Some(at);
+            }
+        }
+        if self.previous_until.is_some_and(|until| now >= until) {
+            self.previous = None;
+            self.previous_until = None;
+        }
+        self
+    }
+
+    /// Publishes a fresh next key at `now` (after [`KeySet::settle`]). While a
+    /// published next key is still waiting for its time, it stays the next
+    /// key: a warm copy of the key set may already name it and will sign with
+    /// it when its time comes, so it must stay published — a second rotation
+    /// in quick succession changes nothing.
+    pub fn publish_next(
+        self,
+        alg: SigningAlg,
+        now: u64,
+        longest_token_life: u64,
+    ) -> Result<KeySet, KeyError> {
+        let mut set = self.settle(now, longest_token_life);
+        if set.next.is_none() {
+            set.next = Some(generate(alg)?);
+            set.next_since = Some(now);
+        }
+        Ok(set)
     }
 }
 
@@ -135,20 +209,15 @@ enum KeyPair {
     Rs256(aws_lc_rs::signature::RsaKeyPair),
 }
 
-/// The parsed current key. The PEM is parsed once per cache period, not per
-/// token: parsing (and deriving the public key) costs more than a signature.
-pub struct Signer {
-    pub kid: String,
-    pub alg: SigningAlg,
+/// One parsed private key.
+struct ParsedKey {
+    kid: String,
+    alg: SigningAlg,
     key: KeyPair,
-    rng: aws_lc_rs::rand::SystemRandom,
 }
 
-impl Signer {
-    pub fn from_secret(json_value: &str) -> Result<Signer, KeyError> {
-        let set: KeySet =
-            serde_json::from_str(json_value).map_err(|e| KeyError::Parse(e.to_string()))?;
-        let k = set.current;
+impl ParsedKey {
+    fn parse(k: &StoredKey) -> Result<ParsedKey, KeyError> {
         let der = pem_to_der(&k.pem)?;
         let (alg, key) = match k.alg.as_str() {
             "ES256" => (
@@ -170,21 +239,70 @@ impl Signer {
             ),
             other => return Err(KeyError::Parse(format!("algorithm {other}"))),
         };
-        Ok(Signer {
-            kid: k.kid,
+        Ok(ParsedKey {
+            kid: k.kid.clone(),
             alg,
             key,
+        })
+    }
+}
+
+/// The tenant's keys, parsed once per cache period, not per token (parsing
+/// and deriving the public key cost more than a signature). Which one signs
+/// is decided at each signature by the time: the next key once its time has
+/// come (`domain::key_rotation`), else the current one.
+pub struct Signer {
+    current: ParsedKey,
+    next: Option<(ParsedKey, u64)>,
+    rng: aws_lc_rs::rand::SystemRandom,
+}
+
+impl Signer {
+    pub fn from_secret(json_value: &str) -> Result<Signer, KeyError> {
+        let set: KeySet =
+            serde_json::from_str(json_value).map_err(|e| KeyError::Parse(e.to_string()))?;
+        let next = match (&set.next, set.next_since) {
+            (Some(n), Some(at)) => Some((ParsedKey::parse(n)?, key_rotation::signs_from(at))),
+            _ => None,
+        };
+        Ok(Signer {
+            current: ParsedKey::parse(&set.current)?,
+            next,
             rng: aws_lc_rs::rand::SystemRandom::new(),
         })
     }
 
-    /// A compact JWS: `b64url(header).b64url(claims).b64url(signature)`.
-    pub fn sign_jwt(&self, typ: &str, claims: &Value) -> Result<String, KeyError> {
-        let header = json!({"alg": self.alg.as_str(), "typ": typ, "kid": self.kid});
+    fn at(&self, now: u64) -> &ParsedKey {
+        match &self.next {
+            Some((k, from)) if now >= *from => k,
+            _ => &self.current,
+        }
+    }
+
+    /// Test aid: the same keys claiming another key id (forgery tests).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn relabelled(mut self, kid: &str) -> Signer {
+        self.current.kid = kid.to_owned();
+        if let Some((k, _)) = &mut self.next {
+            k.kid = kid.to_owned();
+        }
+        self
+    }
+
+    /// The key id that signs at `now`.
+    pub fn kid(&self, now: u64) -> &str {
+        &self.at(now).kid
+    }
+
+    /// A compact JWS: `b64url(header).b64url(claims).b64url(signature)`,
+    /// signed with the key that signs at `now`.
+    pub fn sign_jwt(&self, typ: &str, claims: &Value, now: u64) -> Result<String, KeyError> {
+        let k = self.at(now);
+        let header = json!({"alg": k.alg.as_str(), "typ": typ, "kid": k.kid});
         let mut out = b64url(header.to_string().as_bytes());
         out.push('.');
         out.push_str(&b64url(claims.to_string().as_bytes()));
-        let sig = match &self.key {
+        let sig = match &k.key {
             KeyPair::Es256(k) => k
                 .sign(&self.rng, out.as_bytes())
                 .map(|s| s.as_ref().to_vec())
@@ -249,11 +367,12 @@ pub fn verify_with_jwk(jwk: &Value, alg: SigningAlg, message: &[u8], signature: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::key_rotation::{PROPAGATION, signs_from};
 
     fn verify(set: &KeySet, alg: jsonwebtoken::Algorithm) {
         let signer = Signer::from_secret(&serde_json::to_string(set).unwrap()).unwrap();
         let jwt = signer
-            .sign_jwt("at+jwt", &json!({"sub": "x", "exp": 4_000_000_000u64}))
+            .sign_jwt("at+jwt", &json!({"sub": "x", "exp": 4_000_000_000u64}), 1)
             .unwrap();
         let header = jsonwebtoken::decode_header(&jwt).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
@@ -272,33 +391,84 @@ mod tests {
         let k = generate(SigningAlg::ES256).unwrap();
         assert_eq!(k.kid.len(), 43);
         assert_eq!(k.public_jwk["kid"], json!(k.kid));
-        let set = KeySet {
-            current: k,
-            previous: None,
-        };
-        verify(&set, jsonwebtoken::Algorithm::ES256);
+        verify(&KeySet::new(k, 0), jsonwebtoken::Algorithm::ES256);
     }
 
     #[test]
     fn rs256_key_signs() {
-        let set = KeySet {
-            current: generate(SigningAlg::RS256).unwrap(),
-            previous: None,
-        };
+        let set = KeySet::new(generate(SigningAlg::RS256).unwrap(), 0);
         verify(&set, jsonwebtoken::Algorithm::RS256);
     }
 
-    #[test]
-    fn rotation_keeps_previous_public_key() {
-        let set = KeySet {
-            current: generate(SigningAlg::ES256).unwrap(),
-            previous: None,
-        };
-        let old_kid = set.current.kid.clone();
-        let set = set.rotated(SigningAlg::ES256).unwrap();
+    fn kids(set: &KeySet) -> Vec<String> {
         let jwks: Value = serde_json::from_str(&set.public_jwks()).unwrap();
-        assert_eq!(jwks.as_array().unwrap().len(), 2);
-        assert_eq!(jwks[1]["kid"], json!(old_kid));
-        assert_ne!(jwks[0]["kid"], json!(old_kid));
+        jwks.as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The whole schedule with a controlled clock: publish at 1_000, sign from
+    /// 1_000 + PROPAGATION, retire the old key after every token it signed.
+    #[test]
+    fn publish_then_sign_then_retire() {
+        let life = 600;
+        let set = KeySet::new(generate(SigningAlg::ES256).unwrap(), 0);
+        let old = set.current.kid.clone();
+        let set = set.publish_next(SigningAlg::ES256, 1_000, life).unwrap();
+        let new = set.next.as_ref().unwrap().kid.clone();
+        // Published at once, signing only after the caches could have seen it.
+        assert!(kids(&set).contains(&new));
+        let signer = Signer::from_secret(&serde_json::to_string(&set).unwrap()).unwrap();
+        assert_eq!(signer.kid(1_000 + PROPAGATION - 1), old);
+        assert_eq!(signer.kid(1_000 + PROPAGATION), new);
+        assert_eq!(set.signing(signs_from(1_000)).kid, new);
+        // Settled after the switch: the old key is previous, still published.
+        let switched = set.settle(signs_from(1_000) + 10, life);
+        assert_eq!(switched.current.kid, new);
+        assert_eq!(kids(&switched), [new.clone(), old.clone()]);
+        let until = switched.previous_until.unwrap();
+        assert!(until >= signs_from(1_000) + KEY_SET_CACHE_FOR_TEST + life);
+        // Retired only when every token it signed has expired.
+        assert_eq!(kids(&switched.clone().settle(until - 1, life)).len(), 2);
+        assert_eq!(kids(&switched.settle(until, life)), [new]);
+    }
+
+    const KEY_SET_CACHE_FOR_TEST: u64 = crate::domain::key_rotation::KEY_SET_CACHE;
+
+    #[test]
+    fn two_rotations_in_quick_succession_never_sign_with_an_unpublished_key() {
+        let set = KeySet::new(generate(SigningAlg::ES256).unwrap(), 0);
+        let first = set.publish_next(SigningAlg::ES256, 1_000, 600).unwrap();
+        let pending = first.next.as_ref().unwrap().kid.clone();
+        // Rotating again while the next key waits keeps it: a warm copy of the
+        // first set (read any time before, kept up to KEY_SET_CACHE) may sign
+        // with it when its time comes, so it must stay published.
+        let second = first
+            .clone()
+            .publish_next(SigningAlg::ES256, 1_100, 600)
+            .unwrap();
+        assert_eq!(second.next.as_ref().unwrap().kid, pending);
+        let stale = Signer::from_secret(&serde_json::to_string(&first).unwrap()).unwrap();
+        for now in (1_000..1_100 + KEY_SET_CACHE_FOR_TEST + 1).step_by(3) {
+            assert!(
+                kids(&second).iter().any(|k| k == stale.kid(now)),
+                "at {now}"
+            );
+        }
+        // After the switch a rotation publishes a fresh key; every key any
+        // copy may sign with is in the JWKS at every instant.
+        let third = second
+            .clone()
+            .publish_next(SigningAlg::ES256, signs_from(1_000) + 5, 600)
+            .unwrap();
+        assert_ne!(third.next.as_ref().unwrap().kid, pending);
+        for now in (1_000..signs_from(1_000) + 2 * PROPAGATION).step_by(7) {
+            for copy in [&first, &second, &third] {
+                let s = Signer::from_secret(&serde_json::to_string(copy).unwrap()).unwrap();
+                assert!(kids(&third).iter().any(|k| k == s.kid(now)), "at {now}");
+            }
+        }
     }
 }

@@ -23,8 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Records change rarely and only through the CLI; a short TTL bounds staleness.
-const RECORD_TTL: Duration = Duration::from_secs(30);
-const SECRET_TTL: Duration = Duration::from_secs(300);
+/// Both TTLs are part of the key-rotation rule (`domain::key_rotation`).
+const RECORD_TTL: Duration = Duration::from_secs(crate::domain::key_rotation::RECORD_CACHE);
+const SECRET_TTL: Duration = Duration::from_secs(crate::domain::key_rotation::KEY_SET_CACHE);
 
 /// Every capability the flows use, each behind its narrow port.
 #[derive(Clone)]

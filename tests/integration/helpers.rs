@@ -727,7 +727,7 @@ impl TestTenant {
         edit(&mut claims);
         self.signer()
             .await
-            .sign_jwt("at+jwt", &Value::Object(claims))
+            .sign_jwt("at+jwt", &Value::Object(claims), now_secs())
             .unwrap()
     }
 }

@@ -188,9 +188,10 @@ async fn wrong_signature_is_inactive() {
     assert_eq!(w.rs_sees(&flipped).await, inactive(), "flipped signature");
     // The same claims signed by another tenant's key under this tenant's kid.
     let kid = jsonwebtoken::decode_header(&at).unwrap().kid.unwrap();
-    let mut foreign = other.t.signer().await;
-    foreign.kid = kid;
-    let forged = foreign.sign_jwt("at+jwt", &jwt_claims(&at)).unwrap();
+    let foreign = other.t.signer().await.relabelled(&kid);
+    let forged = foreign
+        .sign_jwt("at+jwt", &jwt_claims(&at), now_secs())
+        .unwrap();
     assert_eq!(
         w.rs_sees(&forged).await,
         inactive(),

@@ -18,6 +18,7 @@ mod fuzz;
 mod grants;
 mod hardening;
 mod introspection;
+mod key_rotation;
 mod lifecycle;
 mod provisioning;
 mod refresh;

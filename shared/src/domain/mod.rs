@@ -14,11 +14,13 @@
 //! | sliding expiry of access tokens (Maximizer) | `sliding_expiry.rs` |
 //! | authorization code lifetime and single use | `code_lifetime.rs` |
 //! | claims in tokens (by scope; default audience) | `claims.rs` |
+//! | signing keys: publish, then sign, then retire | `key_rotation.rs` |
 //! | the login transaction (signed, short-lived, single use) | `login_tx.rs` |
 //! | new-password policy (NIST SP 800-63B) | `password_policy.rs` |
 
 pub mod claims;
 pub mod code_lifetime;
+pub mod key_rotation;
 pub mod login_tx;
 pub mod password_policy;
 pub mod pkce;
@@ -39,6 +41,7 @@ mod tests {
         let files = [
             ("claims.rs", include_str!("claims.rs")),
             ("code_lifetime.rs", include_str!("code_lifetime.rs")),
+            ("key_rotation.rs", include_str!("key_rotation.rs")),
             ("login_tx.rs", include_str!("login_tx.rs")),
             ("password_policy.rs", include_str!("password_policy.rs")),
             ("pkce.rs", include_str!("pkce.rs")),

@@ -45,6 +45,8 @@ pub struct Tenant {
     /// active while each use comes within `access_token_ttl` of the previous
     /// one, but never past `iat + max` (SPEC: Introspection).
     pub sliding_max: Option<u64>,
+    /// Days between automatic key rotations (`--key-rotation-days`; default 90).
+    pub key_rotation_days: Option<u64>,
     pub created_at: u64,
 }
 

@@ -66,10 +66,7 @@ pub fn password_hash() -> String {
 /// One signing key set for every test's tenant (as `tenant create` makes it).
 fn key_set() -> &'static KeySet {
     static SET: OnceLock<KeySet> = OnceLock::new();
-    SET.get_or_init(|| KeySet {
-        current: keys::generate(SigningAlg::ES256).unwrap(),
-        previous: None,
-    })
+    SET.get_or_init(|| KeySet::new(keys::generate(SigningAlg::ES256).unwrap(), 0))
 }
 
 /// A registered client and, when confidential, its secret.
@@ -119,6 +116,7 @@ impl World {
             public_jwks: set.public_jwks(),
             current_kid: set.current.kid.clone(),
             sliding_max: None,
+            key_rotation_days: None,
             created_at: T0,
         };
         edit(&mut record);

@@ -65,14 +65,14 @@ async fn document(state: &AppState, tenant_id: &TenantId, doc: Doc) -> Discovery
         Doc::Metadata => match state.urls().await {
             Ok(urls) => DiscoveryOutcome::Document {
                 body: metadata(urls, &tenant),
-                max_age: 300,
+                max_age: crate::domain::key_rotation::JWKS_MAX_AGE as u32,
             },
             Err(e) => DiscoveryOutcome::Failed(e),
         },
         Doc::Jwks => match serde_json::from_str::<Value>(&tenant.public_jwks) {
             Ok(keys) => DiscoveryOutcome::Document {
                 body: json!({ "keys": keys }),
-                max_age: 300,
+                max_age: crate::domain::key_rotation::JWKS_MAX_AGE as u32,
             },
             Err(e) => DiscoveryOutcome::Failed(crate::error::OAuthError::internal(e)),
         },

@@ -17,6 +17,7 @@ impl TryFrom<&Item> for Tenant {
             public_jwks: g.s("public_jwks")?,
             current_kid: g.s("current_kid")?,
             sliding_max: g.n("sliding_max").ok(),
+            key_rotation_days: g.n("key_rotation_days").ok(),
             created_at: g.n_or("created_at", 0),
         })
     }
@@ -34,6 +35,9 @@ impl From<&Tenant> for Item {
         i.insert("current_kid".into(), s(t.current_kid.clone()));
         if let Some(m) = t.sliding_max {
             i.insert("sliding_max".into(), n(m));
+        }
+        if let Some(d) = t.key_rotation_days {
+            i.insert("key_rotation_days".into(), n(d));
         }
         i.insert("created_at".into(), n(t.created_at));
         i
