@@ -39,6 +39,10 @@ fi
 
 echo "[test] cargo test"
 cargo test --workspace --quiet -- --test-threads 8 2>&1 | tee .local/test.log
+if [ "$watch_up" = 0 ]; then
+  echo "[test] audit lines and secrets in the functions' logs"
+  scripts/scan-logs.sh .local/watch.log
+fi
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' .local/test.log
