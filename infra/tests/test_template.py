@@ -26,7 +26,9 @@ from samtranslator.translator.transform import transform
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 SAMCONFIG = ROOT / "samconfig.toml"
+PACKAGE_SCRIPT = ROOT / "scripts" / "package.sh"
 
+# Public functions, each behind its own function URL:
 # function name (cargo package, binary, URL path) -> logical id in the template
 FUNCTIONS = {
     "authorize": "AuthorizeFunction",
@@ -39,6 +41,10 @@ FUNCTIONS = {
     "revoke": "RevokeFunction",
     "userinfo": "UserinfoFunction",
 }
+# Scheduled functions: no URL, invoked only by their EventBridge schedule.
+SCHEDULED = {"maintenance": "MaintenanceFunction"}
+SCHEDULES = {"maintenance": "rate(1 hour)"}
+ALL_FUNCTIONS = {**FUNCTIONS, **SCHEDULED}
 URL_VARS = {
     "authorize": "TOLLGATE_URL_AUTHORIZE",
     "callback": "TOLLGATE_URL_CALLBACK",
@@ -60,6 +66,9 @@ URL_VARS = {
 #   Query          the tenant's clients' web origins for a CORS preflight
 #                  (flows/cors.rs allowed_for_preflight: token, refresh, introspect,
 #                  revoke, userinfo), on the base table, never the `list` index
+#   Scan           maintenance only: the tenant items, one filtered scan
+#                  (admin.rs rotate_keys_due -> store/dynamo/lifecycle.rs list_tenants);
+#                  its UpdateItem writes a tenant item's JWKS (directory.rs set_tenant_keys)
 ITEM_RW = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 CORS = {"dynamodb:Query"}
 TABLE_ACTIONS = {
@@ -72,6 +81,7 @@ TABLE_ACTIONS = {
     "introspect": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
     "revoke": {"dynamodb:GetItem", "dynamodb:UpdateItem"} | CORS,
     "userinfo": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
+    "maintenance": {"dynamodb:Scan", "dynamodb:UpdateItem"},
 }
 # Which of the stack's secrets each function may read (and no other): a tenant's
 # private signing keys, a client's secret hash, the stack's login key, the URL
@@ -88,6 +98,13 @@ SECRET_READS = {
     "introspect": {"client_secret", "urls_doc"},
     "revoke": {"client_secret", "urls_doc"},
     "userinfo": {"urls_doc"},
+    "maintenance": {"tenant_key"},
+}
+# Secrets Manager actions per function: the public functions only read; maintenance
+# reads and rewrites each tenant's signing-key set (admin.rs load_key_set,
+# store_key_set: GetSecretValue, PutSecretValue), nothing else.
+SECRET_ACTIONS = {name: {"secretsmanager:GetSecretValue"} for name in FUNCTIONS} | {
+    "maintenance": {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
 }
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
