@@ -11,7 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCH=${ARCH:-arm64}
-FUNCTIONS=(authorize callback token refresh change-password discovery introspect revoke userinfo)
+# The nine public functions and the scheduled `maintenance` (key rotation); the template
+# shape test (infra/tests) checks this list against infra/template.yaml and functions/.
+FUNCTIONS=(authorize callback token refresh change-password discovery introspect revoke userinfo maintenance)
 # provided.al2023 ships glibc 2.34: no binary may need a newer symbol version.
 MAX_GLIBC=2.34
 

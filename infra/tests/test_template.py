@@ -215,6 +215,8 @@ class Evaluator:
             return f"arn:aws:iam::{ACCOUNT}:role/{name}"
         if r["Type"] == "AWS::Lambda::Version" and attr == "Version":
             return "1"
+        if r["Type"] == "AWS::Events::Rule" and attr == "Arn":
+            return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-{name}"
         raise AssertionError(f"evaluator: unexpected GetAtt {name}.{attr}")
 
     def sub(self, text: str, variables: dict) -> str:
@@ -298,20 +300,22 @@ def check_functions(raw: dict, cfn: dict) -> list[str]:
     if raw["Parameters"].get("LogRetentionDays", {}).get("Default") != 30:
         p.append("LogRetentionDays parameter must default to 30")
     serverless = {k for k, r in raw["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-    if serverless != set(FUNCTIONS.values()):
-        p.append(f"functions: expected {sorted(FUNCTIONS.values())}, found {sorted(serverless)}")
-    for name, lid in FUNCTIONS.items():
+    if serverless != set(ALL_FUNCTIONS.values()):
+        p.append(f"functions: expected {sorted(ALL_FUNCTIONS.values())}, found {sorted(serverless)}")
+    for name, lid in ALL_FUNCTIONS.items():
         props = raw["Resources"].get(lid, {}).get("Properties", {})
         want = f"../target/lambda/{name}/bootstrap.zip"
         if props.get("CodeUri") != want:
             p.append(f"{lid}: CodeUri must be {want} (the zip `make package` builds)")
-        if props.get("FunctionUrlConfig", {}).get("AuthType") != "NONE":
+        if name in FUNCTIONS and props.get("FunctionUrlConfig", {}).get("AuthType") != "NONE":
             p.append(f"{lid}: needs FunctionUrlConfig AuthType NONE")
+        if name in SCHEDULED and "FunctionUrlConfig" in props:
+            p.append(f"{lid}: a scheduled function must have no function URL")
     if p:  # the rest evaluates the template, which needs the above to hold
         return p
     for arch_value in ("arm64", "x86_64"):
         res = Evaluator(cfn, {"Architecture": arch_value}).resources()
-        for name, lid in FUNCTIONS.items():
+        for name, lid in ALL_FUNCTIONS.items():
             f = res.get(lid, {}).get("Properties")
             if f is None:
                 p.append(f"{lid}: no AWS::Lambda::Function after the SAM transform")
@@ -322,8 +326,9 @@ def check_functions(raw: dict, cfn: dict) -> list[str]:
                 p.append(f"{lid}: Handler must be bootstrap")
             if f.get("Architectures") != [arch_value]:
                 p.append(f"{lid}: Architectures {f.get('Architectures')} do not follow the parameter")
-            if not 3 <= int(f.get("Timeout", 3)) <= 30:
-                p.append(f"{lid}: Timeout {f.get('Timeout')} outside 3..30 s")
+            lo, hi = (3, 30) if name in FUNCTIONS else (60, 900)
+            if not lo <= int(f.get("Timeout", 3)) <= hi:
+                p.append(f"{lid}: Timeout {f.get('Timeout')} outside {lo}..{hi} s")
             if str(f.get("MemorySize")) != "128":
                 p.append(f"{lid}: MemorySize does not follow the parameter")
     return p
@@ -362,7 +367,10 @@ def check_logging(cfn: dict) -> list[str]:
     ev = Evaluator(cfn, {"LogRetentionDays": 14})
     res = ev.resources()
     groups = set()
-    for lid in FUNCTIONS.values():
+    for lid in ALL_FUNCTIONS.values():
+        if lid not in cfn["Resources"]:
+            p.append(f"{lid}: missing")
+            continue
         lc = cfn["Resources"][lid]["Properties"].get("LoggingConfig", {})
         if lc.get("LogFormat") != "JSON":
             p.append(f"{lid}: LogFormat must be JSON")
@@ -373,7 +381,7 @@ def check_logging(cfn: dict) -> list[str]:
         groups.add(group)
         if str(res[group]["Properties"].get("RetentionInDays")) != "14":
             p.append(f"{group}: RetentionInDays does not follow LogRetentionDays")
-    if len(groups) != len(FUNCTIONS) and not p:
+    if len(groups) != len(ALL_FUNCTIONS) and not p:
         p.append("each function needs its own log group")
     return p
 
@@ -393,6 +401,21 @@ def check_concurrency(cfn: dict) -> list[str]:
         pc = on.get(alias, {}).get("Properties", {}).get("ProvisionedConcurrencyConfig", {})
         if str(pc.get("ProvisionedConcurrentExecutions")) != "2":
             p.append(f"{lid}: ProvisionedConcurrency parameter not applied to the live alias")
+    # A scheduled function serves no request: never provisioned concurrency; with
+    # reserved concurrency on, exactly 1 (its runs never overlap); else none.
+    for lid in SCHEDULED.values():
+        if lid not in off:
+            p.append(f"{lid}: missing")
+            continue
+        if "ReservedConcurrentExecutions" in off[lid]["Properties"]:
+            p.append(f"{lid}: reserved concurrency must be absent by default")
+        if str(on[lid]["Properties"].get("ReservedConcurrentExecutions")) != "1":
+            p.append(f"{lid}: with ReservedConcurrency set, must reserve exactly 1")
+        for res in (off, on):
+            for r in res.values():
+                if (r["Type"] == "AWS::Lambda::Alias" and r["Properties"].get("FunctionName") == f"{lid}-physical-id"
+                        and "ProvisionedConcurrencyConfig" in r["Properties"]):
+                    p.append(f"{lid}: a scheduled function must never have provisioned concurrency")
     return p
 
 
@@ -501,7 +524,10 @@ def check_iam(cfn: dict) -> list[str]:
             secret_arn(f"{prefix}-other/acme/clients/ABCDEFGHIJKLMNOPQRST"),
             secret_arn(f"{prefix}-other/stack/urls"),
         ]
-        for name, lid in FUNCTIONS.items():
+        for name, lid in ALL_FUNCTIONS.items():
+            if lid not in cfn["Resources"]:
+                p.append(f"{lid}: missing")
+                continue
             role_ref = cfn["Resources"][lid]["Properties"]["Role"]
             role = role_ref.get("Fn::GetAtt", [None])[0]
             if role not in res or res[role]["Type"] != "AWS::IAM::Role":
@@ -510,7 +536,7 @@ def check_iam(cfn: dict) -> list[str]:
             managed = res[role]["Properties"].get("ManagedPolicyArns", [])
             if managed != [BASIC_EXECUTION]:
                 p.append(f"{role}: managed policies must be only AWSLambdaBasicExecutionRole: {managed}")
-            table_actions, secret_resources = set(), []
+            table_actions, secret_actions, secret_resources = set(), set(), []
             for pol in res[role]["Properties"].get("Policies", []):
                 for st in pol["PolicyDocument"]["Statement"]:
                     if st.get("Effect") != "Allow":
@@ -524,13 +550,14 @@ def check_iam(cfn: dict) -> list[str]:
                             if rs != [TABLE_ARN]:
                                 p.append(f"{role}: {a} must be on the table ARN only, is on {rs}")
                         elif svc == "secretsmanager":
-                            if a != "secretsmanager:GetSecretValue":
-                                p.append(f"{role}: {a}: functions only read secrets")
+                            secret_actions.add(a)
                             secret_resources += rs
                         elif svc != "logs":
                             p.append(f"{role}: unexpected action {a}")
             if table_actions != TABLE_ACTIONS[name]:
                 p.append(f"{lid}: table actions {sorted(table_actions)} != {sorted(TABLE_ACTIONS[name])}")
+            if secret_actions != SECRET_ACTIONS[name]:
+                p.append(f"{lid}: secret actions {sorted(secret_actions)} != {sorted(SECRET_ACTIONS[name])}")
 
             def allowed(arn):
                 return any(fnmatch.fnmatchcase(arn, r) for r in secret_resources)
@@ -642,7 +669,7 @@ def check_no_cycles(cfn: dict) -> list[str]:
                 closure(d, seen)
         return seen
 
-    for lid in FUNCTIONS.values():
+    for lid in ALL_FUNCTIONS.values():
         bad = closure(lid, set()) & url_bound
         if bad:
             p.append(f"{lid} depends on {sorted(bad)}: functions must learn URLs at run time or from parameters")
@@ -791,7 +818,7 @@ def check_outputs(cfn: dict) -> list[str]:
     want = {
         "AuthorizeUrl", "CallbackUrl", "TokenUrl", "RefreshUrl", "ChangePasswordUrl", "DiscoveryUrl",
         "IntrospectUrl", "RevokeUrl", "UserinfoUrl", "DiscoveryUrlPattern", "IssuerBase", "TableName", "SecretPrefix", "AdminEnvironment", "UrlsDocumentSecret",
-        "AdminPolicyArn",
+        "AdminPolicyArn", "MaintenanceFunctionName",
     }
     missing = want - set(out)
     if missing:
@@ -804,6 +831,8 @@ def check_outputs(cfn: dict) -> list[str]:
         p.append(f"DiscoveryUrlPattern is {out.get('DiscoveryUrlPattern')}")
     if out.get("IssuerBase") != disc:
         p.append("IssuerBase must be the discovery function's URL without a trailing slash")
+    if out.get("MaintenanceFunctionName") != "MaintenanceFunction-physical-id":
+        p.append("MaintenanceFunctionName must name the maintenance function (to run it by hand)")
     if out.get("TableName") != TABLE_NAME or out.get("SecretPrefix") != STACK:
         p.append("TableName / SecretPrefix outputs are wrong")
     env = dict(w.split("=", 1) for w in str(out.get("AdminEnvironment", "")).split())
@@ -822,6 +851,237 @@ def check_outputs(cfn: dict) -> list[str]:
     env_d = dict(w.split("=", 1) for w in str(out_d.get("AdminEnvironment", "")).split())
     if env_d.get("TOLLGATE_ISSUER_BASE") != f"https://{DOMAIN}" or env_d.get("TOLLGATE_FUNCTION_URL_TEMPLATE") != f"https://{DOMAIN}":
         p.append(f"with CustomDomain, AdminEnvironment must point at the domain: {env_d}")
+    return p
+
+
+
+def role_policy_pairs(res: dict, cfn: dict, lid: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs a function's own role allows (inline policies)."""
+    role = cfn["Resources"][lid]["Properties"]["Role"].get("Fn::GetAtt", [None])[0]
+    pairs = set()
+    for pol in res.get(role, {}).get("Properties", {}).get("Policies", []):
+        for st in pol["PolicyDocument"]["Statement"]:
+            if st.get("Effect") == "Allow":
+                pairs |= {(a, r) for a in as_list(st["Action"]) for r in as_list(st["Resource"])}
+    return pairs
+
+
+def check_maintenance(cfn: dict) -> list[str]:
+    """The scheduled function: nothing public can invoke it, only its schedule does;
+    exactly the environment and the policy it needs."""
+    p = []
+    for name, lid in SCHEDULED.items():
+        if lid not in cfn["Resources"]:
+            p.append(f"{lid}: missing")
+            continue
+        for overrides, prefix in ((DEFAULT, STACK), ({"SecretPrefix": "tg/ca"}, "tg/ca"), (WITH_DOMAIN, STACK)):
+            res = Evaluator(cfn, overrides).resources()
+            me = {f"{lid}-physical-id", f"{lid}Aliaslive-physical-id"}
+            if any(r["Type"] == "AWS::Lambda::Url" and r["Properties"].get("TargetFunctionArn") in me for r in res.values()):
+                p.append(f"{lid}: must have no function URL")
+            rules = {
+                k: r["Properties"] for k, r in res.items()
+                if r["Type"] == "AWS::Events::Rule" and any(t.get("Arn") in me for t in r["Properties"].get("Targets", []))
+            }
+            if len(rules) != 1:
+                p.append(f"{lid}: needs exactly one EventBridge rule invoking it, has {sorted(rules)}")
+                continue
+            (rule_id, rule), = rules.items()
+            if rule.get("ScheduleExpression") != SCHEDULES[name] or "EventPattern" in rule:
+                p.append(f"{lid}: schedule must be {SCHEDULES[name]}, is {rule.get('ScheduleExpression')}")
+            if rule.get("State", "ENABLED") != "ENABLED":
+                p.append(f"{lid}: its schedule must be enabled")
+            rule_arn = Evaluator(cfn, overrides).getatt(rule_id, "Arn")
+            perms = [r["Properties"] for r in res.values() if r["Type"] == "AWS::Lambda::Permission" and r["Properties"].get("FunctionName") in me]
+            want_perm = {"Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com", "SourceArn": rule_arn}
+            if [{k: pr.get(k) for k in want_perm} for pr in perms] != [want_perm] or any(
+                k not in (*want_perm, "FunctionName") for pr in perms for k in pr
+            ):
+                p.append(f"{lid}: the only invoke permission must be EventBridge's, from its rule: {perms}")
+            env = {k: v for k, v in function_env(res, lid).items() if k.startswith("TOLLGATE_")}
+            if env != {"TOLLGATE_TABLE": TABLE_NAME, "TOLLGATE_SECRET_PREFIX": prefix}:
+                p.append(f"{lid}: environment must be exactly the table and the secret prefix, is {env}")
+            keys = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{prefix}/*/signing-keys-??????"
+            want = {
+                ("dynamodb:Scan", TABLE_ARN),
+                ("dynamodb:UpdateItem", TABLE_ARN),
+                ("secretsmanager:GetSecretValue", keys),
+                ("secretsmanager:PutSecretValue", keys),
+            }
+            got = role_policy_pairs(res, cfn, lid)
+            if got != want:
+                p.append(f"{lid}: policy must be exactly {sorted(want)}; extra {sorted(got - want)}, missing {sorted(want - got)}")
+    return p
+
+
+# ---- alarms ----------------------------------------------------------------
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:tollgate-alarms"
+
+
+def breaches(a: dict, value: float) -> bool:
+    t = float(a["Threshold"])
+    return {
+        "GreaterThanOrEqualToThreshold": value >= t,
+        "GreaterThanThreshold": value > t,
+        "LessThanThreshold": value < t,
+        "LessThanOrEqualToThreshold": value <= t,
+    }[a["ComparisonOperator"]]
+
+
+def metric_math(expr: str, values: dict):
+    """Evaluates the small part of CloudWatch metric math the alarms use (one data
+    point per metric; None = no data point). Both branches of IF are evaluated, so
+    only call it with values that keep every division defined."""
+    if not re.fullmatch(r"[A-Za-z0-9_ ()+\-*/.,<>=\[\]]+", expr):
+        raise AssertionError(f"unexpected characters in {expr!r}")
+
+    def fill(x, v):
+        return v if x is None else x
+
+    def if_(c, t, f):
+        return t if c else f
+
+    def sum_(xs):
+        xs = [x for x in xs if x is not None]
+        return sum(xs) if xs else None
+
+    py = re.sub(r"\bIF\(", "if_(", re.sub(r"\bFILL\(", "fill(", re.sub(r"\bSUM\(", "sum_(", expr)))
+    try:
+        return eval(py, {"__builtins__": {}, "fill": fill, "if_": if_, "sum_": sum_}, dict(values))  # noqa: S307
+    except ZeroDivisionError:  # CloudWatch: no data point
+        return None
+
+
+def stats_of(a: dict) -> dict[str, tuple]:
+    """id -> (namespace, metric, dimensions, stat) of an alarm's MetricStat queries."""
+    out = {}
+    for q in a.get("Metrics", []):
+        if "MetricStat" in q:
+            m = q["MetricStat"]["Metric"]
+            dims = {d["Name"]: d["Value"] for d in m.get("Dimensions", [])}
+            out[q["Id"]] = (m.get("Namespace"), m.get("MetricName"), dims, q["MetricStat"].get("Stat"))
+    return out
+
+
+def returned(a: dict) -> dict:
+    return next((q for q in a.get("Metrics", []) if q.get("ReturnData", True)), {})
+
+
+def is_5xx_rate_alarm(a: dict, fn: str) -> bool:
+    stats = stats_of(a)
+    ids = {metric: i for i, (ns, metric, dims, stat) in stats.items()
+           if ns == "AWS/Lambda" and dims == {"FunctionName": fn} and stat == "Sum"}
+    errors, requests = ids.get("Url5xxCount"), ids.get("UrlRequestCount")
+    expr = returned(a).get("Expression")
+    if not (errors and requests and expr):
+        return False
+
+    def at(e, r):
+        v = metric_math(expr, {errors: e, requests: r})
+        return v is not None and breaches(a, v)
+
+    # an outage (half the requests fail) alarms; a healthy function, or one 5xx among
+    # ten thousand requests, does not
+    return at(50, 100) and at(100, 100) and not at(0, 100) and not at(1, 10_000)
+
+
+INSIGHTS = re.compile(r'\s*SELECT\s+SUM\((\w+)\)\s+FROM\s+SCHEMA\(\s*"([^"]+)"\s*,\s*(\w+)\s*\)\s*', re.I)
+
+
+def counts_across_tenants(a: dict, metric: str) -> bool:
+    """A Metrics Insights SUM of a Tollgate EMF metric over the `tenant` schema: one
+    series for every tenant, present and future."""
+    m = INSIGHTS.fullmatch(returned(a).get("Expression", ""))
+    return bool(m) and m.groups() == (metric, "Tollgate", "tenant") and len(a.get("Metrics", [])) == 1
+
+
+def check_alarms(cfn: dict) -> list[str]:
+    p = []
+    res = Evaluator(cfn, DEFAULT).resources()
+    alarms = {k: r["Properties"] for k, r in res.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    with_topic = {k: r["Properties"] for k, r in Evaluator(cfn, {"AlarmTopicArn": TOPIC}).resources().items()
+                  if r["Type"] == "AWS::CloudWatch::Alarm"}
+    if "AlarmTopicArn" not in cfn.get("Parameters", {}) or cfn["Parameters"]["AlarmTopicArn"].get("Default") != "":
+        p.append("an optional AlarmTopicArn parameter (empty by default) must exist")
+    functions = {f"{lid}-physical-id" for lid in ALL_FUNCTIONS.values()}
+    for k, a in alarms.items():
+        qs = a.get("Metrics", [])
+        if qs:
+            ids = [q["Id"] for q in qs]
+            if len(set(ids)) != len(ids) or not all(re.fullmatch(r"[a-z][A-Za-z0-9_]*", i) for i in ids):
+                p.append(f"{k}: metric query ids must be unique and start with a lower-case letter: {ids}")
+            if sum(1 for q in qs if q.get("ReturnData", True)) != 1:
+                p.append(f"{k}: exactly one query may return data")
+            if sum(1 for q in qs if "MetricStat" in q) > 10:
+                p.append(f"{k}: an alarm's metric math may use at most 10 metrics")
+            for q in qs:
+                e = q.get("Expression", "")
+                if re.search(r"\bSEARCH\s*\(", e, re.I):
+                    p.append(f"{k}: CloudWatch refuses alarms on SEARCH() expressions")
+                if INSIGHTS.fullmatch(e):
+                    period = int(q.get("Period", 0))
+                    if period % 60 or period * int(a["EvaluationPeriods"]) > 3 * 3600:
+                        p.append(f"{k}: a Metrics Insights alarm needs a whole-minute Period and a window of <= 3 h")
+            for _, (_, _, dims, _) in stats_of(a).items():
+                if "FunctionName" in dims and dims["FunctionName"] not in functions:
+                    p.append(f"{k}: FunctionName {dims['FunctionName']} is not a function of this stack")
+        elif a.get("Dimensions", [{}])[0].get("Value") not in functions:
+            p.append(f"{k}: alarms on a single metric must name a function of this stack")
+        if a.get("TreatMissingData") != "notBreaching":
+            p.append(f"{k}: no data (no traffic, no event) must not breach")
+        if a.get("AlarmActions") or a.get("OKActions"):
+            p.append(f"{k}: without AlarmTopicArn, no alarm action")
+        t = with_topic.get(k, {})
+        if t.get("AlarmActions") != [TOPIC] or t.get("OKActions") != [TOPIC]:
+            p.append(f"{k}: with AlarmTopicArn, ALARM and OK must notify it")
+    for lid in FUNCTIONS.values():
+        found = [k for k, a in alarms.items() if is_5xx_rate_alarm(a, f"{lid}-physical-id")]
+        if len(found) != 1:
+            p.append(f"{lid}: needs one alarm on its function URL's 5xx rate (Url5xxCount / UrlRequestCount), has {found}")
+    for metric, outbreak in (("RefreshReuseDetected", 1), ("Throttles", 50)):
+        found = [k for k, a in alarms.items() if counts_across_tenants(a, metric)]
+        if len(found) != 1:
+            p.append(f"needs one alarm on Tollgate {metric} summed over every tenant, has {found}")
+        elif not breaches(alarms[found[0]], outbreak) or breaches(alarms[found[0]], 0):
+            p.append(f"{found[0]}: must alarm on {outbreak} {metric} and not on 0")
+    # Lambda throttling, any function of the stack
+    everyone = {f"{lid}-physical-id" for lid in ALL_FUNCTIONS.values()}
+
+    def sums_throttles(a):
+        ids = {dims.get("FunctionName"): i for i, (ns, metric, dims, stat) in stats_of(a).items()
+               if ns == "AWS/Lambda" and metric == "Throttles" and stat == "Sum"}
+        expr = returned(a).get("Expression")
+        if set(ids) != everyone or not expr:
+            return False
+        return all(
+            breaches(a, metric_math(expr, {i: (1 if i == one else None) for i in ids.values()}) or 0)
+            for one in ids.values()
+        ) and not breaches(a, metric_math(expr, {i: 0 for i in ids.values()}) or 0)
+
+    if not any(sums_throttles(a) for a in alarms.values()):
+        p.append(f"needs an alarm on AWS/Lambda Throttles of every function: {sorted(everyone)}")
+    for lid in SCHEDULED.values():
+        if not any(
+            a.get("Namespace") == "AWS/Lambda" and a.get("MetricName") == "Errors"
+            and a.get("Dimensions") == [{"Name": "FunctionName", "Value": f"{lid}-physical-id"}]
+            and breaches(a, 1)
+            for a in alarms.values()
+        ):
+            p.append(f"{lid}: needs an alarm on its failed runs (AWS/Lambda Errors >= 1)")
+    return p
+
+
+def check_package_script(text: str) -> list[str]:
+    """`make package` builds and zips every function the template deploys, and the
+    template deploys every function crate of the workspace."""
+    p = []
+    m = re.search(r"^FUNCTIONS=\(([^)]*)\)", text, re.M)
+    listed = m.group(1).split() if m else []
+    if sorted(listed) != sorted(ALL_FUNCTIONS):
+        p.append(f"scripts/package.sh FUNCTIONS {sorted(listed)} != the template's {sorted(ALL_FUNCTIONS)}")
+    crates = sorted(d.name for d in (ROOT / "functions").iterdir() if (d / "Cargo.toml").is_file())
+    if crates != sorted(ALL_FUNCTIONS):
+        p.append(f"functions/ has crates {crates}, the template deploys {sorted(ALL_FUNCTIONS)}")
     return p
 
 
@@ -917,6 +1177,18 @@ def test_outputs(cfn):
 
 def test_samconfig(raw):
     assert check_samconfig(raw, SAMCONFIG.read_text()) == []
+
+
+def test_maintenance_function(cfn):
+    assert check_maintenance(cfn) == []
+
+
+def test_alarms(cfn):
+    assert check_alarms(cfn) == []
+
+
+def test_package_script_builds_every_function():
+    assert check_package_script(PACKAGE_SCRIPT.read_text()) == []
 
 
 # ---------------------------------------------------------------------------
@@ -1061,6 +1333,124 @@ def _bad_route(t):
     behaviors[2]["PathPattern"] = "/??uth2/*/?oken*"  # now token, and greedy
 
 
+def _maint(t):
+    return t["Resources"]["MaintenanceFunction"]["Properties"]
+
+
+def _drop_maintenance(t):
+    del t["Resources"]["MaintenanceFunction"]
+
+
+def _maintenance_url(t):
+    _maint(t)["FunctionUrlConfig"] = {"AuthType": "NONE"}
+
+
+def _maintenance_daily(t):
+    _maint(t)["Events"]["Hourly"]["Properties"]["Schedule"] = "rate(1 day)"
+
+
+def _maintenance_unscheduled(t):
+    del _maint(t)["Events"]
+
+
+def _maintenance_puts_items(t):
+    statements(t, "MaintenanceFunction")[0]["Action"].append("dynamodb:PutItem")
+
+
+def _maintenance_no_scan(t):
+    statements(t, "MaintenanceFunction")[0]["Action"].remove("dynamodb:Scan")
+
+
+def _maintenance_all_secrets(t):
+    statements(t, "MaintenanceFunction")[1]["Resource"] = statements(t, "TokenFunction")[1]["Resource"]
+
+
+def _maintenance_creates_secrets(t):
+    statements(t, "MaintenanceFunction")[1]["Action"].append("secretsmanager:CreateSecret")
+
+
+def _maintenance_read_only(t):
+    statements(t, "MaintenanceFunction")[1]["Action"].remove("secretsmanager:PutSecretValue")
+
+
+def _public_function_writes_keys(t):
+    statements(t, "TokenFunction")[1]["Action"].append("secretsmanager:PutSecretValue")
+
+
+def _maintenance_shared_log_group(t):
+    _maint(t)["LoggingConfig"]["LogGroup"] = {"Ref": "TokenLogGroup"}
+
+
+def _maintenance_urls_env(t):
+    del _maint(t)["Environment"]["Variables"]["TOLLGATE_URLS_SECRET"]
+
+
+def _maintenance_provisioned(t):
+    del _maint(t)["ProvisionedConcurrencyConfig"]
+
+
+def _drop_token_5xx(t):
+    del t["Resources"]["Token5xxRateAlarm"]
+
+
+def _5xx_on_wrong_function(t):
+    for q in t["Resources"]["Refresh5xxRateAlarm"]["Properties"]["Metrics"]:
+        if "MetricStat" in q:
+            q["MetricStat"]["Metric"]["Dimensions"][0]["Value"] = {"Ref": "TokenFunction"}
+
+
+def _5xx_rate_inverted(t):
+    t["Resources"]["Revoke5xxRateAlarm"]["Properties"]["Metrics"][2]["Expression"] = "100 * requests / FILL(errors, 1)"
+
+
+def _5xx_4xx(t):
+    t["Resources"]["Userinfo5xxRateAlarm"]["Properties"]["Metrics"][0]["MetricStat"]["Metric"]["MetricName"] = "Url4xxCount"
+
+
+def _drop_reuse_alarm(t):
+    del t["Resources"]["RefreshReuseAlarm"]
+
+
+def _reuse_by_search(t):
+    t["Resources"]["RefreshReuseAlarm"]["Properties"]["Metrics"][0]["Expression"] = (
+        "SUM(SEARCH('{Tollgate,tenant} MetricName=\"RefreshReuseDetected\"', 'Sum', 300))"
+    )
+
+
+def _reuse_one_tenant(t):
+    t["Resources"]["RefreshReuseAlarm"]["Properties"]["Metrics"][0]["Expression"] = (
+        'SELECT SUM(RefreshReuseDetected) FROM SCHEMA("Tollgate", tenant) WHERE tenant = \'acme\''
+    )
+
+
+def _throttles_wrong_metric(t):
+    t["Resources"]["LoginThrottlesAlarm"]["Properties"]["Metrics"][0]["Expression"] = (
+        'SELECT SUM(LoginFailures) FROM SCHEMA("Tollgate", tenant)'
+    )
+
+
+def _throttles_never(t):
+    t["Resources"]["LoginThrottlesAlarm"]["Properties"]["Threshold"] = 1000
+
+
+def _lambda_throttles_miss_one(t):
+    m = t["Resources"]["FunctionThrottlesAlarm"]["Properties"]["Metrics"]
+    m[-1]["Expression"] = m[-1]["Expression"].replace(", tmaintenance", "")
+    m[:] = [q for q in m if q["Id"] != "tmaintenance"]
+
+
+def _no_maintenance_errors_alarm(t):
+    del t["Resources"]["MaintenanceErrorsAlarm"]
+
+
+def _alarm_ignores_topic(t):
+    del t["Resources"]["Callback5xxRateAlarm"]["Properties"]["AlarmActions"]
+
+
+def _alarm_breaches_on_silence(t):
+    t["Resources"]["Discovery5xxRateAlarm"]["Properties"]["TreatMissingData"] = "breaching"
+
+
 MUTATIONS = [
     ("arch default", _set_arch_default, lambda r, c: check_functions(r, c)),
     ("function missing", _drop_function, lambda r, c: check_functions(r, c) + check_no_cycles(c)),
@@ -1092,6 +1482,32 @@ MUTATIONS = [
     ("short login key", _short_login_key, lambda r, c: check_login_key(c)),
     ("URL document swapped", _swap_doc, lambda r, c: check_urls_default(c)),
     ("CloudFront misroutes", _bad_route, lambda r, c: check_custom_domain(c)),
+    ("maintenance function missing", _drop_maintenance, lambda r, c: check_functions(r, c) + check_maintenance(c)),
+    ("maintenance has a function URL", _maintenance_url, lambda r, c: check_functions(r, c) + check_maintenance(c)),
+    ("maintenance runs daily", _maintenance_daily, lambda r, c: check_maintenance(c)),
+    ("maintenance never runs", _maintenance_unscheduled, lambda r, c: check_maintenance(c)),
+    ("maintenance puts items", _maintenance_puts_items, lambda r, c: check_iam(c) + check_maintenance(c)),
+    ("maintenance without Scan", _maintenance_no_scan, lambda r, c: check_iam(c)),
+    ("maintenance reads every secret", _maintenance_all_secrets, lambda r, c: check_iam(c)),
+    ("maintenance creates secrets", _maintenance_creates_secrets, lambda r, c: check_iam(c)),
+    ("maintenance cannot store keys", _maintenance_read_only, lambda r, c: check_iam(c)),
+    ("a public function writes secrets", _public_function_writes_keys, lambda r, c: check_iam(c)),
+    ("maintenance shares a log group", _maintenance_shared_log_group, lambda r, c: check_logging(c)),
+    ("maintenance names the URL document", _maintenance_urls_env, lambda r, c: check_maintenance(c)),
+    ("maintenance gets provisioned concurrency", _maintenance_provisioned, lambda r, c: check_concurrency(c)),
+    ("token has no 5xx alarm", _drop_token_5xx, lambda r, c: check_alarms(c)),
+    ("5xx alarm on another function", _5xx_on_wrong_function, lambda r, c: check_alarms(c)),
+    ("5xx rate inverted", _5xx_rate_inverted, lambda r, c: check_alarms(c)),
+    ("5xx alarm counts 4xx", _5xx_4xx, lambda r, c: check_alarms(c)),
+    ("no refresh-reuse alarm", _drop_reuse_alarm, lambda r, c: check_alarms(c)),
+    ("refresh-reuse alarm on SEARCH", _reuse_by_search, lambda r, c: check_alarms(c)),
+    ("refresh-reuse alarm on one tenant", _reuse_one_tenant, lambda r, c: check_alarms(c)),
+    ("throttle alarm on the wrong metric", _throttles_wrong_metric, lambda r, c: check_alarms(c)),
+    ("throttle alarm never fires", _throttles_never, lambda r, c: check_alarms(c)),
+    ("Lambda throttle alarm misses a function", _lambda_throttles_miss_one, lambda r, c: check_alarms(c)),
+    ("no maintenance errors alarm", _no_maintenance_errors_alarm, lambda r, c: check_alarms(c)),
+    ("alarm ignores the topic", _alarm_ignores_topic, lambda r, c: check_alarms(c)),
+    ("alarm breaches on silence", _alarm_breaches_on_silence, lambda r, c: check_alarms(c)),
 ]
 
 
@@ -1103,6 +1519,13 @@ def test_checks_catch_broken_templates(raw, name, edit, check):
     except Exception as e:  # the SAM transform or the check refused the template outright
         problems = [f"{type(e).__name__}: {e}"]
     assert problems, f"mutation {name!r} was not detected"
+
+
+def test_package_check_catches_a_missing_function():
+    good = PACKAGE_SCRIPT.read_text()
+    without = re.sub(r"^(FUNCTIONS=\(.*)\bmaintenance\b", r"\1", good, flags=re.M)
+    assert without != good
+    assert check_package_script(without)
 
 
 def test_samconfig_check_catches_mistakes(raw):
