@@ -550,14 +550,21 @@ impl Admin {
         set: &KeySet,
         now: u64,
     ) -> Result<(), AdminError> {
-        self.db
+        let published = self
+            .db
             .set_tenant_keys(
                 tenant_id,
                 &set.public_jwks(),
                 &set.signing(now).kid,
                 tenant.signing_alg,
+                &tenant.public_jwks,
             )
             .await?;
+        if !published {
+            return err(format!(
+                "the keys of tenant {tenant_id} changed meanwhile (another rotation); run it again"
+            ));
+        }
         let json = serde_json::to_string(set).map_err(|e| AdminError(e.to_string()))?;
         self.secrets
             .put(&self.config.signing_key_secret(tenant_id), &json)
@@ -574,6 +581,7 @@ impl Admin {
         only: Option<&TenantId>,
     ) -> Result<Value, AdminError> {
         let mut changed = Vec::new();
+        let mut failed = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let page = self.db.list_tenants(100, cursor.as_deref()).await?;
@@ -582,28 +590,14 @@ impl Admin {
                 .iter()
                 .filter(|t| only.is_none_or(|o| *o == t.id))
             {
-                let set = self.load_key_set(&t.id).await?;
-                let before = serde_json::to_string(&set).unwrap_or_default();
-                let life = longest_token_life(t);
-                let mut set = set.settle(now, life);
-                let days = t
-                    .key_rotation_days
-                    .unwrap_or(crate::domain::key_rotation::DEFAULT_ROTATION_DAYS);
-                if set.next.is_none()
-                    && crate::domain::key_rotation::rotation_due(set.current_since, days, now)
-                {
-                    set = set
-                        .publish_next(t.signing_alg, now, life)
-                        .map_err(|e| AdminError(e.to_string()))?;
-                }
-                if serde_json::to_string(&set).unwrap_or_default() != before {
-                    self.store_key_set(&t.id, t, &set, now).await?;
-                    changed.push(json!({
-                        "tenant": t.id.as_str(),
-                        "signing_kid": set.signing(now).kid,
-                        "next_kid": set.next.as_ref().map(|k| k.kid.clone()),
-                        "previous_kid": set.previous.as_ref().map(|k| k.kid.clone()),
-                    }));
+                // One tenant's trouble never stops the others' rotation.
+                match self.upkeep_tenant(t, now).await {
+                    Ok(Some(c)) => changed.push(c),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(tenant = %t.id, error = %e, "key upkeep failed");
+                        failed.push(json!({"tenant": t.id.as_str(), "error": e.0}));
+                    }
                 }
             }
             match page.next {
@@ -611,7 +605,45 @@ impl Admin {
                 None => break,
             }
         }
+        if !failed.is_empty() {
+            return err(format!(
+                "key upkeep failed for {} tenant(s): {}",
+                failed.len(),
+                Value::Array(failed)
+            ));
+        }
         Ok(json!({"changed": changed}))
+    }
+
+    /// One tenant's key upkeep; `Some` describes what changed.
+    async fn upkeep_tenant(&self, t: &Tenant, now: u64) -> Result<Option<Value>, AdminError> {
+        let set = self.load_key_set(&t.id).await?;
+        let before = serde_json::to_string(&set).unwrap_or_default();
+        let life = longest_token_life(t);
+        let mut set = set.settle(now, life);
+        let days = t
+            .key_rotation_days
+            .unwrap_or(crate::domain::key_rotation::DEFAULT_ROTATION_DAYS);
+        if set.next.is_none()
+            && crate::domain::key_rotation::rotation_due(set.current_since, days, now)
+        {
+            set = set
+                .publish_next(t.signing_alg, now, life)
+                .map_err(|e| AdminError(e.to_string()))?;
+        }
+        // Also repairs a JWKS that drifted from the key set.
+        let unchanged = serde_json::to_string(&set).unwrap_or_default() == before
+            && t.public_jwks == set.public_jwks();
+        if unchanged {
+            return Ok(None);
+        }
+        self.store_key_set(&t.id, t, &set, now).await?;
+        Ok(Some(json!({
+            "tenant": t.id.as_str(),
+            "signing_kid": set.signing(now).kid,
+            "next_kid": set.next.as_ref().map(|k| k.kid.clone()),
+            "previous_kid": set.previous.as_ref().map(|k| k.kid.clone()),
+        })))
     }
 }
 

@@ -90,7 +90,8 @@ pub fn metric_line(event: Event, tenant: &TenantId, detail: &str, now: u64) -> S
             "Timestamp": now.saturating_mul(1000),
             "CloudWatchMetrics": [{
                 "Namespace": "Tollgate",
-                "Dimensions": [["tenant"]],
+                // Per tenant, and one series for the whole stack (alarms).
+                "Dimensions": [["tenant"], []],
                 "Metrics": [{"Name": event.metric(), "Unit": "Count"}],
             }],
         },

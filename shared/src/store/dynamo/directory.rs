@@ -83,26 +83,37 @@ impl Db {
             .transpose()
     }
 
+    /// Publishes a tenant's keys if its JWKS is still `expected` (what the
+    /// caller read): two rotations at once cannot interleave, the second
+    /// finds the JWKS changed and gets `Ok(false)`, writing nothing.
     pub async fn set_tenant_keys(
         &self,
         id: &TenantId,
         public_jwks: &str,
         current_kid: &str,
         alg: SigningAlg,
-    ) -> Result<(), StoreError> {
-        self.client
+        expected: &str,
+    ) -> Result<bool, StoreError> {
+        match self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(id, sk::TENANT.into())))
             .update_expression("SET public_jwks = :j, current_kid = :k, signing_alg = :a")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression("attribute_exists(pk) AND public_jwks = :old")
             .expression_attribute_values(":j", s(public_jwks))
             .expression_attribute_values(":k", s(current_kid))
             .expression_attribute_values(":a", s(alg.as_str()))
+            .expression_attribute_values(":old", s(expected))
             .send()
             .await
-            .map(|_| ())
-            .map_err(backend)
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => Ok(false),
+                _ => Err(backend(e)),
+            },
+        }
     }
 
     pub async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError> {
