@@ -10,14 +10,13 @@ REDIRECT=http://127.0.0.1:8080/callback
 DEMO_PASSWORD=${DEMO_PASSWORD:-demo-password}
 
 "$ADMIN" init >/dev/null
-if out=$("$ADMIN" tenant create demo --name "Demo Company" --audience https://api.demo.example 2>&1); then
-  client=$("$ADMIN" client create --tenant demo --name "Demo App" \
-    --grant authorization_code --grant password --grant client_credentials \
-    --redirect-uri "$REDIRECT" --redirect-uri https://oauth.example.com/callback \
-    --scope api)
-  user=$(printf '%s' "$DEMO_PASSWORD" | "$ADMIN" user create --tenant demo --username demo \
-    --email demo@demo.example --name "Demo User" --attr role=admin)
-  printf '{"client":%s,"user":%s,"username":"demo","password":"%s"}\n' "$client" "$user" "$DEMO_PASSWORD" >"$DEMO"
+if out=$(printf '%s' "$DEMO_PASSWORD" | "$ADMIN" tenant bootstrap demo --name "Demo Company" \
+    --audience https://api.demo.example \
+    --client-name "Demo App" --grant authorization_code --grant password --grant client_credentials \
+    --redirect-uri "$REDIRECT" --redirect-uri https://oauth.example.com/callback --scope api \
+    --username demo --email demo@demo.example --user-name "Demo User" --attr role=admin 2>&1); then
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(json.dumps({"client": d["client"], "user": d["user"], "username": "demo", "password": sys.argv[2]}))' \
+    "$out" "$DEMO_PASSWORD" >"$DEMO"
 elif [[ $out == *"already exists"* && -f $DEMO ]]; then
   :
 else

@@ -53,12 +53,44 @@ enum TenantCmd {
     Create(TenantCreate),
     /// Change a tenant's settings (flags left out keep their values).
     Update(TenantUpdateArgs),
+    /// Zero to a tenant in one command: the tenant, its first client and its
+    /// first user (password from stdin); nothing is kept if a step fails.
+    Bootstrap(Box<TenantBootstrap>),
     /// Show a tenant.
     Get { alias: String },
     /// List tenants (`--limit`, `--next` from the previous page).
     List(ListArgs),
     /// Remove the tenant: every item and secret of it, nothing of any other.
     Delete { alias: String },
+}
+
+#[derive(Args)]
+struct TenantBootstrap {
+    #[command(flatten)]
+    tenant: TenantCreate,
+    /// The first client's name.
+    #[arg(long)]
+    client_name: String,
+    #[arg(long = "grant", value_name = "GRANT", required = true, num_args = 1..)]
+    grants: Vec<String>,
+    #[arg(long = "redirect-uri", value_name = "URI", num_args = 1..)]
+    redirect_uris: Vec<String>,
+    #[arg(long = "scope", value_name = "SCOPE", num_args = 1..)]
+    scopes: Vec<String>,
+    #[arg(long)]
+    public: bool,
+    #[arg(long = "web-origin", value_name = "ORIGIN", num_args = 1..)]
+    web_origins: Vec<String>,
+    /// The first user's username (the password is read from stdin).
+    #[arg(long)]
+    username: String,
+    #[arg(long)]
+    email: Option<String>,
+    /// The first user's display name.
+    #[arg(long)]
+    user_name: Option<String>,
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    attrs: Vec<String>,
 }
 
 #[derive(Args)]
@@ -333,6 +365,48 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                     web_origins: c.web_origins,
                     introspect: c.introspect,
                 })
+                .await
+        }
+        Command::Tenant {
+            command: TenantCmd::Bootstrap(b),
+        } => {
+            let password = read_password()?;
+            let b = *b;
+            let t = b.tenant;
+            admin
+                .bootstrap_tenant(
+                    &t.alias,
+                    TenantOpts {
+                        name: t.name,
+                        access_token_ttl: t.access_token_ttl,
+                        refresh_token_ttl: t.refresh_token_ttl,
+                        audiences: t.audiences,
+                        sliding_max: t.sliding_max,
+                        key_rotation_days: t.key_rotation_days,
+                        signing_alg: t.signing_alg,
+                    },
+                    ClientOpts {
+                        tenant: t.alias.clone(),
+                        name: b.client_name,
+                        grants: b.grants,
+                        redirect_uris: b.redirect_uris,
+                        scopes: b.scopes,
+                        public: b.public,
+                        require_pkce: false,
+                        require_offline_access: false,
+                        web_origins: b.web_origins,
+                        introspect: false,
+                    },
+                    UserOpts {
+                        tenant: t.alias.clone(),
+                        username: b.username,
+                        email: b.email,
+                        name: b.user_name,
+                        attrs: b.attrs,
+                        require_password_change: false,
+                    },
+                    &password,
+                )
                 .await
         }
         Command::Tenant {

@@ -4,7 +4,7 @@
 //! once for users (read fresh on every use) and within the functions' 30 s
 //! record cache for clients and tenants.
 
-use crate::admin::{Admin, AdminError};
+use crate::admin::{Admin, AdminError, ClientOpts, TenantOpts, UserOpts};
 use crate::clock::Now;
 use crate::crypto::{client_secret_hash, client_secret_record, hash_password, random_alphanumeric};
 use crate::domain::throttling::throttle_key;
@@ -114,6 +114,48 @@ impl Admin {
     }
 
     // ---- tenants -------------------------------------------------------------
+
+    /// Zero to a tenant in one command: the tenant, its first client and its
+    /// first user. If the client or the user cannot be made, the tenant is
+    /// removed again: nothing is left half-written.
+    pub async fn bootstrap_tenant(
+        &self,
+        alias: &str,
+        tenant: TenantOpts,
+        client: ClientOpts,
+        user: UserOpts,
+        password: &str,
+    ) -> Result<Value, AdminError> {
+        let t = self.create_tenant(alias, tenant).await?;
+        let undo = |e: AdminError| async move {
+            let _ = self.delete_tenant(alias).await;
+            Err::<Value, _>(e)
+        };
+        let c = match self
+            .create_client(ClientOpts {
+                tenant: alias.to_owned(),
+                ..client
+            })
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return undo(e).await,
+        };
+        let u = match self
+            .create_user(
+                UserOpts {
+                    tenant: alias.to_owned(),
+                    ..user
+                },
+                password,
+            )
+            .await
+        {
+            Ok(u) => u,
+            Err(e) => return undo(e).await,
+        };
+        Ok(json!({"tenant": t, "client": c, "user": u}))
+    }
 
     pub async fn get_tenant(&self, alias: &str) -> Result<Value, AdminError> {
         let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;

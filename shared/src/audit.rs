@@ -111,6 +111,56 @@ fn emit_metric(line: &str) {
     }
 }
 
+/// Counts an error answered to a client, by its RFC 6749 code (one series
+/// per code, and one per code and status class for the stack).
+pub fn error_answered(code: &str, status: u16) {
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": crate::clock::Now::system().secs().saturating_mul(1000),
+            "CloudWatchMetrics": [{
+                "Namespace": "Tollgate",
+                "Dimensions": [["code"], []],
+                "Metrics": [{"Name": "Errors", "Unit": "Count"}],
+            }],
+        },
+        "code": code,
+        "status": status,
+        "Errors": 1,
+    });
+    emit_metric(&line.to_string());
+}
+
+/// Runs one invocation and records its latency (milliseconds, dimension
+/// `function`) and, for a 5xx, a `ServerErrors` count.
+pub async fn observed(
+    call: impl std::future::Future<Output = crate::http::Response>,
+) -> crate::http::Response {
+    let started = std::time::Instant::now();
+    let resp = call.await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    let server_error = u32::from(resp.status().is_server_error());
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": crate::clock::Now::system().secs().saturating_mul(1000),
+            "CloudWatchMetrics": [{
+                "Namespace": "Tollgate",
+                "Dimensions": [["function"]],
+                "Metrics": [
+                    {"Name": "Latency", "Unit": "Milliseconds"},
+                    {"Name": "ServerErrors", "Unit": "Count"},
+                ],
+            }],
+        },
+        "function": function,
+        "status": resp.status().as_u16(),
+        "Latency": (ms * 1000.0).round() / 1000.0,
+        "ServerErrors": server_error,
+    });
+    emit_metric(&line.to_string());
+    resp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

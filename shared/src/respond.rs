@@ -46,6 +46,7 @@ fn basic_challenge(resp: &mut Response) {
 /// The token endpoint's error: JSON, `no-store`, `WWW-Authenticate` for a 401
 /// after Basic authentication, `Retry-After` when throttled or unavailable.
 pub fn oauth_error(e: OAuthError) -> Response {
+    crate::audit::error_answered(e.code.as_str(), status_of(&e).as_u16());
     let mut resp = json_response(
         status_of(&e),
         &json!({"error": e.code.as_str(), "error_description": e.description}),

@@ -326,3 +326,56 @@ async fn user_update_and_delete() {
     // The username is free again.
     t.user("upd", &[]).await;
 }
+
+#[tokio::test]
+async fn bootstrap_makes_tenant_client_and_user_or_nothing() {
+    let alias = random_alias();
+    let out = admin(
+        &[
+            "tenant",
+            "bootstrap",
+            &alias,
+            "--client-name",
+            "App",
+            "--grant",
+            "password",
+            "--scope",
+            "api",
+            "--username",
+            "first",
+        ],
+        Some(PASSWORD),
+    )
+    .unwrap();
+    let client_id = out["client"]["client_id"].as_str().unwrap();
+    assert_eq!(out["client"]["client_secret"].as_str().unwrap().len(), 64);
+    ok(&[
+        "client",
+        "get",
+        "--tenant",
+        &alias,
+        "--client-id",
+        client_id,
+    ]);
+    let users = ok(&["user", "list", "--tenant", &alias]);
+    assert_eq!(users["items"][0]["username"], "first");
+    // A step that fails leaves nothing behind.
+    let broken = random_alias();
+    let err = admin(
+        &[
+            "tenant",
+            "bootstrap",
+            &broken,
+            "--client-name",
+            "App",
+            "--grant",
+            "authorization_code",
+            "--username",
+            "first",
+        ],
+        Some(PASSWORD),
+    )
+    .unwrap_err();
+    assert!(err.contains("redirect-uri"), "{err}");
+    assert!(admin(&["tenant", "get", &broken], None).is_err());
+}

@@ -9,7 +9,9 @@ async fn main() -> Result<(), Error> {
     let state = AppState::from_env().await;
     let state = &state;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(tollgate::handlers::introspect::handle(state, req).await)
+        Ok::<_, Error>(
+            tollgate::audit::observed(tollgate::handlers::introspect::handle(state, req)).await,
+        )
     }))
     .await
 }

@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let state = AppState::from_env().await;
     let state = &state;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(handle(state, req, Endpoint::Token).await)
+        Ok::<_, Error>(tollgate::audit::observed(handle(state, req, Endpoint::Token)).await)
     }))
     .await
 }
