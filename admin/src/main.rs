@@ -557,6 +557,48 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
     }
 }
 
+/// Every change made with the CLI is an audit line (SPEC: Observability), on
+/// stderr after a success, stdout keeping its one JSON object: the command,
+/// the tenant and the record it changed — ids only, never a secret (passwords
+/// come from stdin, secrets are only ever printed on stdout).
+fn audit_line(args: &[String]) -> Option<String> {
+    let words: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let (kind, verb) = match words.as_slice() {
+        [k, v, ..] if !v.starts_with('-') => (*k, *v),
+        _ => return None,
+    };
+    if matches!(verb, "get" | "list") || kind == "init" {
+        return None;
+    }
+    let flag = |name: &str| {
+        words
+            .iter()
+            .position(|w| *w == name)
+            .and_then(|i| words.get(i + 1))
+            .map(|v| v.to_string())
+    };
+    let tenant = flag("--tenant").or_else(|| {
+        (kind == "tenant")
+            .then(|| {
+                words
+                    .get(2)
+                    .filter(|w| !w.starts_with('-'))
+                    .map(|w| w.to_string())
+            })
+            .flatten()
+    });
+    Some(
+        serde_json::json!({
+            "event": "admin_change",
+            "command": format!("{kind} {verb}"),
+            "tenant": tenant,
+            "client_id": flag("--client-id"),
+            "user_id": flag("--user-id"),
+        })
+        .to_string(),
+    )
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -587,6 +629,9 @@ fn main() -> ExitCode {
             // A closed stdout (`| head`) is not worth a panic.
             use std::io::Write;
             let _ = writeln!(std::io::stdout(), "{v}");
+            if let Some(line) = audit_line(&std::env::args().collect::<Vec<_>>()) {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -85,19 +85,25 @@ pub fn record(event: Event, tenant: &TenantId, s: Subject<'_>) {
 
 /// The EMF line: one count of the event's metric, dimension `tenant`.
 pub fn metric_line(event: Event, tenant: &TenantId, detail: &str, now: u64) -> String {
+    // Per tenant, one series for the whole stack (alarms), and tokens also per grant.
+    let dimensions = if event == Event::TokenIssued {
+        serde_json::json!([["tenant"], [], ["grant"]])
+    } else {
+        serde_json::json!([["tenant"], []])
+    };
     serde_json::json!({
         "_aws": {
             "Timestamp": now.saturating_mul(1000),
             "CloudWatchMetrics": [{
                 "Namespace": "Tollgate",
-                // Per tenant, and one series for the whole stack (alarms).
-                "Dimensions": [["tenant"], []],
+                "Dimensions": dimensions,
                 "Metrics": [{"Name": event.metric(), "Unit": "Count"}],
             }],
         },
         "tenant": tenant.as_str(),
         "event": event.name(),
         "detail": detail,
+        "grant": detail,
         event.metric(): 1,
     })
     .to_string()
@@ -183,5 +189,10 @@ mod tests {
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000u64);
         assert_eq!(v["TokensIssued"], 1);
         assert_eq!(v["tenant"], "acme");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][2][0],
+            "grant"
+        );
+        assert_eq!(v["grant"], "password");
     }
 }

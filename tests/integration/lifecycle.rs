@@ -379,3 +379,31 @@ async fn bootstrap_makes_tenant_client_and_user_or_nothing() {
     assert!(err.contains("redirect-uri"), "{err}");
     assert!(admin(&["tenant", "get", &broken], None).is_err());
 }
+
+#[tokio::test]
+async fn every_change_made_with_the_cli_is_an_audit_line_without_secrets() {
+    let t = TestTenant::new().await;
+    let (ok_, stdout, stderr) = admin_raw(
+        &[
+            "client",
+            "create",
+            "--tenant",
+            &t.alias,
+            "--name",
+            "A",
+            "--grant",
+            "client_credentials",
+        ],
+        None,
+    );
+    assert!(ok_);
+    let created: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    let audit: Value = serde_json::from_str(stderr.trim()).unwrap();
+    assert_eq!(audit["event"], "admin_change");
+    assert_eq!(audit["command"], "client create");
+    assert_eq!(audit["tenant"], t.alias.as_str());
+    assert!(!stderr.contains(secret), "no secret in the audit line");
+    let (_, _, stderr) = admin_raw(&["client", "list", "--tenant", &t.alias], None);
+    assert!(stderr.is_empty(), "reads are not changes: {stderr}");
+}
