@@ -14,13 +14,14 @@ if out=$(printf '%s' "$DEMO_PASSWORD" | "$ADMIN" tenant bootstrap demo --name "D
     --audience https://api.demo.example \
     --client-name "Demo App" --grant authorization_code --grant password --grant client_credentials \
     --redirect-uri "$REDIRECT" --redirect-uri https://oauth.example.com/callback --scope api \
-    --username demo --email demo@demo.example --user-name "Demo User" --attr role=admin 2>&1); then
+    --username demo --email demo@demo.example --user-name "Demo User" --attr role=admin \
+    2>.local/seed.err); then
   python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(json.dumps({"client": d["client"], "user": d["user"], "username": "demo", "password": sys.argv[2]}))' \
     "$out" "$DEMO_PASSWORD" >"$DEMO"
-elif [[ $out == *"already exists"* && -f $DEMO ]]; then
+elif grep -q "already exists" .local/seed.err && [[ -f $DEMO ]]; then
   :
 else
-  echo "$out" >&2
+  cat .local/seed.err >&2
   exit 1
 fi
 
