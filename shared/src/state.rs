@@ -78,6 +78,9 @@ pub struct AppState {
     urls: tokio::sync::OnceCell<Config>,
     ports: Ports,
     secrets: SecretCache<dyn SecretSource>,
+    /// Client-secret hashes: kept only as long as records, so a secret that
+    /// `client rotate-secret` ended stops working within 30 s everywhere.
+    client_secrets: SecretCache<dyn SecretSource>,
     tenants: TtlCache<TenantId, Option<Arc<Tenant>>>,
     clients: TtlCache<(TenantId, ClientId), Option<Arc<Client>>>,
     web_origins: TtlCache<TenantId, Arc<Vec<String>>>,
@@ -119,6 +122,7 @@ impl AppState {
             config,
             urls: tokio::sync::OnceCell::new(),
             secrets: SecretCache::new(ports.secrets.clone(), SECRET_TTL),
+            client_secrets: SecretCache::new(ports.secrets.clone(), RECORD_TTL),
             ports,
             tenants: TtlCache::new(RECORD_TTL, 1024),
             clients: TtlCache::new(RECORD_TTL, 4096),
@@ -258,7 +262,7 @@ impl AppState {
         tenant: &TenantId,
         id: &ClientId,
     ) -> Result<Option<Arc<str>>, SecretError> {
-        self.secrets()
+        self.client_secrets
             .get(&self.config.client_secret_name(tenant, id))
             .await
     }
@@ -270,7 +274,7 @@ impl AppState {
         tenant: &TenantId,
         id: &ClientId,
     ) -> Result<Option<Arc<str>>, SecretError> {
-        self.secrets()
+        self.client_secrets
             .refetch_if_older(
                 &self.config.client_secret_name(tenant, id),
                 Duration::from_secs(5),

@@ -223,7 +223,14 @@ async fn a_rotated_secret_keeps_the_old_one_only_for_the_grace_period() {
         id: c.id.clone(),
         secret: Some(again["client_secret"].as_str().unwrap().to_owned()),
     };
+    // The new one works at once (a mismatch re-reads a copy over 5 s old)…
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let (s, _) = t
+        .token(Some(&newest), &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // …and the ended one stops within the 30 s the functions keep a copy.
+    tokio::time::sleep(std::time::Duration::from_secs(26)).await;
     let (s, _) = t
         .token(Some(&new), &[("grant_type", "client_credentials")])
         .await;
