@@ -9,9 +9,15 @@ use crate::keys::Signer;
 use crate::store::{Tenant, User};
 use serde_json::{Map, Value, json};
 
-fn sign(signer: &Signer, typ: &str, claims: &Value, now: Now) -> Result<String, OAuthError> {
+fn sign(
+    signer: &Signer,
+    typ: &str,
+    claims: &Value,
+    now: Now,
+    published: &str,
+) -> Result<String, OAuthError> {
     signer
-        .sign_jwt(typ, claims, now.secs())
+        .sign_published(typ, claims, now.secs(), published)
         .map_err(OAuthError::internal)
 }
 
@@ -55,7 +61,13 @@ impl AccessToken<'_> {
         if let Some(u) = self.user {
             user_claims(&mut c, u, ClaimSet::ALL);
         }
-        sign(signer, "at+jwt", &Value::Object(c), now)
+        sign(
+            signer,
+            "at+jwt",
+            &Value::Object(c),
+            now,
+            &self.tenant.public_jwks,
+        )
     }
 }
 
@@ -63,6 +75,8 @@ pub struct IdToken<'a> {
     pub issuer: &'a str,
     pub client_id: &'a ClientId,
     pub user: &'a User,
+    /// The tenant's published JWKS (only a published key signs).
+    pub published_jwks: &'a str,
     /// The granted scope: `profile` and `email` release those claims.
     pub scope: &'a str,
     pub nonce: Option<&'a str>,
@@ -84,7 +98,7 @@ impl IdToken<'_> {
         if let Some(n) = self.nonce {
             c.insert("nonce".into(), json!(n));
         }
-        sign(signer, "JWT", &Value::Object(c), now)
+        sign(signer, "JWT", &Value::Object(c), now, self.published_jwks)
     }
 }
 

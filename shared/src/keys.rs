@@ -279,6 +279,29 @@ impl Signer {
         }
     }
 
+    /// As [`Signer::at`], but never a key missing from `published` (the
+    /// tenant's JWKS as this function last read it): a belt to the schedule's
+    /// braces, should two rotations ever race.
+    fn published_at(&self, now: u64, published: &str) -> &ParsedKey {
+        let k = self.at(now);
+        if std::ptr::eq(k, &self.current) || published.contains(&format!("\"{}\"", k.kid)) {
+            k
+        } else {
+            &self.current
+        }
+    }
+
+    /// [`Signer::sign_jwt`] with a key the tenant's JWKS (`published`) lists.
+    pub fn sign_published(
+        &self,
+        typ: &str,
+        claims: &Value,
+        now: u64,
+        published: &str,
+    ) -> Result<String, KeyError> {
+        self.sign_with(self.published_at(now, published), typ, claims)
+    }
+
     /// Test aid: the same keys claiming another key id (forgery tests).
     #[cfg(any(test, feature = "test-support"))]
     pub fn relabelled(mut self, kid: &str) -> Signer {
@@ -297,7 +320,10 @@ impl Signer {
     /// A compact JWS: `b64url(header).b64url(claims).b64url(signature)`,
     /// signed with the key that signs at `now`.
     pub fn sign_jwt(&self, typ: &str, claims: &Value, now: u64) -> Result<String, KeyError> {
-        let k = self.at(now);
+        self.sign_with(self.at(now), typ, claims)
+    }
+
+    fn sign_with(&self, k: &ParsedKey, typ: &str, claims: &Value) -> Result<String, KeyError> {
         let header = json!({"alg": k.alg.as_str(), "typ": typ, "kid": k.kid});
         let mut out = b64url(header.to_string().as_bytes());
         out.push('.');
@@ -470,5 +496,30 @@ mod tests {
                 assert!(kids(&third).iter().any(|k| k == s.kid(now)), "at {now}");
             }
         }
+    }
+
+    #[test]
+    fn a_due_key_missing_from_the_published_jwks_never_signs() {
+        let set = KeySet::new(generate(SigningAlg::ES256).unwrap(), 0)
+            .publish_next(SigningAlg::ES256, 1_000, 600)
+            .unwrap();
+        let current = set.current.kid.clone();
+        let next = set.next.as_ref().unwrap().kid.clone();
+        let signer = Signer::from_secret(&serde_json::to_string(&set).unwrap()).unwrap();
+        let header_kid = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
+        let due = signs_from(1_000);
+        let stale_jwks = KeySet::new(set.current.clone(), 0).public_jwks();
+        let jwt = signer
+            .sign_published("at+jwt", &json!({"sub": "x"}), due, &stale_jwks)
+            .unwrap();
+        assert_eq!(
+            header_kid(&jwt),
+            current,
+            "not published: the current key signs"
+        );
+        let jwt = signer
+            .sign_published("at+jwt", &json!({"sub": "x"}), due, &set.public_jwks())
+            .unwrap();
+        assert_eq!(header_kid(&jwt), next);
     }
 }

@@ -210,6 +210,8 @@ pub enum UserinfoOutcome {
     InsufficientScope,
     /// A malformed request (token in the query, sent twice, …): 400.
     InvalidRequest(String),
+    /// The body is over the size limit: 413.
+    TooLarge,
     NoSuchTenant,
     Failed(OAuthError),
 }

@@ -257,17 +257,16 @@ pub fn userinfo(o: UserinfoOutcome) -> Response {
             "Bearer realm=\"tollgate\", error=\"insufficient_scope\", scope=\"openid\"",
             json!({"error": "insufficient_scope", "error_description": "the access token lacks the openid scope"}),
         ),
-        UserinfoOutcome::InvalidRequest(d) => {
-            let mut r = bearer(
-                StatusCode::BAD_REQUEST,
-                "Bearer realm=\"tollgate\", error=\"invalid_request\"",
-                json!({"error": "invalid_request", "error_description": crate::error::sanitize_description(&d)}),
-            );
-            if d.contains("larger than") {
-                *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            }
-            r
-        }
+        UserinfoOutcome::InvalidRequest(d) => bearer(
+            StatusCode::BAD_REQUEST,
+            "Bearer realm=\"tollgate\", error=\"invalid_request\"",
+            json!({"error": "invalid_request", "error_description": crate::error::sanitize_description(&d)}),
+        ),
+        UserinfoOutcome::TooLarge => bearer(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Bearer realm=\"tollgate\", error=\"invalid_request\"",
+            json!({"error": "invalid_request", "error_description": "the request body is too large"}),
+        ),
         UserinfoOutcome::NoSuchTenant => crate::http::not_found_json(),
         UserinfoOutcome::Failed(e) => oauth_error(e),
     }

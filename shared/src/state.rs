@@ -288,6 +288,9 @@ impl AppState {
             return Ok(s);
         }
         let name = self.config.signing_key_secret(tenant);
+        // A fresh read: the signer's own cache period is the key-set cache
+        // the rotation rule counts on, not that plus the secret cache's.
+        self.secrets().invalidate(&name);
         let Some(raw) = self.secrets().get(&name).await? else {
             return Err(crate::error::OAuthError::internal(format!(
                 "signing key secret missing for tenant {tenant}"

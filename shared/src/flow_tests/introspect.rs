@@ -394,3 +394,20 @@ async fn cors_allows_only_the_clients_registered_origin() {
         .await;
     assert!(r.header("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn a_userinfo_call_that_fails_is_not_a_use() {
+    let w = maximizer();
+    let app = w.code_client();
+    let rs = resource_server(&w);
+    let alice = w.alice();
+    let (at, _) = access_token(&w, &app, &alice, "api").await;
+    w.advance(500);
+    assert_eq!(w.userinfo(&at).await.status, StatusCode::FORBIDDEN);
+    w.advance(100);
+    // Not extended by the refused call: it died at 600 s.
+    assert_eq!(
+        w.introspect(&rs, &at).await.json(),
+        json!({"active": false})
+    );
+}

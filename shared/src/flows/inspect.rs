@@ -49,8 +49,10 @@ pub enum Viewer<'a> {
     Client(&'a ClientId),
 }
 
-/// The access token's state, judged at `now`. With `is_use`, an active token
-/// under sliding expiry has its deadline moved (at most one write a minute).
+/// The access token's state, judged at `now`. When `is_use` says the call is
+/// a use of this token (checked on the verified token, before anything is
+/// written), an active token under sliding expiry has its deadline moved (at
+/// most one write a minute).
 /// A token the viewer may not see is reported inactive before anything is
 /// read or written.
 pub async fn access_token(
@@ -59,7 +61,7 @@ pub async fn access_token(
     issuer: &str,
     raw: &str,
     now: Now,
-    is_use: bool,
+    is_use: fn(&VerifiedAccessToken) -> bool,
     viewer: Viewer<'_>,
 ) -> Result<Option<ActiveAccess>, OAuthError> {
     let Some(token) = verify_access_token(raw, tenant, issuer) else {
@@ -137,7 +139,7 @@ pub async fn access_token(
                 return Ok(None);
             }
             match sliding.extension(deadline, record.last_write, now.secs()) {
-                Some(next) if is_use => {
+                Some(next) if is_use(&token) => {
                     let written = state
                         .access_tokens()
                         .extend(

@@ -114,6 +114,7 @@ impl Issuer<'_> {
                     issuer: self.issuer,
                     client_id: &self.client.client_id,
                     user: g.user,
+                    published_jwks: &self.tenant.public_jwks,
                     scope: g.scope,
                     nonce: g.nonce,
                     auth_time: g.auth_time,

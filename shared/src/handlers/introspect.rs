@@ -62,7 +62,7 @@ async fn introspect(
             inspect::Viewer::Client(&caller.client_id)
         };
         let Some(active) =
-            inspect::access_token(state, &tenant, &issuer, token, now, true, viewer).await?
+            inspect::access_token(state, &tenant, &issuer, token, now, |_| true, viewer).await?
         else {
             return Ok(Outcome::Inactive);
         };

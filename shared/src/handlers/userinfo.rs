@@ -32,6 +32,9 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     crate::respond::with_cors(crate::respond::userinfo(outcome), origin.as_deref())
 }
 
+/// Marks the one bearer error that is a 413, not a 400.
+const TOO_LARGE: &str = "the request body is too large";
+
 /// The bearer token: header or form body, exactly one, never the query.
 fn bearer(req: &Request) -> Result<Option<String>, String> {
     if query_params(req).is_ok_and(|q| q.has("access_token")) {
@@ -47,7 +50,10 @@ fn bearer(req: &Request) -> Result<Option<String>, String> {
         },
     };
     let body = if req.method() == Method::POST && is_form(req) {
-        let raw = body_bytes(req).map_err(|e| e.description())?;
+        let raw = body_bytes(req).map_err(|e| match e {
+            crate::http::InputError::TooLarge => TOO_LARGE.to_owned(),
+            e => e.description(),
+        })?;
         let p = Params::parse(raw).map_err(|e| e.description())?;
         if p.is_duplicated("access_token") {
             return Err("access_token is repeated".into());
@@ -73,6 +79,7 @@ async fn userinfo(
     let token = match bearer(req) {
         Ok(Some(t)) => t,
         Ok(None) => return (Outcome::MissingToken, None),
+        Err(why) if why == TOO_LARGE => return (Outcome::TooLarge, None),
         Err(why) => return (Outcome::InvalidRequest(why), None),
     };
     let tenant = match state.tenant(tenant_id).await {
@@ -85,8 +92,11 @@ async fn userinfo(
         Err(e) => return (Outcome::Failed(e), None),
     };
     let viewer = inspect::Viewer::Any;
+    // Only a call that can succeed — a user's token with `openid` — is a use.
+    let is_use: fn(&crate::jwt::VerifiedAccessToken) -> bool =
+        |t| t.sid.is_some() && scope::contains(&t.scope, "openid");
     let active =
-        match inspect::access_token(state, &tenant, &issuer, &token, now, true, viewer).await {
+        match inspect::access_token(state, &tenant, &issuer, &token, now, is_use, viewer).await {
             Ok(Some(a)) => a,
             Ok(None) => {
                 // Still the token's client's answer: let its browser app read it.
