@@ -168,6 +168,21 @@ struct TenantCreate {
     key_rotation_days: Option<u64>,
 }
 
+impl TenantCreate {
+    fn into_opts(self) -> (String, TenantOpts) {
+        let opts = TenantOpts {
+            name: self.name,
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            audiences: self.audiences,
+            sliding_max: self.sliding_max,
+            key_rotation_days: self.key_rotation_days,
+            signing_alg: self.signing_alg,
+        };
+        (self.alias, opts)
+    }
+}
+
 #[derive(Subcommand)]
 enum ClientCmd {
     /// Register a client; prints its id and (once) its secret.
@@ -320,20 +335,8 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
         Command::Tenant {
             command: TenantCmd::Create(t),
         } => {
-            admin
-                .create_tenant(
-                    &t.alias,
-                    TenantOpts {
-                        name: t.name,
-                        access_token_ttl: t.access_token_ttl,
-                        refresh_token_ttl: t.refresh_token_ttl,
-                        audiences: t.audiences,
-                        sliding_max: t.sliding_max,
-                        key_rotation_days: t.key_rotation_days,
-                        signing_alg: t.signing_alg,
-                    },
-                )
-                .await
+            let (alias, opts) = t.into_opts();
+            admin.create_tenant(&alias, opts).await
         }
         Command::Tenant {
             command: TenantCmd::Update(t),
@@ -372,21 +375,13 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
         } => {
             let password = read_password()?;
             let b = *b;
-            let t = b.tenant;
+            let (alias, opts) = b.tenant.into_opts();
             admin
                 .bootstrap_tenant(
-                    &t.alias,
-                    TenantOpts {
-                        name: t.name,
-                        access_token_ttl: t.access_token_ttl,
-                        refresh_token_ttl: t.refresh_token_ttl,
-                        audiences: t.audiences,
-                        sliding_max: t.sliding_max,
-                        key_rotation_days: t.key_rotation_days,
-                        signing_alg: t.signing_alg,
-                    },
+                    &alias,
+                    opts,
                     ClientOpts {
-                        tenant: t.alias.clone(),
+                        tenant: alias.clone(),
                         name: b.client_name,
                         grants: b.grants,
                         redirect_uris: b.redirect_uris,
@@ -398,7 +393,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                         introspect: false,
                     },
                     UserOpts {
-                        tenant: t.alias.clone(),
+                        tenant: alias.clone(),
                         username: b.username,
                         email: b.email,
                         name: b.user_name,

@@ -37,33 +37,12 @@ impl Db {
                     .key_type(KeyType::Range)
                     .build(),
             )?)
-            .attribute_definitions(build(
-                AttributeDefinition::builder()
-                    .attribute_name(LPK)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build(),
-            )?)
-            .attribute_definitions(build(
-                AttributeDefinition::builder()
-                    .attribute_name(LSK)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build(),
-            )?)
+            .attribute_definitions(listing_attribute(LPK)?)
+            .attribute_definitions(listing_attribute(LSK)?)
             .global_secondary_indexes(build(
                 GlobalSecondaryIndex::builder()
                     .index_name(LIST_INDEX)
-                    .key_schema(build(
-                        KeySchemaElement::builder()
-                            .attribute_name(LPK)
-                            .key_type(KeyType::Hash)
-                            .build(),
-                    )?)
-                    .key_schema(build(
-                        KeySchemaElement::builder()
-                            .attribute_name(LSK)
-                            .key_type(KeyType::Range)
-                            .build(),
-                    )?)
+                    .set_key_schema(Some(listing_key_schema()?))
                     .projection(
                         Projection::builder()
                             .projection_type(ProjectionType::KeysOnly)
@@ -131,18 +110,7 @@ impl Db {
         let create = build(
             aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
                 .index_name(LIST_INDEX)
-                .key_schema(build(
-                    KeySchemaElement::builder()
-                        .attribute_name(LPK)
-                        .key_type(KeyType::Hash)
-                        .build(),
-                )?)
-                .key_schema(build(
-                    KeySchemaElement::builder()
-                        .attribute_name(LSK)
-                        .key_type(KeyType::Range)
-                        .build(),
-                )?)
+                .set_key_schema(Some(listing_key_schema()?))
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::KeysOnly)
@@ -153,18 +121,8 @@ impl Db {
         self.client
             .update_table()
             .table_name(&self.table)
-            .attribute_definitions(build(
-                AttributeDefinition::builder()
-                    .attribute_name(LPK)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build(),
-            )?)
-            .attribute_definitions(build(
-                AttributeDefinition::builder()
-                    .attribute_name(LSK)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build(),
-            )?)
+            .attribute_definitions(listing_attribute(LPK)?)
+            .attribute_definitions(listing_attribute(LSK)?)
             .global_secondary_index_updates(
                 aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
                     .create(create)
@@ -175,4 +133,32 @@ impl Db {
             .map(|_| ())
             .map_err(backend)
     }
+}
+
+/// An S attribute of the listing index's key.
+fn listing_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
+    build(
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build(),
+    )
+}
+
+/// The listing index's key: `lpk` (hash), `lsk` (range).
+fn listing_key_schema() -> Result<Vec<KeySchemaElement>, StoreError> {
+    Ok(vec![
+        build(
+            KeySchemaElement::builder()
+                .attribute_name(LPK)
+                .key_type(KeyType::Hash)
+                .build(),
+        )?,
+        build(
+            KeySchemaElement::builder()
+                .attribute_name(LSK)
+                .key_type(KeyType::Range)
+                .build(),
+        )?,
+    ])
 }
