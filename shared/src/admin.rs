@@ -383,7 +383,7 @@ impl Admin {
                 Some(_) => {}
                 None => {
                     return err(format!(
-                        "unknown grant: {g} (use authorization_code, client_credentials, password, implicit)"
+                        "unknown grant: {g} (use authorization_code, client_credentials, password, implicit, token_exchange)"
                     ));
                 }
             }
@@ -398,6 +398,9 @@ impl Admin {
         }
         if o.public && grants.contains(&Grant::ClientCredentials) {
             return err("a --public client cannot use client_credentials");
+        }
+        if o.public && grants.contains(&Grant::TokenExchange) {
+            return err("a --public client cannot use token_exchange");
         }
         let mut scopes: Vec<String> = Vec::new();
         for s in &o.scopes {

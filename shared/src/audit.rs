@@ -19,6 +19,7 @@ pub enum Event {
     TokenRevoked,
     PasswordChanged,
     ForeignLoginPostRefused,
+    TokenExchanged,
 }
 
 impl Event {
@@ -33,6 +34,7 @@ impl Event {
             Event::TokenRevoked => "token_revoked",
             Event::PasswordChanged => "password_changed",
             Event::ForeignLoginPostRefused => "foreign_login_post_refused",
+            Event::TokenExchanged => "token_exchanged",
         }
     }
 
@@ -48,6 +50,7 @@ impl Event {
             Event::TokenRevoked => "TokensRevoked",
             Event::PasswordChanged => "PasswordChanges",
             Event::ForeignLoginPostRefused => "ForeignLoginPosts",
+            Event::TokenExchanged => "TokensExchanged",
         }
     }
 }
@@ -59,6 +62,42 @@ pub struct Subject<'a> {
     pub user: Option<&'a UserId>,
     /// The grant, or the kind of token, where it matters.
     pub detail: Option<&'a str>,
+}
+
+/// What a token exchange did (RFC 8693): who asked, for whom (the subject
+/// token's issuer and subject, and the local user), who acts, for which
+/// audience and scope. Identifiers only, never a token.
+pub struct ExchangeRecord<'a> {
+    pub client: &'a ClientId,
+    pub user: &'a UserId,
+    pub subject_issuer: &'a str,
+    pub subject: &'a str,
+    pub actor: Option<&'a str>,
+    pub audience: Option<&'a str>,
+    pub scope: &'a str,
+}
+
+/// The `token_exchanged` audit line and its metric.
+pub fn token_exchanged(tenant: &TenantId, r: ExchangeRecord<'_>) {
+    tracing::info!(
+        target: "audit",
+        event = Event::TokenExchanged.name(),
+        tenant = %tenant,
+        client_id = r.client.as_str(),
+        user_id = r.user.as_str(),
+        subject_issuer = r.subject_issuer,
+        subject = r.subject,
+        actor = r.actor.unwrap_or(""),
+        audience = r.audience.unwrap_or(""),
+        scope = r.scope,
+        "audit"
+    );
+    emit_metric(&metric_line(
+        Event::TokenExchanged,
+        tenant,
+        "",
+        crate::clock::Now::system().secs(),
+    ));
 }
 
 /// Records one event: the audit line and its metric.

@@ -200,8 +200,9 @@ pub fn hash_password(password: &str) -> Result<String, HashError> {
     Ok(phc.to_string())
 }
 
-/// Verifies a password against a PHC string; with `None` (unknown user) it verifies
-/// against a dummy hash of our own cost so both paths cost the same and both fail.
+/// Verifies a password against a PHC string; with `None` (unknown user), or a
+/// stored value that is not a hash we compute (no password), it verifies
+/// against a dummy hash of our own cost so every path costs the same.
 ///
 /// Algorithm, version, parameters, salt and hash length come from the stored
 /// string; anything but Argon2id within our memory budget (and sane time and
@@ -211,8 +212,15 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
         Some(s) => (s, true),
         None => (dummy_phc(), false),
     };
-    let ok = matches!(verify_phc(password.as_bytes(), phc), Ok(true));
-    ok && real
+    match verify_phc(password.as_bytes(), phc) {
+        Ok(ok) => ok && real,
+        // A hash we will not compute (a user with no password, as an
+        // exchange-created user is) costs what a real check costs.
+        Err(_) => {
+            let _ = verify_phc(password.as_bytes(), dummy_phc());
+            false
+        }
+    }
 }
 
 /// A well-formed hash of our cost that matches no password (its output is all

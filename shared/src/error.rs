@@ -14,6 +14,8 @@ pub enum ErrorCode {
     ServerError,
     TemporarilyUnavailable,
     LoginRequired,
+    /// RFC 8693 §2.2.2: the requested audience or resource is not one we serve.
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -30,6 +32,7 @@ impl ErrorCode {
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::LoginRequired => "login_required",
+            ErrorCode::InvalidTarget => "invalid_target",
         }
     }
 }

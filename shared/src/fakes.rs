@@ -37,6 +37,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
+mod federation;
+pub use federation::FakeFetcher;
+
 /// Compare-and-swap rounds a reservation tries before refusing (the adapter's).
 const THROTTLE_CAS_ATTEMPTS: usize = 6;
 
@@ -152,6 +155,10 @@ struct Tables {
     throttles: HashMap<Key, StoredThrottle>,
     login_txs: HashMap<Key, u64>,
     access_tokens: HashMap<Key, StoredAccessToken>,
+    /// Trusted issuers, by issuer name.
+    issuers: HashMap<Key, crate::store::TrustedIssuer>,
+    /// Links, by (issuer, subject).
+    links: HashMap<(TenantId, String, String), UserId>,
 }
 
 /// An access token's record, as the adapter stores it.
@@ -795,6 +802,8 @@ pub fn ports(
         throttle: store.clone(),
         login_txs: store.clone(),
         access_tokens: store.clone(),
+        federation: store.clone(),
+        fetcher: Arc::new(FakeFetcher::new()),
         secrets: secrets.clone(),
         clock: clock.clone(),
     }
@@ -806,6 +815,7 @@ pub struct Fakes {
     pub store: Arc<FakeStore>,
     pub secrets: Arc<FakeSecrets>,
     pub clock: Arc<ManualClock>,
+    pub fetcher: Arc<FakeFetcher>,
 }
 
 impl Fakes {
@@ -815,11 +825,15 @@ impl Fakes {
             store: Arc::new(FakeStore::new()),
             secrets: Arc::new(FakeSecrets::new()),
             clock: Arc::new(ManualClock::new(start)),
+            fetcher: Arc::new(FakeFetcher::new()),
         }
     }
 
     pub fn ports(&self) -> Ports {
-        ports(&self.store, &self.secrets, &self.clock)
+        Ports {
+            fetcher: self.fetcher.clone(),
+            ..ports(&self.store, &self.secrets, &self.clock)
+        }
     }
 }
 

@@ -60,7 +60,9 @@ pub fn max_len(field: &str) -> usize {
         "nonce" => 512,
         "scope" => crate::scope::MAX_LEN,
         "code" | "refresh_token" | "code_verifier" | "code_challenge" => 256,
-        "token" | "subject_token" | "actor_token" | "access_token" => 8192,
+        "token" | "actor_token" | "access_token" => 8192,
+        // An external issuer's JWT may be larger than ours.
+        "subject_token" => crate::domain::token_exchange::MAX_EXTERNAL_TOKEN,
         "tx" => 12 * 1024,
         "grant_type"
         | "response_type"
@@ -68,7 +70,10 @@ pub fn max_len(field: &str) -> usize {
         | "decision"
         | "prompt"
         | "response_mode"
-        | "token_type_hint" => 128,
+        | "token_type_hint"
+        | "subject_token_type"
+        | "actor_token_type"
+        | "requested_token_type" => 128,
         _ => DEFAULT_MAX_LEN,
     }
 }

@@ -24,6 +24,7 @@ pub mod domain;
 pub mod error;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fakes;
+pub mod federation;
 #[cfg(test)]
 mod flow_tests;
 pub mod flows;

@@ -16,10 +16,28 @@ pub struct Tokens {
     pub id_token: Option<String>,
 }
 
+/// The token a token exchange issued.
+pub struct ExchangedToken {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+impl std::fmt::Debug for ExchangedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExchangedToken")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The token and refresh endpoints.
 #[derive(Debug)]
 pub enum TokenOutcome {
     Issued(Tokens),
+    /// RFC 8693 §2.2.1: a token exchange's answer (no refresh token).
+    Exchanged(ExchangedToken),
     /// Profix: the password grant for a user who must change the password.
     PasswordChangeRequired {
         userid: String,

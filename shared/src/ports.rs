@@ -12,7 +12,8 @@ use crate::clock::Now;
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::secrets::SecretError;
 use crate::store::{
-    AuthCode, Client, Family, RefreshToken, Reservation, RotateFailure, StoreError, Tenant, User,
+    AuthCode, Client, Family, RefreshToken, Reservation, RotateFailure, StoreError, Tenant,
+    TrustedIssuer, User,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -217,6 +218,45 @@ pub trait LoginTxStore: Send + Sync {
 /// document): read one by name; `None` when it does not exist.
 pub trait SecretSource: Send + Sync {
     fn fetch<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<String>, SecretError>>;
+}
+
+/// Trusted issuers and the links from their subjects to users (SPEC: Trusted
+/// issuers; token exchange).
+pub trait FederationStore: Send + Sync {
+    /// The tenant's trusted issuer whose name is exactly `issuer`.
+    fn trusted_issuer<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        issuer: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<TrustedIssuer>>>;
+    /// The user the issuer's subject is linked to.
+    fn linked_user<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        issuer: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<UserId>>>;
+    /// Creates the user, its username pointer and the link, atomically and
+    /// each only if absent: `Err(StoreError::AlreadyExists)` when the link
+    /// (a concurrent first exchange) or the username exists; nothing written then.
+    fn create_linked_user<'a>(
+        &'a self,
+        user: &'a User,
+        issuer: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+}
+
+/// An HTTP GET of a JSON document: a trusted issuer's discovery document and
+/// JWKS (reqwest in the functions, a map in the fakes).
+pub trait JsonFetcher: Send + Sync {
+    /// Builds what the first fetch would (TLS configuration, trust store):
+    /// for a function's init phase.
+    fn prepare(&self) {}
+    fn get_json<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<serde_json::Value, crate::federation::FetchError>>;
 }
 
 /// The time, read at the edge of a request (and when a rotation commits).

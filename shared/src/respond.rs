@@ -78,6 +78,16 @@ fn tokens_body(t: Tokens) -> Value {
 pub fn token(o: TokenOutcome) -> Response {
     match o {
         TokenOutcome::Issued(t) => json_response(StatusCode::OK, &tokens_body(t)),
+        TokenOutcome::Exchanged(t) => json_response(
+            StatusCode::OK,
+            &json!({
+                "access_token": t.access_token,
+                "issued_token_type": crate::domain::token_exchange::ACCESS_TOKEN_TYPE,
+                "token_type": "Bearer",
+                "expires_in": t.expires_in,
+                "scope": t.scope,
+            }),
+        ),
         TokenOutcome::PasswordChangeRequired { userid } => json_response(
             StatusCode::BAD_REQUEST,
             &json!({

@@ -14,11 +14,11 @@ use crate::config::Config;
 use crate::ids::{ClientId, TenantId};
 use crate::keys::Signer;
 use crate::ports::{
-    AccessTokenStore, Clock, CodeStore, Directory, LoginTxStore, RefreshStore, SecretSource,
-    SystemClock, ThrottleStore, UserStore,
+    AccessTokenStore, Clock, CodeStore, Directory, FederationStore, JsonFetcher, LoginTxStore,
+    RefreshStore, SecretSource, SystemClock, ThrottleStore, UserStore,
 };
 use crate::secrets::{SecretCache, SecretError, SecretsManager};
-use crate::store::{Client, Db, StoreError, Tenant};
+use crate::store::{Client, Db, StoreError, Tenant, TrustedIssuer};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +37,9 @@ pub struct Ports {
     pub throttle: Arc<dyn ThrottleStore>,
     pub login_txs: Arc<dyn LoginTxStore>,
     pub access_tokens: Arc<dyn AccessTokenStore>,
+    pub federation: Arc<dyn FederationStore>,
+    /// Trusted issuers' discovery documents and JWKS (token exchange).
+    pub fetcher: Arc<dyn JsonFetcher>,
     pub secrets: Arc<dyn SecretSource>,
     pub clock: Arc<dyn Clock>,
 }
@@ -62,7 +65,9 @@ impl Ports {
             refresh: db.clone(),
             throttle: db.clone(),
             login_txs: db.clone(),
-            access_tokens: db,
+            access_tokens: db.clone(),
+            federation: db,
+            fetcher: Arc::new(crate::federation::http::ReqwestFetcher::new()),
             secrets: Arc::new(SecretsManager::new(
                 aws_sdk_secretsmanager::Client::from_conf(sm),
             )),
@@ -85,6 +90,10 @@ pub struct AppState {
     clients: TtlCache<(TenantId, ClientId), Option<Arc<Client>>>,
     web_origins: TtlCache<TenantId, Arc<Vec<String>>>,
     signers: TtlCache<TenantId, Arc<Signer>>,
+    /// Trusted issuers by (tenant, issuer), absent ones included.
+    issuers: TtlCache<(TenantId, String), Option<Arc<TrustedIssuer>>>,
+    /// Each trusted issuer's public keys (their own refetch rules).
+    issuer_keys: crate::federation::KeyCache,
 }
 
 /// Explicit SDK timeouts, so a dependency that hangs becomes a 503 well inside
@@ -128,6 +137,8 @@ impl AppState {
             clients: TtlCache::new(RECORD_TTL, 4096),
             web_origins: TtlCache::new(RECORD_TTL, 1024),
             signers: TtlCache::new(SECRET_TTL, 1024),
+            issuers: TtlCache::new(RECORD_TTL, 1024),
+            issuer_keys: crate::federation::KeyCache::new(),
         }
     }
 
@@ -157,6 +168,39 @@ impl AppState {
 
     pub fn access_tokens(&self) -> &dyn AccessTokenStore {
         self.ports.access_tokens.as_ref()
+    }
+
+    pub fn federation(&self) -> &dyn FederationStore {
+        self.ports.federation.as_ref()
+    }
+
+    pub fn fetcher(&self) -> &dyn JsonFetcher {
+        self.ports.fetcher.as_ref()
+    }
+
+    pub fn issuer_keys(&self) -> &crate::federation::KeyCache {
+        &self.issuer_keys
+    }
+
+    /// The tenant's trusted issuer named exactly `issuer` (cached like the
+    /// records, absent ones too).
+    pub async fn trusted_issuer(
+        &self,
+        tenant: &TenantId,
+        issuer: &str,
+    ) -> Result<Option<Arc<TrustedIssuer>>, StoreError> {
+        let k = (tenant.clone(), issuer.to_owned());
+        if let Some(t) = self.issuers.get(&k) {
+            return Ok(t);
+        }
+        let t = self
+            .ports
+            .federation
+            .trusted_issuer(tenant, issuer)
+            .await?
+            .map(Arc::new);
+        self.issuers.insert(k, t.clone());
+        Ok(t)
     }
 
     /// The time now (the edge of a request reads it once and passes it down).

@@ -17,6 +17,7 @@
 //! | signing keys: publish, then sign, then retire | `key_rotation.rs` |
 //! | the login transaction (signed, short-lived, single use) | `login_tx.rs` |
 //! | new-password policy (NIST SP 800-63B) | `password_policy.rs` |
+//! | token exchange: subject tokens, external JWTs (RFC 8725), `act` | `token_exchange.rs` |
 
 pub mod claims;
 pub mod code_lifetime;
@@ -31,6 +32,7 @@ pub mod refresh_rotation;
 pub mod scope;
 pub mod sliding_expiry;
 pub mod throttling;
+pub mod token_exchange;
 
 #[cfg(test)]
 mod tests {
@@ -55,6 +57,7 @@ mod tests {
             ("scope.rs", include_str!("scope.rs")),
             ("sliding_expiry.rs", include_str!("sliding_expiry.rs")),
             ("throttling.rs", include_str!("throttling.rs")),
+            ("token_exchange.rs", include_str!("token_exchange.rs")),
         ];
         let forbidden = [
             "aws_sdk",

@@ -60,6 +60,8 @@ pub enum Grant {
     ClientCredentials,
     Password,
     Implicit,
+    /// RFC 8693 token exchange (`urn:ietf:params:oauth:grant-type:token-exchange`).
+    TokenExchange,
 }
 
 impl Grant {
@@ -69,6 +71,7 @@ impl Grant {
             Grant::ClientCredentials => "client_credentials",
             Grant::Password => "password",
             Grant::Implicit => "implicit",
+            Grant::TokenExchange => "token_exchange",
         }
     }
 
@@ -78,6 +81,7 @@ impl Grant {
             "client_credentials" => Some(Grant::ClientCredentials),
             "password" => Some(Grant::Password),
             "implicit" => Some(Grant::Implicit),
+            "token_exchange" => Some(Grant::TokenExchange),
             _ => None,
         }
     }
@@ -133,6 +137,31 @@ impl std::fmt::Debug for User {
             .field("user_id", &self.user_id)
             .finish_non_exhaustive()
     }
+}
+
+/// An external OpenID provider a tenant trusts for token exchange (SPEC:
+/// Trusted issuers). Its JWKS is found through its discovery document unless
+/// `jwks_uri` is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedIssuer {
+    pub tenant: TenantId,
+    /// Compared byte for byte with a token's `iss`.
+    pub issuer: String,
+    /// A token's `aud` must contain one of these.
+    pub audiences: Vec<String>,
+    pub jwks_uri: Option<String>,
+    /// An unlinked subject becomes a new user on its first exchange.
+    pub create_users: bool,
+    pub created_at: u64,
+}
+
+/// Ties a subject of a trusted issuer to a local user (`user link`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalLink {
+    pub tenant: TenantId,
+    pub issuer: String,
+    pub subject: String,
+    pub user_id: UserId,
 }
 
 /// Usernames are matched without regard to case.

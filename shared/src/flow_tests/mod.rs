@@ -20,6 +20,7 @@ mod discovery;
 mod introspect;
 mod password;
 mod refresh;
+mod token_exchange;
 mod token_input;
 
 use crate::AppState;

@@ -60,6 +60,7 @@ impl Issuer<'_> {
             user,
             auth_time,
             sid,
+            exchange: Default::default(),
         }
         .sign(&signer, self.now)
     }

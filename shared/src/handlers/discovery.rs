@@ -96,7 +96,7 @@ pub fn metadata(config: &Config, tenant: &Tenant) -> Value {
         "userinfo_endpoint": config.endpoint(Function::Userinfo, t),
         "response_types_supported": ["code", "token"],
         "response_modes_supported": ["query", "fragment"],
-        "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "password", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:token-exchange"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [tenant.signing_alg.as_str()],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

@@ -3,6 +3,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod exchange;
 mod password;
 mod refresh;
 
@@ -38,6 +39,7 @@ pub enum TokenRequest {
         refresh_token: String,
         scope: Option<String>,
     },
+    TokenExchange(exchange::ExchangeRequest),
 }
 
 impl TokenRequest {
@@ -47,6 +49,7 @@ impl TokenRequest {
             TokenRequest::ClientCredentials { .. } => "client_credentials",
             TokenRequest::Password { .. } => "password",
             TokenRequest::RefreshToken { .. } => "refresh_token",
+            TokenRequest::TokenExchange(_) => "token_exchange",
         }
     }
 
@@ -76,6 +79,18 @@ impl TokenRequest {
                 refresh_token: req("refresh_token")?,
                 scope: opt("scope"),
             }),
+            Some(crate::domain::token_exchange::GRANT_TYPE) => {
+                Ok(TokenRequest::TokenExchange(exchange::ExchangeRequest {
+                    subject_token: req("subject_token")?,
+                    subject_token_type: req("subject_token_type")?,
+                    actor_token: opt("actor_token"),
+                    actor_token_type: opt("actor_token_type"),
+                    requested_token_type: opt("requested_token_type"),
+                    scope: opt("scope"),
+                    audience: opt("audience"),
+                    resource: opt("resource"),
+                }))
+            }
             Some(other) => Err(OAuthError::new(
                 crate::error::ErrorCode::UnsupportedGrantType,
                 format!(
@@ -185,8 +200,9 @@ async fn token(
             refresh_token,
             scope,
         } => refresh::grant(&ctx, &refresh_token, scope.as_deref()).await,
+        TokenRequest::TokenExchange(r) => exchange::grant(&ctx, r).await,
     };
-    if let Ok(TokenOutcome::Issued(_)) = &result {
+    if let Ok(TokenOutcome::Issued(_) | TokenOutcome::Exchanged(_)) = &result {
         crate::audit::record(
             crate::audit::Event::TokenIssued,
             tenant_id,

@@ -335,7 +335,7 @@ impl Db {
             .map_err(backend)
     }
 
-    /// Deletes a user and its username pointer, together.
+    /// Deletes a user, its username pointer and its links, together.
     pub async fn delete_user(&self, u: &User) -> Result<(), StoreError> {
         let del = |k: Item| -> Result<TransactWriteItem, StoreError> {
             Ok(TransactWriteItem::builder()
@@ -347,13 +347,20 @@ impl Db {
                 )?)
                 .build())
         };
-        let items = vec![
+        let mut items = vec![
             del(key(&u.tenant, sk::user(&u.user_id)))?,
             del(key(
                 &u.tenant,
                 sk::username(&normalize_username(&u.username)),
             ))?,
         ];
+        // Its links to subjects of trusted issuers go with it (a transaction
+        // holds up to 100 items; a user has a few links).
+        for link in self.user_link_keys(u).await?.into_iter().take(98) {
+            if link.starts_with("LINK#") {
+                items.push(del(key(&u.tenant, link))?);
+            }
+        }
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(r) => Err(StoreError::Backend(format!("transaction cancelled: {r:?}"))),

@@ -88,6 +88,7 @@ fn users_listing(t: &TenantId) -> String {
 mod sk {
     pub const TENANT: &str = "TENANT";
     const CLIENT: &str = "CLIENT#";
+    const ISSUER: &str = "ISSUER#";
     pub fn client(id: &crate::ClientId) -> String {
         format!("{CLIENT}{id}")
     }
@@ -96,7 +97,27 @@ mod sk {
         CLIENT
     }
     pub fn is_tenant_level(sk: &str) -> bool {
-        sk == TENANT || sk.starts_with(CLIENT)
+        sk == TENANT || sk.starts_with(CLIENT) || sk.starts_with(ISSUER)
+    }
+    /// A trusted issuer, in the tenant's partition (read with the records,
+    /// listed by prefix). Keyed by a hash: an issuer URL may be long and
+    /// hold any character.
+    pub fn issuer(issuer: &str) -> String {
+        format!(
+            "{ISSUER}{}",
+            crate::crypto::b64url(&crate::crypto::sha256(issuer.as_bytes()))
+        )
+    }
+    pub fn issuer_prefix() -> &'static str {
+        ISSUER
+    }
+    /// The link of an issuer's subject to a user (hot: read by exchanges).
+    pub fn link(issuer: &str, subject: &str) -> String {
+        let mut m = Vec::with_capacity(issuer.len() + subject.len() + 1);
+        m.extend_from_slice(issuer.as_bytes());
+        m.push(0);
+        m.extend_from_slice(subject.as_bytes());
+        format!("LINK#{}", crate::crypto::b64url(&crate::crypto::sha256(&m)))
     }
     pub fn user(id: &crate::UserId) -> String {
         format!("USER#{id}")
@@ -317,6 +338,7 @@ impl Db {
 mod access_tokens;
 mod codes;
 mod directory;
+mod federation;
 mod items;
 mod lifecycle;
 pub use lifecycle::Page;
