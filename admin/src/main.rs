@@ -45,6 +45,50 @@ enum Command {
         #[command(subcommand)]
         command: KeyCmd,
     },
+    /// Trusted external issuers (token exchange).
+    Issuer {
+        #[command(subcommand)]
+        command: IssuerCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum IssuerCmd {
+    /// Trust JWTs from an external OpenID provider (replaces its settings if present).
+    Add {
+        #[arg(long)]
+        tenant: String,
+        /// Its issuer identifier, exactly as its tokens' `iss`.
+        #[arg(long)]
+        issuer: String,
+        /// An `aud` its tokens carry for this tenant (at least one).
+        #[arg(long = "audience", value_name = "AUD", required = true, num_args = 1..)]
+        audiences: Vec<String>,
+        /// Its JWKS, when not found through `{issuer}/.well-known/openid-configuration`.
+        #[arg(long)]
+        jwks_uri: Option<String>,
+        /// An unlinked subject becomes a new user on its first exchange.
+        #[arg(long)]
+        create_users: bool,
+    },
+    List(TenantRef),
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        issuer: String,
+    },
+}
+
+#[derive(Args)]
+struct LinkArgs {
+    #[command(flatten)]
+    user: UserRef,
+    #[arg(long)]
+    issuer: String,
+    /// The subject (`sub`) at that issuer.
+    #[arg(long)]
+    subject: String,
 }
 
 #[derive(Subcommand)]
@@ -283,6 +327,10 @@ enum UserCmd {
     Unlock(UserRef),
     /// Revoke every refresh token (every session) of the user.
     RevokeTokens(UserRef),
+    /// Map a subject of a trusted issuer to this user (token exchange).
+    Link(LinkArgs),
+    /// Remove such a mapping.
+    Unlink(LinkArgs),
 }
 
 #[derive(Args)]
@@ -549,6 +597,46 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
         Command::Key {
             command: KeyCmd::Rotate { tenant },
         } => admin.rotate_key(&tenant).await,
+        Command::Issuer {
+            command:
+                IssuerCmd::Add {
+                    tenant,
+                    issuer,
+                    audiences,
+                    jwks_uri,
+                    create_users,
+                },
+        } => {
+            admin
+                .add_issuer(tollgate::admin_federation::IssuerOpts {
+                    tenant,
+                    issuer,
+                    audiences,
+                    jwks_uri,
+                    create_users,
+                })
+                .await
+        }
+        Command::Issuer {
+            command: IssuerCmd::List(t),
+        } => admin.list_issuers(&t.tenant).await,
+        Command::Issuer {
+            command: IssuerCmd::Remove { tenant, issuer },
+        } => admin.remove_issuer(&tenant, &issuer).await,
+        Command::User {
+            command: UserCmd::Link(l),
+        } => {
+            admin
+                .link_user(&l.user.tenant, &l.user.user_id, &l.issuer, &l.subject)
+                .await
+        }
+        Command::User {
+            command: UserCmd::Unlink(l),
+        } => {
+            admin
+                .unlink_user(&l.user.tenant, &l.user.user_id, &l.issuer, &l.subject)
+                .await
+        }
     }
 }
 

@@ -82,7 +82,7 @@ fn limit(l: Option<i32>) -> Result<i32, AdminError> {
 }
 
 impl Admin {
-    async fn tenant_id(&self, alias: &str) -> Result<TenantId, AdminError> {
+    pub(crate) async fn tenant_id(&self, alias: &str) -> Result<TenantId, AdminError> {
         let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
         match self.db.get_tenant(&id).await? {
             Some(_) => Ok(id),
@@ -104,7 +104,11 @@ impl Admin {
         }
     }
 
-    async fn user_of(&self, alias: &str, user_id: &str) -> Result<(TenantId, User), AdminError> {
+    pub(crate) async fn user_of(
+        &self,
+        alias: &str,
+        user_id: &str,
+    ) -> Result<(TenantId, User), AdminError> {
         let tenant = self.tenant_id(alias).await?;
         let id = UserId::parse(user_id).map_err(|e| AdminError(format!("{e}: {user_id:?}")))?;
         match self.db.get_user(&tenant, &id).await? {

@@ -12,6 +12,7 @@
 )]
 
 pub mod admin;
+pub mod admin_federation;
 pub mod admin_lifecycle;
 pub mod audit;
 pub mod cache;

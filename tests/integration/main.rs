@@ -28,4 +28,5 @@ mod secrets;
 mod sliding;
 mod storage;
 mod token_code;
+mod token_exchange;
 mod userinfo;
