@@ -436,6 +436,12 @@ async fn a_token_of_another_tenant_is_exchanged_only_through_trust() {
         "invalid_request",
     );
     // Tenant A trusts tenant B's issuer (its tokens' default aud is that issuer).
+    // B's discovery function is warmed first: a cold `cargo lambda watch`
+    // sandbox can take longer than Tollgate's 3 s fetch timeout to start.
+    for tail in [".well-known/openid-configuration", "jwks.json"] {
+        let r = stack().http.get(b.t.url("discovery", tail)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
     trust(&a, &b.t.issuer(), &[&b.t.issuer()], &["--create-users"]).await;
     let (status, v) = exchange(&a, &svc, &b_token, JWT, &[]).await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -777,8 +783,9 @@ async fn an_unreachable_issuer_is_a_clear_invalid_request() {
                 ("subject_token", &token),
                 ("subject_token_type", JWT),
             ])
-            // Tollgate gives up on the issuer after 3 s; this is only the hang guard.
-            .timeout(Duration::from_secs(9))
+            // Tollgate gives up on the issuer after 3 s; this is only the hang
+            // guard (generous: a cold local sandbox starts slowly).
+            .timeout(Duration::from_secs(20))
             .send()
             .await
             .expect("no answer: the token endpoint hung on an unreachable issuer");

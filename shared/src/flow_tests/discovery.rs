@@ -57,6 +57,7 @@ async fn metadata_names_every_endpoint_by_its_real_url_with_the_required_fields(
             "client_credentials",
             "password",
             "refresh_token",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
         ] {
             assert!(listed("grant_types_supported", g), "{g}");
         }
