@@ -69,6 +69,7 @@ pub const CONFIDENTIAL_CLIENT: &[&str] = &[
     "client_credentials",
     "password",
     "implicit",
+    "token_exchange",
     "--redirect-uri",
     REDIRECT,
     LOOPBACK,
@@ -559,6 +560,17 @@ fn long_len(rng: &mut StdRng) -> usize {
 fn specials(target: &Target, rng: &mut StdRng, key: &[u8]) -> Vec<Vec<u8>> {
     let s = |v: &str| v.as_bytes().to_vec();
     let mut out: Vec<Vec<u8>> = match key {
+        b"subject_token_type" | b"actor_token_type" | b"requested_token_type" => [
+            "urn:ietf:params:oauth:token-type:access_token",
+            "urn:ietf:params:oauth:token-type:jwt",
+            "urn:ietf:params:oauth:token-type:id_token",
+            "urn:ietf:params:oauth:token-type:refresh_token",
+            "urn:ietf:params:oauth:token-type:saml2",
+            "",
+        ]
+        .iter()
+        .map(|v| s(v))
+        .collect(),
         b"grant_type" => [
             "authorization_code",
             "client_credentials",
@@ -2464,7 +2476,7 @@ impl Fuzzer {
                 let grant = if ep == Endpoint::Refresh && rng.gen_bool(0.85) {
                     3
                 } else {
-                    rng.gen_range(0..4)
+                    rng.gen_range(0..5)
                 };
                 let kind = if grant == 1 { Kind::Confidential } else { kind };
                 match grant {
@@ -2493,6 +2505,32 @@ impl Fuzzer {
                             pair("password", &pw),
                             pair("scope", "api offline_access openid"),
                         ];
+                    }
+                    4 => {
+                        // RFC 8693: a user's token as subject, sometimes an actor.
+                        let at = self.material(rng, Material::AccessToken, kind, 0.3).await;
+                        d.body = vec![
+                            pair(
+                                "grant_type",
+                                "urn:ietf:params:oauth:grant-type:token-exchange",
+                            ),
+                            pair("subject_token", &at),
+                            pair(
+                                "subject_token_type",
+                                "urn:ietf:params:oauth:token-type:access_token",
+                            ),
+                        ];
+                        if rng.gen_bool(0.4) {
+                            let actor = self.material(rng, Material::ClientToken, kind, 0.5).await;
+                            d.body.push(pair("actor_token", &actor));
+                            d.body.push(pair(
+                                "actor_token_type",
+                                "urn:ietf:params:oauth:token-type:access_token",
+                            ));
+                        }
+                        if rng.gen_bool(0.3) {
+                            d.body.push(pair("scope", "api"));
+                        }
                     }
                     _ => {
                         let rt = self.material(rng, Material::RefreshToken, kind, 0.35).await;

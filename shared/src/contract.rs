@@ -66,6 +66,10 @@ macro_rules! ensure {
     };
 }
 
+// Token exchange's port (after `ensure!`, which it uses).
+mod federation;
+pub use federation::{IssuerSeed, federation_contract};
+
 fn missing(what: &str) -> Violation {
     Violation(format!("{what}: not found"))
 }

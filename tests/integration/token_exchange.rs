@@ -439,7 +439,12 @@ async fn a_token_of_another_tenant_is_exchanged_only_through_trust() {
     // B's discovery function is warmed first: a cold `cargo lambda watch`
     // sandbox can take longer than Tollgate's 3 s fetch timeout to start.
     for tail in [".well-known/openid-configuration", "jwks.json"] {
-        let r = stack().http.get(b.t.url("discovery", tail)).send().await.unwrap();
+        let r = stack()
+            .http
+            .get(b.t.url("discovery", tail))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
     trust(&a, &b.t.issuer(), &[&b.t.issuer()], &["--create-users"]).await;

@@ -8,6 +8,9 @@ use tollgate::handlers::token::{Endpoint, handle};
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let state = AppState::from_env().await;
+    // Token exchange fetches trusted issuers' keys: build the HTTP client (TLS
+    // configuration, trust store) now, in init, at full CPU.
+    state.ports().fetcher.prepare();
     let state = &state;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(tollgate::audit::observed(handle(state, req, Endpoint::Token)).await)
