@@ -1505,8 +1505,8 @@ pub struct Fuzzer {
     report: Mutex<Report>,
 }
 
-/// RFC 6749 §4.1.2.1, §4.2.2.1, §5.2, RFC 6750 §3.1, and OIDC's `login_required`
-/// (authorization responses only).
+/// RFC 6749 §4.1.2.1, §4.2.2.1, §5.2, RFC 6750 §3.1, RFC 8693 §2.2.2
+/// (`invalid_target`), and OIDC's `login_required` (authorization responses only).
 const TOKEN_ERRORS: &[&str] = &[
     "invalid_request",
     "invalid_client",
@@ -1514,6 +1514,7 @@ const TOKEN_ERRORS: &[&str] = &[
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
+    "invalid_target",
     "invalid_token",
     "insufficient_scope",
 ];
