@@ -84,7 +84,14 @@ impl KeyCache {
         alg: ExternalAlg,
         now: u64,
     ) -> Result<Option<Value>, FetchError> {
-        let name = issuer.issuer.as_str();
+        // Keyed by the issuer and where its keys come from: two tenants that
+        // configure the same issuer differently never share (or poison) keys.
+        let cache_key = format!(
+            "{}\n{}",
+            issuer.issuer,
+            issuer.jwks_uri.as_deref().unwrap_or("")
+        );
+        let name = cache_key.as_str();
         let cached = self.entry(name);
         let have_keys = cached.fetched_at > 0;
         let fresh = have_keys && now.saturating_sub(cached.fetched_at) < KEYS_FRESH;
@@ -132,7 +139,7 @@ impl KeyCache {
                 Ok(found)
             }
             Err(e) if have_keys && now.saturating_sub(cached.fetched_at) < KEYS_STALE_MAX => {
-                tracing::warn!(issuer = %name, error = %e, "issuer keys refetch failed; using the cached set");
+                tracing::warn!(issuer = %issuer.issuer, error = %e, "issuer keys refetch failed; using the cached set");
                 Ok(found)
             }
             Err(e) => Err(e),
@@ -331,5 +338,71 @@ pub fn verify_signature(jwk: &Value, alg: ExternalAlg, message: &[u8], signature
                 .verify(params, message, signature)
                 .is_ok()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::FakeFetcher;
+    use crate::ids::TenantId;
+    use serde_json::json;
+
+    fn issuer(tenant: &str, jwks: &str) -> TrustedIssuer {
+        TrustedIssuer {
+            tenant: TenantId::parse(tenant).unwrap(),
+            issuer: "https://idp.example".into(),
+            audiences: vec!["a".into()],
+            jwks_uri: Some(jwks.into()),
+            create_users: false,
+            created_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_same_issuer_configured_differently_never_shares_keys() {
+        let f = FakeFetcher::new();
+        f.serve(
+            "https://idp.example/a",
+            json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "ka"}]}),
+        );
+        f.serve(
+            "https://idp.example/b",
+            json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "kb"}]}),
+        );
+        let cache = KeyCache::new();
+        let (a, b) = (
+            issuer("one", "https://idp.example/a"),
+            issuer("two", "https://idp.example/b"),
+        );
+        let k = |i, kid| cache.key(&f, i, Some(kid), ExternalAlg::ES256, 100);
+        assert!(k(&a, "ka").await.unwrap().is_some());
+        assert!(
+            k(&b, "ka").await.unwrap().is_none(),
+            "tenant two must not see tenant one's keys"
+        );
+        assert!(k(&b, "kb").await.unwrap().is_some());
+        assert!(k(&a, "kb").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn private_or_symmetric_keys_in_a_jwks_are_dropped() {
+        let f = FakeFetcher::new();
+        f.serve(
+            "https://idp.example/a",
+            json!({"keys": [
+                {"kty": "EC", "crv": "P-256", "kid": "priv", "d": "secret"},
+                {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            ]}),
+        );
+        let cache = KeyCache::new();
+        let a = issuer("one", "https://idp.example/a");
+        assert!(
+            cache
+                .key(&f, &a, Some("priv"), ExternalAlg::ES256, 100)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }
