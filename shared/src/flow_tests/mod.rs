@@ -117,6 +117,7 @@ impl World {
             current_kid: set.current.kid.clone(),
             sliding_max: None,
             key_rotation_days: None,
+            branding: Default::default(),
             created_at: T0,
         };
         edit(&mut record);
