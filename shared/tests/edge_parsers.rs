@@ -1594,6 +1594,7 @@ fn login_tx() -> impl Strategy<Value = LoginTx> {
             rt,
             exp,
             id,
+            l: None,
         })
 }
 

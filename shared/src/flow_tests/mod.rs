@@ -20,6 +20,7 @@ mod discovery;
 mod introspect;
 mod password;
 mod refresh;
+mod signin_page;
 mod token_input;
 
 use crate::AppState;
