@@ -293,7 +293,7 @@ async fn keyboard_only_sign_in_allows_denies_and_focuses_the_wrong_password_erro
         // Allow: Tab to the username, type, Tab, type, Enter.
         b.go(&s.authorize_url(None, false)).await;
         b.wait_for("form#login").await;
-        let violations = b.axe(&axe_src).await;
+        let violations = b.axe(axe_src).await;
         assert!(violations.is_empty(), "axe on the default page: {violations:#?}");
         b.tab_to("username").await;
         b.keys(USERNAME).await;
@@ -339,7 +339,7 @@ async fn keyboard_only_sign_in_allows_denies_and_focuses_the_wrong_password_erro
             error,
             json!(["alert", "Incorrect username or password.", "login-error"])
         );
-        let violations = b.axe(&axe_src).await;
+        let violations = b.axe(axe_src).await;
         assert!(violations.is_empty(), "axe with the error: {violations:#?}");
         // From the error, the keyboard goes on: Tab to the password, type it.
         b.tab_to("password").await;
@@ -370,7 +370,7 @@ async fn keyboard_only_sign_in_allows_denies_and_focuses_the_wrong_password_erro
             json!([]),
         )
         .await;
-        let violations = b.axe(&axe_src).await;
+        let violations = b.axe(axe_src).await;
         assert!(
             violations.iter().any(|v| v["id"] == "label"),
             "axe sees a missing label: {violations:#?}"
@@ -442,7 +442,7 @@ async fn every_language_passes_axe_fits_a_phone_and_is_screenshotted() {
                     scroll.as_u64().unwrap() <= u64::from(width),
                     "{lang} at {width}px scrolls sideways: {scroll}"
                 );
-                let violations = b.axe(&axe_src).await;
+                let violations = b.axe(axe_src).await;
                 assert!(
                     violations.is_empty(),
                     "axe, {lang} at {width}px: {violations:#?}"
@@ -464,7 +464,7 @@ async fn every_language_passes_axe_fits_a_phone_and_is_screenshotted() {
                 )
                 .await;
             assert_eq!(shown, json!([lang, "login-error", error]));
-            let violations = b.axe(&axe_src).await;
+            let violations = b.axe(axe_src).await;
             assert!(violations.is_empty(), "axe, {lang} error: {violations:#?}");
             b.screenshot(&shots.join(format!("{lang}-360-error.png"))).await;
             b.viewport(1280).await;
