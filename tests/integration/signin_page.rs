@@ -469,6 +469,20 @@ async fn every_language_passes_axe_fits_a_phone_and_is_screenshotted() {
             b.screenshot(&shots.join(format!("{lang}-360-error.png"))).await;
             b.viewport(1280).await;
             b.screenshot(&shots.join(format!("{lang}-1280-error.png"))).await;
+            if lang == "en" {
+                // Without its style sheet the page still works: every field
+                // and both buttons are shown.
+                let bare = b
+                    .script(
+                        "document.querySelectorAll('style').forEach(s => s.remove()); \
+                         return [...document.querySelectorAll('#username, #password, button[name=decision]')] \
+                           .map(e => e.offsetWidth > 0 && e.offsetHeight > 0);",
+                        json!([]),
+                    )
+                    .await;
+                assert_eq!(bare, json!([true, true, true, true]), "without CSS");
+                b.screenshot(&shots.join("en-1280-nocss.png")).await;
+            }
         }
         b
     })
