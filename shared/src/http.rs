@@ -404,10 +404,16 @@ pub fn method_not_allowed(allow: &'static str) -> Response {
 }
 
 /// 405 for the pages (authorize, callback): an HTML error page with `Allow`.
-pub fn method_not_allowed_page(allow: &'static str) -> Response {
+pub fn method_not_allowed_page(allow: &'static str, lang: crate::i18n::Lang) -> Response {
+    use crate::i18n::Key;
     let mut r = html_response(
         StatusCode::METHOD_NOT_ALLOWED,
-        crate::html::error_page("Method not allowed", "This page cannot be used that way."),
+        crate::html::error_page(
+            lang,
+            Key::MethodNotAllowedTitle,
+            Key::MethodNotAllowedMsg,
+            None,
+        ),
     );
     r.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));

@@ -32,6 +32,7 @@ pub mod flows;
 pub mod handlers;
 pub mod html;
 pub mod http;
+pub mod i18n;
 pub mod ids;
 pub mod jwt;
 pub mod keys;

@@ -5,6 +5,7 @@
 
 use crate::error::{ErrorCode, OAuthError, RETRY_AFTER_OUTAGE, sanitize_description};
 use crate::http::append_params;
+use crate::i18n::Key;
 
 /// What a successful grant returns.
 #[derive(Debug)]
@@ -106,10 +107,13 @@ pub enum PageOutcome {
         throttled: Option<u64>,
     },
     /// An error page: used where redirecting would be unsafe.
+    /// Its words are keys, rendered in the page's language by `respond`.
     ErrorPage {
         kind: PageError,
-        title: String,
-        message: String,
+        title: Key,
+        message: Key,
+        /// Fills `{field}` in the message.
+        field: Option<String>,
     },
     /// To the client's redirect URI: a code, a token, or an error. 302 after
     /// the authorize GET, 303 after the callback POST.
@@ -121,15 +125,16 @@ pub enum PageOutcome {
 }
 
 impl PageOutcome {
-    pub fn error(kind: PageError, title: &str, message: &str) -> PageOutcome {
+    pub fn error(kind: PageError, title: Key, message: Key) -> PageOutcome {
         PageOutcome::ErrorPage {
             kind,
-            title: title.to_owned(),
-            message: message.to_owned(),
+            title,
+            message,
+            field: None,
         }
     }
 
-    pub fn bad_request(title: &str, message: &str) -> PageOutcome {
+    pub fn bad_request(title: Key, message: Key) -> PageOutcome {
         Self::error(PageError::BadRequest, title, message)
     }
 
@@ -149,11 +154,22 @@ impl PageOutcome {
 
     /// Unreadable input (too large, not UTF-8, a field too long).
     pub fn bad_input(e: &crate::http::InputError) -> PageOutcome {
-        let kind = match e {
-            crate::http::InputError::TooLarge => PageError::TooLarge,
-            _ => PageError::BadRequest,
+        use crate::http::InputError;
+        let (kind, message, field) = match e {
+            InputError::TooLarge => (PageError::TooLarge, Key::MsgTooLarge, None),
+            InputError::NotUtf8 => (PageError::BadRequest, Key::MsgNotUtf8, None),
+            InputError::TooLong(f) => (
+                PageError::BadRequest,
+                Key::MsgTooLong,
+                Some(sanitize_description(f)),
+            ),
         };
-        Self::error(kind, "Invalid request", &e.description())
+        PageOutcome::ErrorPage {
+            kind,
+            title: Key::InvalidRequestTitle,
+            message,
+            field,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use crate::html::error_page;
 use crate::http::{
     Response, html_response, json_response, login_page_response, public_json, redirect,
 };
+use crate::i18n::{Key, Lang};
 use crate::outcome::{
     ChangePasswordOutcome, DiscoveryOutcome, IntrospectOutcome, PageError, PageOutcome,
     RevokeOutcome, TokenOutcome, Tokens, UserinfoOutcome,
@@ -147,8 +148,8 @@ pub fn change_password(o: ChangePasswordOutcome) -> Response {
 }
 
 /// Authorize and callback: pages (with CSP, anti-framing, no-store) and
-/// redirects.
-pub fn page(o: PageOutcome) -> Response {
+/// redirects; error pages in `lang`.
+pub fn page(o: PageOutcome, lang: Lang) -> Response {
     match o {
         PageOutcome::LoginForm {
             html,
@@ -168,13 +169,14 @@ pub fn page(o: PageOutcome) -> Response {
             kind,
             title,
             message,
+            field,
         } => {
             let status = match kind {
                 PageError::BadRequest => StatusCode::BAD_REQUEST,
                 PageError::NotFound => StatusCode::NOT_FOUND,
                 PageError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             };
-            html_response(status, error_page(&title, &message))
+            html_response(status, error_page(lang, title, message, field.as_deref()))
         }
         PageOutcome::Redirect {
             location,
@@ -190,20 +192,14 @@ pub fn page(o: PageOutcome) -> Response {
         PageOutcome::Unavailable { retry_after: wait } => {
             let mut r = html_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                error_page(
-                    "Temporarily unavailable",
-                    "The service is temporarily unavailable. Please try again in a moment.",
-                ),
+                error_page(lang, Key::UnavailableTitle, Key::UnavailableMsg, None),
             );
             retry_after(&mut r, Some(wait));
             r
         }
         PageOutcome::Internal => html_response(
             StatusCode::INTERNAL_SERVER_ERROR,
-            error_page(
-                "Something went wrong",
-                "Something went wrong on our side. Please try again in a moment.",
-            ),
+            error_page(lang, Key::InternalTitle, Key::InternalMsg, None),
         ),
     }
 }
@@ -406,25 +402,41 @@ mod tests {
 
     #[test]
     fn pages_carry_their_statuses_and_security_headers() {
-        let r = page(PageOutcome::LoginForm {
-            html: String::new(),
-            invalid: false,
-            throttled: Some(12),
-        });
+        let r = page(
+            PageOutcome::LoginForm {
+                html: String::new(),
+                invalid: false,
+                throttled: Some(12),
+            },
+            Lang::En,
+        );
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(header(&r, "retry-after"), Some("12"));
         assert_eq!(header(&r, "referrer-policy"), Some("strict-origin"));
         assert_eq!(header(&r, "x-frame-options"), Some("DENY"));
-        let r = page(PageOutcome::bad_request("t", "m"));
+        let r = page(
+            PageOutcome::bad_request(Key::SignInExpiredTitle, Key::SignInExpiredMsg),
+            Lang::De,
+        );
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert_eq!(header(&r, "referrer-policy"), Some("no-referrer"));
-        let r = page(PageOutcome::Redirect {
-            location: "https://c.example/cb?code=x".into(),
-            after_post: true,
-        });
+        match r.body() {
+            lambda_http::Body::Text(t) => {
+                assert!(t.contains("<html lang=\"de\">"), "{t}");
+                assert!(t.contains("Anmeldung abgelaufen"), "{t}");
+            }
+            _ => panic!("text body"),
+        }
+        let r = page(
+            PageOutcome::Redirect {
+                location: "https://c.example/cb?code=x".into(),
+                after_post: true,
+            },
+            Lang::En,
+        );
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(header(&r, "location"), Some("https://c.example/cb?code=x"));
-        let r = page(PageOutcome::unavailable("boom"));
+        let r = page(PageOutcome::unavailable("boom"), Lang::Fr);
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(header(&r, "retry-after").is_some());
     }

@@ -1595,6 +1595,7 @@ fn login_tx() -> impl Strategy<Value = LoginTx> {
             rt,
             exp,
             id,
+            l: None,
         })
 }
 

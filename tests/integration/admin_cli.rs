@@ -383,3 +383,144 @@ async fn rs256_tenant_publishes_an_rsa_key() {
         "ES256 or RS256",
     );
 }
+
+// ---- tenant update: the sign-in page's branding -----------------------------
+
+const LOGO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/logo.png");
+
+#[tokio::test]
+async fn tenant_branding_is_set_shown_stored_and_cleared() {
+    let t = TestTenant::new().await;
+    let a = t.alias.as_str();
+    let v = admin(
+        &[
+            "tenant",
+            "update",
+            a,
+            "--display-name",
+            "Acme <Group>",
+            "--logo",
+            LOGO,
+            "--primary-color",
+            "#0B3D91",
+            "--scope-description",
+            "api=Read your orders",
+            "--scope-description",
+            "billing=See your invoices",
+        ],
+        None,
+    )
+    .unwrap();
+    let png = std::fs::read(LOGO).unwrap();
+    let expected = serde_json::json!({
+        "display_name": "Acme <Group>",
+        "logo_bytes": png.len(),
+        "primary_color": "#0b3d91",
+        "scope_descriptions": {"api": "Read your orders", "billing": "See your invoices"},
+    });
+    assert_eq!(v["branding"], expected);
+    assert_eq!(
+        admin(&["tenant", "get", a], None).unwrap()["branding"],
+        expected
+    );
+    let stored = db()
+        .await
+        .get_tenant(&t.tenant_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.branding.logo.unwrap().bytes(), png.as_slice());
+
+    // The page shows it (escaped), the logo inline.
+    let client = t.code_client().await;
+    let page = t
+        .authorize(&[
+            ("response_type", "code"),
+            ("client_id", &client.id),
+            ("scope", "api"),
+            ("state", "s"),
+        ])
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Sign in to Acme &lt;Group&gt;"), "{html}");
+    assert!(html.contains("src=\"data:image/png;base64,iVBORw0KGgo"));
+    assert!(html.contains("--p:#0b3d91;--pt:#ffffff"));
+    assert!(html.contains("<li data-scope=\"api\">Read your orders</li>"));
+
+    // One at a time: empty removes.
+    let v = admin(
+        &[
+            "tenant",
+            "update",
+            a,
+            "--display-name",
+            "",
+            "--no-logo",
+            "--scope-description",
+            "api=",
+        ],
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        v["branding"],
+        serde_json::json!({
+            "display_name": null,
+            "logo_bytes": null,
+            "primary_color": "#0b3d91",
+            "scope_descriptions": {"billing": "See your invoices"},
+        })
+    );
+    // All at once.
+    let v = admin(&["tenant", "update", a, "--clear-branding"], None).unwrap();
+    assert_eq!(
+        v["branding"],
+        serde_json::json!({
+            "display_name": null,
+            "logo_bytes": null,
+            "primary_color": null,
+            "scope_descriptions": {},
+        })
+    );
+}
+
+#[tokio::test]
+async fn bad_branding_is_rejected_and_nothing_is_written() {
+    let t = TestTenant::new().await;
+    let a = t.alias.as_str();
+    admin(&["tenant", "update", a, "--display-name", "Kept"], None).unwrap();
+    let dir = std::env::temp_dir().join(format!("tollgate-branding-{}", random_alias()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("logo.svg");
+    std::fs::write(&svg, "<svg xmlns='http://www.w3.org/2000/svg'/>").unwrap();
+    let big = dir.join("big.png");
+    let mut bytes = std::fs::read(LOGO).unwrap();
+    bytes.resize(32 * 1024 + 1, 0);
+    std::fs::write(&big, bytes).unwrap();
+    let svg = svg.to_str().unwrap();
+    let big = big.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["--primary-color", "red"], "--primary-color"),
+        (vec!["--primary-color", "#12345"], "#RRGGBB"),
+        (vec!["--primary-color", "#123456;}"], "#RRGGBB"),
+        (vec!["--logo", svg], "PNG"),
+        (vec!["--logo", big], "at most 32768"),
+        (vec!["--logo", "/nonexistent/logo.png"], "--logo"),
+        (vec!["--logo", LOGO, "--no-logo"], "cannot be used together"),
+        (vec!["--display-name", "two\nlines"], "--display-name"),
+        (vec!["--scope-description", "api"], "SCOPE=TEXT"),
+        (vec!["--scope-description", "a b=text"], "not a scope name"),
+        (
+            vec!["--display-name", "New", "--primary-color", "blue"],
+            "--primary-color",
+        ),
+    ] {
+        let mut all = vec!["tenant", "update", a];
+        all.extend(args);
+        fails_with(&all, None, needle);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let got = admin(&["tenant", "get", a], None).unwrap();
+    assert_eq!(got["branding"]["display_name"], "Kept");
+    assert_eq!(got["branding"]["primary_color"], serde_json::Value::Null);
+}

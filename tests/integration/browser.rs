@@ -8,6 +8,8 @@
 //! across origins (CORS, preflight included), and writes what it saw into the
 //! page for the test to read.
 //!
+//! The driver, the session and the site are shared with `signin_page.rs`.
+//!
 //! Chromium and chromedriver are the Debian packages `scripts/local.sh deps`
 //! installs. Everything started here is stopped here, and every wait is
 //! bounded.
@@ -24,7 +26,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The longest the whole browser flow may take.
 const FLOW: Duration = Duration::from_secs(120);
 /// The longest one wait for the page may take.
-const WAIT: Duration = Duration::from_secs(30);
+pub const WAIT: Duration = Duration::from_secs(30);
 const SPA: &str = include_str!("../browser/spa.html");
 /// WebDriver's key for an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -34,7 +36,7 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 // ---------------------------------------------------------------------------
 
 /// Serves the page on `127.0.0.1:port` until dropped.
-struct Site {
+pub struct Site {
     port: u16,
     task: tokio::task::JoinHandle<()>,
     /// Request lines seen (method and path, never the query: it holds the code).
@@ -50,7 +52,7 @@ impl Drop for Site {
 }
 
 impl Site {
-    async fn start() -> Site {
+    pub async fn start() -> Site {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -80,11 +82,11 @@ impl Site {
         }
     }
 
-    fn origin(&self) -> String {
+    pub fn origin(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn set_page(&self, html: String) {
+    pub fn set_page(&self, html: String) {
         *self.page.lock().unwrap() = html;
     }
 }
@@ -133,14 +135,14 @@ async fn answer(
 
 /// chromedriver in its own process group (Chromium runs in it too), and a
 /// fresh profile directory; both go away on drop, pass or fail.
-struct Driver {
+pub struct Driver {
     child: Child,
     port: u16,
     profile: std::path::PathBuf,
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub fn start() -> Driver {
         use std::os::unix::process::CommandExt;
         for bin in [CHROMIUM, CHROMEDRIVER] {
             assert!(
@@ -190,7 +192,7 @@ impl Driver {
     }
 
     /// The last lines of chromedriver's log, for a failure message.
-    fn log_tail(&self) -> String {
+    pub fn log_tail(&self) -> String {
         let log =
             std::fs::read_to_string(self.profile.join("chromedriver.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
@@ -218,13 +220,13 @@ impl Drop for Driver {
 }
 
 /// A WebDriver session (W3C protocol over HTTP).
-struct Session {
-    http: reqwest::Client,
-    url: String,
+pub struct Session {
+    pub http: reqwest::Client,
+    pub url: String,
 }
 
 impl Session {
-    async fn new(driver: &Driver) -> Session {
+    pub async fn new(driver: &Driver) -> Session {
         let http = reqwest::Client::builder()
             .timeout(WAIT)
             .pool_max_idle_per_host(0)
@@ -283,7 +285,7 @@ impl Session {
     }
 
     /// One command; `Err` with WebDriver's error.
-    async fn cmd(
+    pub async fn cmd(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -306,18 +308,18 @@ impl Session {
         }
     }
 
-    async fn go(&self, url: &str) {
+    pub async fn go(&self, url: &str) {
         self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url})))
             .await
             .unwrap();
     }
 
-    async fn current_url(&self) -> String {
+    pub async fn current_url(&self) -> String {
         let v = self.cmd(reqwest::Method::GET, "/url", None).await.unwrap();
         v.as_str().unwrap_or("").to_owned()
     }
 
-    async fn find(&self, css: &str) -> Option<String> {
+    pub async fn find(&self, css: &str) -> Option<String> {
         let v = self
             .cmd(
                 reqwest::Method::POST,
@@ -330,7 +332,7 @@ impl Session {
     }
 
     /// Waits (bounded) for an element.
-    async fn wait_for(&self, css: &str) -> String {
+    pub async fn wait_for(&self, css: &str) -> String {
         let until = Instant::now() + WAIT;
         loop {
             if let Some(e) = self.find(css).await {
@@ -345,7 +347,7 @@ impl Session {
         }
     }
 
-    async fn type_into(&self, element: &str, text: &str) {
+    pub async fn type_into(&self, element: &str, text: &str) {
         self.cmd(
             reqwest::Method::POST,
             &format!("/element/{element}/value"),
@@ -355,7 +357,7 @@ impl Session {
         .unwrap();
     }
 
-    async fn click(&self, element: &str) {
+    pub async fn click(&self, element: &str) {
         self.cmd(
             reqwest::Method::POST,
             &format!("/element/{element}/click"),
@@ -366,7 +368,7 @@ impl Session {
     }
 
     /// The text of `#id`, or `None` while it does not exist.
-    async fn text_of(&self, id: &str) -> Option<String> {
+    pub async fn text_of(&self, id: &str) -> Option<String> {
         let script =
             "const e = document.getElementById(arguments[0]); return e ? e.textContent : null;";
         self.cmd(
@@ -380,7 +382,7 @@ impl Session {
         .map(str::to_owned)
     }
 
-    async fn close(&self) {
+    pub async fn close(&self) {
         let _ = self.cmd(reqwest::Method::DELETE, "", None).await;
     }
 }

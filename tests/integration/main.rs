@@ -25,6 +25,7 @@ mod refresh;
 mod revocation;
 mod routes;
 mod secrets;
+mod signin_page;
 mod sliding;
 mod storage;
 mod token_code;

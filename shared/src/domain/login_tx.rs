@@ -34,6 +34,10 @@ pub struct LoginTx {
     pub exp: u64,
     /// Random id; used once.
     pub id: String,
+    /// The page's language (`en`, `fr`, …), chosen at authorize, so the
+    /// callback answers in it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l: Option<String>,
 }
 
 impl LoginTx {
@@ -78,6 +82,7 @@ mod tests {
             rt: "code".into(),
             exp: 1000,
             id: "id".into(),
+            l: Some("fr".into()),
         }
     }
 

@@ -18,7 +18,9 @@
 //! | the login transaction (signed, short-lived, single use) | `login_tx.rs` |
 //! | new-password policy (NIST SP 800-63B) | `password_policy.rs` |
 //! | token exchange: subject tokens, external JWTs (RFC 8725), `act` | `token_exchange.rs` |
+//! | sign-in page branding (logo, colour and its contrast, scope words) | `branding.rs` |
 
+pub mod branding;
 pub mod claims;
 pub mod code_lifetime;
 pub mod key_rotation;
@@ -41,6 +43,7 @@ mod tests {
     #[test]
     fn the_domain_imports_no_aws_or_http() {
         let files = [
+            ("branding.rs", include_str!("branding.rs")),
             ("claims.rs", include_str!("claims.rs")),
             ("code_lifetime.rs", include_str!("code_lifetime.rs")),
             ("key_rotation.rs", include_str!("key_rotation.rs")),

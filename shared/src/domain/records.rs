@@ -47,6 +47,9 @@ pub struct Tenant {
     pub sliding_max: Option<u64>,
     /// Days between automatic key rotations (`--key-rotation-days`; default 90).
     pub key_rotation_days: Option<u64>,
+    /// The sign-in page's display name, logo, colour and scope descriptions
+    /// (`tenant update --display-name …`); all absent by default.
+    pub branding: crate::domain::branding::Branding,
     pub created_at: u64,
 }
 

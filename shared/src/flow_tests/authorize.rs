@@ -168,7 +168,7 @@ async fn login_page_carries_a_signed_transaction_of_the_request() {
         "action=\"https://fn.example/callback/oauth2/acme/callback\"",
         "Test App",
         "<li>api</li>",
-        "<li>openid</li>",
+        "<li data-scope=\"openid\">",
     ] {
         assert!(r.body.contains(needle), "page lacks {needle}");
     }

@@ -21,6 +21,7 @@ mod introspect;
 mod password;
 mod refresh;
 mod token_exchange;
+mod signin_page;
 mod token_input;
 
 use crate::AppState;
@@ -118,6 +119,7 @@ impl World {
             current_kid: set.current.kid.clone(),
             sliding_max: None,
             key_rotation_days: None,
+            branding: Default::default(),
             created_at: T0,
         };
         edit(&mut record);

@@ -10,7 +10,8 @@ use crate::config::Function;
 use crate::crypto::random_token;
 use crate::error::ErrorCode;
 use crate::html::LoginPage;
-use crate::http::{Params, Response, query_params, tenant_route};
+use crate::http::{Params, Response, header_str, query_params, tenant_route};
+use crate::i18n::{Key, Lang};
 use crate::ids::TenantId;
 use crate::login_tx::{self, LoginTx};
 use crate::outcome::{ErrorRedirect, PageError, PageOutcome};
@@ -20,17 +21,24 @@ use lambda_http::Request;
 use lambda_http::http::Method;
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
+    let accept_language = header_str(&req, "accept-language");
+    let params = query_params(&req);
+    // OIDC `ui_locales` first, then the browser's languages.
+    let lang = Lang::negotiate(
+        params.as_ref().ok().and_then(|p| p.get("ui_locales")),
+        accept_language,
+    );
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return crate::http::method_not_allowed_page("GET, HEAD");
+        return crate::http::method_not_allowed_page("GET, HEAD", lang);
     }
     let outcome = match tenant_route(req.uri().path(), &["authorize"]) {
-        None => PageOutcome::error(PageError::NotFound, "Not found", "There is no such page."),
-        Some(tenant) => match query_params(&req) {
-            Ok(p) => authorize(state, &tenant, &p, state.now()).await,
-            Err(e) => PageOutcome::bad_input(&e),
+        None => PageOutcome::error(PageError::NotFound, Key::NotFoundTitle, Key::NotFoundMsg),
+        Some(tenant) => match &params {
+            Ok(p) => authorize(state, &tenant, p, lang, state.now()).await,
+            Err(e) => PageOutcome::bad_input(e),
         },
     };
-    crate::respond::page(outcome)
+    crate::respond::page(outcome, lang)
 }
 
 /// The trusted part of a request: a known client and a registered redirect URI.
@@ -39,31 +47,27 @@ async fn establish_client(
     tenant: &TenantId,
     p: &Params,
 ) -> Result<(std::sync::Arc<Client>, String), PageOutcome> {
-    let bad = |msg: &str| PageOutcome::bad_request("Invalid request", msg);
+    let bad = |msg: Key| PageOutcome::bad_request(Key::InvalidRequestTitle, msg);
     if p.is_duplicated("client_id") || p.is_duplicated("redirect_uri") {
-        return Err(bad("The request repeats client_id or redirect_uri."));
+        return Err(bad(Key::MsgRepeatsClientOrRedirect));
     }
     let Some(raw_id) = p.get("client_id") else {
-        return Err(bad("The request has no client_id."));
+        return Err(bad(Key::MsgNoClientId));
     };
     let client = state
         .enabled_client(tenant, raw_id)
         .await
         .map_err(PageOutcome::unavailable)?;
     let Some(client) = client else {
-        return Err(bad("The application (client_id) is not known."));
+        return Err(bad(Key::MsgUnknownClient));
     };
     match redirect_uri::resolve(&client.redirect_uris, p.get("redirect_uri")) {
         Some(uri) => {
             let uri = uri.to_owned();
             Ok((client, uri))
         }
-        None if p.has("redirect_uri") => Err(bad(
-            "The redirect_uri is not registered for this application.",
-        )),
-        None => Err(bad(
-            "The request has no redirect_uri and the application has several registered.",
-        )),
+        None if p.has("redirect_uri") => Err(bad(Key::MsgRedirectNotRegistered)),
+        None => Err(bad(Key::MsgNoRedirectSeveral)),
     }
 }
 
@@ -71,6 +75,7 @@ pub async fn authorize(
     state: &AppState,
     tenant_id: &TenantId,
     p: &Params,
+    lang: Lang,
     now: Now,
 ) -> PageOutcome {
     // Independent lookups, concurrently: on a cold sandbox each is a round trip.
@@ -85,8 +90,8 @@ pub async fn authorize(
         Ok(None) => {
             return PageOutcome::error(
                 PageError::NotFound,
-                "Unknown tenant",
-                "There is no such organisation.",
+                Key::UnknownTenantTitle,
+                Key::UnknownTenantMsg,
             );
         }
         Err(e) => return PageOutcome::unavailable(e),
@@ -178,11 +183,14 @@ pub async fn authorize(
         rt: if implicit { "token" } else { "code" }.to_owned(),
         exp: now.plus(login_tx::LIFETIME),
         id: random_token(16),
+        l: Some(lang.code().to_owned()),
     };
     let page = LoginPage {
+        lang,
         action: &urls.endpoint(Function::Callback, tenant_id),
         client_name: &client.name,
         tenant_name: &tenant.name,
+        branding: &tenant.branding,
         scopes: &scopes,
         tx: &tx.seal(&key),
         username: p

@@ -12,6 +12,7 @@ use crate::flows::credentials::{self, CredentialCheck};
 use crate::flows::issue::Issuer;
 use crate::html::LoginPage;
 use crate::http::{Params, Response, append_params, body_bytes, header_str, is_form, tenant_route};
+use crate::i18n::{Key, Lang};
 use crate::ids::{TenantId, UserId};
 use crate::login_tx::LoginTx;
 use crate::outcome::{ErrorRedirect, PageError, PageOutcome};
@@ -21,37 +22,39 @@ use lambda_http::Request;
 use lambda_http::http::Method;
 use std::sync::Arc;
 
-const BAD_CREDENTIALS: &str = "Incorrect username or password.";
+const BAD_CREDENTIALS: Key = Key::ErrBadCredentials;
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
+    // The browser's language until the login transaction names the page's.
+    let browser = Lang::negotiate(None, header_str(&req, "accept-language"));
     if req.method() != Method::POST {
-        return crate::http::method_not_allowed_page("POST");
+        return crate::http::method_not_allowed_page("POST", browser);
     }
-    crate::respond::page(outcome(state, &req).await)
+    let (outcome, lang) = outcome(state, &req, browser).await;
+    crate::respond::page(outcome, lang)
 }
 
-async fn outcome(state: &AppState, req: &Request) -> PageOutcome {
+async fn outcome(state: &AppState, req: &Request, browser: Lang) -> (PageOutcome, Lang) {
     let Some(tenant) = tenant_route(req.uri().path(), &["callback"]) else {
-        return PageOutcome::error(PageError::NotFound, "Not found", "There is no such page.");
+        let o = PageOutcome::error(PageError::NotFound, Key::NotFoundTitle, Key::NotFoundMsg);
+        return (o, browser);
     };
     let body = match body_bytes(req) {
         Ok(b) => b,
-        Err(e) => return PageOutcome::bad_input(&e),
+        Err(e) => return (PageOutcome::bad_input(&e), browser),
     };
     if !is_form(req) {
-        return PageOutcome::bad_request(
-            "Invalid request",
-            "The sign-in form was not submitted as a form.",
-        );
+        let o = PageOutcome::bad_request(Key::InvalidRequestTitle, Key::MsgNotAForm);
+        return (o, browser);
     }
     let p = match Params::parse(body) {
         Ok(p) => p,
-        Err(e) => return PageOutcome::bad_input(&e),
+        Err(e) => return (PageOutcome::bad_input(&e), browser),
     };
     if let Err(refused) = same_origin(state, &tenant, req).await {
-        return refused;
+        return (refused, browser);
     }
-    callback(state, &tenant, &p, state.now()).await
+    callback(state, &tenant, &p, browser, state.now()).await
 }
 
 /// Login CSRF: only Tollgate's own login page may post here. The browser names
@@ -83,8 +86,8 @@ async fn same_origin(
         crate::audit::Subject::default(),
     );
     Err(PageOutcome::bad_request(
-        "Sign-in refused",
-        "This sign-in form was not sent from this sign-in page. Return to the application and start again.",
+        Key::SignInRefusedTitle,
+        Key::SignInRefusedMsg,
     ))
 }
 
@@ -97,10 +100,7 @@ fn origin_of(url: &str) -> Option<String> {
 }
 
 fn expired() -> PageOutcome {
-    PageOutcome::bad_request(
-        "Sign-in expired",
-        "This sign-in form has expired, was already used, or is not valid. Return to the application and start again.",
-    )
+    PageOutcome::bad_request(Key::SignInExpiredTitle, Key::SignInExpiredMsg)
 }
 
 struct Ctx {
@@ -111,13 +111,33 @@ struct Ctx {
     issuer: String,
     /// The login form's target (this endpoint's public URL).
     action: String,
+    /// The page's language, chosen at authorize.
+    lang: Lang,
 }
 
-pub async fn callback(state: &AppState, tenant_id: &TenantId, p: &Params, now: Now) -> PageOutcome {
-    let ctx = match verify_tx(state, tenant_id, p, now).await {
+/// The outcome, and the language to answer in: the login transaction's once
+/// it is verified, else `browser`.
+pub async fn callback(
+    state: &AppState,
+    tenant_id: &TenantId,
+    p: &Params,
+    browser: Lang,
+    now: Now,
+) -> (PageOutcome, Lang) {
+    let ctx = match verify_tx(state, tenant_id, p, browser, now).await {
         Ok(c) => c,
-        Err(outcome) => return outcome,
+        Err(outcome) => return (outcome, browser),
     };
+    (decide(state, &ctx, tenant_id, p, now).await, ctx.lang)
+}
+
+async fn decide(
+    state: &AppState,
+    ctx: &Ctx,
+    tenant_id: &TenantId,
+    p: &Params,
+    now: Now,
+) -> PageOutcome {
     let err = ErrorRedirect {
         redirect_uri: &ctx.tx.r,
         state: ctx.tx.st.as_deref(),
@@ -125,12 +145,12 @@ pub async fn callback(state: &AppState, tenant_id: &TenantId, p: &Params, now: N
         fragment: ctx.tx.rt == "token",
     };
     match p.get("decision") {
-        Some("deny") => match use_tx(state, &ctx, tenant_id).await {
+        Some("deny") => match use_tx(state, ctx, tenant_id).await {
             Ok(()) => err.send(ErrorCode::AccessDenied, "the user denied the request", true),
             Err(outcome) => outcome,
         },
-        Some("allow") => allow(state, &ctx, tenant_id, p, now).await,
-        _ => form_again(&ctx, p, "Choose Allow or Deny.", FormState::Invalid),
+        Some("allow") => allow(state, ctx, tenant_id, p, now).await,
+        _ => form_again(ctx, p, Key::ErrChooseDecision, FormState::Invalid),
     }
 }
 
@@ -139,12 +159,13 @@ async fn verify_tx(
     state: &AppState,
     tenant_id: &TenantId,
     p: &Params,
+    browser: Lang,
     now: Now,
 ) -> Result<Ctx, PageOutcome> {
     if !p.duplicates().is_empty() {
         return Err(PageOutcome::bad_request(
-            "Invalid request",
-            "The form repeats a field.",
+            Key::InvalidRequestTitle,
+            Key::MsgFormRepeatsField,
         ));
     }
     let key = state
@@ -182,6 +203,7 @@ async fn verify_tx(
         client,
         issuer: urls.issuer(tenant_id),
         action: urls.endpoint(Function::Callback, tenant_id),
+        lang: tx.l.as_deref().and_then(Lang::from_tag).unwrap_or(browser),
         tx,
         sealed,
     })
@@ -206,7 +228,7 @@ enum FormState {
     Throttled(u64),
 }
 
-fn form_again(ctx: &Ctx, p: &Params, msg: &str, state: FormState) -> PageOutcome {
+fn form_again(ctx: &Ctx, p: &Params, msg: Key, state: FormState) -> PageOutcome {
     let scopes: Vec<String> = ctx
         .tx
         .s
@@ -215,9 +237,11 @@ fn form_again(ctx: &Ctx, p: &Params, msg: &str, state: FormState) -> PageOutcome
         .map(str::to_owned)
         .collect();
     let page = LoginPage {
+        lang: ctx.lang,
         action: &ctx.action,
         client_name: &ctx.client.name,
         tenant_name: &ctx.tenant.name,
+        branding: &ctx.tenant.branding,
         scopes: &scopes,
         tx: &ctx.sealed,
         username: p.get("username").unwrap_or(""),
@@ -250,22 +274,12 @@ async fn allow(
             return form_again(ctx, p, BAD_CREDENTIALS, FormState::Ok);
         }
         Ok(CredentialCheck::Throttled(wait)) => {
-            return form_again(
-                ctx,
-                p,
-                "Too many failed attempts. Wait a few minutes and try again.",
-                FormState::Throttled(wait),
-            );
+            return form_again(ctx, p, Key::ErrThrottled, FormState::Throttled(wait));
         }
         Err(e) => return PageOutcome::unavailable(e),
     };
     if user.require_password_change {
-        return form_again(
-            ctx,
-            p,
-            "You must change your password before you can sign in here.",
-            FormState::Ok,
-        );
+        return form_again(ctx, p, Key::ErrMustChangePassword, FormState::Ok);
     }
     if let Err(outcome) = use_tx(state, ctx, tenant_id).await {
         return outcome;

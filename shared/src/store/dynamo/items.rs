@@ -1,6 +1,7 @@
 //! Records ↔ items: the only place that maps fields to attributes.
 
 use super::*;
+use crate::domain::branding::{Branding, Logo, Rgb};
 
 impl TryFrom<&Item> for Tenant {
     type Error = StoreError;
@@ -18,8 +19,50 @@ impl TryFrom<&Item> for Tenant {
             current_kid: g.s("current_kid")?,
             sliding_max: g.n("sliding_max").ok(),
             key_rotation_days: g.n("key_rotation_days").ok(),
+            branding: branding_of(&g),
             created_at: g.n_or("created_at", 0),
         })
+    }
+}
+
+/// The sign-in page's branding; every attribute optional (tenants written
+/// before branding existed have none). A stored value that no longer parses
+/// is left out rather than failing the tenant.
+fn branding_of(g: &Get<'_>) -> Branding {
+    Branding {
+        display_name: g.opt_s("display_name"),
+        logo: match g.0.get("logo_png") {
+            Some(AttributeValue::B(blob)) => Logo::from_png(blob.as_ref().to_vec()).ok(),
+            _ => None,
+        },
+        primary_color: g.opt_s("primary_color").and_then(|c| Rgb::parse(&c).ok()),
+        scope_descriptions: g.map("scope_descriptions"),
+    }
+}
+
+fn put_branding(i: &mut Item, b: &Branding) {
+    if let Some(name) = &b.display_name {
+        i.insert("display_name".into(), s(name.clone()));
+    }
+    if let Some(logo) = &b.logo {
+        i.insert(
+            "logo_png".into(),
+            AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(logo.bytes())),
+        );
+    }
+    if let Some(c) = b.primary_color {
+        i.insert("primary_color".into(), s(c.css()));
+    }
+    if !b.scope_descriptions.is_empty() {
+        i.insert(
+            "scope_descriptions".into(),
+            AttributeValue::M(
+                b.scope_descriptions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), s(v.clone())))
+                    .collect(),
+            ),
+        );
     }
 }
 
@@ -39,6 +82,7 @@ impl From<&Tenant> for Item {
         if let Some(d) = t.key_rotation_days {
             i.insert("key_rotation_days".into(), n(d));
         }
+        put_branding(&mut i, &t.branding);
         i.insert("created_at".into(), n(t.created_at));
         i
     }

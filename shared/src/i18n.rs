@@ -1,0 +1,597 @@
+//! The words of the sign-in, consent and error pages in English, French,
+//! Dutch and German, and the choice among them: OIDC `ui_locales` first, then
+//! the browser's `Accept-Language`, then English.
+//!
+//! Texts are plain text (the page escapes them); `{name}` marks a value the
+//! page fills in. A test checks that every key has a text in every language,
+//! with the same placeholders.
+
+/// A language of the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Fr,
+    Nl,
+    De,
+}
+
+/// How many language ranges of a header or `ui_locales` are looked at.
+const MAX_RANGES: usize = 32;
+
+impl Lang {
+    pub const ALL: [Lang; 4] = [Lang::En, Lang::Fr, Lang::Nl, Lang::De];
+
+    /// The BCP 47 primary tag, for `<html lang>`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+            Lang::Nl => "nl",
+            Lang::De => "de",
+        }
+    }
+
+    /// A language tag (`fr`, `fr-CA`, `nl_BE`, any case) by its primary subtag.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next()?;
+        Lang::ALL
+            .into_iter()
+            .find(|l| l.code().eq_ignore_ascii_case(primary))
+    }
+
+    /// `ui_locales` (space-separated, in order of preference) wins when it
+    /// names a language the pages have; then `Accept-Language` (by q-value,
+    /// ties in order); then English.
+    pub fn negotiate(ui_locales: Option<&str>, accept_language: Option<&str>) -> Lang {
+        if let Some(l) = ui_locales.and_then(|u| {
+            u.split_ascii_whitespace()
+                .take(MAX_RANGES)
+                .find_map(Lang::from_tag)
+        }) {
+            return l;
+        }
+        accept_language.and_then(best_accepted).unwrap_or_default()
+    }
+}
+
+/// The supported language with the highest q-value in an `Accept-Language`
+/// header (RFC 9110 §12.5.4); `q=0` means "not this one".
+fn best_accepted(header: &str) -> Option<Lang> {
+    let mut best: Option<(Lang, u32)> = None;
+    for range in header.split(',').take(MAX_RANGES) {
+        let mut parts = range.split(';');
+        let Some(lang) = parts.next().and_then(Lang::from_tag) else {
+            continue;
+        };
+        let q = parts
+            .find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim().eq_ignore_ascii_case("q").then(|| qvalue(v.trim()))
+            })
+            .unwrap_or(Some(1000));
+        let Some(q) = q.filter(|q| *q > 0) else {
+            continue;
+        };
+        if best.is_none_or(|(_, b)| q > b) {
+            best = Some((lang, q));
+        }
+    }
+    best.map(|(l, _)| l)
+}
+
+/// A q-value in thousandths; `None` when malformed.
+fn qvalue(v: &str) -> Option<u32> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac: u32 = format!("{frac:0<3}").parse().ok()?;
+    match int {
+        "0" => Some(frac),
+        "1" if frac == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+macro_rules! keys {
+    ($($k:ident),* $(,)?) => {
+        /// A text of the pages.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Key { $($k),* }
+        impl Key {
+            pub const ALL: &'static [Key] = &[$(Key::$k),*];
+        }
+    };
+}
+
+keys! {
+    SignInTitle, AsksAccess, BasicAccess,
+    ScopeOpenid, ScopeProfile, ScopeEmail, ScopeOfflineAccess,
+    NoStateWarning, Username, Password, Allow, Deny, DecisionHint,
+    ErrBadCredentials, ErrChooseDecision, ErrThrottled, ErrMustChangePassword,
+    ReturnAndRetry, NotFoundTitle, NotFoundMsg, UnknownTenantTitle, UnknownTenantMsg,
+    InvalidRequestTitle, MsgRepeatsClientOrRedirect, MsgNoClientId, MsgUnknownClient,
+    MsgRedirectNotRegistered, MsgNoRedirectSeveral, MsgNotAForm, MsgFormRepeatsField,
+    MsgTooLarge, MsgNotUtf8, MsgTooLong,
+    SignInRefusedTitle, SignInRefusedMsg, SignInExpiredTitle, SignInExpiredMsg,
+    UnavailableTitle, UnavailableMsg, InternalTitle, InternalMsg,
+    MethodNotAllowedTitle, MethodNotAllowedMsg,
+}
+
+/// The text of `key` in `lang` (English if a translation were ever missing).
+pub fn text(lang: Lang, key: Key) -> &'static str {
+    let find = |l: Lang| table(l).iter().find(|(k, _)| *k == key).map(|(_, t)| *t);
+    find(lang).or_else(|| find(Lang::En)).unwrap_or("")
+}
+
+/// The scope's built-in plain-language description, if it has one.
+pub fn scope_key(scope: &str) -> Option<Key> {
+    match scope {
+        "openid" => Some(Key::ScopeOpenid),
+        "profile" => Some(Key::ScopeProfile),
+        "email" => Some(Key::ScopeEmail),
+        "offline_access" => Some(Key::ScopeOfflineAccess),
+        _ => None,
+    }
+}
+
+fn table(lang: Lang) -> &'static [(Key, &'static str)] {
+    match lang {
+        Lang::En => EN,
+        Lang::Fr => FR,
+        Lang::Nl => NL,
+        Lang::De => DE,
+    }
+}
+
+use Key::*;
+
+const EN: &[(Key, &str)] = &[
+    (SignInTitle, "Sign in to {tenant}"),
+    (AsksAccess, "{client} asks for access to your account:"),
+    (BasicAccess, "Basic access to your account"),
+    (ScopeOpenid, "Confirm who you are (sign you in)"),
+    (ScopeProfile, "See your name and profile details"),
+    (ScopeEmail, "See your email address"),
+    (
+        ScopeOfflineAccess,
+        "Stay signed in: keep access to your account when you are not using the application",
+    ),
+    (
+        NoStateWarning,
+        "Warning: this application did not protect this sign-in against cross-site request forgery (the request has no {state}). Continue only if you started this sign-in yourself.",
+    ),
+    (Username, "Username"),
+    (Password, "Password"),
+    (Allow, "Allow"),
+    (Deny, "Deny"),
+    (
+        DecisionHint,
+        "Allow signs you in and gives {client} this access. Deny returns you to the application without signing in.",
+    ),
+    (ErrBadCredentials, "Incorrect username or password."),
+    (ErrChooseDecision, "Choose Allow or Deny."),
+    (
+        ErrThrottled,
+        "Too many failed attempts. Wait a few minutes and try again.",
+    ),
+    (
+        ErrMustChangePassword,
+        "You must change your password before you can sign in here.",
+    ),
+    (ReturnAndRetry, "Return to the application and try again."),
+    (NotFoundTitle, "Not found"),
+    (NotFoundMsg, "There is no such page."),
+    (UnknownTenantTitle, "Unknown tenant"),
+    (UnknownTenantMsg, "There is no such organisation."),
+    (InvalidRequestTitle, "Invalid request"),
+    (
+        MsgRepeatsClientOrRedirect,
+        "The request repeats client_id or redirect_uri.",
+    ),
+    (MsgNoClientId, "The request has no client_id."),
+    (
+        MsgUnknownClient,
+        "The application (client_id) is not known.",
+    ),
+    (
+        MsgRedirectNotRegistered,
+        "The redirect_uri is not registered for this application.",
+    ),
+    (
+        MsgNoRedirectSeveral,
+        "The request has no redirect_uri and the application has several registered.",
+    ),
+    (MsgNotAForm, "The sign-in form was not submitted as a form."),
+    (MsgFormRepeatsField, "The form repeats a field."),
+    (MsgTooLarge, "The request is too large."),
+    (MsgNotUtf8, "The request is not valid UTF-8."),
+    (MsgTooLong, "{field} is too long."),
+    (SignInRefusedTitle, "Sign-in refused"),
+    (
+        SignInRefusedMsg,
+        "This sign-in form was not sent from this sign-in page. Return to the application and start again.",
+    ),
+    (SignInExpiredTitle, "Sign-in expired"),
+    (
+        SignInExpiredMsg,
+        "This sign-in form has expired, was already used, or is not valid. Return to the application and start again.",
+    ),
+    (UnavailableTitle, "Temporarily unavailable"),
+    (
+        UnavailableMsg,
+        "The service is temporarily unavailable. Please try again in a moment.",
+    ),
+    (InternalTitle, "Something went wrong"),
+    (
+        InternalMsg,
+        "Something went wrong on our side. Please try again in a moment.",
+    ),
+    (MethodNotAllowedTitle, "Method not allowed"),
+    (MethodNotAllowedMsg, "This page cannot be used that way."),
+];
+
+const FR: &[(Key, &str)] = &[
+    (SignInTitle, "Connexion à {tenant}"),
+    (AsksAccess, "{client} demande l’accès à votre compte\u{a0}:"),
+    (BasicAccess, "Un accès de base à votre compte"),
+    (ScopeOpenid, "Confirmer votre identité (vous connecter)"),
+    (
+        ScopeProfile,
+        "Voir votre nom et les informations de votre profil",
+    ),
+    (ScopeEmail, "Voir votre adresse e-mail"),
+    (
+        ScopeOfflineAccess,
+        "Rester connecté\u{a0}: garder l’accès à votre compte quand vous n’utilisez pas l’application",
+    ),
+    (
+        NoStateWarning,
+        "Attention\u{a0}: cette application n’a pas protégé cette connexion contre la falsification de requête intersite (la requête n’a pas de {state}). Ne continuez que si vous avez lancé cette connexion vous-même.",
+    ),
+    (Username, "Nom d’utilisateur"),
+    (Password, "Mot de passe"),
+    (Allow, "Autoriser"),
+    (Deny, "Refuser"),
+    (
+        DecisionHint,
+        "Autoriser vous connecte et donne cet accès à {client}. Refuser vous ramène à l’application sans vous connecter.",
+    ),
+    (
+        ErrBadCredentials,
+        "Nom d’utilisateur ou mot de passe incorrect.",
+    ),
+    (ErrChooseDecision, "Choisissez Autoriser ou Refuser."),
+    (
+        ErrThrottled,
+        "Trop de tentatives échouées. Attendez quelques minutes et réessayez.",
+    ),
+    (
+        ErrMustChangePassword,
+        "Vous devez changer votre mot de passe avant de pouvoir vous connecter ici.",
+    ),
+    (ReturnAndRetry, "Retournez à l’application et réessayez."),
+    (NotFoundTitle, "Page introuvable"),
+    (NotFoundMsg, "Cette page n’existe pas."),
+    (UnknownTenantTitle, "Organisation inconnue"),
+    (UnknownTenantMsg, "Cette organisation n’existe pas."),
+    (InvalidRequestTitle, "Requête non valide"),
+    (
+        MsgRepeatsClientOrRedirect,
+        "La requête répète client_id ou redirect_uri.",
+    ),
+    (MsgNoClientId, "La requête n’a pas de client_id."),
+    (MsgUnknownClient, "L’application (client_id) est inconnue."),
+    (
+        MsgRedirectNotRegistered,
+        "Le redirect_uri n’est pas enregistré pour cette application.",
+    ),
+    (
+        MsgNoRedirectSeveral,
+        "La requête n’a pas de redirect_uri et l’application en a enregistré plusieurs.",
+    ),
+    (
+        MsgNotAForm,
+        "Le formulaire de connexion n’a pas été envoyé comme un formulaire.",
+    ),
+    (MsgFormRepeatsField, "Le formulaire répète un champ."),
+    (MsgTooLarge, "La requête est trop volumineuse."),
+    (MsgNotUtf8, "La requête n’est pas en UTF-8 valide."),
+    (MsgTooLong, "{field} est trop long."),
+    (SignInRefusedTitle, "Connexion refusée"),
+    (
+        SignInRefusedMsg,
+        "Ce formulaire de connexion n’a pas été envoyé depuis cette page de connexion. Retournez à l’application et recommencez.",
+    ),
+    (SignInExpiredTitle, "Connexion expirée"),
+    (
+        SignInExpiredMsg,
+        "Ce formulaire de connexion a expiré, a déjà été utilisé ou n’est pas valide. Retournez à l’application et recommencez.",
+    ),
+    (UnavailableTitle, "Temporairement indisponible"),
+    (
+        UnavailableMsg,
+        "Le service est temporairement indisponible. Réessayez dans un instant.",
+    ),
+    (InternalTitle, "Une erreur s’est produite"),
+    (
+        InternalMsg,
+        "Une erreur s’est produite de notre côté. Réessayez dans un instant.",
+    ),
+    (MethodNotAllowedTitle, "Méthode non autorisée"),
+    (
+        MethodNotAllowedMsg,
+        "Cette page ne peut pas être utilisée de cette façon.",
+    ),
+];
+
+const NL: &[(Key, &str)] = &[
+    (SignInTitle, "Aanmelden bij {tenant}"),
+    (AsksAccess, "{client} vraagt toegang tot uw account:"),
+    (BasicAccess, "Basistoegang tot uw account"),
+    (ScopeOpenid, "Bevestigen wie u bent (u aanmelden)"),
+    (ScopeProfile, "Uw naam en profielgegevens bekijken"),
+    (ScopeEmail, "Uw e-mailadres bekijken"),
+    (
+        ScopeOfflineAccess,
+        "Aangemeld blijven: toegang tot uw account houden als u de toepassing niet gebruikt",
+    ),
+    (
+        NoStateWarning,
+        "Waarschuwing: deze toepassing heeft deze aanmelding niet beschermd tegen cross-site request forgery (het verzoek heeft geen {state}). Ga alleen verder als u deze aanmelding zelf bent begonnen.",
+    ),
+    (Username, "Gebruikersnaam"),
+    (Password, "Wachtwoord"),
+    (Allow, "Toestaan"),
+    (Deny, "Weigeren"),
+    (
+        DecisionHint,
+        "Toestaan meldt u aan en geeft {client} deze toegang. Weigeren brengt u terug naar de toepassing zonder u aan te melden.",
+    ),
+    (
+        ErrBadCredentials,
+        "Onjuiste gebruikersnaam of onjuist wachtwoord.",
+    ),
+    (ErrChooseDecision, "Kies Toestaan of Weigeren."),
+    (
+        ErrThrottled,
+        "Te veel mislukte pogingen. Wacht een paar minuten en probeer het opnieuw.",
+    ),
+    (
+        ErrMustChangePassword,
+        "U moet uw wachtwoord wijzigen voordat u zich hier kunt aanmelden.",
+    ),
+    (
+        ReturnAndRetry,
+        "Ga terug naar de toepassing en probeer het opnieuw.",
+    ),
+    (NotFoundTitle, "Niet gevonden"),
+    (NotFoundMsg, "Deze pagina bestaat niet."),
+    (UnknownTenantTitle, "Onbekende organisatie"),
+    (UnknownTenantMsg, "Deze organisatie bestaat niet."),
+    (InvalidRequestTitle, "Ongeldig verzoek"),
+    (
+        MsgRepeatsClientOrRedirect,
+        "Het verzoek herhaalt client_id of redirect_uri.",
+    ),
+    (MsgNoClientId, "Het verzoek heeft geen client_id."),
+    (MsgUnknownClient, "De toepassing (client_id) is onbekend."),
+    (
+        MsgRedirectNotRegistered,
+        "De redirect_uri is niet geregistreerd voor deze toepassing.",
+    ),
+    (
+        MsgNoRedirectSeveral,
+        "Het verzoek heeft geen redirect_uri en de toepassing heeft er meerdere geregistreerd.",
+    ),
+    (
+        MsgNotAForm,
+        "Het aanmeldformulier is niet als formulier verzonden.",
+    ),
+    (MsgFormRepeatsField, "Het formulier herhaalt een veld."),
+    (MsgTooLarge, "Het verzoek is te groot."),
+    (MsgNotUtf8, "Het verzoek is geen geldige UTF-8."),
+    (MsgTooLong, "{field} is te lang."),
+    (SignInRefusedTitle, "Aanmelding geweigerd"),
+    (
+        SignInRefusedMsg,
+        "Dit aanmeldformulier is niet vanaf deze aanmeldpagina verzonden. Ga terug naar de toepassing en begin opnieuw.",
+    ),
+    (SignInExpiredTitle, "Aanmelding verlopen"),
+    (
+        SignInExpiredMsg,
+        "Dit aanmeldformulier is verlopen, al gebruikt of niet geldig. Ga terug naar de toepassing en begin opnieuw.",
+    ),
+    (UnavailableTitle, "Tijdelijk niet beschikbaar"),
+    (
+        UnavailableMsg,
+        "De dienst is tijdelijk niet beschikbaar. Probeer het zo meteen opnieuw.",
+    ),
+    (InternalTitle, "Er is iets misgegaan"),
+    (
+        InternalMsg,
+        "Er is bij ons iets misgegaan. Probeer het zo meteen opnieuw.",
+    ),
+    (MethodNotAllowedTitle, "Methode niet toegestaan"),
+    (
+        MethodNotAllowedMsg,
+        "Deze pagina kan niet op deze manier worden gebruikt.",
+    ),
+];
+
+const DE: &[(Key, &str)] = &[
+    (SignInTitle, "Bei {tenant} anmelden"),
+    (AsksAccess, "{client} bittet um Zugriff auf Ihr Konto:"),
+    (BasicAccess, "Grundlegenden Zugriff auf Ihr Konto"),
+    (ScopeOpenid, "Bestätigen, wer Sie sind (Sie anmelden)"),
+    (ScopeProfile, "Ihren Namen und Ihre Profilangaben sehen"),
+    (ScopeEmail, "Ihre E-Mail-Adresse sehen"),
+    (
+        ScopeOfflineAccess,
+        "Angemeldet bleiben: Zugriff auf Ihr Konto behalten, auch wenn Sie die Anwendung nicht nutzen",
+    ),
+    (
+        NoStateWarning,
+        "Warnung: Diese Anwendung hat diese Anmeldung nicht gegen Cross-Site-Request-Forgery geschützt (die Anfrage hat keinen {state}). Fahren Sie nur fort, wenn Sie diese Anmeldung selbst gestartet haben.",
+    ),
+    (Username, "Benutzername"),
+    (Password, "Passwort"),
+    (Allow, "Zulassen"),
+    (Deny, "Ablehnen"),
+    (
+        DecisionHint,
+        "Zulassen meldet Sie an und gibt {client} diesen Zugriff. Ablehnen bringt Sie ohne Anmeldung zur Anwendung zurück.",
+    ),
+    (ErrBadCredentials, "Benutzername oder Passwort ist falsch."),
+    (ErrChooseDecision, "Wählen Sie Zulassen oder Ablehnen."),
+    (
+        ErrThrottled,
+        "Zu viele fehlgeschlagene Versuche. Warten Sie einige Minuten und versuchen Sie es erneut.",
+    ),
+    (
+        ErrMustChangePassword,
+        "Sie müssen Ihr Passwort ändern, bevor Sie sich hier anmelden können.",
+    ),
+    (
+        ReturnAndRetry,
+        "Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.",
+    ),
+    (NotFoundTitle, "Nicht gefunden"),
+    (NotFoundMsg, "Diese Seite gibt es nicht."),
+    (UnknownTenantTitle, "Unbekannte Organisation"),
+    (UnknownTenantMsg, "Diese Organisation gibt es nicht."),
+    (InvalidRequestTitle, "Ungültige Anfrage"),
+    (
+        MsgRepeatsClientOrRedirect,
+        "Die Anfrage wiederholt client_id oder redirect_uri.",
+    ),
+    (MsgNoClientId, "Die Anfrage hat keine client_id."),
+    (MsgUnknownClient, "Die Anwendung (client_id) ist unbekannt."),
+    (
+        MsgRedirectNotRegistered,
+        "Die redirect_uri ist für diese Anwendung nicht registriert.",
+    ),
+    (
+        MsgNoRedirectSeveral,
+        "Die Anfrage hat keine redirect_uri, und für die Anwendung sind mehrere registriert.",
+    ),
+    (
+        MsgNotAForm,
+        "Das Anmeldeformular wurde nicht als Formular gesendet.",
+    ),
+    (MsgFormRepeatsField, "Das Formular wiederholt ein Feld."),
+    (MsgTooLarge, "Die Anfrage ist zu groß."),
+    (MsgNotUtf8, "Die Anfrage ist kein gültiges UTF-8."),
+    (MsgTooLong, "{field} ist zu lang."),
+    (SignInRefusedTitle, "Anmeldung abgelehnt"),
+    (
+        SignInRefusedMsg,
+        "Dieses Anmeldeformular wurde nicht von dieser Anmeldeseite gesendet. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.",
+    ),
+    (SignInExpiredTitle, "Anmeldung abgelaufen"),
+    (
+        SignInExpiredMsg,
+        "Dieses Anmeldeformular ist abgelaufen, wurde bereits verwendet oder ist ungültig. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.",
+    ),
+    (UnavailableTitle, "Vorübergehend nicht verfügbar"),
+    (
+        UnavailableMsg,
+        "Der Dienst ist vorübergehend nicht verfügbar. Bitte versuchen Sie es gleich noch einmal.",
+    ),
+    (InternalTitle, "Etwas ist schiefgelaufen"),
+    (
+        InternalMsg,
+        "Bei uns ist etwas schiefgelaufen. Bitte versuchen Sie es gleich noch einmal.",
+    ),
+    (MethodNotAllowedTitle, "Methode nicht erlaubt"),
+    (
+        MethodNotAllowedMsg,
+        "Diese Seite kann so nicht verwendet werden.",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn placeholders(s: &str) -> BTreeSet<&str> {
+        s.split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+            .collect()
+    }
+
+    #[test]
+    fn every_key_exists_in_every_language_once_with_the_same_placeholders() {
+        for lang in Lang::ALL {
+            let t = table(lang);
+            assert_eq!(t.len(), Key::ALL.len(), "{lang:?}: one entry per key");
+            for key in Key::ALL {
+                let found: Vec<&str> = t
+                    .iter()
+                    .filter(|(k, _)| k == key)
+                    .map(|(_, s)| *s)
+                    .collect();
+                assert_eq!(found.len(), 1, "{lang:?} {key:?}");
+                assert!(!found[0].trim().is_empty(), "{lang:?} {key:?} is empty");
+                assert_eq!(
+                    placeholders(found[0]),
+                    placeholders(text(Lang::En, *key)),
+                    "{lang:?} {key:?} has the English placeholders"
+                );
+                assert!(
+                    !found[0].contains(['<', '>', '&', '"']),
+                    "{lang:?} {key:?} is plain text"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn translations_are_translated() {
+        // Apart from words that are the same in both languages, no text is
+        // a copy of the English one.
+        for lang in [Lang::Fr, Lang::Nl, Lang::De] {
+            let same: Vec<Key> = Key::ALL
+                .iter()
+                .copied()
+                .filter(|k| text(lang, *k) == text(Lang::En, *k))
+                .collect();
+            assert!(same.is_empty(), "{lang:?} copies English for {same:?}");
+        }
+    }
+
+    #[test]
+    fn ui_locales_wins_then_accept_language_then_english() {
+        use Lang::*;
+        assert_eq!(Lang::negotiate(None, None), En);
+        assert_eq!(Lang::negotiate(Some("fr-CA en"), Some("de")), Fr);
+        assert_eq!(Lang::negotiate(Some("ja nl-BE"), Some("de")), Nl);
+        assert_eq!(Lang::negotiate(Some("ja"), Some("de-DE,de;q=0.9")), De);
+        assert_eq!(Lang::negotiate(Some(""), Some("fr")), Fr);
+        assert_eq!(
+            Lang::negotiate(None, Some("ja,en;q=0.5,nl;q=0.8,de;q=0.7")),
+            Nl
+        );
+        assert_eq!(Lang::negotiate(None, Some("fr;q=0, de;q=0.1")), De);
+        assert_eq!(Lang::negotiate(None, Some("fr;q=0")), En);
+        assert_eq!(Lang::negotiate(None, Some("NL_be")), Nl);
+        assert_eq!(Lang::negotiate(None, Some("*")), En);
+        assert_eq!(Lang::negotiate(None, Some("de;q=2, fr;q=0.5")), Fr);
+        assert_eq!(Lang::negotiate(None, Some("de;q=abc")), En);
+        assert_eq!(Lang::negotiate(None, Some("fr, de")), Fr, "ties: first");
+        assert_eq!(Lang::negotiate(None, Some(";;;,,,=,q=")), En);
+        let long = "xx,".repeat(10_000) + "fr";
+        assert_eq!(Lang::negotiate(None, Some(&long)), En, "bounded");
+    }
+
+    #[test]
+    fn scopes_with_built_in_words() {
+        assert_eq!(scope_key("openid"), Some(Key::ScopeOpenid));
+        assert_eq!(scope_key("offline_access"), Some(Key::ScopeOfflineAccess));
+        assert_eq!(scope_key("api"), None);
+        assert!(text(Lang::En, Key::ScopeOfflineAccess).starts_with("Stay signed in"));
+    }
+}
