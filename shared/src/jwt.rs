@@ -47,6 +47,8 @@ pub struct Exchange<'a> {
     pub audience: Option<&'a str>,
     /// RFC 8693 §4.1: who acts for the subject.
     pub act: Option<&'a Value>,
+    /// The subject's sliding-expiry cap (`domain::token_exchange::SLIDING_CAP_CLAIM`).
+    pub sliding_cap: Option<u64>,
 }
 
 impl AccessToken<'_> {
@@ -73,6 +75,12 @@ impl AccessToken<'_> {
         c.insert("exp".into(), json!(now.plus(lifetime)));
         if let Some(act) = self.exchange.act {
             c.insert("act".into(), act.clone());
+        }
+        if let Some(cap) = self.exchange.sliding_cap {
+            c.insert(
+                crate::domain::token_exchange::SLIDING_CAP_CLAIM.into(),
+                json!(cap),
+            );
         }
         c.insert("jti".into(), json!(random_token(16)));
         if let Some(t) = self.auth_time {

@@ -54,7 +54,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   clients: [client('partner-app', 'ES256'), client('partner-rs', 'RS256'), client('partner-ps', 'PS256'), client('other-app', 'ES256')],
   jwks: { keys },
   scopes: ['openid', 'profile', 'email', 'api'],
-  claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
+  claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
   ttl: { IdToken: 3600, AccessToken: 600, ClientCredentials: 600 },
   findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
   features: {
@@ -80,7 +80,10 @@ provider.registerGrantType('urn:tollgate:test:id-token', async (ctx) => {
   const { params } = ctx.oidc;
   const available = { sub: params.sub };
   if (params.name) available.name = params.name;
-  if (params.email) available.email = params.email;
+  if (params.email) {
+    available.email = params.email;
+    available.email_verified = true;
+  }
   const token = new provider.IdToken(available, { ctx });
   token.scope = 'openid profile email';
   if (params.nbf) token.set('nbf', Number(params.nbf));

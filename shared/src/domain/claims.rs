@@ -10,7 +10,7 @@ use crate::domain::records::{Tenant, User};
 use serde_json::{Map, Value, json};
 
 /// Claims an attribute may not override.
-pub const RESERVED: [&str; 16] = [
+pub const RESERVED: [&str; 17] = [
     "iss",
     "sub",
     "aud",
@@ -27,6 +27,7 @@ pub const RESERVED: [&str; 16] = [
     "typ",
     "sid",
     "act",
+    crate::domain::token_exchange::SLIDING_CAP_CLAIM,
 ];
 
 /// Which of a user's claims a token carries.

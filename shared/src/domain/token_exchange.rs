@@ -145,7 +145,9 @@ pub enum ClaimFailure {
     Expired,
     NotYetValid,
     IssuedInFuture,
+    NoIssuedAt,
     NoSubject,
+    NotAUserToken,
 }
 
 impl ClaimFailure {
@@ -156,14 +158,19 @@ impl ClaimFailure {
             ClaimFailure::Expired => "subject_token is expired",
             ClaimFailure::NotYetValid => "subject_token is not yet valid (nbf)",
             ClaimFailure::IssuedInFuture => "subject_token iat is in the future",
+            ClaimFailure::NoIssuedAt => "subject_token has no iat",
             ClaimFailure::NoSubject => "subject_token has no usable sub",
+            ClaimFailure::NotAUserToken => {
+                "subject_token is a security event or logout token, not a user's token"
+            }
         }
     }
 }
 
 /// The claims of a verified external token: the exact issuer, an audience
 /// the issuer's configuration names, times with [`LEEWAY`], and a subject.
-/// `exp` is required; `nbf` and `iat` are checked when present.
+/// `exp` and `iat` are required, `nbf` checked when present; a token with
+/// `events` (logout, security event) is no subject.
 pub fn check_claims(
     claims: &Map<String, Value>,
     issuer: &str,
@@ -194,10 +201,15 @@ pub fn check_claims(
         Some(Ok(nbf)) if nbf <= now.saturating_add(LEEWAY) => {}
         Some(_) => return Err(ClaimFailure::NotYetValid),
     }
+    // Both an id_token (OIDC Core §2) and an RFC 9068 access token carry iat.
     match time("iat") {
-        None => {}
+        None => return Err(ClaimFailure::NoIssuedAt),
         Some(Ok(iat)) if iat <= now.saturating_add(LEEWAY) => {}
         Some(_) => return Err(ClaimFailure::IssuedInFuture),
+    }
+    // A logout token or a security event token (RFC 8417) is never a subject.
+    if claims.contains_key("events") {
+        return Err(ClaimFailure::NotAUserToken);
     }
     match claims.get("sub").and_then(Value::as_str) {
         Some(s) if !s.is_empty() && s.len() <= MAX_SUBJECT && !s.chars().any(char::is_control) => {
@@ -230,6 +242,19 @@ pub fn lifetime(ttl: u64, subject_exp: Option<u64>, now: u64) -> u64 {
         Some(exp) => ttl.min(exp.saturating_sub(now)),
         None => ttl,
     }
+}
+
+/// The private claim that bounds an exchanged token's sliding expiry by its
+/// subject's: without it, exchanging a token near its cap would start a new
+/// `iat + --sliding-max` window, and chained exchanges would outlive the
+/// session's limit.
+pub const SLIDING_CAP_CLAIM: &str = "slide_cap";
+
+/// The cap under sliding expiry of a token with this `iat` and (optional)
+/// [`SLIDING_CAP_CLAIM`]: `iat + max`, never past the claim.
+pub fn sliding_cap(iat: u64, max: u64, claimed: Option<u64>) -> u64 {
+    let own = iat.saturating_add(max);
+    claimed.map_or(own, |c| own.min(c))
 }
 
 /// RFC 8693 §4.1: the actor (`sub`, `client_id`) acting for the subject; when
@@ -450,6 +475,22 @@ mod tests {
     }
 
     #[test]
+    fn iat_is_required_and_event_tokens_are_no_subjects() {
+        let mut c = good();
+        c.as_object_mut().unwrap().remove("iat");
+        assert_eq!(
+            check_claims(&claims(c), ISS, &["app".into()], NOW),
+            Err(ClaimFailure::NoIssuedAt)
+        );
+        let mut c = good();
+        c["events"] = json!({"http://schemas.openid.net/event/backchannel-logout": {}});
+        assert_eq!(
+            check_claims(&claims(c), ISS, &["app".into()], NOW),
+            Err(ClaimFailure::NotAUserToken)
+        );
+    }
+
+    #[test]
     fn a_subject_is_required() {
         for sub in [json!(""), json!(42), json!("a\nb"), json!("x".repeat(256))] {
             let mut c = good();
@@ -481,6 +522,13 @@ mod tests {
         assert_eq!(lifetime(600, Some(NOW + 120), NOW), 120);
         assert_eq!(lifetime(600, Some(NOW + 6000), NOW), 600);
         assert_eq!(lifetime(600, Some(NOW - 1), NOW), 0);
+    }
+
+    #[test]
+    fn an_exchanged_token_never_slides_past_its_subjects_cap() {
+        assert_eq!(sliding_cap(1_000, 86_400, None), 87_400);
+        assert_eq!(sliding_cap(50_000, 86_400, Some(87_400)), 87_400);
+        assert_eq!(sliding_cap(1_000, 86_400, Some(999_999)), 87_400);
     }
 
     #[test]

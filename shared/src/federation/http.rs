@@ -37,6 +37,44 @@ pub fn allowed_url(raw: &str) -> Result<url::Url, FetchError> {
     }
 }
 
+/// Whether a URL an issuer's discovery document names (its `jwks_uri`) may
+/// be fetched: an issuer the operator configured on a public host cannot
+/// point Tollgate at loopback (the Lambda Runtime API), link-local (instance
+/// metadata) or private addresses, nor downgrade to http. A loopback issuer
+/// (local stacks, tests) may name loopback URLs.
+pub fn allowed_discovered(raw: &str, issuer: &str) -> Result<url::Url, FetchError> {
+    let url = allowed_url(raw)?;
+    let issuer_is_loopback = allowed_url(issuer)
+        .map(|u| u.scheme() == "http" || is_internal_host(&u))
+        .unwrap_or(false);
+    if issuer_is_loopback {
+        return Ok(url);
+    }
+    if url.scheme() != "https" || is_internal_host(&url) {
+        return Err(FetchError(
+            "the discovery document names a jwks_uri on an internal address".into(),
+        ));
+    }
+    Ok(url)
+}
+
+/// Loopback, private, link-local or unspecified IP literals, and `localhost`.
+fn is_internal_host(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+        }
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => true,
+    }
+}
+
 /// The reqwest client, built on first use (only the token function ever
 /// fetches; `prepare` builds it in init there).
 #[derive(Default)]
@@ -130,6 +168,26 @@ impl JsonFetcher for ReqwestFetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_issuers_discovery_cannot_point_inside() {
+        let iss = "https://idp.example";
+        assert!(allowed_discovered("https://idp.example/keys", iss).is_ok());
+        assert!(allowed_discovered("https://keys.other.example/jwks", iss).is_ok());
+        for bad in [
+            "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+            "https://127.0.0.1/jwks",
+            "https://10.0.0.5/jwks",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/jwks",
+            "https://localhost/jwks",
+            "http://idp.example/jwks",
+        ] {
+            assert!(allowed_discovered(bad, iss).is_err(), "{bad}");
+        }
+        // A loopback issuer (a local stack) may use loopback URLs.
+        assert!(allowed_discovered("http://127.0.0.1:4000/jwks", "http://127.0.0.1:4000").is_ok());
+    }
 
     #[test]
     fn only_https_or_loopback_http_is_fetched() {

@@ -167,10 +167,12 @@ async fn fetch_keys(
                     "the discovery document names another issuer".into(),
                 ));
             }
-            doc.get("jwks_uri")
+            let named = doc
+                .get("jwks_uri")
                 .and_then(Value::as_str)
-                .ok_or_else(|| FetchError("the discovery document has no jwks_uri".into()))?
-                .to_owned()
+                .ok_or_else(|| FetchError("the discovery document has no jwks_uri".into()))?;
+            http::allowed_discovered(named, &issuer.issuer)?;
+            named.to_owned()
         }
     };
     let jwks = fetcher.get_json(&jwks_uri).await?;

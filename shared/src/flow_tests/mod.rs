@@ -20,8 +20,8 @@ mod discovery;
 mod introspect;
 mod password;
 mod refresh;
-mod token_exchange;
 mod signin_page;
+mod token_exchange;
 mod token_input;
 
 use crate::AppState;

@@ -428,7 +428,7 @@ impl Idp {
     fn claims(&self, w: &World, sub: &str) -> Value {
         json!({
             "iss": IDP, "aud": IDP_AUD, "sub": sub, "iat": w.now(), "exp": w.now() + 300,
-            "name": "Bob External", "email": "bob@partner.example",
+            "name": "Bob External", "email": "bob@partner.example", "email_verified": true,
         })
     }
 
@@ -832,4 +832,118 @@ async fn a_discovery_document_naming_another_issuer_is_not_trusted() {
     )
     .await;
     assert_eq!(r.error(), "invalid_request");
+}
+
+#[tokio::test]
+async fn an_unverified_email_is_not_copied() {
+    let w = world();
+    let idp = Idp::new(&w, true);
+    let mut c = idp.claims(&w, "unverified");
+    c["email"] = json!("ceo@acme.example");
+    c["email_verified"] = json!(false);
+    let t = sign(&idp.es, json!({"alg": "ES256", "kid": idp.es.kid}), c);
+    let r = exchange(&w, &exchanger(&w), &t, ID_TOKEN_TYPE, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let sub = claims_of(r.json()["access_token"].as_str().unwrap())["sub"].clone();
+    let user = w.stored_user(&UserId::parse(sub.as_str().unwrap()).unwrap());
+    assert_eq!(user.email, None);
+    assert_eq!(user.name.as_deref(), Some("Bob External"));
+}
+
+#[tokio::test]
+async fn an_actor_token_of_another_client_cannot_be_named() {
+    let w = world();
+    let (_, subject, _) = user_token(&w, "api").await;
+    let svc = exchanger(&w);
+    let other = exchanger(&w);
+    let theirs = w
+        .token(&other, &[("grant_type", "client_credentials")])
+        .await
+        .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = exchange(
+        &w,
+        &svc,
+        &subject,
+        ACCESS_TOKEN_TYPE,
+        &[
+            ("actor_token", &theirs),
+            ("actor_token_type", ACCESS_TOKEN_TYPE),
+        ],
+    )
+    .await;
+    assert_eq!(r.error(), "invalid_request");
+    assert!(
+        r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("not issued to this client")
+    );
+}
+
+#[tokio::test]
+async fn own_tokens_as_external_jwts_and_client_tokens_as_new_users_are_refused() {
+    let w = world();
+    let (_, subject, _) = user_token(&w, "api").await;
+    let app = exchanger(&w);
+    // Even if the tenant (wrongly) trusted its own issuer.
+    w.fakes.store.put_trusted_issuer(&TrustedIssuer {
+        tenant: w.tenant.clone(),
+        issuer: ISSUER.into(),
+        audiences: vec![AUDIENCE.into()],
+        jwks_uri: None,
+        create_users: true,
+        created_at: T0,
+    });
+    let r = exchange(&w, &app, &subject, JWT_TYPE, &[]).await;
+    assert_eq!(r.error(), "invalid_request");
+    // A partner's client_credentials token is a machine: never a new user.
+    let idp = Idp::new(&w, true);
+    let mut c = idp.claims(&w, "partner-robot");
+    c["client_id"] = json!("partner-robot");
+    let t = sign(
+        &idp.es,
+        json!({"alg": "ES256", "kid": idp.es.kid, "typ": "at+jwt"}),
+        c,
+    );
+    let before = w.fakes.store.user_count(&w.tenant);
+    let r = exchange(&w, &app, &t, JWT_TYPE, &[]).await;
+    assert_eq!(r.error(), "invalid_request", "{}", r.body);
+    assert_eq!(w.fakes.store.user_count(&w.tenant), before);
+}
+
+/// Under sliding expiry, exchanging a token (again and again) never extends
+/// the session past the subject's own `iat + --sliding-max`.
+#[tokio::test]
+async fn chained_exchanges_never_slide_past_the_subjects_cap() {
+    let w = World::new_with(|t| t.sliding_max = Some(1_200));
+    let rs = w.client(&[Grant::ClientCredentials], |c| c.introspect = true);
+    let (_, subject, _) = user_token(&w, "api").await;
+    let cap = w.verify_jwt(&subject)["iat"].as_u64().unwrap() + 1_200;
+    let app = exchanger(&w);
+    let mut token = subject;
+    // Every 500 s: use the token (it slides) and exchange it for a new one.
+    for _ in 0..4 {
+        w.advance(500);
+        let seen = w.introspect(&rs, &token).await.json();
+        if seen["active"] == false {
+            break;
+        }
+        assert!(seen["exp"].as_u64().unwrap() <= cap, "{seen}");
+        let r = exchange(&w, &app, &token, ACCESS_TOKEN_TYPE, &[]).await;
+        if r.status != StatusCode::OK {
+            assert_eq!(r.error(), "invalid_request");
+            break;
+        }
+        token = r.json()["access_token"].as_str().unwrap().to_owned();
+        let seen = w.introspect(&rs, &token).await.json();
+        assert!(
+            seen["active"] == false || seen["exp"].as_u64().unwrap() <= cap,
+            "{seen}"
+        );
+    }
+    w.fakes.clock.set(cap);
+    assert_eq!(w.introspect(&rs, &token).await.json()["active"], false);
 }

@@ -127,6 +127,13 @@ pub async fn access_token(
             token.exp
         }
         Some(max) => {
+            // An exchanged token never slides past its subject's cap.
+            let claimed = token
+                .claims
+                .get(crate::domain::token_exchange::SLIDING_CAP_CLAIM)
+                .and_then(serde_json::Value::as_u64);
+            let cap = crate::domain::token_exchange::sliding_cap(token.iat, max, claimed);
+            let max = cap.saturating_sub(token.iat);
             let sliding = Sliding {
                 iat: token.iat,
                 exp: token.exp,

@@ -47,6 +47,8 @@ struct Subject {
     exp: Option<u64>,
     /// The subject token's own `act` (a delegation chain to keep).
     prior_act: Option<Value>,
+    /// Under sliding expiry, the subject's cap (the new token never slides past it).
+    sliding_cap: Option<u64>,
     /// For the audit line: the subject token's issuer and subject.
     issuer: String,
     sub: String,
@@ -120,6 +122,12 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
             )
             .await?
             .ok_or_else(|| invalid("actor_token is invalid or inactive"))?;
+            // The actor is the caller: a token issued to this client (its own
+            // client_credentials token, or a user's token it holds as that
+            // user's app). Another party's token cannot be named as actor.
+            if actor.token.client_id != client.client_id {
+                return Err(invalid("actor_token was not issued to this client"));
+            }
             let act = rules::act_claim(
                 &actor.token.sub,
                 actor.token.client_id.as_str(),
@@ -157,6 +165,7 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
             lifetime: Some(lifetime),
             audience: audience.as_deref(),
             act: act.as_ref(),
+            sliding_cap: subject.sliding_cap,
         },
     }
     .sign(&signer, ctx.now)?;
@@ -226,7 +235,19 @@ async fn local_subject(ctx: &GrantCtx<'_>, raw: &str) -> Result<Subject, OAuthEr
         .user
         .ok_or_else(|| invalid("subject_token does not represent a user"))?;
     let ceiling = scope::parse(&active.token.scope).unwrap_or_default();
+    let sliding_cap = ctx.tenant.sliding_max.map(|max| {
+        rules::sliding_cap(
+            active.token.iat,
+            max,
+            active
+                .token
+                .claims
+                .get(rules::SLIDING_CAP_CLAIM)
+                .and_then(Value::as_u64),
+        )
+    });
     Ok(Subject {
+        sliding_cap,
         sub: active.token.sub.clone(),
         issuer: ctx.issuer.clone(),
         sid: active.token.sid.clone(),
@@ -251,6 +272,13 @@ async fn external_subject(
         .filter(|i| !i.is_empty() && i.len() <= 512)
         .ok_or_else(|| invalid("subject_token has no usable iss"))?
         .to_owned();
+    // This tenant's own tokens are judged as such (revocation, sessions,
+    // sliding expiry), never as an external JWT, even if someone trusted it.
+    if claimed == ctx.issuer {
+        return Err(invalid(
+            "this tenant's own tokens use subject_token_type urn:ietf:params:oauth:token-type:access_token",
+        ));
+    }
     let issuer = ctx
         .state
         .trusted_issuer(&ctx.tenant.id, &claimed)
@@ -281,6 +309,7 @@ async fn external_subject(
         ceiling: ctx.client.client.scopes.clone(),
         exp: None,
         prior_act: None,
+        sliding_cap: None,
         issuer: issuer.issuer.clone(),
         sub,
     })
@@ -294,23 +323,38 @@ async fn linked_user(
 ) -> Result<User, OAuthError> {
     let fed = ctx.state.federation();
     let tenant = &ctx.tenant.id;
-    let id = match fed.linked_user(tenant, &issuer.issuer, sub).await? {
-        Some(id) => id,
-        None if issuer.create_users => {
-            let user = new_user(ctx, issuer, sub, claims)?;
-            match fed.create_linked_user(&user, &issuer.issuer, sub).await {
-                Ok(()) => return Ok(user),
-                // A concurrent first exchange made the link: use its user.
-                Err(StoreError::AlreadyExists) => fed
-                    .linked_user(tenant, &issuer.issuer, sub)
-                    .await?
-                    .ok_or_else(|| {
-                        invalid("a user for this subject cannot be created (username taken)")
-                    })?,
-                Err(e) => return Err(e.into()),
+    let mut attempt = 0u64;
+    let id = loop {
+        match fed.linked_user(tenant, &issuer.issuer, sub).await? {
+            Some(id) => break id,
+            None if !issuer.create_users => {
+                return Err(invalid("subject is not linked to a user of this tenant"));
             }
+            None => {}
         }
-        None => return Err(invalid("subject is not linked to a user of this tenant")),
+        // A client's own token (client_credentials: `sub` is its client id)
+        // names a machine, not a person: it may be linked, never made a user.
+        if claims.get("client_id").and_then(Value::as_str) == Some(sub) {
+            return Err(invalid(
+                "a client's own token is not linked to a user (link it with `user link`)",
+            ));
+        }
+        let user = new_user(ctx, issuer, sub, claims)?;
+        match fed.create_linked_user(&user, &issuer.issuer, sub).await {
+            Ok(()) => return Ok(user),
+            // A concurrent first exchange is making (or made) the link: read
+            // it again, a little later, and use its user.
+            Err(StoreError::AlreadyExists) if attempt < 3 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(40 * attempt)).await;
+            }
+            Err(StoreError::AlreadyExists) => {
+                return Err(invalid(
+                    "a user for this subject cannot be created (its username is taken)",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
     ctx.state
         .users()
@@ -320,8 +364,8 @@ async fn linked_user(
         .ok_or_else(|| invalid("subject is not linked to an enabled user of this tenant"))
 }
 
-/// A just-in-time user for an external subject: name and email copied from
-/// the token, no password (it can never sign in with one), username
+/// A just-in-time user for an external subject: name and (verified) email
+/// copied from the token, no password (it can never sign in with one), username
 /// `{sub}@{issuer host}`.
 fn new_user(
     ctx: &GrantCtx<'_>,
@@ -354,7 +398,9 @@ fn new_user(
         user_id: UserId::parse(&random_token(16)).map_err(OAuthError::internal)?,
         username,
         password_hash: String::new(),
-        email: text("email"),
+        // Only an address the issuer verified: an unverified one would let
+        // anyone at the issuer claim someone else's address here.
+        email: text("email").filter(|_| claims.get("email_verified") == Some(&Value::Bool(true))),
         name: text("name"),
         attrs: Default::default(),
         require_password_change: false,
