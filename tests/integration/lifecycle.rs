@@ -414,3 +414,41 @@ async fn every_change_made_with_the_cli_is_an_audit_line_without_secrets() {
     let (_, _, stderr) = admin_raw(&["client", "list", "--tenant", &t.alias], None);
     assert!(stderr.is_empty(), "reads are not changes: {stderr}");
 }
+
+/// `tenant update` rewrites the tenant item: a key rotation that published
+/// between its read and its write must not be undone (the write is
+/// conditional on the keys it read).
+#[tokio::test]
+async fn tenant_update_never_undoes_a_key_rotation() {
+    let t = TestTenant::new().await;
+    let db = db().await;
+    let stale = db.get_tenant(&t.tenant_id()).await.unwrap().unwrap();
+    admin_async(
+        ["key", "rotate", "--tenant", &t.alias]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        None,
+    )
+    .await
+    .unwrap();
+    let mut edited = stale.clone();
+    edited.name = "Renamed".into();
+    let e = db.update_tenant(&edited).await.unwrap_err();
+    assert!(e.to_string().contains("keys changed"), "{e}");
+    let after = db.get_tenant(&t.tenant_id()).await.unwrap().unwrap();
+    assert_ne!(
+        after.public_jwks, stale.public_jwks,
+        "the rotation's JWKS stays"
+    );
+    let v = admin_async(
+        ["tenant", "update", &t.alias, "--name", "Renamed"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(v["name"], "Renamed");
+}

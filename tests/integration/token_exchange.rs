@@ -429,10 +429,12 @@ async fn a_token_of_another_tenant_is_exchanged_only_through_trust() {
         &exchange(&a, &svc, &b_token, AT, &[]).await,
         "invalid_request",
     );
-    // Not trusted yet: refused.
+    // At a tenant that does not trust B: refused. (Another tenant than A:
+    // functions cache a trusted-issuer lookup, absent ones too, for 30 s.)
+    let c = TestTenant::new().await;
     assert_refused(
         "untrusted tenant",
-        &exchange(&a, &svc, &b_token, JWT, &[]).await,
+        &exchange(&c, &exchanger(&c).await, &b_token, JWT, &[]).await,
         "invalid_request",
     );
     // Tenant A trusts tenant B's issuer (its tokens' default aud is that issuer).

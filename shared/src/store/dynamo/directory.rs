@@ -61,8 +61,32 @@ impl Db {
         }
     }
 
+    /// Replaces a tenant's settings if its keys are still those `t` was read
+    /// with: a key rotation publishing between the read and this write is
+    /// never undone (an error: read again and retry).
     pub async fn update_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
-        self.replace(t.into()).await
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(t.into()))
+            .condition_expression("attribute_exists(pk) AND public_jwks = :j AND current_kid = :k")
+            .expression_attribute_values(":j", s(t.public_jwks.clone()))
+            .expression_attribute_values(":k", s(t.current_kid.clone()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => Err(
+                    StoreError::Malformed(
+                        "the tenant's keys changed meanwhile (a key rotation); run the command again"
+                            .into(),
+                    ),
+                ),
+                _ => Err(backend(e)),
+            },
+        }
     }
 
     pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
