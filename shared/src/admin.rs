@@ -593,7 +593,7 @@ impl Admin {
             }
         }
         let (tenant_id, _) = self.tenant(&o.tenant).await?;
-        let user_id = UserId::parse(&random_token(16)).map_err(|e| AdminError(e.to_string()))?;
+        let user_id = UserId::generate();
         let password_hash = hash_password(password).map_err(|e| AdminError(e.to_string()))?;
         let user = User {
             tenant: tenant_id,

@@ -81,6 +81,17 @@ impl UserId {
         }
     }
 
+    /// A fresh random id (22 characters, 128 bits) that starts with a letter or
+    /// digit, so it never reads as a flag on a command line (`--user-id -x…`).
+    pub fn generate() -> UserId {
+        loop {
+            let t = crate::crypto::random_token(16);
+            if t.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric) {
+                return UserId(t);
+            }
+        }
+    }
+
     /// An id no user has (the CLI issues 22-character random ids): for a read
     /// that must cost the same as a real one.
     pub fn nobody() -> UserId {
@@ -113,6 +124,16 @@ mod tests {
         assert!(TenantId::parse("Acme").is_err());
         assert!(TenantId::parse("ac#me").is_err());
         assert!(TenantId::parse("ac/me").is_err());
+    }
+
+    #[test]
+    fn generated_user_ids_never_look_like_flags() {
+        for _ in 0..2_000 {
+            let id = UserId::generate();
+            assert_eq!(id.as_str().len(), 22);
+            assert!(id.as_str().as_bytes()[0].is_ascii_alphanumeric(), "{id}");
+            assert!(UserId::parse(id.as_str()).is_ok());
+        }
     }
 
     #[test]

@@ -395,7 +395,7 @@ fn new_user(
     }
     Ok(User {
         tenant: ctx.tenant.id.clone(),
-        user_id: UserId::parse(&random_token(16)).map_err(OAuthError::internal)?,
+        user_id: UserId::generate(),
         username,
         password_hash: String::new(),
         // Only an address the issuer verified: an unverified one would let
