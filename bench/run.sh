@@ -77,9 +77,39 @@ else
   build_note="reused from target/lambda"
 fi
 
+# The floor (bench/floor, never deployed): built like the functions, by itself.
+fz=target/lambda/floor/bootstrap.zip
+if [ "$need_build" = 1 ] || [ ! -f "$fz" ] || [ -n "$(find bench/floor -type f -newer "$fz" -print -quit)" ]; then
+  log "building the floor function (bench/floor)"
+  [ -x .venv/bin/cargo-lambda ] || scripts/local.sh deps
+  PATH="$ROOT/.venv/bin:$PATH" .venv/bin/cargo-lambda lambda build --release --disable-optimizations \
+    "--$( [ "$ARCH" = x86_64 ] && echo x86-64 || echo arm64 )" --output-format zip -p floor
+fi
+
+# Each function's configured memory, from the template (MemorySize under each
+# function's Properties), for the bench's CPU share and cost per million.
+BENCH_MEMORY=$(python3 - <<'PY'
+import re
+mem, fn = {}, None
+for line in open("infra/template.yaml"):
+    m = re.match(r"^  ([A-Za-z]+)Function:\s*$", line)
+    if m:
+        fn = re.sub(r"(?<!^)([A-Z])", r"-\1", m.group(1)).lower()
+        continue
+    if re.match(r"^  \S", line):
+        fn = None
+    m = re.match(r"^      MemorySize:\s*(\d+)", line)
+    if fn and m:
+        mem[fn] = m.group(1)
+print(" ".join(f"{k}={v}" for k, v in sorted(mem.items())))
+PY
+)
+export BENCH_MEMORY
+log "configured memory (MB): ${BENCH_MEMORY:-none in the template: 128 each}"
+
 # The binaries, out of the zips (what Lambda runs is exactly what is in them).
 BIN=target/bench/bin
-for f in "${FUNCTIONS[@]}"; do
+for f in "${FUNCTIONS[@]}" floor; do
   z=target/lambda/$f/bootstrap.zip
   b=$BIN/$f/bootstrap
   if [ ! -x "$b" ] || [ "$z" -nt "$b" ]; then
