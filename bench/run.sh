@@ -32,6 +32,12 @@ was_up moto && moto_was_up=1
 cleanup() {
   local rc=$?
   trap - INT TERM EXIT
+  # A `make dev` (or `make test`) that started while we ran uses these services
+  # now: its cargo lambda watch is up on WATCH_PORT. Leave them to it.
+  if grep -q "^watch: up" <<<"$(scripts/local.sh status)"; then
+    [ "$moto_was_up$ddb_was_up" = 11 ] || log "leaving DynamoDB Local and moto running: cargo lambda watch (make dev or make test) uses them"
+    exit $rc
+  fi
   [ "$moto_was_up" = 1 ] || scripts/local.sh stop-one moto
   [ "$ddb_was_up" = 1 ] || scripts/local.sh stop-one dynamodb
   exit $rc
