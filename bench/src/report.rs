@@ -248,7 +248,7 @@ impl Report<'_> {
         let _ = writeln!(
             md,
             "\nEvery function runs as in Lambda: its `bootstrap` started with the Lambda \
-             environment (128 MB, JSON logs) against a local Runtime API stand-in \
+             environment (its configured memory, JSON logs) against a local Runtime API stand-in \
              (the real `lambda_runtime` client polling `GET …/invocation/next`), fed function \
              URL events (payload format 2.0). Durations are what Lambda bills: event handed \
              to the function → its response received.\n"
