@@ -217,8 +217,8 @@ impl AppState {
     }
 
     /// The public URLs (issuer, endpoints). Without `TOLLGATE_URLS_SECRET` they
-    /// come from the environment; with it, from that secret, read once on the
-    /// first request that needs a URL (never at cold start) and kept.
+    /// come from the environment; with it, from that secret, read once (by the
+    /// init warm-up, else by the first request that needs a URL) and kept.
     pub async fn urls(&self) -> Result<&Config, crate::error::OAuthError> {
         let Some(name) = &self.config.urls_secret else {
             return Ok(&self.config);
