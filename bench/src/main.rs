@@ -15,6 +15,7 @@
 mod event;
 mod front;
 mod http1;
+mod lambda_cpu;
 mod load;
 mod procfs;
 mod proxy;
@@ -93,6 +94,14 @@ pub struct Cfg {
     pub rounds: usize,
     pub server_cpu: Option<usize>,
     pub harness_cpu: Option<usize>,
+    /// Each function's configured memory (MB), from infra/template.yaml via
+    /// BENCH_MEMORY (`token=512 refresh=256 …`; 128 when not listed).
+    pub memory: HashMap<String, u32>,
+    /// Why Lambda's CPU share cannot be emulated here (`None`: it is).
+    pub no_throttle: Option<String>,
+    /// Sweep: cold starts per function and memory size, warm requests after them.
+    pub sweep_starts: usize,
+    pub sweep_warm: usize,
 }
 
 impl Cfg {
@@ -120,8 +129,27 @@ impl Cfg {
             rounds: env_num("BENCH_ROUNDS", 2usize).max(1),
             server_cpu,
             harness_cpu,
+            memory: env_or("BENCH_MEMORY", "")
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+                .collect(),
+            no_throttle: lambda_cpu::available().err(),
+            sweep_starts: env_num("BENCH_SWEEP_STARTS", 3usize),
+            sweep_warm: env_num("BENCH_SWEEP_WARM", 40usize).max(1),
             root,
         }
+    }
+
+    /// The function's configured memory (MB).
+    pub fn memory_of(&self, function: &str) -> u32 {
+        self.memory.get(function).copied().unwrap_or(128)
+    }
+
+    /// The memory to throttle a sandbox to, if this pass emulates Lambda's CPU
+    /// share and the machine can.
+    fn throttle_for(&self, function: &str, emulate: bool) -> Option<u32> {
+        (emulate && self.no_throttle.is_none()).then(|| self.memory_of(function))
     }
 
     fn bin(&self, function: &str) -> PathBuf {
@@ -310,9 +338,14 @@ impl Lab {
         // peak-RSS replay), so that no user is checked more than CHECKS_PER_USER
         // times within the throttle's window.
         let diag = env_num("BENCH_DIAG_STARTS", 7usize);
-        let logins =
-            5 + cfg.n(40) + cfg.n(60) + cfg.cold_starts + diag + 2 * (4 + cfg.n(40) + cfg.n(60));
-        let changes = 2 + cfg.n(30) + cfg.cold_starts + diag;
+        // The emulated pass repeats the warm series and cold starts; the
+        // memory sweep adds its starts and warm requests at each size.
+        let sweep = lambda_cpu::SWEEP_MB.len() * (cfg.sweep_starts + cfg.sweep_warm.min(5));
+        let logins = 2 * (5 + cfg.n(40) + cfg.n(60) + cfg.cold_starts)
+            + diag
+            + 2 * (4 + cfg.n(40) + cfg.n(60))
+            + sweep;
+        let changes = 2 * (2 + cfg.n(30) + cfg.cold_starts) + diag + sweep;
         let user_pw = "bench alice password 1".to_owned();
         let carol_pw = [
             "bench carol password one".to_owned(),
@@ -622,44 +655,70 @@ pub struct Warm {
     api: RuntimeApi,
     sb: Sandbox,
     log: PathBuf,
+    /// The CPU quota it runs under after init (Lambda's share of its memory).
+    group: Option<lambda_cpu::CpuGroup>,
+    /// Spawn → first `GET …/next` (init).
+    pub init: Duration,
 }
 
 impl Warm {
-    async fn start(cfg: &Cfg, function: &'static str) -> R<Warm> {
-        Self::start_with(cfg, function, &[], &format!("{function}.log")).await
+    async fn start(cfg: &Cfg, function: &'static str, memory: Option<u32>) -> R<Warm> {
+        Self::start_with(cfg, function, &[], &format!("{function}.log"), memory).await
     }
 
+    /// Starts a sandbox and waits for the end of its init (its first `GET
+    /// …/next`). With `memory`, the init runs unthrottled and the sandbox is
+    /// then moved into a cgroup with that memory's CPU share, before any
+    /// invocation is queued: as Lambda runs init and invocations.
     async fn start_with(
         cfg: &Cfg,
         function: &'static str,
         env: &[(&str, &str)],
         log_name: &str,
+        memory: Option<u32>,
     ) -> R<Warm> {
         let api = RuntimeApi::start(&format!("tollgate-{function}"))
             .await
             .map_err(|e| e.to_string())?;
         let log = cfg.log_dir.join(log_name);
+        let mem = memory
+            .unwrap_or_else(|| cfg.memory_of(function))
+            .to_string();
+        let mut env: Vec<(&str, &str)> = env.to_vec();
+        env.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &mem));
         let sb = Sandbox::spawn(
             &cfg.bin(function),
             function,
             &api,
             &log,
             cfg.server_cpu,
-            env,
+            &env,
         )
         .map_err(|e| format!("cannot start {function}: {e}"))?;
-        if api.first_poll(Duration::from_secs(15)).await.is_none() {
+        let Some(ready) = api.first_poll(Duration::from_secs(15)).await else {
+            sb.kill().await;
             return Err(format!(
                 "{function} never asked for an invocation (see {}); init errors: {:?}",
                 log.display(),
                 api.init_errors()
             ));
-        }
+        };
+        let init = ready.saturating_duration_since(sb.spawned);
+        let group = match memory {
+            Some(m) => {
+                let g = lambda_cpu::CpuGroup::create(m)?;
+                g.add(sb.pid)?;
+                Some(g)
+            }
+            None => None,
+        };
         Ok(Warm {
             function,
             api,
             sb,
             log,
+            group,
+            init,
         })
     }
 
@@ -681,6 +740,24 @@ impl Warm {
 
     async fn stop(self) {
         self.sb.kill().await;
+        drop(self.group);
+    }
+
+    /// Spawn → the end of this invocation, for a sandbox's first request.
+    async fn call_first(&self, req: &HttpRequest) -> R<(HttpResponse, Duration, Duration)> {
+        let o = self.api.invoke(url_event(req), CALL_TIMEOUT).await?;
+        if o.error {
+            return Err(format!(
+                "{}: invocation error: {}",
+                self.function,
+                String::from_utf8_lossy(&o.body)
+            ));
+        }
+        Ok((
+            parse_response(&o.body)?,
+            o.done.saturating_duration_since(self.sb.spawned),
+            o.duration(),
+        ))
     }
 }
 
@@ -750,13 +827,16 @@ pub struct Tokens {
     pub access: String,
 }
 
+/// The warm series of every function and of the floor; with `emulate`, each
+/// sandbox runs at its configured memory's CPU share after init.
 async fn warm_phase(
     cfg: &Cfg,
     lab: &mut Lab,
+    emulate: bool,
 ) -> R<(WarmResult, HashMap<&'static str, Warm>, Tokens)> {
     let mut w: HashMap<&'static str, Warm> = HashMap::new();
-    for f in FUNCTIONS {
-        w.insert(f, Warm::start(cfg, f).await?);
+    for f in FUNCTIONS.into_iter().chain([FLOOR]) {
+        w.insert(f, Warm::start(cfg, f, cfg.throttle_for(f, emulate)).await?);
     }
     let (auth, cb, tok, rf, cp, disc) = (
         &w["authorize"],
@@ -817,6 +897,19 @@ async fn warm_phase(
     }
 
     let mut series = Vec::new();
+    let floor = &w[FLOOR];
+    log("warm latency: floor");
+    for _ in 0..5 {
+        expect(&floor.call(&lab.discovery()).await?.0, 200, "floor")?;
+    }
+    let mut m = Meter::start(floor);
+    for _ in 0..cfg.n(2000) {
+        let (r, d) = floor.call(&lab.discovery()).await?;
+        expect(&r, 200, "floor")?;
+        m.add(d);
+    }
+    series.push(m.finish(FLOOR_SERIES));
+
     log("warm latency: discovery");
     let mut m = Meter::start(disc);
     for _ in 0..cfg.n(500) {
@@ -956,7 +1049,7 @@ async fn warm_phase(
     series.push(m.finish("revoke (access token)"));
 
     let mut peak = HashMap::new();
-    for f in FUNCTIONS {
+    for f in FUNCTIONS.into_iter().chain([FLOOR]) {
         peak.insert(f, procfs::status_kib(&w[f].pid(), "VmHWM").unwrap_or(0));
     }
     Ok((
@@ -972,6 +1065,9 @@ async fn warm_phase(
     ))
 }
 
+/// The floor function (bench/floor): a constant body, nothing else.
+pub const FLOOR: &str = "floor";
+pub const FLOOR_SERIES: &str = "floor (constant body)";
 pub const INTROSPECT_SERIES: &str = "introspect (active user token)";
 pub const INTROSPECT_WRITE_SERIES: &str = "introspect, first use in a minute (sliding write)";
 
@@ -1006,7 +1102,7 @@ async fn rss_diagnostic(
     let mut out = Vec::new();
     for (name, env) in variants {
         log(format!("peak RSS diagnostic: token, {name}"));
-        let tok = Warm::start_with(cfg, "token", env, "token.rss.log").await?;
+        let tok = Warm::start_with(cfg, "token", env, "token.rss.log", None).await?;
         let code = async |i: usize| -> R<String> {
             let page = auth.call(&lab.authorize(&format!("r{i}"))).await?.0;
             code_from(&cb.call(&lab.callback(&form_tx(&page)?)).await?.0)
@@ -1126,9 +1222,10 @@ fn endpoint_addr(var: &str) -> R<std::net::SocketAddr> {
     hostport.parse().map_err(|e| format!("{var}={url}: {e}"))
 }
 
-async fn cold_plans(cfg: &Cfg) -> R<Vec<ColdPlan>> {
+async fn cold_plans(cfg: &Cfg, diagnostics: bool) -> R<Vec<ColdPlan>> {
     let mut plans: Vec<ColdPlan> = FUNCTIONS
         .iter()
+        .chain([&FLOOR])
         .map(|f| ColdPlan {
             function: f,
             variant: None,
@@ -1138,7 +1235,7 @@ async fn cold_plans(cfg: &Cfg) -> R<Vec<ColdPlan>> {
         })
         .collect();
     let diag = env_num("BENCH_DIAG_STARTS", 7usize);
-    if diag == 0 {
+    if diag == 0 || !diagnostics {
         return Ok(plans);
     }
     for f in FUNCTIONS {
@@ -1181,12 +1278,16 @@ pub const DIAG_PROXY: &str = "through timing proxies in front of DynamoDB Local 
 pub const DIAG_TRUST: &str =
     "trust store cut to one certificate (SSL_CERT_FILE, empty SSL_CERT_DIR)";
 
+/// Cold starts of every function and the floor (and, unless `emulate`, the
+/// diagnostic variants). With `emulate`, init runs unthrottled and the first
+/// invocation at the function's memory's CPU share.
 async fn cold_phase(
     cfg: &Cfg,
     lab: &mut Lab,
     helpers: &HashMap<&'static str, Warm>,
     tokens: Tokens,
-) -> R<Vec<Cold>> {
+    emulate: bool,
+) -> R<(Vec<Cold>, Tokens)> {
     let auth = &helpers["authorize"];
     let tok = &helpers["token"];
     let Tokens {
@@ -1194,7 +1295,7 @@ async fn cold_phase(
         access: at,
     } = tokens;
     let mut out = Vec::new();
-    for plan in cold_plans(cfg).await? {
+    for plan in cold_plans(cfg, !emulate).await? {
         let f = plan.function;
         log(format!(
             "cold starts: {f} x{}{}",
@@ -1212,13 +1313,17 @@ async fn cold_phase(
             "introspect" => "POST introspect (active user token)",
             "revoke" => "POST revoke (access token)",
             "userinfo" => "GET userinfo (Bearer)",
+            FLOOR => "GET (constant body)",
             _ => "GET openid-configuration",
         };
-        let extra_env: Vec<(&str, &str)> = plan
+        let throttle = cfg.throttle_for(f, emulate);
+        let mem = cfg.memory_of(f).to_string();
+        let mut extra_env: Vec<(&str, &str)> = plan
             .env
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
+        extra_env.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &mem));
         let mut c = Cold {
             function: f,
             variant: plan.variant,
@@ -1272,11 +1377,25 @@ async fn cold_phase(
                     api.init_errors()
                 ));
             };
+            // Reading /proc/<pid>/net/tcp costs several ms on a busy machine;
+            // the sandbox waits on `GET /next` meanwhile, so that time is taken
+            // out of its first response below.
+            let sampling = Instant::now();
             c.sockets_at_ready
                 .push(procfs::tcp_sockets(&pid).unwrap_or(0));
             c.threads_at_ready.push(procfs::threads(&pid).unwrap_or(0));
+            let sampling = sampling.elapsed();
+            let group = match throttle {
+                Some(m) => {
+                    let g = lambda_cpu::CpuGroup::create(m)?;
+                    g.add(sb.pid)?;
+                    Some(g)
+                }
+                None => None,
+            };
             let o = api.invoke(url_event(&req), CALL_TIMEOUT).await;
             sb.kill().await;
+            drop(group);
             drop(api);
             let o = o?;
             if o.error {
@@ -1307,8 +1426,12 @@ async fn cold_phase(
             }
             c.ready_us
                 .push(ready.saturating_duration_since(spawned).as_micros() as u64);
-            c.first_response_us
-                .push(o.done.saturating_duration_since(spawned).as_micros() as u64);
+            c.first_response_us.push(
+                o.done
+                    .saturating_duration_since(spawned)
+                    .saturating_sub(sampling)
+                    .as_micros() as u64,
+            );
             c.first_duration_us.push(o.duration().as_micros() as u64);
             if let Some((d, s)) = &plan.proxies {
                 let (d, s) = (d.take(), s.take());
@@ -1328,7 +1451,158 @@ async fn cold_phase(
         }
         out.push(c);
     }
-    Ok(out)
+    Ok((
+        out,
+        Tokens {
+            refresh: rt,
+            access: at,
+        },
+    ))
+}
+
+// ---- memory sweep ----------------------------------------------------------------
+
+/// One function at one memory size, Lambda's CPU share emulated.
+pub struct SweepRow {
+    pub function: &'static str,
+    pub memory_mb: u32,
+    pub init_us: Vec<u64>,
+    pub cold_us: Vec<u64>,
+    pub warm_us: Vec<u64>,
+    pub cpu_ticks: u64,
+}
+
+/// The request the sweep sends `f` (fresh state where a request consumes it).
+async fn sweep_request(
+    f: &str,
+    i: usize,
+    lab: &mut Lab,
+    helpers: &HashMap<&'static str, Warm>,
+    rt: &str,
+    at: &str,
+) -> R<HttpRequest> {
+    Ok(match f {
+        "authorize" => lab.authorize(&format!("sw{i}")),
+        "callback" => {
+            let page = helpers["authorize"]
+                .call(&lab.authorize(&format!("sw{i}")))
+                .await?
+                .0;
+            lab.callback(&form_tx(&page)?)
+        }
+        "token" => lab.client_credentials(),
+        "refresh" => lab.refresh(rt),
+        "change-password" => lab.change_password(),
+        "introspect" => lab.introspect(at),
+        "revoke" => {
+            let v = expect_token(
+                &helpers["token"].call(&lab.client_credentials()).await?.0,
+                "client_credentials",
+                false,
+            )?;
+            lab.revoke(&s(&v, "access_token")?)
+        }
+        "userinfo" => lab.userinfo(at),
+        _ => lab.discovery(),
+    })
+}
+
+fn sweep_check(f: &str, r: &HttpResponse, rt: &mut String) -> R<()> {
+    match f {
+        "authorize" => {
+            expect(r, 200, f)?;
+            form_tx(r).map(|_| ())
+        }
+        "callback" => code_from(r).map(|_| ()),
+        "token" => expect_token(r, f, false).map(|_| ()),
+        "refresh" => {
+            *rt = s(&expect_token(r, f, true)?, "refresh_token")?;
+            Ok(())
+        }
+        "change-password" => expect_changed(r),
+        "introspect" => expect_active(r, f).map(|_| ()),
+        "userinfo" => expect_userinfo(r),
+        _ => expect(r, 200, f),
+    }
+}
+
+/// Functions whose every request checks a password (2 for change-password).
+fn checks_passwords(f: &str) -> bool {
+    matches!(f, "callback" | "change-password")
+}
+
+/// Warm requests the sweep sends one function at one size.
+fn sweep_warm_n(cfg: &Cfg, f: &str) -> usize {
+    if checks_passwords(f) {
+        cfg.sweep_warm.min(5)
+    } else {
+        cfg.sweep_warm
+    }
+}
+
+/// Every function and the floor at every size of `SWEEP_MB`: `sweep_starts`
+/// cold starts (init unthrottled, then the first request at the size's CPU
+/// share), then `sweep_warm` warm requests on the last sandbox.
+async fn sweep_phase(
+    cfg: &Cfg,
+    lab: &mut Lab,
+    helpers: &HashMap<&'static str, Warm>,
+    tokens: &mut Tokens,
+) -> R<Vec<SweepRow>> {
+    let mut rows = Vec::new();
+    if cfg.sweep_starts == 0 || cfg.no_throttle.is_some() {
+        return Ok(rows);
+    }
+    for f in FUNCTIONS.into_iter().chain([FLOOR]) {
+        log(format!(
+            "memory sweep: {f} at {:?} MB, {} starts, {} warm",
+            lambda_cpu::SWEEP_MB,
+            cfg.sweep_starts,
+            sweep_warm_n(cfg, f)
+        ));
+        for mem in lambda_cpu::SWEEP_MB {
+            let mut row = SweepRow {
+                function: f,
+                memory_mb: mem,
+                init_us: vec![],
+                cold_us: vec![],
+                warm_us: vec![],
+                cpu_ticks: 0,
+            };
+            for start in 0..cfg.sweep_starts {
+                let w = Warm::start_with(cfg, f, &[], &format!("{f}.sweep.log"), Some(mem)).await?;
+                let req =
+                    sweep_request(f, start, lab, helpers, &tokens.refresh, &tokens.access).await?;
+                let (r, first, _) = w.call_first(&req).await?;
+                sweep_check(f, &r, &mut tokens.refresh)?;
+                row.init_us.push(w.init.as_micros() as u64);
+                row.cold_us.push(first.as_micros() as u64);
+                if start + 1 == cfg.sweep_starts {
+                    let mut m = Meter::start(&w);
+                    for i in 0..sweep_warm_n(cfg, f) {
+                        let req = sweep_request(
+                            f,
+                            1000 + i,
+                            lab,
+                            helpers,
+                            &tokens.refresh,
+                            &tokens.access,
+                        )
+                        .await?;
+                        let (r, d) = w.call(&req).await?;
+                        sweep_check(f, &r, &mut tokens.refresh)?;
+                        m.add(d);
+                    }
+                    let series = m.finish("sweep");
+                    row.warm_us = series.samples_us;
+                    row.cpu_ticks = series.cpu_ticks;
+                }
+                w.stop().await;
+            }
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }
 
 // ---- load: Tollgate's token function vs node-oidc-provider ---------------------------
@@ -1592,11 +1866,11 @@ async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
     let t0 = Instant::now();
     std::fs::create_dir_all(&cfg.log_dir).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&cfg.out_dir).map_err(|e| e.to_string())?;
-    for f in FUNCTIONS {
+    for f in FUNCTIONS.into_iter().chain([FLOOR]) {
         if !cfg.bin(f).is_file() {
             return Err(format!("missing {}", cfg.bin(f).display()));
         }
-        for suffix in ["log", "cold.log"] {
+        for suffix in ["log", "cold.log", "sweep.log"] {
             let _ = std::fs::remove_file(cfg.log_dir.join(format!("{f}.{suffix}")));
         }
     }
@@ -1636,7 +1910,7 @@ async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
         }
         return Ok(());
     }
-    let (warm, helpers, tokens) = warm_phase(&cfg, &mut lab).await?;
+    let (warm, helpers, tokens) = warm_phase(&cfg, &mut lab, false).await?;
     let pause = env_num("BENCH_PAUSE_AFTER_WARM", 0u64);
     if pause > 0 {
         // Development aid: time to inspect the warm sandboxes (/proc/<pid>/…).
@@ -1645,7 +1919,7 @@ async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
         }
         tokio::time::sleep(Duration::from_secs(pause)).await;
     }
-    let cold = cold_phase(&cfg, &mut lab, &helpers, tokens).await;
+    let cold = cold_phase(&cfg, &mut lab, &helpers, tokens, false).await;
     let rss_diag = match cold {
         Ok(_) => rss_diagnostic(&cfg, &lab, &helpers).await,
         Err(_) => Ok(vec![]),
@@ -1653,8 +1927,32 @@ async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
     for (_, w) in helpers {
         w.stop().await;
     }
-    let cold = cold?;
+    let (cold, _) = cold?;
     let rss_diag = rss_diag?;
+
+    // The same again with Lambda's CPU share emulated (each function at its
+    // configured memory), then every function at every size of the sweep.
+    let (emulated, sweep) = match &cfg.no_throttle {
+        Some(why) => {
+            log(format!("Lambda's CPU share NOT emulated: {why}"));
+            (None, vec![])
+        }
+        None => {
+            log("again with Lambda's CPU share emulated (cgroup cpu quota after init)");
+            let (warm, helpers, tokens) = warm_phase(&cfg, &mut lab, true).await?;
+            let res = async {
+                let (cold, mut tokens) = cold_phase(&cfg, &mut lab, &helpers, tokens, true).await?;
+                let sweep = sweep_phase(&cfg, &mut lab, &helpers, &mut tokens).await?;
+                Ok::<_, String>((cold, sweep))
+            }
+            .await;
+            for (_, w) in helpers {
+                w.stop().await;
+            }
+            let (cold, sweep) = res?;
+            (Some(report::Emulated { warm, cold }), sweep)
+        }
+    };
 
     // Interleaved rounds (Tollgate, peer, Tollgate, peer, …), so that a change in
     // the machine's background load hits both sides alike; the rows are merged.
@@ -1686,6 +1984,8 @@ async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
         peer,
         items,
         rss_diag,
+        emulated,
+        sweep,
         tenant: lab.tenant.clone(),
         elapsed: t0.elapsed(),
     };

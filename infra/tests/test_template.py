@@ -45,6 +45,10 @@ FUNCTIONS = {
 SCHEDULED = {"maintenance": "MaintenanceFunction"}
 SCHEDULES = {"maintenance": "rate(1 hour)"}
 ALL_FUNCTIONS = {**FUNCTIONS, **SCHEDULED}
+# Each function's MemorySize: at least Lambda's minimum, at most one full vCPU
+# (1,769 MB; every function runs one request at a time on one thread, so more
+# memory buys no more CPU it could use).
+MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 1769
 URL_VARS = {
     "authorize": "TOLLGATE_URL_AUTHORIZE",
     "callback": "TOLLGATE_URL_CALLBACK",
@@ -295,8 +299,12 @@ def check_functions(raw: dict, cfn: dict) -> list[str]:
         p.append(f"Architecture parameter must default to arm64, has {arch.get('Default')!r}")
     if sorted(arch.get("AllowedValues", [])) != ["arm64", "x86_64"]:
         p.append(f"Architecture must allow exactly arm64 and x86_64: {arch.get('AllowedValues')}")
-    if raw["Parameters"].get("MemorySize", {}).get("Default") != 128:
-        p.append("MemorySize parameter must default to 128")
+    # Memory is chosen per function by measurement (`make bench`'s sweep), not
+    # one stack-wide value: no parameter, nothing in Globals.
+    if "MemorySize" in raw["Parameters"]:
+        p.append("MemorySize must not be a parameter: each function sets its own")
+    if "MemorySize" in raw.get("Globals", {}).get("Function", {}):
+        p.append("MemorySize must not be in Globals: each function sets its own")
     if raw["Parameters"].get("LogRetentionDays", {}).get("Default") != 30:
         p.append("LogRetentionDays parameter must default to 30")
     serverless = {k for k, r in raw["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
@@ -311,6 +319,9 @@ def check_functions(raw: dict, cfn: dict) -> list[str]:
             p.append(f"{lid}: needs FunctionUrlConfig AuthType NONE")
         if name in SCHEDULED and "FunctionUrlConfig" in props:
             p.append(f"{lid}: a scheduled function must have no function URL")
+        mem = props.get("MemorySize")
+        if not isinstance(mem, int) or not MIN_MEMORY_MB <= mem <= MAX_MEMORY_MB:
+            p.append(f"{lid}: MemorySize must be set on the function, {MIN_MEMORY_MB}..{MAX_MEMORY_MB} MB (is {mem!r})")
     if p:  # the rest evaluates the template, which needs the above to hold
         return p
     for arch_value in ("arm64", "x86_64"):
@@ -329,8 +340,9 @@ def check_functions(raw: dict, cfn: dict) -> list[str]:
             lo, hi = (3, 30) if name in FUNCTIONS else (60, 900)
             if not lo <= int(f.get("Timeout", 3)) <= hi:
                 p.append(f"{lid}: Timeout {f.get('Timeout')} outside {lo}..{hi} s")
-            if str(f.get("MemorySize")) != "128":
-                p.append(f"{lid}: MemorySize does not follow the parameter")
+            want_mem = raw["Resources"][lid]["Properties"].get("MemorySize")
+            if f.get("MemorySize") != want_mem:
+                p.append(f"{lid}: MemorySize {f.get('MemorySize')} after the transform, {want_mem} in the template")
     return p
 
 
@@ -1209,6 +1221,14 @@ def _set_arch_default(t):
     t["Parameters"]["Architecture"]["Default"] = "x86_64"
 
 
+def _memory_in_globals(t):
+    t["Globals"]["Function"]["MemorySize"] = 128
+
+
+def _memory_beyond_one_vcpu(t):
+    t["Resources"]["TokenFunction"]["Properties"]["MemorySize"] = 3008
+
+
 def _drop_function(t):
     del t["Resources"]["RefreshFunction"]
 
@@ -1453,6 +1473,8 @@ def _alarm_breaches_on_silence(t):
 
 MUTATIONS = [
     ("arch default", _set_arch_default, lambda r, c: check_functions(r, c)),
+    ("memory in Globals", _memory_in_globals, lambda r, c: check_functions(r, c)),
+    ("memory beyond one vCPU", _memory_beyond_one_vcpu, lambda r, c: check_functions(r, c)),
     ("function missing", _drop_function, lambda r, c: check_functions(r, c) + check_no_cycles(c)),
     ("no function URL", _no_url, lambda r, c: check_functions(r, c) + check_function_urls(c)),
     ("table action on *", _star_table, lambda r, c: check_iam(c)),
@@ -1533,3 +1555,15 @@ def test_samconfig_check_catches_mistakes(raw):
     assert check_samconfig(raw, good.replace("CAPABILITY_IAM", "CAPABILITY_NONE"))
     assert check_samconfig(raw, good.replace("resolve_s3 = true", "resolve_s3 = false"))
     assert check_samconfig(raw, good.replace("Architecture=", "Architecure="))
+
+
+def test_every_memory_size_says_why():
+    """Each function's MemorySize line carries its reason (from `make bench`) as a comment."""
+    text = TEMPLATE.read_text()
+    missing = []
+    for lid in ALL_FUNCTIONS.values():
+        block = re.search(rf"^  {lid}:\n((?:    .*\n|\s*\n)+)", text, re.M)
+        line = block and re.search(r"^      MemorySize: \d+ *#.*\S", block.group(1), re.M)
+        if not line:
+            missing.append(lid)
+    assert missing == [], f"MemorySize without a reason in a comment: {missing}"

@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use subtle::ConstantTimeEq;
 
 pub fn b64url(bytes: &[u8]) -> String {
@@ -224,16 +224,26 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
 }
 
 /// A well-formed hash of our cost that matches no password (its output is all
-/// zeros), for the unknown-user path.
+/// zeros), for the unknown-user path: a constant, never computed at start (a
+/// test checks that its parameters are ours). The salt is the base64
+/// (unpadded) of the 16 bytes "tollgate-dummy!!", the hash that of 32 zero bytes.
+const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1\
+     $dG9sbGdhdGUtZHVtbXkhIQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
 fn dummy_phc() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        // Base64 (unpadded) of the 16 bytes "tollgate-dummy!!" and of 32 zero bytes.
-        format!(
-            "$argon2id$v=19$m={M_COST_KIB},t={T_COST},p={P_COST}\
-             $dG9sbGdhdGUtZHVtbXkhIQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-        )
-    })
+    DUMMY_PHC
+}
+
+/// For the init phase of a function that checks passwords: allocates and
+/// touches the shared Argon2 buffer now (19 MiB of page faults, a few ms of CPU
+/// at init's full speed), so the first login does not pay for it at the
+/// invocation's CPU share. Idempotent; a failed allocation is left to the
+/// first hash to report.
+pub fn prepare_password_hashing() {
+    let mut blocks = BLOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    if blocks.len() < BUDGET_BLOCKS && blocks.try_reserve_exact(BUDGET_BLOCKS).is_ok() {
+        blocks.resize(BUDGET_BLOCKS, Block::new());
+    }
 }
 
 /// `Ok(matches)` once the hash was computed; `Err` for a hash we will not compute.

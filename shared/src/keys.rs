@@ -191,6 +191,22 @@ pub fn generate(alg: SigningAlg) -> Result<StoredKey, KeyError> {
     }
 }
 
+/// For the init phase: the crypto library's one-time set-up (its random
+/// generator's first seeding, the P-256 code paths) done once with a throwaway
+/// ES256 key — generated, parsed as a tenant key is and used to sign — so the
+/// first token a sandbox signs does not pay for it at the invocation's CPU
+/// share. The key is dropped at once; nothing is kept or returned.
+pub fn warm_up() {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let Ok(pkcs8) = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng) else {
+        return;
+    };
+    if let Ok(k) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()) {
+        let _ = k.sign(&rng, b"tollgate init warm-up");
+    }
+}
+
 /// PEM (`-----BEGIN PRIVATE KEY-----`, PKCS#8) to DER.
 fn pem_to_der(pem: &str) -> Result<Vec<u8>, KeyError> {
     let body: String = pem

@@ -4,9 +4,12 @@
 //! `from_env` does the CPU-heavy set-up in Lambda's init phase, which runs with
 //! a full CPU burst, instead of in the first request, which runs at the CPU
 //! share of the function's memory: it loads the SDK configuration (credentials
-//! chain, the system's TLS roots) and builds the DynamoDB and Secrets Manager
-//! clients. `with_ports` builds the same state over any implementation of the
-//! ports (the in-memory fakes in tests).
+//! chain), builds the DynamoDB and Secrets Manager clients, then warms them
+//! (`warm_up`): one cheap call to each builds the HTTPS connector (TLS
+//! configuration, the system's trust store), resolves, connects and completes
+//! the TLS handshake, and reads the stack secret the function needs anyway.
+//! `with_ports` builds the same state over any implementation of the ports (the
+//! in-memory fakes in tests).
 
 use crate::cache::TtlCache;
 use crate::clock::Now;
@@ -116,7 +119,52 @@ impl AppState {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
-        Self::new(config, &sdk)
+        let state = Self::new(config, &sdk);
+        state.warm_up().await;
+        state
+    }
+
+    /// Init-phase warm-up: one cheap call to DynamoDB (a GetItem of a tenant
+    /// that does not exist, ½ read unit) and one to Secrets Manager (the URL
+    /// document when the stack has one, else the login-transaction key; either
+    /// is then cached), concurrently and bounded to 3 s. What they leave behind
+    /// is what the first request would otherwise pay for at its CPU share:
+    /// the connectors' TLS set-up and trust store, open (TLS) connections in
+    /// the clients' pools, the SDK's lazily built state (endpoint resolution,
+    /// credentials, signing), the OS RNG's first use and the crypto library's
+    /// one-time set-up (`keys::warm_up`: about 40 ms of CPU, measured, that
+    /// the first signature paid before). A failure (an outage, a refused read)
+    /// does not fail init: the connection set-up it did still counts, and the
+    /// first request simply tries again.
+    pub async fn warm_up(&self) {
+        let ddb = async {
+            // Never a real tenant's alias: those are chosen by the CLI, and a
+            // hit would be harmless anyway (the port is read, not the cache).
+            if let Ok(id) = TenantId::parse("tollgate-init-warm-up") {
+                if let Err(e) = self.ports.directory.tenant(&id).await {
+                    tracing::debug!(error = %e, "init warm-up: DynamoDB call failed");
+                }
+            }
+        };
+        let sm = async {
+            if self.config.urls_secret.is_some() {
+                // Logs and does not cache a failure; the first request retries.
+                let _ = self.urls().await;
+            } else if let Err(e) = self.secrets().get(&self.config.login_key_secret()).await {
+                tracing::debug!(error = %e, "init warm-up: Secrets Manager call failed");
+            }
+        };
+        let rng = async {
+            let _ = crate::crypto::random_bytes::<16>();
+            crate::keys::warm_up();
+        };
+        let warm = async { tokio::join!(ddb, sm, rng) };
+        if tokio::time::timeout(Duration::from_secs(3), warm)
+            .await
+            .is_err()
+        {
+            tracing::warn!("init warm-up: no answer within 3 s; continuing");
+        }
     }
 
     /// With an SDK config already loaded (the CLI, tests).
@@ -213,8 +261,8 @@ impl AppState {
     }
 
     /// The public URLs (issuer, endpoints). Without `TOLLGATE_URLS_SECRET` they
-    /// come from the environment; with it, from that secret, read once on the
-    /// first request that needs a URL (never at cold start) and kept.
+    /// come from the environment; with it, from that secret, read once (by the
+    /// init warm-up, else by the first request that needs a URL) and kept.
     pub async fn urls(&self) -> Result<&Config, crate::error::OAuthError> {
         let Some(name) = &self.config.urls_secret else {
             return Ok(&self.config);

@@ -7,6 +7,8 @@ use tollgate::AppState;
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let state = AppState::from_env().await;
+    // Checks passwords: the Argon2 working memory is set up in init.
+    tollgate::crypto::prepare_password_hashing();
     let state = &state;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(

@@ -11,6 +11,8 @@ async fn main() -> Result<(), Error> {
     // Token exchange fetches trusted issuers' keys: build the HTTP client (TLS
     // configuration, trust store) now, in init, at full CPU.
     state.ports().fetcher.prepare();
+    // Checks passwords: the Argon2 working memory is set up in init.
+    tollgate::crypto::prepare_password_hashing();
     let state = &state;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(tollgate::audit::observed(handle(state, req, Endpoint::Token)).await)
