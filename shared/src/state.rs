@@ -70,7 +70,9 @@ impl Ports {
             login_txs: db.clone(),
             access_tokens: db.clone(),
             federation: db,
-            fetcher: Arc::new(crate::federation::http::ReqwestFetcher::new()),
+            // Only the token function fetches issuers' keys; it installs the
+            // reqwest fetcher (`with_fetcher`), so no other binary links reqwest.
+            fetcher: Arc::new(crate::federation::NoFetcher),
             secrets: Arc::new(SecretsManager::new(
                 aws_sdk_secretsmanager::Client::from_conf(sm),
             )),
@@ -174,6 +176,13 @@ impl AppState {
     }
 
     /// Over any implementation of the ports (the in-memory fakes in tests).
+    /// The same state with another fetcher of trusted issuers' documents
+    /// (the token function: `federation::http::ReqwestFetcher`).
+    pub fn with_fetcher(mut self, fetcher: Arc<dyn JsonFetcher>) -> AppState {
+        self.ports.fetcher = fetcher;
+        self
+    }
+
     pub fn with_ports(config: Config, ports: Ports) -> AppState {
         AppState {
             config,

@@ -2,14 +2,18 @@
 
 use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
+use tollgate::federation::http::ReqwestFetcher;
 use tollgate::handlers::token::{Endpoint, handle};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let state = AppState::from_env().await;
-    // Token exchange fetches trusted issuers' keys: build the HTTP client (TLS
-    // configuration, trust store) now, in init, at full CPU.
+    // Token exchange fetches trusted issuers' keys (reqwest, this function
+    // only): its HTTP client (TLS configuration, trust store) is built now, in
+    // init, at full CPU.
+    let state = AppState::from_env()
+        .await
+        .with_fetcher(std::sync::Arc::new(ReqwestFetcher::new()));
     state.ports().fetcher.prepare();
     // Checks passwords: the Argon2 working memory is set up in init.
     tollgate::crypto::prepare_password_hashing();

@@ -33,6 +33,24 @@ const MAX_KEYS: usize = 64;
 #[error("{0}")]
 pub struct FetchError(pub String);
 
+/// The fetcher of every function but `token`: fetching issuers' keys is the
+/// token endpoint's alone (token exchange), and leaving reqwest out keeps the
+/// other binaries smaller.
+pub struct NoFetcher;
+
+impl JsonFetcher for NoFetcher {
+    fn get_json<'a>(
+        &'a self,
+        _url: &'a str,
+    ) -> crate::ports::BoxFuture<'a, Result<Value, FetchError>> {
+        Box::pin(async {
+            Err(FetchError(
+                "issuers' keys are fetched by the token function only".into(),
+            ))
+        })
+    }
+}
+
 #[derive(Clone, Default)]
 struct Entry {
     keys: Arc<Vec<Value>>,
