@@ -34,7 +34,7 @@ impl From<SecretError> for AdminError {
     }
 }
 
-fn err<T>(msg: impl Into<String>) -> Result<T, AdminError> {
+pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T, AdminError> {
     Err(AdminError(msg.into()))
 }
 
@@ -220,7 +220,7 @@ pub fn validate_web_origin(origin: &str) -> Result<String, AdminError> {
     }
 }
 
-fn one_line(s: &str) -> bool {
+pub(crate) fn one_line(s: &str) -> bool {
     !s.chars().any(char::is_control)
 }
 

@@ -1,18 +1,14 @@
 //! The token-exchange half of `tollgate-admin` (SPEC: Provisioning CLI,
 //! Trusted issuers): `issuer add|list|remove` and `user link|unlink`.
 
-use crate::admin::{Admin, AdminError};
+use crate::admin::{Admin, AdminError, err as fail, one_line};
 use crate::clock::Now;
 use crate::federation::http::allowed_url;
 use crate::store::{ExternalLink, StoreError, TrustedIssuer};
 use serde_json::{Value, json};
 
-fn fail<T>(msg: impl Into<String>) -> Result<T, AdminError> {
-    Err(AdminError(msg.into()))
-}
-
 fn printable(s: &str, max: usize) -> bool {
-    !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control)
+    !s.is_empty() && s.len() <= max && one_line(s)
 }
 
 /// An issuer (or JWKS) URL Tollgate will fetch: https, or http on loopback;

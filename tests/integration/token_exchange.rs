@@ -141,30 +141,26 @@ impl Idp {
             .to_owned()
     }
 
-    async fn jwks_fetches(&self) -> u64 {
-        let v: Value = stack()
+    async fn get(&self, path: &str) -> Value {
+        stack()
             .http
-            .get(format!("{}/test/stats", self.issuer))
+            .get(format!("{}{path}", self.issuer))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        v["jwks_fetches"].as_u64().unwrap()
+            .unwrap()
+    }
+
+    async fn jwks_fetches(&self) -> u64 {
+        self.get("/test/stats").await["jwks_fetches"]
+            .as_u64()
+            .unwrap()
     }
 
     async fn public_jwk(&self) -> Value {
-        let v: Value = stack()
-            .http
-            .get(format!("{}/jwks", self.issuer))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["keys"][0].clone()
+        self.get("/jwks").await["keys"][0].clone()
     }
 }
 
@@ -176,6 +172,11 @@ impl Drop for Idp {
 }
 
 // ---- helpers -----------------------------------------------------------------
+
+/// `tollgate-admin` arguments as `admin_async` takes them.
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
 
 async fn exchange(
     t: &TestTenant,
@@ -229,7 +230,7 @@ async fn trust(t: &TestTenant, issuer: &str, audiences: &[&str], extra: &[&str])
 
 async fn link(t: &TestTenant, user: &str, issuer: &str, subject: &str) -> Result<Value, String> {
     admin_async(
-        [
+        args(&[
             "user",
             "link",
             "--tenant",
@@ -240,10 +241,7 @@ async fn link(t: &TestTenant, user: &str, issuer: &str, subject: &str) -> Result
             issuer,
             "--subject",
             subject,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        ]),
         None,
     )
     .await
@@ -358,7 +356,7 @@ async fn exchange_refusals_by_rule() {
     );
     // A public client cannot even be registered for it …
     let e = admin_async(
-        [
+        args(&[
             "client",
             "create",
             "--tenant",
@@ -368,10 +366,7 @@ async fn exchange_refusals_by_rule() {
             "--grant",
             "token_exchange",
             "--public",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        ]),
         None,
     )
     .await
@@ -512,7 +507,7 @@ async fn node_oidc_provider_tokens_are_exchanged_for_linked_users() {
         .unwrap_err();
     assert!(e.contains("already linked"), "{e}");
     admin_async(
-        [
+        args(&[
             "user",
             "unlink",
             "--tenant",
@@ -523,10 +518,7 @@ async fn node_oidc_provider_tokens_are_exchanged_for_linked_users() {
             &idp.issuer,
             "--subject",
             "ext-alice",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        ]),
         None,
     )
     .await
@@ -539,10 +531,7 @@ async fn node_oidc_provider_tokens_are_exchanged_for_linked_users() {
     );
     // Deleting a user deletes its links.
     admin_async(
-        ["user", "delete", "--tenant", &t.alias, "--user-id", &robot]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        args(&["user", "delete", "--tenant", &t.alias, "--user-id", &robot]),
         None,
     )
     .await
@@ -554,15 +543,9 @@ async fn node_oidc_provider_tokens_are_exchanged_for_linked_users() {
             .unwrap(),
         None
     );
-    let listed = admin_async(
-        ["issuer", "list", "--tenant", &t.alias]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        None,
-    )
-    .await
-    .unwrap();
+    let listed = admin_async(args(&["issuer", "list", "--tenant", &t.alias]), None)
+        .await
+        .unwrap();
     assert_eq!(listed["items"][0]["issuer"], idp.issuer);
 }
 
@@ -583,29 +566,14 @@ async fn create_users_makes_one_user_for_concurrent_first_exchanges() {
         })
         .collect();
     assert!(subs.iter().all(|s| *s == subs[0]), "{subs:?}");
-    let users = admin_async(
-        ["user", "list", "--tenant", &t.alias]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        None,
-    )
-    .await
-    .unwrap();
+    let users = admin_async(args(&["user", "list", "--tenant", &t.alias]), None)
+        .await
+        .unwrap();
     let items = users["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{users}");
+    let id = subs[0].as_str().unwrap();
     let user = admin_async(
-        [
-            "user",
-            "get",
-            "--tenant",
-            &t.alias,
-            "--user-id",
-            subs[0].as_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        args(&["user", "get", "--tenant", &t.alias, "--user-id", id]),
         None,
     )
     .await
@@ -691,15 +659,9 @@ async fn forged_and_stale_provider_tokens_are_invalid_request() {
         );
     }
     // None of them made a user; the genuine token is accepted.
-    let users = admin_async(
-        ["user", "list", "--tenant", &t.alias]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        None,
-    )
-    .await
-    .unwrap();
+    let users = admin_async(args(&["user", "list", "--tenant", &t.alias]), None)
+        .await
+        .unwrap();
     assert_eq!(users["items"].as_array().unwrap().len(), 0, "{users}");
     let (status, v) = exchange(&t, &svc, &good, ID_TOKEN, &[]).await;
     assert_eq!(status, StatusCode::OK, "{v}");

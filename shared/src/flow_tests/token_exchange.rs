@@ -55,6 +55,16 @@ async fn revoke_session(w: &World, family: &str) {
         .unwrap();
 }
 
+/// A client_credentials token of `app` (an actor token).
+async fn own_token(w: &World, app: &App) -> String {
+    w.token(app, &[("grant_type", "client_credentials")])
+        .await
+        .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn claims_of(jwt: &str) -> Value {
     let part = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&crate::crypto::b64url_decode(part).unwrap()).unwrap()
@@ -67,13 +77,7 @@ async fn delegation_down_scopes_to_another_audience_and_records_the_actor() {
     let w = world();
     let (alice, subject, _) = user_token(&w, "api openid").await;
     let svc = exchanger(&w);
-    let actor = w
-        .token(&svc, &[("grant_type", "client_credentials")])
-        .await
-        .json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let actor = own_token(&w, &svc).await;
     let r = exchange(
         &w,
         &svc,
@@ -121,18 +125,7 @@ async fn act_nests_the_subjects_prior_actor() {
     let (_, subject, _) = user_token(&w, "api").await;
     let first = exchanger(&w);
     let second = exchanger(&w);
-    let actor_of = |app: &App| {
-        let (w, app) = (&w, app.clone());
-        async move {
-            w.token(&app, &[("grant_type", "client_credentials")])
-                .await
-                .json()["access_token"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let a1 = actor_of(&first).await;
+    let a1 = own_token(&w, &first).await;
     let once = exchange(
         &w,
         &first,
@@ -145,7 +138,7 @@ async fn act_nests_the_subjects_prior_actor() {
     )
     .await
     .json();
-    let a2 = actor_of(&second).await;
+    let a2 = own_token(&w, &second).await;
     let twice = exchange(
         &w,
         &second,
@@ -856,13 +849,7 @@ async fn an_actor_token_of_another_client_cannot_be_named() {
     let (_, subject, _) = user_token(&w, "api").await;
     let svc = exchanger(&w);
     let other = exchanger(&w);
-    let theirs = w
-        .token(&other, &[("grant_type", "client_credentials")])
-        .await
-        .json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let theirs = own_token(&w, &other).await;
     let r = exchange(
         &w,
         &svc,

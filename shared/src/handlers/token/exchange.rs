@@ -339,7 +339,7 @@ async fn linked_user(
                 "a client's own token is not linked to a user (link it with `user link`)",
             ));
         }
-        let user = new_user(ctx, issuer, sub, claims)?;
+        let user = new_user(ctx, issuer, sub, claims);
         match fed.create_linked_user(&user, &issuer.issuer, sub).await {
             Ok(()) => return Ok(user),
             // A concurrent first exchange is making (or made) the link: read
@@ -372,7 +372,7 @@ fn new_user(
     issuer: &TrustedIssuer,
     sub: &str,
     claims: &serde_json::Map<String, Value>,
-) -> Result<User, OAuthError> {
+) -> User {
     let text = |k: &str| {
         claims
             .get(k)
@@ -393,7 +393,7 @@ fn new_user(
     if username.len() > 256 {
         username = format!("{}@{host}", crate::crypto::token_hash(sub));
     }
-    Ok(User {
+    User {
         tenant: ctx.tenant.id.clone(),
         user_id: UserId::generate(),
         username,
@@ -407,5 +407,5 @@ fn new_user(
         pwd_version: 0,
         enabled: true,
         created_at: ctx.now.secs(),
-    })
+    }
 }

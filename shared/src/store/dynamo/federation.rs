@@ -44,7 +44,8 @@ fn link_item(l: &ExternalLink) -> Item {
 }
 
 impl Db {
-    fn delete_op(
+    /// A transaction's delete, optionally conditional (`expr`, its one value).
+    pub(super) fn delete_op(
         &self,
         k: Item,
         condition: Option<(&str, &str, AttributeValue)>,

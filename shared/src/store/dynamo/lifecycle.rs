@@ -337,16 +337,7 @@ impl Db {
 
     /// Deletes a user, its username pointer and its links, together.
     pub async fn delete_user(&self, u: &User) -> Result<(), StoreError> {
-        let del = |k: Item| -> Result<TransactWriteItem, StoreError> {
-            Ok(TransactWriteItem::builder()
-                .delete(build(
-                    aws_sdk_dynamodb::types::Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(k))
-                        .build(),
-                )?)
-                .build())
-        };
+        let del = |k: Item| self.delete_op(k, None);
         let mut items = vec![
             del(key(&u.tenant, sk::user(&u.user_id)))?,
             del(key(
