@@ -24,8 +24,8 @@ use crate::ports::{
 };
 use crate::secrets::SecretError;
 use crate::store::{
-    AuthCode, Client, Db, Family, Grant, RefreshState, RefreshToken, Reservation, RotateFailure,
-    SigningAlg, StoreError, Tenant, User,
+    AuthCode, Client, Db, Family, Grant, LastRotation, RefreshChain, Reservation, SigningAlg,
+    StoreError, Tenant, User,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -140,7 +140,7 @@ pub async fn storage_contract(s: &Stores<'_>, tenant: &TenantId, now: Now) -> Ou
     directory_contract(s.directory, s.seed, tenant, now).await?;
     users_contract(s.users, s.seed, tenant).await?;
     codes_contract(s.codes, s.refresh, tenant, now).await?;
-    refresh_contract(s.refresh, s.users, s.seed, tenant, now).await?;
+    refresh_contract(s.refresh, tenant, now).await?;
     throttle_contract(s.throttle, tenant, now).await?;
     login_tx_contract(s.login_txs, tenant, now).await
 }
@@ -323,33 +323,35 @@ fn family_record(
         revoked: false,
         created_at: now.secs(),
         expires_at: now.plus(3600),
+        refresh: None,
     }
 }
 
-/// A fresh active token of `family`, living `ttl` seconds from `now`.
-fn token_of(family: &Family, now: Now, ttl: u64) -> RefreshToken {
-    RefreshToken {
-        tenant: family.tenant.clone(),
-        token_hash: token_hash(&random_token(32)),
-        family_id: family.family_id.clone(),
-        client_id: family.client_id.clone(),
-        user_id: family.user_id.clone(),
+/// A fresh chain whose current token lives `ttl` seconds from `now`.
+fn chain_record(now: Now, ttl: u64) -> RefreshChain {
+    RefreshChain {
         scope: "api offline_access".into(),
-        pwd_version: family.pwd_version,
+        generation: 0,
+        current_hash: token_hash(&random_token(32)),
+        key: random_token(32),
         issued_at: now.secs(),
         expires_at: now.plus(ttl),
-        state: RefreshState::Active,
+        last_rotation: None,
     }
 }
 
-/// The successor a rotation at `now` writes for `old`.
-fn successor_of(old: &RefreshToken, now: Now) -> RefreshToken {
-    RefreshToken {
-        token_hash: token_hash(&random_token(32)),
+/// The chain a rotation at `now` writes after `c`.
+fn next_of(c: &RefreshChain, now: Now, retry_scope: &str) -> RefreshChain {
+    RefreshChain {
+        generation: c.generation + 1,
+        current_hash: token_hash(&random_token(32)),
         issued_at: now.secs(),
         expires_at: now.plus(3600),
-        state: RefreshState::Active,
-        ..old.clone()
+        last_rotation: Some(LastRotation {
+            at: now.secs(),
+            retry_scope: retry_scope.into(),
+        }),
+        ..c.clone()
     }
 }
 
@@ -367,16 +369,16 @@ fn same_code(a: &AuthCode, b: &AuthCode) -> bool {
         && a.expires_at == b.expires_at
 }
 
-fn same_token(a: &RefreshToken, b: &RefreshToken) -> bool {
+fn same_family(a: &Family, b: &Family) -> bool {
     a.tenant == b.tenant
-        && a.token_hash == b.token_hash
         && a.family_id == b.family_id
         && a.client_id == b.client_id
         && a.user_id == b.user_id
-        && a.scope == b.scope
         && a.pwd_version == b.pwd_version
-        && a.issued_at == b.issued_at
+        && a.revoked == b.revoked
+        && a.created_at == b.created_at
         && a.expires_at == b.expires_at
+        && a.refresh == b.refresh
 }
 
 // ---- Directory -------------------------------------------------------------
@@ -628,10 +630,9 @@ pub async fn codes_contract(
     let t0 = now.secs();
     let at = |s: u64| Now(t0 + s);
     let exp = t0 + 60;
-    let pair = || {
-        let f = family_record(tenant, &cid, &uid, 3, now);
-        let r = token_of(&f, now, 3600);
-        (f, r)
+    let pair = || Family {
+        refresh: Some(chain_record(now, 3600)),
+        ..family_record(tenant, &cid, &uid, 3, now)
     };
     let fresh_code = || async {
         let h = token_hash(&random_token(32));
@@ -683,18 +684,17 @@ pub async fn codes_contract(
     );
 
     // Redeeming at the expiry, or an unknown code: refused, nothing written.
-    let (f1, r1) = pair();
+    let f1 = pair();
     ensure!(
         codes
-            .redeem(tenant, &h1, &f1.family_id, Some((&f1, Some(&r1))), at(60))
+            .redeem(tenant, &h1, &f1.family_id, Some(&f1), at(60))
             .await?
             == Err(()),
         "an expired code cannot be redeemed"
     );
     ensure!(
-        refresh.family(tenant, &f1.family_id, now).await?.is_none()
-            && refresh.get(tenant, &r1.token_hash, now).await?.is_none(),
-        "a refused redemption writes no family and no token"
+        refresh.family(tenant, &f1.family_id, now).await?.is_none(),
+        "a refused redemption writes no family"
     );
     ensure!(
         codes
@@ -720,7 +720,7 @@ pub async fn codes_contract(
     // Redemption: the code used with the family, the family and token written.
     ensure!(
         codes
-            .redeem(tenant, &h1, &f1.family_id, Some((&f1, Some(&r1))), at(1))
+            .redeem(tenant, &h1, &f1.family_id, Some(&f1), at(1))
             .await?
             == Ok(()),
         "an unused, unexpired code is redeemed"
@@ -737,36 +737,22 @@ pub async fn codes_contract(
         .await?
         .ok_or_else(|| missing("the redemption's family"))?;
     ensure!(
-        !fam.revoked
-            && fam.client_id == cid
-            && fam.user_id == uid
-            && fam.pwd_version == 3
-            && fam.created_at == f1.created_at
-            && fam.expires_at == f1.expires_at,
-        "the redemption writes its family as given: {fam:?}"
-    );
-    let tok = refresh
-        .get(tenant, &r1.token_hash, at(1))
-        .await?
-        .ok_or_else(|| missing("the redemption's token"))?;
-    ensure!(
-        same_token(&tok, &r1) && tok.state == RefreshState::Active,
-        "the redemption writes its first refresh token as given"
+        same_family(&fam, &f1),
+        "the redemption writes its family and first refresh token as given: {fam:?}"
     );
 
     // A second redemption: refused, writes nothing.
-    let (f2, r2) = pair();
+    let f2 = pair();
     ensure!(
         codes
-            .redeem(tenant, &h1, &f2.family_id, Some((&f2, Some(&r2))), at(2))
+            .redeem(tenant, &h1, &f2.family_id, Some(&f2), at(2))
             .await?
             == Err(()),
         "a code is redeemed once"
     );
     ensure!(
-        refresh.family(tenant, &f2.family_id, now).await?.is_none()
-            && refresh.get(tenant, &r2.token_hash, now).await?.is_none(),
-        "a second redemption writes no family and no token"
+        refresh.family(tenant, &f2.family_id, now).await?.is_none(),
+        "a second redemption writes no family"
     );
     ensure!(
         family_of(h1.clone()).await?.as_deref() == Some(f1.family_id.as_str()),
@@ -774,7 +760,7 @@ pub async fn codes_contract(
     );
     ensure!(
         codes
-            .redeem(tenant, &h1, &f1.family_id, Some((&f1, Some(&r1))), at(2))
+            .redeem(tenant, &h1, &f1.family_id, Some(&f1), at(2))
             .await?
             == Ok(()),
         "a retry of the redemption that won (same family) is answered Ok"
@@ -800,10 +786,10 @@ pub async fn codes_contract(
         family_of(h3.clone()).await?.is_some(),
         "a burnt code reads as used"
     );
-    let (f3, r3) = pair();
+    let f3 = pair();
     ensure!(
         codes
-            .redeem(tenant, &h3, &f3.family_id, Some((&f3, Some(&r3))), now)
+            .redeem(tenant, &h3, &f3.family_id, Some(&f3), now)
             .await?
             == Err(())
             && refresh.family(tenant, &f3.family_id, now).await?.is_none(),
@@ -842,11 +828,11 @@ pub async fn codes_contract(
 
     // A family revoked (tombstone) before the redemption wrote it stays revoked.
     let h7 = fresh_code().await?;
-    let (f7, r7) = pair();
+    let f7 = pair();
     refresh.revoke_family(tenant, &f7.family_id, now).await?;
     ensure!(
         codes
-            .redeem(tenant, &h7, &f7.family_id, Some((&f7, Some(&r7))), now)
+            .redeem(tenant, &h7, &f7.family_id, Some(&f7), now)
             .await?
             == Ok(()),
         "a code is redeemed into a family that a revocation left a tombstone for"
@@ -860,33 +846,13 @@ pub async fn codes_contract(
         "a family revoked before its redemption wrote it stays revoked: {fam7:?}"
     );
 
-    // A redemption whose token exists already commits nothing.
-    let h8 = fresh_code().await?;
-    let (f8, _) = pair();
-    let clash = RefreshToken {
-        family_id: f8.family_id.clone(),
-        ..r1.clone()
-    };
-    let res = codes
-        .redeem(tenant, &h8, &f8.family_id, Some((&f8, Some(&clash))), now)
-        .await;
-    ensure!(
-        !matches!(res, Ok(Ok(()))),
-        "a redemption whose refresh token exists already does not commit: {res:?}"
-    );
-    ensure!(
-        family_of(h8).await?.is_none()
-            && refresh.family(tenant, &f8.family_id, now).await?.is_none(),
-        "a redemption that did not commit leaves the code unused and writes no family"
-    );
-
     // 20 concurrent redemptions of one code: exactly one wins.
     let h9 = fresh_code().await?;
-    let pairs: Vec<(Family, RefreshToken)> = (0..20).map(|_| pair()).collect();
+    let pairs: Vec<Family> = (0..20).map(|_| pair()).collect();
     let results = join_all(
         pairs
             .iter()
-            .map(|(f, r)| codes.redeem(tenant, &h9, &f.family_id, Some((f, Some(r))), now))
+            .map(|f| codes.redeem(tenant, &h9, &f.family_id, Some(f), now))
             .collect(),
     )
     .await;
@@ -903,18 +869,17 @@ pub async fn codes_contract(
     let w = winners.first().copied().unwrap_or_default();
     let winner = pairs
         .get(w)
-        .map(|(f, _)| f.family_id.clone())
+        .map(|f| f.family_id.clone())
         .unwrap_or_default();
     ensure!(
         family_of(h9).await?.as_deref() == Some(winner.as_str()),
         "the code carries the winner's family"
     );
-    for (i, (f, r)) in pairs.iter().enumerate() {
+    for (i, f) in pairs.iter().enumerate() {
         let family = refresh.family(tenant, &f.family_id, now).await?.is_some();
-        let token = refresh.get(tenant, &r.token_hash, now).await?.is_some();
         ensure!(
-            family == (i == w) && token == (i == w),
-            "only the winning redemption wrote a family and a token (caller {i})"
+            family == (i == w),
+            "only the winning redemption wrote a family (caller {i})"
         );
     }
     Ok(())
@@ -922,74 +887,55 @@ pub async fn codes_contract(
 
 // ---- RefreshStore --------------------------------------------------------------
 
-/// Refresh tokens and families: issued atomically and once, expiry on read,
-/// the rotation transaction's four conditions and their failure mapping,
-/// revocation by tombstone.
-pub async fn refresh_contract(
-    refresh: &dyn RefreshStore,
-    users: &dyn UserStore,
-    seed: &dyn Seed,
-    tenant: &TenantId,
-    now: Now,
-) -> Outcome {
+/// Families and their refresh-token chains: written as given (a tombstone
+/// keeps them revoked), expiry on read, the rotation's one conditional write
+/// (current token unchanged, unexpired, family not revoked) with exactly one
+/// winner, revocation by tombstone.
+pub async fn refresh_contract(refresh: &dyn RefreshStore, tenant: &TenantId, now: Now) -> Outcome {
     let other = sibling(tenant)?;
     let cid = new_client_id()?;
-    let user = user_record(
-        tenant,
-        &new_user_id()?,
-        &format!("rt-{}", random_alphanumeric(10)),
-    );
-    seed.seed_user(&user).await?;
-    let uid = &user.user_id;
+    let uid = new_user_id()?;
     let t0 = now.secs();
     let at = |s: u64| Now(t0 + s);
-    let active =
-        |t: &Option<RefreshToken>| t.as_ref().is_some_and(|t| t.state == RefreshState::Active);
+    let with_chain = |ttl: u64| Family {
+        refresh: Some(chain_record(now, ttl)),
+        ..family_record(tenant, &cid, &uid, 2, now)
+    };
+    let chain_now = |f: &Family, when: Now| {
+        let id = f.family_id.clone();
+        async move {
+            Ok::<_, Violation>(
+                refresh
+                    .family(tenant, &id, when)
+                    .await?
+                    .and_then(|f| f.refresh),
+            )
+        }
+    };
 
-    // Issue.
-    let fam = family_record(tenant, &cid, uid, 0, now);
-    let t1 = token_of(&fam, now, 3600);
-    refresh.issue(&fam, &t1).await?;
-    let got = refresh.get(tenant, &t1.token_hash, now).await?;
-    ensure!(
-        active(&got) && got.as_ref().is_some_and(|g| same_token(g, &t1)),
-        "an issued token reads back as written, active"
-    );
-    let f = refresh
+    // Start: a family with its chain, and one without.
+    let fam = with_chain(3600);
+    refresh.start_family(&fam).await?;
+    let got = refresh
         .family(tenant, &fam.family_id, now)
         .await?
-        .ok_or_else(|| missing("an issued family"))?;
+        .ok_or_else(|| missing("a started family"))?;
     ensure!(
-        !f.revoked
-            && f.client_id == cid
-            && f.user_id == *uid
-            && f.pwd_version == 0
-            && f.created_at == fam.created_at
-            && f.expires_at == fam.expires_at,
-        "an issued family reads back as written: {f:?}"
+        same_family(&got, &fam),
+        "a family and its chain read back as written: {got:?}"
     );
-    ensure!(
-        matches!(
-            refresh.issue(&fam, &t1).await,
-            Err(StoreError::AlreadyExists)
-        ),
-        "issuing a token twice is AlreadyExists"
-    );
-    ensure!(
-        refresh.get(&other, &t1.token_hash, now).await?.is_none()
-            && refresh.family(&other, &fam.family_id, now).await?.is_none(),
-        "tokens and families are not visible under another tenant"
-    );
+    let bare = family_record(tenant, &cid, &uid, 2, now);
+    refresh.start_family(&bare).await?;
     ensure!(
         refresh
-            .get(tenant, &t1.token_hash, Now(t1.expires_at - 1))
+            .family(tenant, &bare.family_id, now)
             .await?
-            .is_some()
-            && refresh
-                .get(tenant, &t1.token_hash, Now(t1.expires_at))
-                .await?
-                .is_none(),
-        "a token reads as absent from its expiry on"
+            .is_some_and(|f| same_family(&f, &bare) && f.refresh.is_none()),
+        "a family without refresh tokens reads back without a chain"
+    );
+    ensure!(
+        refresh.family(&other, &fam.family_id, now).await?.is_none(),
+        "families are not visible under another tenant"
     );
     ensure!(
         refresh
@@ -1003,126 +949,116 @@ pub async fn refresh_contract(
         "a family reads as absent from its expiry on"
     );
 
-    // Rotation.
-    let t2 = successor_of(&t1, at(5));
+    // Rotation: one conditional write.
+    let c1 = fam.refresh.clone().ok_or_else(|| missing("chain"))?;
+    let c2 = next_of(&c1, at(5), "api");
     ensure!(
-        refresh.rotate(&t1, &t2, "salt-1", "api", at(5)).await? == Ok(()),
-        "an active token rotates"
+        refresh.rotate(&fam, &c2, c2.expires_at + 10, at(5)).await?,
+        "the current token rotates"
     );
-    let old = refresh
-        .get(tenant, &t1.token_hash, at(5))
+    let after = refresh
+        .family(tenant, &fam.family_id, at(5))
         .await?
-        .ok_or_else(|| missing("the rotated token"))?;
+        .ok_or_else(|| missing("the rotated family"))?;
     ensure!(
-        same_token(&old, &t1)
-            && old.state
-                == RefreshState::Rotated {
-                    at: t0 + 5,
-                    salt: "salt-1".into(),
-                    successor_hash: t2.token_hash.clone(),
-                    retry_scope: "api".into(),
-                },
-        "a rotation records when, the salt, the successor and the requested scope: {:?}",
-        old.state
+        after.refresh.as_ref() == Some(&c2)
+            && after.expires_at == c2.expires_at + 10
+            && !after.revoked
+            && after.client_id == cid
+            && after.created_at == fam.created_at,
+        "a rotation records the new current token, its generation and times, when it \
+         committed and the requested scope, and extends the family: {after:?}"
     );
-    let new = refresh.get(tenant, &t2.token_hash, at(5)).await?;
+    let c3 = next_of(&c1, at(6), "api");
     ensure!(
-        active(&new) && new.as_ref().is_some_and(|n| same_token(n, &t2)),
-        "a rotation writes the successor, active"
+        !refresh.rotate(&fam, &c3, c3.expires_at, at(6)).await?,
+        "a token that was rotated does not rotate again (the family as read is stale)"
     );
     ensure!(
-        refresh
-            .family(tenant, &fam.family_id, at(5))
-            .await?
-            .is_some_and(|f| f.expires_at == t2.expires_at),
-        "a rotation extends the family to its newest token's expiry"
+        chain_now(&fam, at(6)).await?.as_ref() == Some(&c2),
+        "a refused rotation writes nothing"
     );
-    let t3 = successor_of(&t1, at(6));
+    let c4 = next_of(&c2, at(7), "");
     ensure!(
-        refresh.rotate(&t1, &t3, "salt-2", "api", at(6)).await? == Err(RotateFailure::OldNotActive),
-        "a rotated token does not rotate again (OldNotActive)"
-    );
-    ensure!(
-        refresh.get(tenant, &t3.token_hash, at(6)).await?.is_none(),
-        "a refused rotation writes no successor"
-    );
-    let clash = RefreshToken {
-        token_hash: t1.token_hash.clone(),
-        ..successor_of(&t2, at(6))
-    };
-    ensure!(
-        refresh.rotate(&t2, &clash, "salt-3", "", at(6)).await? == Err(RotateFailure::Conflict),
-        "a rotation onto an existing successor is a Conflict"
+        refresh.rotate(&after, &c4, c4.expires_at, at(7)).await?
+            && chain_now(&fam, at(7))
+                .await?
+                .is_some_and(|c| c.generation == 2
+                    && c.last_rotation
+                        .as_ref()
+                        .is_some_and(|r| r.retry_scope.is_empty())),
+        "the new current token rotates in turn"
     );
     ensure!(
-        active(&refresh.get(tenant, &t2.token_hash, at(6)).await?),
-        "a conflicting rotation leaves the token active"
+        !refresh.rotate(&bare, &c2, c2.expires_at, at(7)).await?
+            && refresh
+                .family(tenant, &bare.family_id, at(7))
+                .await?
+                .is_some_and(|f| f.refresh.is_none()),
+        "a family without a chain does not rotate"
     );
 
-    // An expired token does not rotate.
-    let fe = family_record(tenant, &cid, uid, 0, now);
-    let te = token_of(&fe, now, 50);
-    refresh.issue(&fe, &te).await?;
+    // An expired current token does not rotate.
+    let fe = with_chain(50);
+    refresh.start_family(&fe).await?;
+    let ce = fe.refresh.clone().ok_or_else(|| missing("chain"))?;
     ensure!(
-        refresh
-            .rotate(&te, &successor_of(&te, at(50)), "s", "", at(50))
+        !refresh
+            .rotate(&fe, &next_of(&ce, at(50), ""), t0 + 4000, at(50))
             .await?
-            == Err(RotateFailure::OldNotActive),
-        "an expired token does not rotate (OldNotActive)"
+            && refresh
+                .rotate(&fe, &next_of(&ce, at(49), ""), t0 + 4000, at(49))
+                .await?,
+        "a current token rotates until its expiry, not from it on"
     );
 
-    // Revocation: every token of the family stops rotating.
-    refresh.revoke_family(tenant, &fam.family_id, at(7)).await?;
+    // Revocation: nothing rotates any more.
+    let fr = with_chain(3600);
+    refresh.start_family(&fr).await?;
+    refresh.revoke_family(tenant, &fr.family_id, at(7)).await?;
     let revoked = refresh
-        .family(tenant, &fam.family_id, at(7))
+        .family(tenant, &fr.family_id, at(7))
         .await?
         .ok_or_else(|| missing("the revoked family"))?;
     ensure!(
-        revoked.revoked && revoked.expires_at == t2.expires_at && revoked.client_id == cid,
+        revoked.revoked
+            && revoked.expires_at == fr.expires_at
+            && revoked.client_id == cid
+            && revoked.refresh == fr.refresh,
         "revoking a family marks it revoked and keeps the rest: {revoked:?}"
     );
-    let t5 = successor_of(&t2, at(8));
+    let cr = fr.refresh.clone().ok_or_else(|| missing("chain"))?;
     ensure!(
-        refresh.rotate(&t2, &t5, "s", "", at(8)).await? == Err(RotateFailure::FamilyRevoked),
-        "the newest token of a revoked family does not rotate (FamilyRevoked)"
+        !refresh
+            .rotate(&fr, &next_of(&cr, at(8), ""), t0 + 4000, at(8))
+            .await?
+            && chain_now(&fr, at(8)).await?.as_ref() == Some(&cr),
+        "the current token of a revoked family does not rotate, nothing written"
     );
-    ensure!(
-        active(&refresh.get(tenant, &t2.token_hash, at(8)).await?)
-            && refresh.get(tenant, &t5.token_hash, at(8)).await?.is_none(),
-        "a rotation refused for a revoked family writes nothing"
-    );
+    refresh.revoke_family(tenant, &fr.family_id, at(9)).await?;
     ensure!(
         refresh
-            .rotate(&t1, &successor_of(&t1, at(8)), "s", "", at(8))
+            .family(tenant, &fr.family_id, at(9))
             .await?
-            == Err(RotateFailure::FamilyRevoked),
-        "a rotated token of a revoked family reports FamilyRevoked first"
-    );
-    refresh.revoke_family(tenant, &fam.family_id, at(9)).await?;
-    ensure!(
-        refresh
-            .family(tenant, &fam.family_id, at(9))
-            .await?
-            .is_some_and(|f| f.revoked && f.expires_at == t2.expires_at),
+            .is_some_and(|f| f.revoked && f.expires_at == fr.expires_at),
         "revoking twice changes nothing"
     );
 
-    // A family that does not exist does not rotate.
-    let fk = family_record(tenant, &cid, uid, 0, now);
-    let orphan = RefreshToken {
-        family_id: random_token(16),
-        ..token_of(&fk, now, 3600)
-    };
-    refresh.issue(&fk, &orphan).await?;
+    // A family that does not exist does not rotate, and is not created.
+    let ghost = with_chain(3600);
+    let cg = ghost.refresh.clone().ok_or_else(|| missing("chain"))?;
     ensure!(
-        refresh
-            .rotate(&orphan, &successor_of(&orphan, at(1)), "s", "", at(1))
+        !refresh
+            .rotate(&ghost, &next_of(&cg, at(1), ""), t0 + 4000, at(1))
             .await?
-            == Err(RotateFailure::FamilyRevoked),
-        "a token whose family does not exist does not rotate (FamilyRevoked)"
+            && refresh
+                .family(tenant, &ghost.family_id, at(1))
+                .await?
+                .is_none(),
+        "a family that does not exist does not rotate"
     );
 
-    // A tombstone: a revocation before the family exists, kept by the issue.
+    // A tombstone: a revocation before the family exists, kept by the start.
     let tomb = random_token(16);
     refresh.revoke_family(tenant, &tomb, now).await?;
     // A tombstone alone (no client, no user) reads as no family: never a
@@ -1135,101 +1071,51 @@ pub async fn refresh_contract(
     );
     let ft = Family {
         family_id: tomb.clone(),
-        ..family_record(tenant, &cid, uid, 0, now)
+        ..with_chain(3600)
     };
-    let tt = token_of(&ft, now, 3600);
-    refresh.issue(&ft, &tt).await?;
+    refresh.start_family(&ft).await?;
     ensure!(
         refresh
             .family(tenant, &tomb, now)
             .await?
-            .is_some_and(|f| f.revoked && f.client_id == cid),
-        "a family issued over a tombstone stays revoked"
+            .is_some_and(|f| f.revoked && f.client_id == cid && f.refresh == ft.refresh),
+        "a family started over a tombstone stays revoked"
     );
+    let ct = ft.refresh.clone().ok_or_else(|| missing("chain"))?;
     ensure!(
-        refresh
-            .rotate(&tt, &successor_of(&tt, at(1)), "s", "", at(1))
-            .await?
-            == Err(RotateFailure::FamilyRevoked),
-        "a token issued over a tombstone does not rotate"
-    );
-
-    // The user's password changed since the family was born; an unknown user.
-    let fg = family_record(tenant, &cid, uid, 0, now);
-    let g1 = token_of(&fg, now, 3600);
-    refresh.issue(&fg, &g1).await?;
-    ensure!(
-        users.change_password(tenant, uid, 0, "new-hash").await?,
-        "change the user's password"
-    );
-    ensure!(
-        refresh
-            .rotate(&g1, &successor_of(&g1, at(1)), "s", "", at(1))
-            .await?
-            == Err(RotateFailure::PasswordChanged),
-        "a token born before a password change does not rotate (PasswordChanged)"
-    );
-    ensure!(
-        active(&refresh.get(tenant, &g1.token_hash, at(1)).await?),
-        "a rotation refused for a password change writes nothing"
-    );
-    let fh = family_record(tenant, &cid, &new_user_id()?, 0, now);
-    let h1 = token_of(&fh, now, 3600);
-    refresh.issue(&fh, &h1).await?;
-    ensure!(
-        refresh
-            .rotate(&h1, &successor_of(&h1, at(1)), "s", "", at(1))
-            .await?
-            == Err(RotateFailure::PasswordChanged),
-        "a token of a user who does not exist does not rotate (PasswordChanged)"
+        !refresh
+            .rotate(&ft, &next_of(&ct, at(1), ""), t0 + 4000, at(1))
+            .await?,
+        "a family started over a tombstone does not rotate"
     );
 
     // 20 concurrent rotations of one token: exactly one wins.
-    let fc = family_record(tenant, &cid, uid, 1, now);
-    let c1 = token_of(&fc, now, 3600);
-    refresh.issue(&fc, &c1).await?;
-    let successors: Vec<RefreshToken> = (0..20).map(|_| successor_of(&c1, at(20))).collect();
-    let salts: Vec<String> = (0..20).map(|i| format!("salt-{i}")).collect();
+    let fc = with_chain(3600);
+    refresh.start_family(&fc).await?;
+    let cc = fc.refresh.clone().ok_or_else(|| missing("chain"))?;
+    let nexts: Vec<RefreshChain> = (0..20).map(|_| next_of(&cc, at(20), "")).collect();
     let results = join_all(
-        successors
+        nexts
             .iter()
-            .zip(&salts)
-            .map(|(s, salt)| refresh.rotate(&c1, s, salt, "", at(20)))
+            .map(|n| refresh.rotate(&fc, n, n.expires_at, at(20)))
             .collect(),
     )
     .await;
     let winners: Vec<usize> = results
         .iter()
         .enumerate()
-        .filter(|(_, r)| matches!(r, Ok(Ok(()))))
+        .filter(|(_, r)| matches!(r, Ok(true)))
         .map(|(i, _)| i)
         .collect();
     ensure!(
-        winners.len() == 1
-            && results.iter().all(|r| matches!(
-                r,
-                Ok(Ok(()) | Err(RotateFailure::OldNotActive | RotateFailure::Conflict))
-            )),
-        "exactly one of 20 concurrent rotations wins, the others are OldNotActive or Conflict: {results:?}"
+        winners.len() == 1 && results.iter().all(Result::is_ok),
+        "exactly one of 20 concurrent rotations wins, the others are refused: {results:?}"
     );
     let w = winners.first().copied().unwrap_or_default();
-    let rotated = refresh
-        .get(tenant, &c1.token_hash, at(20))
-        .await?
-        .ok_or_else(|| missing("the rotated token"))?;
-    let expected_successor = successors.get(w).map(|s| s.token_hash.clone());
     ensure!(
-        matches!(&rotated.state, RefreshState::Rotated { successor_hash, .. }
-            if Some(successor_hash) == expected_successor.as_ref()),
-        "the rotated token names the winner's successor"
+        chain_now(&fc, at(20)).await?.as_ref() == nexts.get(w),
+        "the family holds the winner's chain"
     );
-    for (i, s) in successors.iter().enumerate() {
-        let exists = refresh.get(tenant, &s.token_hash, at(20)).await?.is_some();
-        ensure!(
-            exists == (i == w),
-            "only the winning rotation wrote its successor (caller {i})"
-        );
-    }
     Ok(())
 }
 
@@ -1444,7 +1330,7 @@ mod tests {
     #[tokio::test]
     async fn fake_refresh_tokens_keep_the_contract() {
         let s = FakeStore::new();
-        check(refresh_contract(&s, &s, &s, &tenant(), NOW).await);
+        check(refresh_contract(&s, &tenant(), NOW).await);
     }
 
     #[tokio::test]

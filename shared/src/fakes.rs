@@ -27,8 +27,8 @@ use crate::ports::{
 use crate::secrets::SecretError;
 use crate::state::Ports;
 use crate::store::{
-    AuthCode, Client, DEFAULT_REFRESH_TOKEN_TTL, Family, RefreshState, RefreshToken, Reservation,
-    RotateFailure, StoreError, Tenant, ThrottleSlots, User, normalize_username,
+    AuthCode, Client, DEFAULT_REFRESH_TOKEN_TTL, Family, LastRotation, RefreshChain, Reservation,
+    StoreError, Tenant, ThrottleSlots, User, normalize_username,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -101,6 +101,8 @@ struct StoredFamily {
     revoked_at: Option<u64>,
     created_at: Option<u64>,
     expires_at: Option<u64>,
+    /// The refresh-token chain's attributes (`rt_*`, `rotated_at`, `retry_scope`).
+    chain: Option<RefreshChain>,
 }
 
 impl StoredFamily {
@@ -121,6 +123,7 @@ impl StoredFamily {
             revoked: self.revoked.unwrap_or(false),
             created_at: self.created_at.unwrap_or(0),
             expires_at: self.expires_at.ok_or_else(|| missing("expires_at"))?,
+            refresh: self.chain.clone(),
         })
     }
 
@@ -133,6 +136,15 @@ impl StoredFamily {
         self.created_at = Some(f.created_at);
         self.revoked = Some(self.revoked.unwrap_or(f.revoked));
         self.expires_at = Some(f.expires_at);
+        if let Some(c) = &f.refresh {
+            // The adapter SETs the chain's attributes and leaves a stored
+            // rotation record alone.
+            let last_rotation = self.chain.as_ref().and_then(|s| s.last_rotation.clone());
+            self.chain = Some(RefreshChain {
+                last_rotation,
+                ..c.clone()
+            });
+        }
     }
 }
 
@@ -150,7 +162,6 @@ struct Tables {
     /// Username pointers, by normalized username.
     usernames: HashMap<Key, UserId>,
     codes: HashMap<Key, StoredCode>,
-    tokens: HashMap<Key, RefreshToken>,
     families: HashMap<Key, StoredFamily>,
     throttles: HashMap<Key, StoredThrottle>,
     login_txs: HashMap<Key, u64>,
@@ -176,7 +187,12 @@ pub struct FakeStore {
     /// (`"*"`: all of them), to test outage handling.
     failing: Mutex<Vec<String>>,
     calls: Mutex<Vec<&'static str>>,
+    /// One-shot actions run at the start of the next call of an operation
+    /// (a concurrent writer slipping in just before it).
+    before: Mutex<Vec<(String, BeforeHook)>>,
 }
+
+type BeforeHook = Box<dyn FnOnce(&FakeStore) + Send>;
 
 impl FakeStore {
     pub fn new() -> FakeStore {
@@ -192,6 +208,17 @@ impl FakeStore {
     async fn round_trip(&self, op: &'static str) -> StoreResult<()> {
         lock(&self.calls).push(op);
         YieldOnce(false).await;
+        let hooks: Vec<BeforeHook> = {
+            let mut before = lock(&self.before);
+            let (due, keep) = std::mem::take(&mut *before)
+                .into_iter()
+                .partition(|(o, _)| o == op);
+            *before = keep;
+            due.into_iter().map(|(_, h)| h).collect()
+        };
+        for hook in hooks {
+            hook(self);
+        }
         let failing = lock(&self.failing);
         if failing.iter().any(|f| f == "*" || f == op) {
             return Err(StoreError::Backend(format!("injected outage: {op}")));
@@ -205,6 +232,12 @@ impl FakeStore {
     /// one) fail with `StoreError::Backend` until [`FakeStore::heal`].
     pub fn fail(&self, op: &str) {
         lock(&self.failing).push(op.to_owned());
+    }
+
+    /// Runs `action` at the start of the next call of `op` (e.g.
+    /// `"refresh.rotate"`): a concurrent writer that commits just before it.
+    pub fn before(&self, op: &str, action: impl FnOnce(&FakeStore) + Send + 'static) {
+        lock(&self.before).push((op.to_owned(), Box::new(action)));
     }
 
     pub fn heal(&self) {
@@ -274,20 +307,12 @@ impl FakeStore {
             .insert((u.tenant.clone(), u.user_id.clone()), u.clone());
     }
 
-    /// Writes a refresh token as given (create-if-absent), as `Db::put_refresh_raw`.
-    pub fn put_refresh_raw(&self, rt: &RefreshToken) -> StoreResult<()> {
-        let mut tables = self.tables();
-        let key = k(&rt.tenant, &rt.token_hash);
-        if tables.tokens.contains_key(&key) {
-            return Err(StoreError::AlreadyExists);
-        }
-        tables.tokens.insert(key, rt.clone());
-        Ok(())
-    }
-
-    /// A refresh token as stored, expired or not (for assertions).
-    pub fn refresh_raw(&self, tenant: &TenantId, token_hash: &str) -> Option<RefreshToken> {
-        self.tables().tokens.get(&k(tenant, token_hash)).cloned()
+    /// A family as stored, expired or not (for assertions).
+    pub fn family_raw(&self, tenant: &TenantId, family_id: &str) -> Option<Family> {
+        self.tables()
+            .families
+            .get(&k(tenant, family_id))
+            .and_then(|f| f.to_family(tenant, family_id).ok())
     }
 
     /// A user as stored (for assertions).
@@ -444,7 +469,7 @@ impl CodeStore for FakeStore {
         tenant: &'a TenantId,
         code_hash: &'a str,
         family_id: &'a str,
-        issue: Option<(&'a Family, Option<&'a RefreshToken>)>,
+        family: Option<&'a Family>,
         now: Now,
     ) -> BoxFuture<'a, StoreResult<Result<(), ()>>> {
         Box::pin(async move {
@@ -458,30 +483,15 @@ impl CodeStore for FakeStore {
                 let mine = code.is_some_and(|c| c.code.family_id.as_deref() == Some(family_id));
                 return Ok(if mine { Ok(()) } else { Err(()) });
             }
-            if let Some((_, Some(rt))) = issue
-                && tables.tokens.contains_key(&k(&rt.tenant, &rt.token_hash))
-            {
-                // Only the token's put failed: the adapter reports the
-                // cancelled transaction as a backend error.
-                return Err(StoreError::Backend(
-                    "transaction cancelled: [\"None\", \"None\", \"ConditionalCheckFailed\"]"
-                        .into(),
-                ));
-            }
             if let Some(c) = tables.codes.get_mut(&key) {
                 c.mark_used(family_id, now);
             }
-            if let Some((f, rt)) = issue {
+            if let Some(f) = family {
                 tables
                     .families
                     .entry(k(&f.tenant, &f.family_id))
                     .or_default()
                     .write(f);
-                if let Some(rt) = rt {
-                    tables
-                        .tokens
-                        .insert(k(&rt.tenant, &rt.token_hash), rt.clone());
-                }
             }
             Ok(Ok(()))
         })
@@ -520,45 +530,6 @@ impl RefreshStore for FakeStore {
         })
     }
 
-    fn issue<'a>(
-        &'a self,
-        family: &'a Family,
-        token: &'a RefreshToken,
-    ) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            self.round_trip("refresh.issue").await?;
-            let mut tables = self.tables();
-            let tkey = k(&token.tenant, &token.token_hash);
-            if tables.tokens.contains_key(&tkey) {
-                return Err(StoreError::AlreadyExists);
-            }
-            tables
-                .families
-                .entry(k(&family.tenant, &family.family_id))
-                .or_default()
-                .write(family);
-            tables.tokens.insert(tkey, token.clone());
-            Ok(())
-        })
-    }
-
-    fn get<'a>(
-        &'a self,
-        tenant: &'a TenantId,
-        token_hash: &'a str,
-        now: Now,
-    ) -> BoxFuture<'a, StoreResult<Option<RefreshToken>>> {
-        Box::pin(async move {
-            self.round_trip("refresh.get").await?;
-            Ok(self
-                .tables()
-                .tokens
-                .get(&k(tenant, token_hash))
-                .filter(|t| t.expires_at > now.secs())
-                .cloned())
-        })
-    }
-
     fn family<'a>(
         &'a self,
         tenant: &'a TenantId,
@@ -578,60 +549,45 @@ impl RefreshStore for FakeStore {
 
     fn rotate<'a>(
         &'a self,
-        old: &'a RefreshToken,
-        successor: &'a RefreshToken,
-        salt: &'a str,
-        retry_scope: &'a str,
+        read: &'a Family,
+        next: &'a RefreshChain,
+        family_expires_at: u64,
         now: Now,
-    ) -> BoxFuture<'a, StoreResult<Result<(), RotateFailure>>> {
+    ) -> BoxFuture<'a, StoreResult<bool>> {
         Box::pin(async move {
             self.round_trip("refresh.rotate").await?;
             let mut tables = self.tables();
-            let t = &old.tenant;
-            let old_key = k(t, &old.token_hash);
-            let family_key = k(t, &old.family_id);
-            // The transaction's four conditions, each on the stored item.
-            let old_active = tables
-                .tokens
-                .get(&old_key)
-                .is_some_and(|s| s.state == RefreshState::Active && s.expires_at > now.secs());
-            let successor_new = !tables.tokens.contains_key(&k(t, &successor.token_hash));
-            let family_alive = tables
-                .families
-                .get(&family_key)
-                .is_some_and(|f| f.revoked == Some(false));
-            let password_same = tables
-                .users
-                .get(&(t.clone(), old.user_id.clone()))
-                .is_some_and(|u| u.pwd_version == old.pwd_version);
-            // The adapter's mapping of the cancellation reasons.
-            if !family_alive {
-                return Ok(Err(RotateFailure::FamilyRevoked));
+            let Some(read_chain) = &read.refresh else {
+                return Ok(false);
+            };
+            let Some(stored) = tables.families.get_mut(&k(&read.tenant, &read.family_id)) else {
+                return Ok(false);
+            };
+            // The adapter's condition: `rt_hash = :cur AND revoked = :f AND
+            // rt_expires_at > :now` (an absent attribute fails it).
+            let holds = stored.revoked == Some(false)
+                && stored.chain.as_ref().is_some_and(|c| {
+                    c.current_hash == read_chain.current_hash && c.expires_at > now.secs()
+                });
+            if !holds {
+                return Ok(false);
             }
-            if !password_same {
-                return Ok(Err(RotateFailure::PasswordChanged));
-            }
-            if !old_active {
-                return Ok(Err(RotateFailure::OldNotActive));
-            }
-            if !successor_new {
-                return Ok(Err(RotateFailure::Conflict));
-            }
-            if let Some(stored) = tables.tokens.get_mut(&old_key) {
-                stored.state = RefreshState::Rotated {
+            if let Some(c) = stored.chain.as_mut() {
+                c.current_hash = next.current_hash.clone();
+                c.generation = next.generation;
+                c.issued_at = now.secs();
+                c.expires_at = next.expires_at;
+                c.last_rotation = Some(LastRotation {
                     at: now.secs(),
-                    salt: salt.to_owned(),
-                    successor_hash: successor.token_hash.clone(),
-                    retry_scope: retry_scope.to_owned(),
-                };
+                    retry_scope: next
+                        .last_rotation
+                        .as_ref()
+                        .map(|r| r.retry_scope.clone())
+                        .unwrap_or_default(),
+                });
             }
-            tables
-                .tokens
-                .insert(k(t, &successor.token_hash), successor.clone());
-            if let Some(f) = tables.families.get_mut(&family_key) {
-                f.expires_at = Some(successor.expires_at);
-            }
-            Ok(Ok(()))
+            stored.expires_at = Some(family_expires_at);
+            Ok(true)
         })
     }
 

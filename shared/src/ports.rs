@@ -12,8 +12,7 @@ use crate::clock::Now;
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::secrets::SecretError;
 use crate::store::{
-    AuthCode, Client, Family, RefreshToken, Reservation, RotateFailure, StoreError, Tenant,
-    TrustedIssuer, User,
+    AuthCode, Client, Family, RefreshChain, Reservation, StoreError, Tenant, TrustedIssuer, User,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -71,15 +70,15 @@ pub trait CodeStore: Send + Sync {
         now: Now,
     ) -> BoxFuture<'a, StoreResult<Option<AuthCode>>>;
     /// Atomically: the code marked used (if unused and unexpired) with
-    /// `family_id`, and the family (the session the access token belongs to)
-    /// and its first refresh token, if any, written. `Err(())` when the code
+    /// `family_id`, and the family (the session the access token belongs to,
+    /// with its first refresh token if any) written. `Err(())` when the code
     /// was used or expired meanwhile; nothing written then.
     fn redeem<'a>(
         &'a self,
         tenant: &'a TenantId,
         code_hash: &'a str,
         family_id: &'a str,
-        issue: Option<(&'a Family, Option<&'a RefreshToken>)>,
+        family: Option<&'a Family>,
         now: Now,
     ) -> BoxFuture<'a, StoreResult<Result<(), ()>>>;
     /// Marks the code used without issuing anything (a wrong binding burns it).
@@ -91,42 +90,36 @@ pub trait CodeStore: Send + Sync {
     ) -> BoxFuture<'a, StoreResult<()>>;
 }
 
-/// Refresh tokens and their families.
+/// Refresh-token families: one item each, holding the session and its
+/// refresh-token chain (`RefreshChain`: only the current token's hash).
 pub trait RefreshStore: Send + Sync {
-    /// A new family (a session) without a refresh token: its access tokens
-    /// still die with it (revocation, password change).
+    /// Writes a new family (a session, with its first refresh token if it
+    /// has a chain). A family revoked before it was written (a code replayed
+    /// while its first redemption was still issuing) stays revoked.
     fn start_family<'a>(&'a self, family: &'a Family) -> BoxFuture<'a, StoreResult<()>>;
-    /// A new family with its first token, atomically.
-    fn issue<'a>(
-        &'a self,
-        family: &'a Family,
-        token: &'a RefreshToken,
-    ) -> BoxFuture<'a, StoreResult<()>>;
-    /// A token by hash; expired tokens are absent.
-    fn get<'a>(
-        &'a self,
-        tenant: &'a TenantId,
-        token_hash: &'a str,
-        now: Now,
-    ) -> BoxFuture<'a, StoreResult<Option<RefreshToken>>>;
-    /// A family by id; expired families are absent.
+    /// A family by id, read strongly consistently; expired families (and
+    /// revocation tombstones) are absent.
     fn family<'a>(
         &'a self,
         tenant: &'a TenantId,
         family_id: &'a str,
         now: Now,
     ) -> BoxFuture<'a, StoreResult<Option<Family>>>;
-    /// One transaction: old → rotated (committed at `now`, recording the
-    /// requested scope), successor written, family alive, password unchanged.
+    /// One conditional write: the chain moves to `next` only if its current
+    /// token is still `read`'s current token, unexpired at `now`, and the
+    /// family is not revoked. The family then lives at least until
+    /// `family_expires_at`. `false` when the condition failed (someone
+    /// rotated or revoked first): nothing written.
     fn rotate<'a>(
         &'a self,
-        old: &'a RefreshToken,
-        successor: &'a RefreshToken,
-        salt: &'a str,
-        retry_scope: &'a str,
+        read: &'a Family,
+        next: &'a RefreshChain,
+        family_expires_at: u64,
         now: Now,
-    ) -> BoxFuture<'a, StoreResult<Result<(), RotateFailure>>>;
-    /// Revokes every token of the family, the newest included.
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Revokes a family: every token of it, the newest included, and the
+    /// access tokens naming it as `sid`. Leaves a tombstone if the family
+    /// does not exist (yet).
     fn revoke_family<'a>(
         &'a self,
         tenant: &'a TenantId,

@@ -41,7 +41,7 @@ async fn dynamodb_codes_keep_the_contract() {
 #[tokio::test]
 async fn dynamodb_refresh_tokens_keep_the_contract() {
     let db = db().await;
-    check(contract::refresh_contract(&db, &db, &db, &fresh_tenant(), Now::system()).await);
+    check(contract::refresh_contract(&db, &fresh_tenant(), Now::system()).await);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use tollgate::clock::Now;
 use tollgate::crypto::{random_token, token_hash};
-use tollgate::store::{AuthCode, Family, RefreshState, RefreshToken, RotateFailure, StoreError};
+use tollgate::store::{AuthCode, Family, LastRotation, RefreshChain, StoreError};
 use tollgate::{ClientId, UserId};
 
 fn code_for(t: &TestTenant, code: &str, expires_at: u64) -> AuthCode {
@@ -36,21 +36,33 @@ fn family(t: &TestTenant, id: &str, now: Now) -> Family {
         revoked: false,
         created_at: now.secs(),
         expires_at: now.plus(3600),
+        refresh: Some(chain(now, 3600)),
     }
 }
 
-fn rt(t: &TestTenant, token: &str, family_id: &str, user: &str, expires_at: u64) -> RefreshToken {
-    RefreshToken {
-        tenant: t.tenant_id(),
-        token_hash: token_hash(token),
-        family_id: family_id.into(),
-        client_id: ClientId::parse("abcdefghij0123456789").unwrap(),
-        user_id: UserId::parse(user).unwrap(),
+fn chain(now: Now, ttl: u64) -> RefreshChain {
+    RefreshChain {
         scope: "api".into(),
-        pwd_version: 0,
-        issued_at: 1,
-        expires_at,
-        state: RefreshState::Active,
+        generation: 0,
+        current_hash: token_hash(&random_token(32)),
+        key: random_token(32),
+        issued_at: now.secs(),
+        expires_at: now.plus(ttl),
+        last_rotation: None,
+    }
+}
+
+fn next(c: &RefreshChain, now: Now) -> RefreshChain {
+    RefreshChain {
+        generation: c.generation + 1,
+        current_hash: token_hash(&random_token(32)),
+        issued_at: now.secs(),
+        expires_at: now.plus(3600),
+        last_rotation: Some(LastRotation {
+            at: now.secs(),
+            retry_scope: String::new(),
+        }),
+        ..c.clone()
     }
 }
 
@@ -112,116 +124,108 @@ async fn expired_items_still_in_the_table_are_absent() {
         .unwrap();
     assert!(r.is_err(), "an expired code cannot be consumed");
 
-    let token = random_token(32);
-    db.put_refresh_raw(&rt(&t, &token, "f1", "user1", now.secs() - 1))
-        .await
-        .unwrap();
+    // A family whose current token expired a second ago rotates no more;
+    // one whose own expiry passed reads as absent.
+    let mut f = family(&t, &random_token(16), now);
+    f.refresh = Some(chain(Now(now.secs() - 3600), 3599));
+    db.put_family_raw(&f).await.unwrap();
+    let c = f.refresh.clone().unwrap();
     assert!(
-        db.get_refresh(&t.tenant_id(), &token_hash(&token), now)
+        !db.rotate_chain(&f, &next(&c, now), now.plus(3600), now)
             .await
             .unwrap()
-            .is_none()
     );
-    // The same item is visible to a reader whose clock is before its expiry.
     assert!(
-        db.get_refresh(&t.tenant_id(), &token_hash(&token), Now(now.secs() - 10))
+        db.rotate_chain(&f, &next(&c, now), now.plus(3600), Now(now.secs() - 10))
             .await
-            .unwrap()
-            .is_some()
+            .unwrap(),
+        "the same item rotates for a writer whose clock is before its expiry"
     );
-
     let mut f = family(&t, "expired-fam", now);
     f.expires_at = now.secs() - 1;
-    let token2 = random_token(32);
-    db.issue_refresh(&f, &rt(&t, &token2, "expired-fam", "user1", now.plus(60)))
-        .await
-        .unwrap();
+    db.put_family_raw(&f).await.unwrap();
     assert!(
         db.get_family(&t.tenant_id(), "expired-fam", now)
             .await
             .unwrap()
             .is_none()
     );
+    assert!(
+        db.get_family(&t.tenant_id(), "expired-fam", Now(now.secs() - 10))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
-async fn failed_rotate_leaves_the_old_token_usable() {
+async fn failed_rotate_leaves_the_current_token_usable() {
     let t = TestTenant::new().await;
-    let user_id = t.user("rotor", &[]).await;
     let db = db().await;
     let now = Now::system();
-    let old_token = random_token(32);
-    let old = rt(&t, &old_token, "fam-r", &user_id, now.plus(3600));
-    let mut f = family(&t, "fam-r", now);
-    f.user_id = UserId::parse(&user_id).unwrap();
-    db.issue_refresh(&f, &old).await.unwrap();
+    let f = family(&t, &random_token(16), now);
+    db.put_family_raw(&f).await.unwrap();
+    let c1 = f.refresh.clone().unwrap();
 
-    // A successor whose key already exists makes the transaction fail...
-    let taken = random_token(32);
-    db.put_refresh_raw(&rt(&t, &taken, "other", &user_id, now.plus(3600)))
-        .await
-        .unwrap();
-    let clash = rt(&t, &taken, "fam-r", &user_id, now.plus(3600));
-    let r = db
-        .rotate_refresh(&old, &clash, "salt", "", now)
-        .await
-        .unwrap();
-    assert!(r.is_err(), "rotation onto an existing key must fail");
-    // ...and leaves the old token active and rotatable.
-    let still = db
-        .get_refresh(&t.tenant_id(), &token_hash(&old_token), now)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(still.state, RefreshState::Active);
-    let next = rt(&t, &random_token(32), "fam-r", &user_id, now.plus(3600));
-    db.rotate_refresh(&old, &next, "salt", "", now)
-        .await
-        .unwrap()
-        .unwrap();
-    let rotated = db
-        .get_refresh(&t.tenant_id(), &token_hash(&old_token), now)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(matches!(rotated.state, RefreshState::Rotated { .. }));
-    // A second rotation of the same old token is refused.
-    let again = rt(&t, &random_token(32), "fam-r", &user_id, now.plus(3600));
-    assert_eq!(
-        db.rotate_refresh(&old, &again, "salt", "", now)
+    // A rotation from a stale read (someone else's current token) fails...
+    let stale = Family {
+        refresh: Some(chain(now, 3600)),
+        ..f.clone()
+    };
+    assert!(
+        !db.rotate_chain(&stale, &next(&c1, now), now.plus(3600), now)
             .await
-            .unwrap(),
-        Err(RotateFailure::OldNotActive)
+            .unwrap()
+    );
+    // ...and leaves the current token as it was, rotatable.
+    let read = db
+        .get_family(&t.tenant_id(), &f.family_id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.refresh.as_ref(), Some(&c1));
+    let c2 = next(&c1, now);
+    assert!(
+        db.rotate_chain(&read, &c2, now.plus(3600), now)
+            .await
+            .unwrap()
+    );
+    let after = db
+        .get_family(&t.tenant_id(), &f.family_id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.refresh.as_ref(), Some(&c2));
+    // A second rotation from the same read is refused.
+    assert!(
+        !db.rotate_chain(&read, &next(&c1, now), now.plus(3600), now)
+            .await
+            .unwrap()
     );
 }
 
 #[tokio::test]
 async fn revoked_family_cannot_rotate() {
     let t = TestTenant::new().await;
-    let user_id = t.user("revokee", &[]).await;
     let db = db().await;
     let now = Now::system();
-    let token = random_token(32);
-    let old = rt(&t, &token, "fam-x", &user_id, now.plus(3600));
-    let mut f = family(&t, "fam-x", now);
-    f.user_id = UserId::parse(&user_id).unwrap();
-    db.issue_refresh(&f, &old).await.unwrap();
-    db.revoke_family(&t.tenant_id(), "fam-x", now)
+    let f = family(&t, &random_token(16), now);
+    db.put_family_raw(&f).await.unwrap();
+    db.revoke_family(&t.tenant_id(), &f.family_id, now)
         .await
         .unwrap();
     assert!(
-        db.get_family(&t.tenant_id(), "fam-x", now)
+        db.get_family(&t.tenant_id(), &f.family_id, now)
             .await
             .unwrap()
             .unwrap()
             .revoked
     );
-    let next = rt(&t, &random_token(32), "fam-x", &user_id, now.plus(3600));
-    assert_eq!(
-        db.rotate_refresh(&old, &next, "salt", "", now)
+    let c = f.refresh.clone().unwrap();
+    assert!(
+        !db.rotate_chain(&f, &next(&c, now), now.plus(3600), now)
             .await
-            .unwrap(),
-        Err(RotateFailure::FamilyRevoked)
+            .unwrap()
     );
 }
 
@@ -231,7 +235,8 @@ async fn hot_items_of_one_tenant_each_have_their_own_partition_key() {
     t.user("spread", &[]).await;
     let c = t.code_client().await;
     // A failed login (a throttle item), a login (login transaction and code),
-    // a code exchange (family and refresh token), a refresh (successor).
+    // a code exchange (the family with its refresh token), a refresh (the
+    // same family item, rotated).
     let page = t
         .authorize(&[
             ("response_type", "code"),
@@ -278,9 +283,13 @@ async fn hot_items_of_one_tenant_each_have_their_own_partition_key() {
         .iter()
         .map(|i| i.sort_key.split('#').next().unwrap())
         .collect();
-    for kind in ["USER", "UNAME", "THR", "TX", "CODE", "FAM", "RT"] {
+    for kind in ["USER", "UNAME", "THR", "TX", "CODE", "FAM"] {
         assert!(kinds.contains(kind), "no {kind} item among {kinds:?}");
     }
+    assert!(
+        !kinds.contains("RT"),
+        "refresh tokens live on their family item, not items of their own: {kinds:?}"
+    );
     let distinct: std::collections::BTreeSet<&&str> = hot.iter().collect();
     assert_eq!(
         distinct.len(),

@@ -193,36 +193,44 @@ pub struct AuthCode {
     pub family_id: Option<String>,
 }
 
+/// A family's refresh tokens (SPEC: Token). They form a chain: each token's
+/// successor is derived from it with the family's key, and only the newest
+/// token is stored, as a hash. An older token is recognised by its tag (also
+/// made with the key), so presenting one is detected as reuse, while a token
+/// nobody issued revokes nothing. One conditional write of the family item
+/// rotates the chain (`domain::refresh_rotation`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefreshState {
-    Active,
-    /// Rotated at `at` (when the rotation committed); the successor is
-    /// `HMAC(old token, salt)`, hashed to `successor_hash`. `retry_scope` is
-    /// the scope the rotating request asked for (normalized, `""` for none):
-    /// only a request asking for the same one is an exact retry.
-    Rotated {
-        at: u64,
-        salt: String,
-        successor_hash: String,
-        retry_scope: String,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub struct RefreshToken {
-    pub tenant: TenantId,
-    pub token_hash: String,
-    pub family_id: String,
-    pub client_id: ClientId,
-    pub user_id: UserId,
+pub struct RefreshChain {
+    /// The scope the chain was granted (it never changes; each refresh may
+    /// narrow its own access token).
     pub scope: String,
-    pub pwd_version: u64,
+    /// The current token's generation (0 for the first token).
+    pub generation: u64,
+    /// `token_hash` of the current token: the only token that may rotate.
+    pub current_hash: String,
+    /// The family's HMAC key (b64url, 256 bits): successors and tags are made
+    /// with it. It is never sent, and without the previous token it yields no
+    /// token.
+    pub key: String,
+    /// When the current token was issued, and when it expires.
     pub issued_at: u64,
     pub expires_at: u64,
-    pub state: RefreshState,
+    /// The rotation that made the current token (none for generation 0).
+    pub last_rotation: Option<LastRotation>,
 }
 
-/// A refresh-token family: everything issued from one authorization.
+/// What a rotation recorded for the exact-retry window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastRotation {
+    /// When it committed.
+    pub at: u64,
+    /// The scope the rotating request asked for (normalized, `""` for none):
+    /// only a request asking for the same one is an exact retry.
+    pub retry_scope: String,
+}
+
+/// A refresh-token family: everything issued from one authorization (the
+/// session its access tokens name as `sid`).
 #[derive(Debug, Clone)]
 pub struct Family {
     pub tenant: TenantId,
@@ -233,19 +241,8 @@ pub struct Family {
     pub revoked: bool,
     pub created_at: u64,
     pub expires_at: u64,
-}
-
-/// Why a rotation transaction did not commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RotateFailure {
-    /// The old token is no longer active (rotated or expired meanwhile).
-    OldNotActive,
-    /// The family was revoked.
-    FamilyRevoked,
-    /// The user's password changed since the family was born.
-    PasswordChanged,
-    /// Another transaction touched the same items; retry.
-    Conflict,
+    /// Its refresh tokens, when the client got one.
+    pub refresh: Option<RefreshChain>,
 }
 
 /// The answer to a throttle reservation.

@@ -7,17 +7,147 @@
 //! must not log the user out). The rotation state is judged before anything
 //! else about the request.
 
-use crate::crypto::{b64url, hmac_sha256};
+use crate::crypto::{b64url, b64url_decode, ct_eq, hmac_sha256};
 use crate::domain::scope;
 
 /// A retry of the same old token within this many seconds is not reuse.
 pub const RETRY_WINDOW: u64 = 10;
 
-/// The successor of a token: `HMAC(old token, salt)`. Only a holder of the old
-/// token can recompute it, and the salt is random per rotation, so an exact
-/// retry is answered without storing the successor itself.
-pub fn successor_of(token: &str, salt: &str) -> String {
-    b64url(&hmac_sha256(token.as_bytes(), salt.as_bytes()))
+/// A refresh token: `{family id}.{base64url(generation ‖ secret ‖ tag)}`
+/// (8 + 32 + 16 bytes). The family id says which family item to read (one
+/// strongly consistent read, no index); the secret carries the 256 bits of
+/// randomness (random for the first token, `HMAC(key, secret)` of its
+/// predecessor after that); the tag, `HMAC(key, family, generation, secret)`
+/// cut to 128 bits, proves the server made it. One `.`, so it is never
+/// mistaken for a JWT.
+pub struct TokenParts<'a> {
+    pub family_id: &'a str,
+    pub generation: u64,
+    secret: [u8; SECRET_LEN],
+    tag: [u8; TAG_LEN],
+}
+
+const SECRET_LEN: usize = 32;
+const TAG_LEN: usize = 16;
+const PAYLOAD_LEN: usize = 8 + SECRET_LEN + TAG_LEN;
+/// Family ids are 22 characters; anything much longer is not ours.
+const MAX_FAMILY_ID: usize = 64;
+
+/// Splits a presented refresh token; `None` when it cannot be one of ours.
+/// Nothing is verified here (see [`TokenParts::genuine`]).
+pub fn parse(token: &str) -> Option<TokenParts<'_>> {
+    let (family_id, payload) = token.split_once('.')?;
+    let id_ok = !family_id.is_empty()
+        && family_id.len() <= MAX_FAMILY_ID
+        && family_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !id_ok || payload.len() > 128 {
+        return None;
+    }
+    let bytes = b64url_decode(payload)?;
+    if bytes.len() != PAYLOAD_LEN {
+        return None;
+    }
+    let (generation, rest) = bytes.split_at(8);
+    let (secret, tag) = rest.split_at(SECRET_LEN);
+    Some(TokenParts {
+        family_id,
+        generation: u64::from_be_bytes(generation.try_into().ok()?),
+        secret: secret.try_into().ok()?,
+        tag: tag.try_into().ok()?,
+    })
+}
+
+fn tag_of(key: &[u8], family_id: &str, generation: u64, secret: &[u8]) -> [u8; TAG_LEN] {
+    let mut msg = Vec::with_capacity(16 + family_id.len() + 8 + SECRET_LEN);
+    msg.extend_from_slice(b"tollgate-rt-tag\0");
+    msg.extend_from_slice(family_id.as_bytes());
+    msg.push(0);
+    msg.extend_from_slice(&generation.to_be_bytes());
+    msg.extend_from_slice(secret);
+    let mac = hmac_sha256(key, &msg);
+    let mut tag = [0u8; TAG_LEN];
+    tag.copy_from_slice(&mac[..TAG_LEN]);
+    tag
+}
+
+fn encode(key: &[u8], family_id: &str, generation: u64, secret: &[u8; SECRET_LEN]) -> String {
+    let mut payload = Vec::with_capacity(PAYLOAD_LEN);
+    payload.extend_from_slice(&generation.to_be_bytes());
+    payload.extend_from_slice(secret);
+    payload.extend_from_slice(&tag_of(key, family_id, generation, secret));
+    format!("{family_id}.{}", b64url(&payload))
+}
+
+/// A family's first refresh token (generation 0) from its key and a fresh
+/// random secret.
+pub fn first_token(key: &[u8], family_id: &str, secret: &[u8; SECRET_LEN]) -> String {
+    encode(key, family_id, 0, secret)
+}
+
+impl TokenParts<'_> {
+    /// Whether the server made this token with the family's key (constant time).
+    pub fn genuine(&self, key: &[u8]) -> bool {
+        ct_eq(
+            &self.tag,
+            &tag_of(key, self.family_id, self.generation, &self.secret),
+        )
+    }
+
+    /// The token's successor. Only a holder of this token (its secret) and
+    /// the family's key can compute it, so an exact retry is answered without
+    /// storing the successor, and storage alone (key and hashes) yields no
+    /// token that works.
+    pub fn successor(&self, key: &[u8]) -> Option<String> {
+        let next = self.generation.checked_add(1)?;
+        let mut msg = Vec::with_capacity(16 + SECRET_LEN);
+        msg.extend_from_slice(b"tollgate-rt-next\0");
+        msg.extend_from_slice(&self.secret);
+        Some(encode(key, self.family_id, next, &hmac_sha256(key, &msg)))
+    }
+}
+
+/// Where a presented token stands in its family's chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Not made by the server for this family (or malformed): it revokes
+    /// nothing.
+    Forged,
+    /// The newest token: it may rotate.
+    Current,
+    /// The token the last rotation replaced: an exact retry or reuse.
+    Previous,
+    /// An older token of the family: reuse.
+    Older,
+}
+
+/// Judges a parsed token against its family's chain: `presented_hash` is the
+/// `token_hash` of the whole presented token, `key` the chain's decoded key.
+pub fn standing(
+    parts: &TokenParts<'_>,
+    presented_hash: &str,
+    current_generation: u64,
+    current_hash: &str,
+    key: &[u8],
+) -> Standing {
+    if !parts.genuine(key) || parts.generation > current_generation {
+        return Standing::Forged;
+    }
+    if parts.generation == current_generation {
+        // Generations are unique, so a genuine token of the current
+        // generation is the current token; the hash is checked all the same.
+        return if ct_eq(presented_hash.as_bytes(), current_hash.as_bytes()) {
+            Standing::Current
+        } else {
+            Standing::Forged
+        };
+    }
+    if parts.generation + 1 == current_generation {
+        Standing::Previous
+    } else {
+        Standing::Older
+    }
 }
 
 /// The requested scope in the form recorded at rotation (`""` when none was
@@ -111,10 +241,99 @@ mod tests {
         assert_eq!(recorded_scope(Some("a\"b")), None);
     }
 
+    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn chain() -> (String, String, String) {
+        let t0 = first_token(KEY, "fam_1-x", &[7u8; 32]);
+        let t1 = parse(&t0).unwrap().successor(KEY).unwrap();
+        let t2 = parse(&t1).unwrap().successor(KEY).unwrap();
+        (t0, t1, t2)
+    }
+
     #[test]
-    fn successors_depend_on_token_and_salt() {
-        assert_eq!(successor_of("t", "s"), successor_of("t", "s"));
-        assert_ne!(successor_of("t", "s"), successor_of("t", "s2"));
-        assert_ne!(successor_of("t", "s"), successor_of("u", "s"));
+    fn tokens_carry_their_family_and_generation_and_are_no_jwt() {
+        let (t0, t1, t2) = chain();
+        for (g, t) in [t0, t1, t2].iter().enumerate() {
+            let p = parse(t).unwrap();
+            assert_eq!(p.family_id, "fam_1-x");
+            assert_eq!(p.generation, g as u64);
+            assert!(p.genuine(KEY));
+            assert_eq!(t.matches('.').count(), 1);
+            assert!(t.len() < 128, "{}", t.len());
+        }
+    }
+
+    #[test]
+    fn successors_are_deterministic_and_depend_on_token_and_key() {
+        let (t0, t1, _) = chain();
+        assert_eq!(parse(&t0).unwrap().successor(KEY).unwrap(), t1);
+        let other_key = b"another key of the same length!!";
+        assert_ne!(parse(&t0).unwrap().successor(other_key).unwrap(), t1);
+        let other_first = first_token(KEY, "fam_1-x", &[8u8; 32]);
+        assert_ne!(parse(&other_first).unwrap().successor(KEY).unwrap(), t1);
+    }
+
+    #[test]
+    fn a_token_is_judged_by_its_place_in_the_chain() {
+        let (t0, t1, t2) = chain();
+        let current = crate::crypto::token_hash(&t2);
+        let judge = |t: &str| {
+            standing(
+                &parse(t).unwrap(),
+                &crate::crypto::token_hash(t),
+                2,
+                &current,
+                KEY,
+            )
+        };
+        assert_eq!(judge(&t2), Standing::Current);
+        assert_eq!(judge(&t1), Standing::Previous);
+        assert_eq!(judge(&t0), Standing::Older);
+        // The next token is not issued yet: nobody can hold it legitimately.
+        let t3 = parse(&t2).unwrap().successor(KEY).unwrap();
+        assert_eq!(judge(&t3), Standing::Forged);
+    }
+
+    #[test]
+    fn anything_not_made_with_the_key_is_forged() {
+        let (_, t1, t2) = chain();
+        let current = crate::crypto::token_hash(&t2);
+        // Another key (another family's, or a guess) with a known family id.
+        let stranger = first_token(b"attacker", "fam_1-x", &[1u8; 32]);
+        let p = parse(&stranger).unwrap();
+        assert_eq!(
+            standing(&p, &crate::crypto::token_hash(&stranger), 2, &current, KEY),
+            Standing::Forged
+        );
+        // A bit flipped in the secret or the generation of a genuine token.
+        let mut bytes = b64url_decode(t1.split_once('.').unwrap().1).unwrap();
+        bytes[12] ^= 1;
+        let tampered = format!("fam_1-x.{}", b64url(&bytes));
+        assert!(!parse(&tampered).unwrap().genuine(KEY));
+        let mut bytes = b64url_decode(t1.split_once('.').unwrap().1).unwrap();
+        bytes[7] = 0;
+        let regen = format!("fam_1-x.{}", b64url(&bytes));
+        assert!(!parse(&regen).unwrap().genuine(KEY));
+        // The same token under another family id.
+        let moved = t1.replacen("fam_1-x", "fam_1-y", 1);
+        assert!(!parse(&moved).unwrap().genuine(KEY));
+    }
+
+    #[test]
+    fn malformed_tokens_do_not_parse() {
+        let (t0, ..) = chain();
+        for bad in [
+            "",
+            ".",
+            "abc",
+            "a.b",
+            "a.b.c",
+            &t0[..t0.len() - 1],
+            &format!("{t0}A"),
+            &format!("fam!.{}", t0.split_once('.').unwrap().1),
+            &format!("{}.{}", "f".repeat(65), t0.split_once('.').unwrap().1),
+        ] {
+            assert!(parse(bad).is_none(), "{bad}");
+        }
     }
 }

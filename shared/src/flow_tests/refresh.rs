@@ -4,7 +4,6 @@
 
 use super::*;
 use crate::ports::UserStore;
-use crate::store::RefreshState;
 
 fn assert_revoked(r: &Resp) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
@@ -31,12 +30,15 @@ async fn refresh_rotates_the_token_and_the_successor_works() {
     let claims = w.verify_jwt(b["access_token"].as_str().unwrap());
     assert_eq!(claims["sub"], alice.as_str());
     assert_eq!(claims["iat"], T0 + 30);
-    let old = w
+    let family = w
         .fakes
         .store
-        .refresh_raw(&w.tenant, &token_hash(&rt1))
+        .family_raw(&w.tenant, rt1.split_once('.').unwrap().0)
         .unwrap();
-    assert!(matches!(old.state, RefreshState::Rotated { at, .. } if at == T0 + 30));
+    let chain = family.refresh.unwrap();
+    assert_eq!(chain.generation, 1);
+    assert_eq!(chain.current_hash, token_hash(&rt2));
+    assert_eq!(chain.last_rotation.unwrap().at, T0 + 30);
     w.advance(30);
     refresh_of(&w.refresh(&app, &rt2, None).await);
 }
@@ -219,4 +221,94 @@ async fn disabled_user_cannot_refresh() {
     u.enabled = false;
     w.fakes.store.put_user_raw(&u);
     assert_revoked(&w.refresh(&app, &rt1, None).await);
+}
+
+#[tokio::test]
+async fn an_older_token_of_the_family_is_reuse_and_revokes_it() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, None).await);
+    let rt3 = refresh_of(&w.refresh(&app, &rt2, None).await);
+    // Inside the retry window, but two generations back: never a retry.
+    w.advance(1);
+    assert_revoked(&w.refresh(&app, &rt1, None).await);
+    assert_revoked(&w.refresh(&app, &rt3, None).await);
+    assert_eq!(
+        w.introspect(&app, &rt3).await.json(),
+        serde_json::json!({"active": false})
+    );
+}
+
+#[tokio::test]
+async fn a_forged_token_naming_a_real_family_revokes_nothing() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    let family_id = rt1.split_once('.').unwrap().0;
+    // Anyone who saw an access token knows its family (`sid`): a token made
+    // up for it, with another key or with bits flipped, is no token at all.
+    let stranger =
+        crate::domain::refresh_rotation::first_token(b"attacker's key", family_id, &[9u8; 32]);
+    let mut flipped = rt1.clone().into_bytes();
+    let last = flipped.len() - 3;
+    flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    for forged in [stranger, flipped, format!("{family_id}.AAAA")] {
+        assert_revoked(&w.refresh(&app, &forged, None).await);
+        assert_eq!(w.revoke(&app, &forged).await.status, StatusCode::OK);
+    }
+    refresh_of(&w.refresh(&app, &rt1, None).await);
+}
+
+#[tokio::test]
+async fn a_password_change_racing_the_rotation_leaves_no_live_token() {
+    let w = World::new();
+    let app = w.code_client();
+    let alice = w.alice();
+    let rt1 = w.refresh_token(&app, &alice, "api").await;
+    // The password changes after the refresh read the user and before its
+    // rotation commits.
+    let (tenant, user) = (w.tenant.clone(), alice.clone());
+    w.fakes.store.before("refresh.rotate", move |store| {
+        let mut u = store.user_raw(&tenant, &user).unwrap();
+        u.pwd_version += 1;
+        store.put_user_raw(&u);
+    });
+    assert_revoked(&w.refresh(&app, &rt1, None).await);
+    let family = w
+        .fakes
+        .store
+        .family_raw(&w.tenant, rt1.split_once('.').unwrap().0)
+        .unwrap();
+    assert!(
+        family.revoked,
+        "the family that rotated during the change died"
+    );
+    assert_revoked(&w.refresh(&app, &rt1, None).await);
+}
+
+#[tokio::test]
+async fn a_refresh_is_one_read_of_the_family_one_of_the_user_one_write_and_a_reread() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    w.fakes.store.clear_calls();
+    refresh_of(&w.refresh(&app, &rt1, None).await);
+    let storage: Vec<_> = w
+        .fakes
+        .store
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("refresh.") || c.starts_with("users."))
+        .collect();
+    assert_eq!(
+        storage,
+        [
+            "refresh.family",
+            "users.by_id",
+            "refresh.rotate",
+            "users.by_id"
+        ]
+    );
 }

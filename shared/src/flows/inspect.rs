@@ -9,11 +9,12 @@
 use crate::AppState;
 use crate::clock::Now;
 use crate::crypto::token_hash;
+use crate::domain::refresh_rotation::{Standing, parse, standing};
 use crate::domain::sliding_expiry::{Sliding, WRITE_INTERVAL};
 use crate::error::OAuthError;
 use crate::ids::{ClientId, UserId};
 use crate::jwt::{VerifiedAccessToken, verify_access_token};
-use crate::store::{Client, RefreshState, RefreshToken, Tenant, User};
+use crate::store::{Client, Family, RefreshChain, Tenant, User};
 use std::sync::Arc;
 
 /// An active access token.
@@ -27,11 +28,21 @@ pub struct ActiveAccess {
     pub client: Arc<Client>,
 }
 
-/// An active refresh token.
+/// An active refresh token: its family's current token.
 #[derive(Debug)]
 pub struct ActiveRefresh {
-    pub token: RefreshToken,
+    pub family: Family,
+    pub chain: RefreshChain,
     pub user: User,
+}
+
+/// A refresh token the server made (its tag verifies with its family's key),
+/// with its family (revoked or not) and its place in the chain.
+#[derive(Debug)]
+pub struct KnownRefresh {
+    pub family: Family,
+    pub chain: RefreshChain,
+    pub standing: Standing,
 }
 
 /// Whether a token that verifies looks like a JWT (three dot-separated parts).
@@ -181,7 +192,45 @@ pub async fn access_token(
     }))
 }
 
-/// The refresh token's state at `now`: active only while it is the newest,
+/// The family of a refresh token the server made, if that family is still
+/// stored (unexpired); `None` for anything else (malformed, forged, unknown).
+pub async fn known_refresh(
+    state: &AppState,
+    tenant: &crate::ids::TenantId,
+    raw: &str,
+    now: Now,
+) -> Result<Option<KnownRefresh>, OAuthError> {
+    let Some(parts) = parse(raw).filter(|_| raw.len() <= 256) else {
+        return Ok(None);
+    };
+    let Some(family) = state
+        .refresh_tokens()
+        .family(tenant, parts.family_id, now)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(chain) = family.refresh.clone() else {
+        return Ok(None);
+    };
+    let Some(key) = crate::crypto::b64url_decode(&chain.key) else {
+        return Ok(None);
+    };
+    let place = standing(
+        &parts,
+        &token_hash(raw),
+        chain.generation,
+        &chain.current_hash,
+        &key,
+    );
+    Ok((place != Standing::Forged).then_some(KnownRefresh {
+        family,
+        chain,
+        standing: place,
+    }))
+}
+
+/// The refresh token's state at `now`: active only while it is the current,
 /// unexpired token of a live family whose user and client are still there.
 pub async fn refresh_token(
     state: &AppState,
@@ -189,30 +238,28 @@ pub async fn refresh_token(
     raw: &str,
     now: Now,
 ) -> Result<Option<ActiveRefresh>, OAuthError> {
-    if raw.is_empty() || raw.len() > 256 {
-        return Ok(None);
-    }
-    let Some(token) = state
-        .refresh_tokens()
-        .get(&tenant.id, &token_hash(raw), now)
-        .await?
+    let Some(KnownRefresh {
+        family,
+        chain,
+        standing,
+    }) = known_refresh(state, &tenant.id, raw, now).await?
     else {
         return Ok(None);
     };
-    if token.state != RefreshState::Active {
+    if standing != Standing::Current || family.revoked || chain.expires_at <= now.secs() {
         return Ok(None);
     }
-    let (family, user, client) = tokio::join!(
-        state
-            .refresh_tokens()
-            .family(&tenant.id, &token.family_id, now),
-        state.users().user(&tenant.id, &token.user_id),
-        state.enabled_client(&tenant.id, token.client_id.as_str()),
+    let (user, client) = tokio::join!(
+        state.users().user(&tenant.id, &family.user_id),
+        state.enabled_client(&tenant.id, family.client_id.as_str()),
     );
-    let family_alive = family?.is_some_and(|f| !f.revoked);
-    let user = user?.filter(|u| u.enabled && u.pwd_version == token.pwd_version);
-    match (family_alive, user, client?) {
-        (true, Some(user), Some(_)) => Ok(Some(ActiveRefresh { token, user })),
+    let user = user?.filter(|u| u.enabled && u.pwd_version == family.pwd_version);
+    match (user, client?) {
+        (Some(user), Some(_)) => Ok(Some(ActiveRefresh {
+            family,
+            chain,
+            user,
+        })),
         _ => Ok(None),
     }
 }

@@ -5,13 +5,14 @@
 
 use crate::AppState;
 use crate::clock::Now;
-use crate::crypto::{random_token, token_hash};
+use crate::crypto::{b64url, random_bytes, token_hash};
 use crate::domain::refresh_eligibility::gets_refresh_token;
+use crate::domain::refresh_rotation::first_token;
 use crate::error::OAuthError;
 use crate::jwt::{AccessToken, IdToken};
 use crate::outcome::Tokens;
 use crate::scope;
-use crate::store::{Client, Family, RefreshState, RefreshToken, Tenant, User};
+use crate::store::{Client, Family, RefreshChain, Tenant, User};
 
 /// Who issues, to whom, when.
 pub struct Issuer<'a> {
@@ -34,11 +35,11 @@ pub struct UserGrant<'a> {
 }
 
 /// A user's tokens, signed but not yet stored: the session (family) every
-/// one of them belongs to, and the refresh token if the client gets one.
+/// one of them belongs to, with the refresh token's chain if the client gets
+/// one.
 pub struct Minted {
     pub tokens: Tokens,
     pub family: Family,
-    pub refresh: Option<RefreshToken>,
 }
 
 impl Issuer<'_> {
@@ -67,13 +68,13 @@ impl Issuer<'_> {
 
     /// A session for a user's tokens: it lives as long as its refresh tokens,
     /// or, without one, as long as its access token can (sliding included).
-    pub fn family(&self, user: &User, family_id: String, with_refresh: bool) -> Family {
+    pub fn family(&self, user: &User, family_id: String, refresh: Option<RefreshChain>) -> Family {
         // Never shorter than the access tokens it vouches for.
         let access = self
             .tenant
             .access_token_ttl
             .max(self.tenant.sliding_max.unwrap_or(0));
-        let lifetime = if with_refresh {
+        let lifetime = if refresh.is_some() {
             self.tenant.refresh_token_ttl.max(access)
         } else {
             access
@@ -87,6 +88,7 @@ impl Issuer<'_> {
             revoked: false,
             created_at: self.now.secs(),
             expires_at: self.now.plus(lifetime),
+            refresh,
         }
     }
 
@@ -126,26 +128,25 @@ impl Issuer<'_> {
         } else {
             None
         };
-        let with_refresh = gets_refresh_token(self.client, g.scope);
-        let family = self.family(g.user, g.family_id.clone(), with_refresh);
-        let (refresh_token, refresh) = if with_refresh {
-            let token = random_token(32);
-            let rt = RefreshToken {
-                tenant: self.tenant.id.clone(),
-                token_hash: token_hash(&token),
-                family_id: g.family_id,
-                client_id: self.client.client_id.clone(),
-                user_id: g.user.user_id.clone(),
+        // A refresh token: a fresh family key and a random first secret; the
+        // family stores the key and the token's hash, never the token.
+        let (refresh_token, chain) = if gets_refresh_token(self.client, g.scope) {
+            let key = random_bytes::<32>();
+            let token = first_token(&key, &g.family_id, &random_bytes::<32>());
+            let chain = RefreshChain {
                 scope: g.scope.to_owned(),
-                pwd_version: g.user.pwd_version,
+                generation: 0,
+                current_hash: token_hash(&token),
+                key: b64url(&key),
                 issued_at: self.now.secs(),
                 expires_at: self.now.plus(self.tenant.refresh_token_ttl),
-                state: RefreshState::Active,
+                last_rotation: None,
             };
-            (Some(token), Some(rt))
+            (Some(token), Some(chain))
         } else {
             (None, None)
         };
+        let family = self.family(g.user, g.family_id, chain);
         Ok(Minted {
             tokens: Tokens {
                 access_token,
@@ -155,18 +156,16 @@ impl Issuer<'_> {
                 id_token,
             },
             family,
-            refresh,
         })
     }
 
     /// Mints and stores (the password grant: nothing else to write atomically).
     pub async fn user_tokens_stored(&self, g: UserGrant<'_>) -> Result<Tokens, OAuthError> {
         let minted = self.user_tokens(g).await?;
-        let store = self.state.refresh_tokens();
-        match &minted.refresh {
-            Some(rt) => store.issue(&minted.family, rt).await?,
-            None => store.start_family(&minted.family).await?,
-        }
+        self.state
+            .refresh_tokens()
+            .start_family(&minted.family)
+            .await?;
         Ok(minted.tokens)
     }
 }

@@ -87,7 +87,7 @@ async fn introspect(
     let Some(active) = inspect::refresh_token(state, &tenant, token, now).await? else {
         return Ok(Outcome::Inactive);
     };
-    if !caller.introspect && active.token.client_id != caller.client_id {
+    if !caller.introspect && active.family.client_id != caller.client_id {
         return Ok(Outcome::Inactive);
     }
     Ok(Outcome::Active(refresh_answer(
@@ -98,20 +98,20 @@ async fn introspect(
 }
 
 fn refresh_answer(issuer: &str, active: &inspect::ActiveRefresh, token_endpoint: String) -> Value {
-    let t = &active.token;
+    let (f, c) = (&active.family, &active.chain);
     // A refresh token is meant for the token endpoint; its `jti` is derived
     // from the stored hash, never the token itself.
-    let jti = crate::crypto::b64url(&crate::crypto::sha256(t.token_hash.as_bytes())[..16]);
+    let jti = crate::crypto::b64url(&crate::crypto::sha256(c.current_hash.as_bytes())[..16]);
     json!({
         "active": true,
         "iss": issuer,
-        "sub": t.user_id.as_str(),
+        "sub": f.user_id.as_str(),
         "aud": token_endpoint,
-        "client_id": t.client_id.as_str(),
-        "scope": t.scope,
+        "client_id": f.client_id.as_str(),
+        "scope": c.scope,
         "token_type": "refresh_token",
-        "exp": t.expires_at,
-        "iat": t.issued_at,
+        "exp": c.expires_at,
+        "iat": c.issued_at,
         "jti": jti,
         "username": active.user.username,
     })

@@ -9,7 +9,6 @@
 
 use crate::AppState;
 use crate::clock::Now;
-use crate::crypto::token_hash;
 use crate::error::OAuthError;
 use crate::flows::{client_auth, cors, inspect};
 use crate::http::{Response, form_params, tenant_route};
@@ -78,23 +77,21 @@ async fn revoke(
         }
         return Ok(Outcome::Done);
     }
-    if token.len() <= 256
-        && let Some(rt) = state
-            .refresh_tokens()
-            .get(tenant_id, &token_hash(token), now)
-            .await?
-        && rt.client_id == caller.client_id
+    // A refresh token of any generation the server made (the current one, or
+    // an older one of the same family) ends the family.
+    if let Some(known) = inspect::known_refresh(state, tenant_id, token, now).await?
+        && known.family.client_id == caller.client_id
     {
         state
             .refresh_tokens()
-            .revoke_family(tenant_id, &rt.family_id, now)
+            .revoke_family(tenant_id, &known.family.family_id, now)
             .await?;
         crate::audit::record(
             crate::audit::Event::TokenRevoked,
             tenant_id,
             crate::audit::Subject {
                 client: Some(&caller.client_id),
-                user: Some(&rt.user_id),
+                user: Some(&known.family.user_id),
                 detail: Some("refresh_token"),
             },
         );

@@ -97,9 +97,14 @@ pub async fn grant(
             family_id: family_id.clone(),
         })
         .await?;
-    let issue = Some((&minted.family, minted.refresh.as_ref()));
     match codes
-        .redeem(tenant, &code_hash, &family_id, issue, ctx.now)
+        .redeem(
+            tenant,
+            &code_hash,
+            &family_id,
+            Some(&minted.family),
+            ctx.now,
+        )
         .await?
     {
         Ok(()) => Ok(minted.tokens.into()),

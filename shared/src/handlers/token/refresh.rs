@@ -1,24 +1,29 @@
 //! grant_type=refresh_token (token and refresh endpoints).
 //!
-//! The token's rotation state is looked at before anything else: a token that
-//! was already rotated is either an exact retry — the same client, the same
-//! token and the same requested `scope`, within 10 s of the rotation's commit,
-//! while its successor is still unused — which gets the same successor, or it
-//! is reuse, which revokes the whole family whatever else is wrong with the
-//! request. Only an active token goes on to the client binding, the scope
-//! (which can only shrink) and the rotation, one transaction.
+//! The token names its family; the family item holds the chain (the current
+//! token's hash, the family's key, the last rotation). The token's place in
+//! the chain is looked at before anything else: a token the last rotation
+//! replaced is either an exact retry — the same client, the same token and
+//! the same requested `scope`, within 10 s of the rotation's commit, while its
+//! successor is still unused — which gets the same successor, or it is reuse,
+//! like any older token of the family, which revokes the whole family whatever
+//! else is wrong with the request. A token the server did not make revokes
+//! nothing. Only the current token goes on to the client binding, the scope
+//! (which can only shrink) and the rotation: one conditional write of the
+//! family item. The user is read again after it commits, so a password change
+//! (or a disable) that raced the rotation leaves no live token.
 
 use super::GrantCtx;
 use crate::clock::Now;
-use crate::crypto::{random_token, token_hash};
+use crate::crypto::{b64url_decode, token_hash};
 use crate::domain::refresh_eligibility::may_refresh;
 use crate::domain::refresh_rotation::{
-    Presented, Rotation, is_exact_retry, recorded_scope, successor_of,
+    Presented, Rotation, Standing, is_exact_retry, parse, recorded_scope, standing,
 };
 use crate::error::OAuthError;
 use crate::outcome::{TokenOutcome, Tokens};
 use crate::scope;
-use crate::store::{RefreshState, RefreshToken, RotateFailure, User};
+use crate::store::{Family, LastRotation, RefreshChain, User};
 use std::time::Duration;
 
 const ATTEMPTS: u32 = 8;
@@ -32,107 +37,121 @@ pub async fn grant(
     let client = &ctx.client.client;
     let store = ctx.state.refresh_tokens();
     let tenant = &ctx.tenant.id;
+    let unknown = || {
+        if may_refresh(client) {
+            OAuthError::invalid_grant(REVOKED)
+        } else {
+            not_registered()
+        }
+    };
+    let Some(parts) = parse(token) else {
+        return Err(unknown());
+    };
     let hash = token_hash(token);
     let retry_scope = recorded_scope(requested);
     for attempt in 0..ATTEMPTS {
-        let Some(old) = store.get(tenant, &hash, ctx.now).await? else {
-            return Err(if may_refresh(client) {
-                OAuthError::invalid_grant(REVOKED)
-            } else {
-                not_registered()
-            });
+        let Some((family, chain, key)) = chain_of(
+            store.family(tenant, parts.family_id, ctx.now).await?,
+            ctx.now,
+        ) else {
+            return Err(unknown());
         };
 
-        // 1. Rotation state first: a rotated token is an exact retry or reuse.
-        if let RefreshState::Rotated {
-            at,
-            salt,
-            successor_hash,
-            retry_scope: recorded,
-        } = &old.state
-        {
-            let successor = successor_of(token, salt);
-            let successor_live = token_hash(&successor) == *successor_hash
-                && store
-                    .get(tenant, successor_hash, ctx.now)
-                    .await?
-                    .is_some_and(|s| s.state == RefreshState::Active);
-            let exact = is_exact_retry(
-                &Presented {
-                    same_client: old.client_id == client.client_id,
-                    scope: retry_scope.as_deref(),
-                    now: ctx.now.secs(),
-                },
-                &Rotation {
-                    committed_at: *at,
-                    scope: recorded,
-                    successor_live,
-                },
-            );
-            if !exact {
-                crate::audit::record(
-                    crate::audit::Event::RefreshReuseDetected,
-                    tenant,
-                    crate::audit::Subject {
-                        client: Some(&client.client_id),
-                        user: Some(&old.user_id),
-                        detail: Some("family revoked"),
-                    },
+        // 1. The token's place in the chain first.
+        match standing(&parts, &hash, chain.generation, &chain.current_hash, &key) {
+            Standing::Forged => return Err(unknown()),
+            Standing::Current => {}
+            place @ (Standing::Previous | Standing::Older) => {
+                let successor = parts.successor(&key);
+                let exact = place == Standing::Previous
+                    && chain.last_rotation.as_ref().is_some_and(|last| {
+                        is_exact_retry(
+                            &Presented {
+                                same_client: family.client_id == client.client_id,
+                                scope: retry_scope.as_deref(),
+                                now: ctx.now.secs(),
+                            },
+                            &Rotation {
+                                committed_at: last.at,
+                                scope: &last.retry_scope,
+                                // The chain's current token is this token's
+                                // successor: it has not been used.
+                                successor_live: successor
+                                    .as_deref()
+                                    .is_some_and(|s| token_hash(s) == chain.current_hash),
+                            },
+                        )
+                    });
+                let (true, Some(successor)) = (exact, successor) else {
+                    return Err(reuse(ctx, &family).await?);
+                };
+                let user = live_user(ctx, &family).await?;
+                let access_scope =
+                    scope::narrow(&chain.scope, requested).map_err(OAuthError::invalid_scope)?;
+                return Ok(
+                    tokens(ctx, &user, &family.family_id, access_scope, successor)
+                        .await?
+                        .into(),
                 );
-                store.revoke_family(tenant, &old.family_id, ctx.now).await?;
-                return Err(OAuthError::invalid_grant(REVOKED));
             }
-            let user = live_user(ctx, &old).await?;
-            let access_scope =
-                scope::narrow(&old.scope, requested).map_err(OAuthError::invalid_scope)?;
-            return Ok(tokens(ctx, &user, &old.family_id, access_scope, successor)
-                .await?
-                .into());
         }
 
-        // 2. An active token: the client's rights, then the token's binding.
+        // 2. The current token: the client's rights, then the token's binding.
         if !may_refresh(client) {
             return Err(not_registered());
         }
-        if old.client_id != client.client_id {
+        if family.client_id != client.client_id {
             return Err(OAuthError::invalid_grant(REVOKED));
         }
-        let user = live_user(ctx, &old).await?;
+        let user = live_user(ctx, &family).await?;
         let access_scope =
-            scope::narrow(&old.scope, requested).map_err(OAuthError::invalid_scope)?;
-        let retry_scope = retry_scope.clone().unwrap_or_default();
+            scope::narrow(&chain.scope, requested).map_err(OAuthError::invalid_scope)?;
+        let Some(successor) = parts.successor(&key) else {
+            return Err(OAuthError::invalid_grant(REVOKED));
+        };
 
-        // 3. Rotate: old → rotated, successor written, in one transaction. The
-        // rotation time is read when it commits (not when the request began,
-        // which on a cold sandbox may be long before), so the retry window is
-        // never shortened by set-up.
-        let salt = random_token(32);
-        let successor = successor_of(token, &salt);
+        // 3. Rotate: one conditional write of the family item. The rotation
+        // time is read when it commits (not when the request began, which on
+        // a cold sandbox may be long before), so the retry window is never
+        // shortened by set-up.
         let committed = Now(ctx.state.now().secs().max(ctx.now.secs()));
-        let next = RefreshToken {
-            token_hash: token_hash(&successor),
+        let next = RefreshChain {
+            generation: chain.generation + 1,
+            current_hash: token_hash(&successor),
             issued_at: committed.secs(),
             expires_at: committed.plus(ctx.tenant.refresh_token_ttl),
-            state: RefreshState::Active,
-            ..old.clone()
+            last_rotation: Some(LastRotation {
+                at: committed.secs(),
+                retry_scope: retry_scope.clone().unwrap_or_default(),
+            }),
+            ..chain.clone()
         };
-        match store
-            .rotate(&old, &next, &salt, &retry_scope, committed)
+        let family_expires_at = family.expires_at.max(next.expires_at);
+        if store
+            .rotate(&family, &next, family_expires_at, committed)
             .await?
         {
-            Ok(()) => {
-                return Ok(tokens(ctx, &user, &old.family_id, access_scope, successor)
+            // A password change or a disable committed before this read is
+            // seen (strongly consistent): the family dies, nothing is
+            // returned. One after it is a change after the refresh, whose
+            // tokens then fail the version check on their next use.
+            let still = live_user(ctx, &family).await;
+            if let Err(e) = still {
+                if e.code == crate::error::ErrorCode::InvalidGrant {
+                    store
+                        .revoke_family(tenant, &family.family_id, ctx.now)
+                        .await?;
+                }
+                return Err(e);
+            }
+            return Ok(
+                tokens(ctx, &user, &family.family_id, access_scope, successor)
                     .await?
-                    .into());
-            }
-            Err(RotateFailure::OldNotActive | RotateFailure::Conflict) => {
-                // Someone else rotated (or is rotating) it: look again.
-                tokio::time::sleep(Duration::from_millis(15 * u64::from(attempt + 1))).await;
-            }
-            Err(RotateFailure::FamilyRevoked | RotateFailure::PasswordChanged) => {
-                return Err(OAuthError::invalid_grant(REVOKED));
-            }
+                    .into(),
+            );
         }
+        // Someone else rotated (or revoked) it: look again.
+        tokio::time::sleep(Duration::from_millis(15 * u64::from(attempt + 1))).await;
     }
     Err(OAuthError {
         retry_after: Some(1),
@@ -143,23 +162,47 @@ pub async fn grant(
     })
 }
 
+/// The family's live chain and its decoded key: `None` when the family is
+/// absent, revoked, has no refresh tokens, or its current token expired.
+fn chain_of(family: Option<Family>, now: Now) -> Option<(Family, RefreshChain, Vec<u8>)> {
+    let family = family.filter(|f| !f.revoked)?;
+    let chain = family
+        .refresh
+        .clone()
+        .filter(|c| c.expires_at > now.secs())?;
+    let key = b64url_decode(&chain.key)?;
+    Some((family, chain, key))
+}
+
+/// Reuse: the whole family is revoked.
+async fn reuse(ctx: &GrantCtx<'_>, family: &Family) -> Result<OAuthError, OAuthError> {
+    crate::audit::record(
+        crate::audit::Event::RefreshReuseDetected,
+        &ctx.tenant.id,
+        crate::audit::Subject {
+            client: Some(&ctx.client.client.client_id),
+            user: Some(&family.user_id),
+            detail: Some("family revoked"),
+        },
+    );
+    ctx.state
+        .refresh_tokens()
+        .revoke_family(&ctx.tenant.id, &family.family_id, ctx.now)
+        .await?;
+    Ok(OAuthError::invalid_grant(REVOKED))
+}
+
 fn not_registered() -> OAuthError {
     OAuthError::unauthorized_client("client is not registered for refresh_token")
 }
 
-/// The token's user, if the family is alive and the password unchanged since.
-async fn live_user(ctx: &GrantCtx<'_>, old: &RefreshToken) -> Result<User, OAuthError> {
-    let tenant = &ctx.tenant.id;
-    let (family, user) = tokio::join!(
-        ctx.state
-            .refresh_tokens()
-            .family(tenant, &old.family_id, ctx.now),
-        ctx.state.users().user(tenant, &old.user_id)
-    );
-    let family = family?
-        .filter(|f| !f.revoked)
-        .ok_or_else(|| OAuthError::invalid_grant(REVOKED))?;
-    user?
+/// The family's user, if enabled and the password unchanged since the family
+/// was born (read strongly consistently).
+async fn live_user(ctx: &GrantCtx<'_>, family: &Family) -> Result<User, OAuthError> {
+    ctx.state
+        .users()
+        .user(&ctx.tenant.id, &family.user_id)
+        .await?
         .filter(|u| u.enabled && u.pwd_version == family.pwd_version)
         .ok_or_else(|| OAuthError::invalid_grant(REVOKED))
 }

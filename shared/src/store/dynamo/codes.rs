@@ -76,7 +76,7 @@ impl Db {
 
     /// Redeems a code and writes what it yields in ONE transaction: the code
     /// marked used (only if it is unused and unexpired) with the family id,
-    /// and, when a refresh token is issued, its family and first token. Either
+    /// and the family with its first refresh token, if any: two items. Either
     /// all of it happens or nothing does, so a failure consumes nothing.
     /// `Ok(Err(()))`: the code was used or expired meanwhile.
     pub async fn redeem_code(
@@ -84,7 +84,7 @@ impl Db {
         tenant: &TenantId,
         code_hash: &str,
         family_id: &str,
-        issue: Option<(&Family, Option<&RefreshToken>)>,
+        family: Option<&Family>,
         now: Now,
     ) -> Result<Result<(), ()>, StoreError> {
         let consume = build(
@@ -102,11 +102,12 @@ impl Db {
                 .build(),
         )?;
         let mut items = vec![TransactWriteItem::builder().update(consume).build()];
-        if let Some((f, rt)) = issue {
-            items.push(self.family_op(f)?);
-            if let Some(rt) = rt {
-                items.push(self.put_op(rt.into(), Some("attribute_not_exists(pk)"))?);
-            }
+        if let Some(f) = family {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(self.family_write(f)?)
+                    .build(),
+            );
         }
         for attempt in 1..=5u64 {
             let outcome = match self.transact_idempotent(items.clone()).await {
@@ -147,27 +148,38 @@ impl Db {
         Err(StoreError::Backend("transaction kept conflicting".into()))
     }
 
-    /// The family item's write: created, or completed if a revocation left a
-    /// tombstone first (then it stays revoked: `revoked` is only set if absent).
-    pub(super) fn family_op(&self, f: &Family) -> Result<TransactWriteItem, StoreError> {
-        let family = build(
-            Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(&f.tenant, sk::family(&f.family_id))))
-                .update_expression(
-                    "SET client_id = :c, user_id = :u, pwd_version = :v, created_at = :now, \
-                     revoked = if_not_exists(revoked, :f), expires_at = :exp, #ttl = :exp",
-                )
-                .expression_attribute_names("#ttl", TTL)
-                .expression_attribute_values(":c", s(f.client_id.as_str()))
-                .expression_attribute_values(":u", s(f.user_id.as_str()))
-                .expression_attribute_values(":v", n(f.pwd_version))
-                .expression_attribute_values(":now", n(f.created_at))
-                .expression_attribute_values(":f", b(f.revoked))
-                .expression_attribute_values(":exp", n(f.expires_at))
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().update(family).build())
+    /// The family item's write (with its refresh-token chain, if any):
+    /// created, or completed if a revocation left a tombstone first, in which
+    /// case it stays revoked (`revoked` is only set if absent).
+    pub(super) fn family_write(&self, f: &Family) -> Result<Update, StoreError> {
+        let mut expr = String::from(
+            "SET client_id = :c, user_id = :u, pwd_version = :v, created_at = :now, \
+             revoked = if_not_exists(revoked, :f), expires_at = :exp, #ttl = :exp",
+        );
+        let mut u = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(&f.tenant, sk::family(&f.family_id))))
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":c", s(f.client_id.as_str()))
+            .expression_attribute_values(":u", s(f.user_id.as_str()))
+            .expression_attribute_values(":v", n(f.pwd_version))
+            .expression_attribute_values(":now", n(f.created_at))
+            .expression_attribute_values(":f", b(f.revoked))
+            .expression_attribute_values(":exp", n(f.expires_at));
+        if let Some(c) = &f.refresh {
+            expr.push_str(
+                ", rt_scope = :rs, rt_gen = :rg, rt_hash = :rh, rt_key = :rk, \
+                 rt_issued_at = :ri, rt_expires_at = :re",
+            );
+            u = u
+                .expression_attribute_values(":rs", s(c.scope.clone()))
+                .expression_attribute_values(":rg", n(c.generation))
+                .expression_attribute_values(":rh", s(c.current_hash.clone()))
+                .expression_attribute_values(":rk", s(c.key.clone()))
+                .expression_attribute_values(":ri", n(c.issued_at))
+                .expression_attribute_values(":re", n(c.expires_at));
+        }
+        build(u.update_expression(expr).build())
     }
 }
 
@@ -188,10 +200,10 @@ impl ports::CodeStore for Db {
         tenant: &'a TenantId,
         code_hash: &'a str,
         family_id: &'a str,
-        issue: Option<(&'a Family, Option<&'a RefreshToken>)>,
+        family: Option<&'a Family>,
         now: Now,
     ) -> BoxFuture<'a, StoreResult<Result<(), ()>>> {
-        Box::pin(self.redeem_code(tenant, code_hash, family_id, issue, now))
+        Box::pin(self.redeem_code(tenant, code_hash, family_id, family, now))
     }
     fn burn<'a>(
         &'a self,

@@ -234,68 +234,6 @@ impl From<&AuthCode> for Item {
     }
 }
 
-impl TryFrom<&Item> for RefreshToken {
-    type Error = StoreError;
-    fn try_from(i: &Item) -> Result<Self, StoreError> {
-        let g = Get(i);
-        let sk = g.s(SK)?;
-        let state = match g.s("state")?.as_str() {
-            "active" => RefreshState::Active,
-            "rotated" => RefreshState::Rotated {
-                at: g.n("rotated_at")?,
-                salt: g.s("successor_salt")?,
-                successor_hash: g.s("successor_hash")?,
-                retry_scope: g.opt_s("retry_scope").unwrap_or_default(),
-            },
-            other => return Err(StoreError::Malformed(format!("state {other}"))),
-        };
-        Ok(RefreshToken {
-            tenant: g.tenant()?,
-            token_hash: sk.trim_start_matches("RT#").to_owned(),
-            family_id: g.s("family_id")?,
-            client_id: g.client_id("client_id")?,
-            user_id: g.user_id("user_id")?,
-            scope: g.s("scope")?,
-            pwd_version: g.n_or("pwd_version", 0),
-            issued_at: g.n_or("issued_at", 0),
-            expires_at: g.n("expires_at")?,
-            state,
-        })
-    }
-}
-
-impl From<&RefreshToken> for Item {
-    fn from(r: &RefreshToken) -> Item {
-        let mut i = key(&r.tenant, sk::refresh(&r.token_hash));
-        i.insert("family_id".into(), s(r.family_id.clone()));
-        i.insert("client_id".into(), s(r.client_id.as_str()));
-        i.insert("user_id".into(), s(r.user_id.as_str()));
-        i.insert("scope".into(), s(r.scope.clone()));
-        i.insert("pwd_version".into(), n(r.pwd_version));
-        i.insert("issued_at".into(), n(r.issued_at));
-        i.insert("expires_at".into(), n(r.expires_at));
-        i.insert(TTL.into(), n(r.expires_at));
-        match &r.state {
-            RefreshState::Active => {
-                i.insert("state".into(), s("active"));
-            }
-            RefreshState::Rotated {
-                at,
-                salt,
-                successor_hash,
-                retry_scope,
-            } => {
-                i.insert("state".into(), s("rotated"));
-                i.insert("rotated_at".into(), n(*at));
-                i.insert("successor_salt".into(), s(salt.clone()));
-                i.insert("successor_hash".into(), s(successor_hash.clone()));
-                i.insert("retry_scope".into(), s(retry_scope.clone()));
-            }
-        }
-        i
-    }
-}
-
 impl TryFrom<&Item> for Family {
     type Error = StoreError;
     fn try_from(i: &Item) -> Result<Self, StoreError> {
@@ -310,6 +248,29 @@ impl TryFrom<&Item> for Family {
             revoked: g.bool_or("revoked", false),
             created_at: g.n_or("created_at", 0),
             expires_at: g.n("expires_at")?,
+            refresh: chain_of(&g)?,
         })
     }
+}
+
+/// The family's refresh-token chain, when it has one (`rt_hash` present).
+fn chain_of(g: &Get<'_>) -> Result<Option<RefreshChain>, StoreError> {
+    let Some(current_hash) = g.opt_s("rt_hash") else {
+        return Ok(None);
+    };
+    Ok(Some(RefreshChain {
+        scope: g.s("rt_scope")?,
+        generation: g.n("rt_gen")?,
+        current_hash,
+        key: g.s("rt_key")?,
+        issued_at: g.n("rt_issued_at")?,
+        expires_at: g.n("rt_expires_at")?,
+        last_rotation: match g.n("rotated_at") {
+            Ok(at) => Some(LastRotation {
+                at,
+                retry_scope: g.opt_s("retry_scope").unwrap_or_default(),
+            }),
+            Err(_) => None,
+        },
+    }))
 }

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::Client as DdbClient;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, KeySchemaElement, KeyType,
-    Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ReturnValue,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -129,9 +129,6 @@ mod sk {
     }
     pub fn code(hash: &str) -> String {
         format!("CODE#{hash}")
-    }
-    pub fn refresh(hash: &str) -> String {
-        format!("RT#{hash}")
     }
     pub fn family(id: &str) -> String {
         format!("FAM#{id}")

@@ -1,61 +1,30 @@
-//! Refresh tokens and their families: issue, rotate in one transaction, revoke.
+//! Refresh-token families: one item each (`FAM#{id}`), holding the session
+//! and its refresh-token chain. Starting a family is one write, a rotation one
+//! conditional write of the same item, a revocation one update.
 
 use super::*;
 use crate::ports::{self, BoxFuture, StoreResult};
 
 impl Db {
-    // ---- refresh tokens ----------------------------------------------------
-
-    /// Writes a new family with its first refresh token, atomically. A family
-    /// revoked before it was written (a code replayed while its first redemption
-    /// was still issuing) stays revoked: `revoked` is only set if absent.
-    pub async fn issue_refresh(&self, f: &Family, rt: &RefreshToken) -> Result<(), StoreError> {
-        self.start_session(f, Some(rt)).await
+    /// Writes a new family (with its first refresh token if it has a chain)
+    /// in one UpdateItem. A family revoked before it was written (a code
+    /// replayed while its first redemption was still issuing) stays revoked.
+    pub async fn start_session(&self, f: &Family) -> Result<(), StoreError> {
+        let u = self.family_write(f)?;
+        self.client
+            .update_item()
+            .table_name(u.table_name)
+            .set_key(Some(u.key))
+            .update_expression(u.update_expression)
+            .set_expression_attribute_names(u.expression_attribute_names)
+            .set_expression_attribute_values(u.expression_attribute_values)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(backend)
     }
 
-    /// A family, with its first refresh token if there is one, atomically.
-    pub async fn start_session(
-        &self,
-        f: &Family,
-        rt: Option<&RefreshToken>,
-    ) -> Result<(), StoreError> {
-        let mut items = vec![self.family_op(f)?];
-        if let Some(rt) = rt {
-            items.push(self.put_op(rt.into(), Some("attribute_not_exists(pk)"))?);
-        }
-        // A concurrent revocation of the same family is a transaction
-        // conflict, not a failure: try again (the write is idempotent).
-        for attempt in 1..=5u64 {
-            match self.transact_idempotent(items.clone()).await? {
-                Ok(()) => return Ok(()),
-                Err(r) if r.iter().any(|x| x == "ConditionalCheckFailed") => {
-                    return Err(StoreError::AlreadyExists);
-                }
-                Err(r) if attempt < 5 && r.iter().any(|x| x == "TransactionConflict") => {
-                    tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
-                }
-                Err(r) => {
-                    return Err(StoreError::Backend(format!("transaction cancelled: {r:?}")));
-                }
-            }
-        }
-        Err(StoreError::Backend("transaction kept conflicting".into()))
-    }
-
-    /// A refresh token by hash; expired tokens are absent.
-    pub async fn get_refresh(
-        &self,
-        tenant: &TenantId,
-        token_hash: &str,
-        now: Now,
-    ) -> Result<Option<RefreshToken>, StoreError> {
-        let item = self.get(key(tenant, sk::refresh(token_hash)), true).await?;
-        live(item.as_ref(), now)
-            .map(RefreshToken::try_from)
-            .transpose()
-    }
-
-    /// A family by id; expired families are absent.
+    /// A family by id (strongly consistent); expired families are absent.
     pub async fn get_family(
         &self,
         tenant: &TenantId,
@@ -70,99 +39,65 @@ impl Db {
         }
     }
 
-    /// Rotate: in one transaction the old token becomes `Rotated` (only if it is
-    /// still active and unexpired), the successor is written, the family must not
-    /// be revoked and the user's password version must still match.
-    pub async fn rotate_refresh(
+    /// Rotates the family's chain to `next` in ONE conditional UpdateItem:
+    /// only if its current token is still the one `read` saw (single use),
+    /// unexpired, and the family not revoked. `Ok(false)`: the condition
+    /// failed, nothing written.
+    pub async fn rotate_chain(
         &self,
-        old: &RefreshToken,
-        successor: &RefreshToken,
-        salt: &str,
-        retry_scope: &str,
+        read: &Family,
+        next: &RefreshChain,
+        family_expires_at: u64,
         now: Now,
-    ) -> Result<Result<(), RotateFailure>, StoreError> {
-        let t = &old.tenant;
-        let update = build(
-            Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(t, sk::refresh(&old.token_hash))))
-                .update_expression(
-                    "SET #st = :rotated, rotated_at = :now, successor_salt = :salt, successor_hash = :succ, retry_scope = :rs",
-                )
-                .expression_attribute_values(":rs", s(retry_scope))
-                .condition_expression("#st = :active AND expires_at > :now")
-                .expression_attribute_names("#st", "state")
-                .expression_attribute_values(":rotated", s("rotated"))
-                .expression_attribute_values(":active", s("active"))
-                .expression_attribute_values(":now", n(now.secs()))
-                .expression_attribute_values(":salt", s(salt))
-                .expression_attribute_values(":succ", s(successor.token_hash.clone()))
-                .build(),
-        )?;
-        // Touching the family keeps it alive as long as its newest token.
-        let family_touch = build(
-            Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(t, sk::family(&old.family_id))))
-                .update_expression("SET expires_at = :exp, #ttl = :exp")
-                .condition_expression("attribute_exists(pk) AND revoked = :f")
-                .expression_attribute_names("#ttl", TTL)
-                .expression_attribute_values(":f", b(false))
-                .expression_attribute_values(":exp", n(successor.expires_at))
-                .build(),
-        )?;
-        let user_check = build(
-            ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(t, sk::user(&old.user_id))))
-                .condition_expression("attribute_exists(pk) AND pwd_version = :v")
-                .expression_attribute_values(":v", n(old.pwd_version))
-                .build(),
-        )?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            self.put_op(successor.into(), Some("attribute_not_exists(pk)"))?,
-            TransactWriteItem::builder().update(family_touch).build(),
-            TransactWriteItem::builder()
-                .condition_check(user_check)
-                .build(),
-        ];
-        let outcome = match self.transact_idempotent(items).await {
-            Ok(o) => o,
-            Err(e) => {
-                // Unknown outcome: if the rotation committed, say so, so the
-                // client gets the successor it now depends on.
-                let committed = self
-                    .get(key(t, sk::refresh(&old.token_hash)), true)
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some_and(|i| {
-                        Get(&i).opt_s("successor_hash").as_deref()
-                            == Some(successor.token_hash.as_str())
-                    });
-                return if committed { Ok(Ok(())) } else { Err(e) };
-            }
+    ) -> Result<bool, StoreError> {
+        let Some(current) = &read.refresh else {
+            return Ok(false);
         };
-        Ok(match outcome {
-            Ok(()) => Ok(()),
-            Err(reasons) => {
-                let failed = |i: usize| {
-                    reasons
-                        .get(i)
-                        .is_some_and(|r| r == "ConditionalCheckFailed")
-                };
-                if failed(2) {
-                    Err(RotateFailure::FamilyRevoked)
-                } else if failed(3) {
-                    Err(RotateFailure::PasswordChanged)
-                } else if failed(0) {
-                    Err(RotateFailure::OldNotActive)
-                } else {
-                    Err(RotateFailure::Conflict)
+        let retry_scope = next
+            .last_rotation
+            .as_ref()
+            .map(|r| r.retry_scope.clone())
+            .unwrap_or_default();
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&read.tenant, sk::family(&read.family_id))))
+            .update_expression(
+                "SET rt_hash = :next, rt_gen = :gen, rt_issued_at = :now, rt_expires_at = :rexp, \
+                 rotated_at = :now, retry_scope = :rs, expires_at = :fexp, #ttl = :fexp",
+            )
+            .condition_expression("rt_hash = :cur AND revoked = :f AND rt_expires_at > :now")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":next", s(next.current_hash.clone()))
+            .expression_attribute_values(":gen", n(next.generation))
+            .expression_attribute_values(":now", n(now.secs()))
+            .expression_attribute_values(":rexp", n(next.expires_at))
+            .expression_attribute_values(":rs", s(retry_scope))
+            .expression_attribute_values(":fexp", n(family_expires_at))
+            .expression_attribute_values(":cur", s(current.current_hash.clone()))
+            .expression_attribute_values(":f", b(false))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => Ok(false),
+                _ => {
+                    // Unknown outcome (no answer, a reset, a timeout): if the
+                    // rotation committed, say so, so the client gets the
+                    // successor it now depends on.
+                    let committed = self
+                        .get_family(&read.tenant, &read.family_id, now)
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|f| f.refresh)
+                        .is_some_and(|c| c.current_hash == next.current_hash);
+                    if committed { Ok(true) } else { Err(backend(e)) }
                 }
-            }
-        })
+            },
+        }
     }
 
     /// Revokes a family: every token of it, the newest included, stops working.
@@ -193,22 +128,7 @@ impl Db {
 
 impl ports::RefreshStore for Db {
     fn start_family<'a>(&'a self, family: &'a Family) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(self.start_session(family, None))
-    }
-    fn issue<'a>(
-        &'a self,
-        family: &'a Family,
-        token: &'a RefreshToken,
-    ) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(self.issue_refresh(family, token))
-    }
-    fn get<'a>(
-        &'a self,
-        tenant: &'a TenantId,
-        token_hash: &'a str,
-        now: Now,
-    ) -> BoxFuture<'a, StoreResult<Option<RefreshToken>>> {
-        Box::pin(self.get_refresh(tenant, token_hash, now))
+        Box::pin(self.start_session(family))
     }
     fn family<'a>(
         &'a self,
@@ -220,13 +140,12 @@ impl ports::RefreshStore for Db {
     }
     fn rotate<'a>(
         &'a self,
-        old: &'a RefreshToken,
-        successor: &'a RefreshToken,
-        salt: &'a str,
-        retry_scope: &'a str,
+        read: &'a Family,
+        next: &'a RefreshChain,
+        family_expires_at: u64,
         now: Now,
-    ) -> BoxFuture<'a, StoreResult<Result<(), RotateFailure>>> {
-        Box::pin(self.rotate_refresh(old, successor, salt, retry_scope, now))
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(self.rotate_chain(read, next, family_expires_at, now))
     }
     fn revoke_family<'a>(
         &'a self,

@@ -14,9 +14,9 @@ pub struct RawItem {
 }
 
 impl Db {
-    /// Writes a raw refresh token as given (tests use it to plant expired items).
-    pub async fn put_refresh_raw(&self, rt: &RefreshToken) -> Result<(), StoreError> {
-        self.put_if_absent(rt.into()).await
+    /// Writes a family as given (tests use it to plant expired items).
+    pub async fn put_family_raw(&self, f: &Family) -> Result<(), StoreError> {
+        self.start_session(f).await
     }
 
     /// Overwrites a user record as given (tests change claims behind a session).
@@ -31,18 +31,19 @@ impl Db {
             .map_err(backend)
     }
 
-    /// Moves a refresh token's expiry (to the past, to test expiry).
+    /// Moves the expiry of a family's current refresh token (to the past,
+    /// to test expiry).
     pub async fn set_refresh_expiry(
         &self,
         tenant: &TenantId,
-        token_hash: &str,
+        family_id: &str,
         expires_at: u64,
     ) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(tenant, sk::refresh(token_hash))))
-            .update_expression("SET expires_at = :t")
+            .set_key(Some(key(tenant, sk::family(family_id))))
+            .update_expression("SET rt_expires_at = :t")
             .expression_attribute_values(":t", n(expires_at))
             .send()
             .await
@@ -50,17 +51,17 @@ impl Db {
             .map_err(backend)
     }
 
-    /// Moves a rotated refresh token's rotation time (tests cannot wait 10 s).
+    /// Moves a family's last rotation time (tests cannot wait 10 s).
     pub async fn set_rotated_at(
         &self,
         tenant: &TenantId,
-        token_hash: &str,
+        family_id: &str,
         at: u64,
     ) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(tenant, sk::refresh(token_hash))))
+            .set_key(Some(key(tenant, sk::family(family_id))))
             .update_expression("SET rotated_at = :t")
             .expression_attribute_values(":t", n(at))
             .send()
