@@ -179,9 +179,9 @@ impl Report<'_> {
         self.items[kind][field].as_f64().unwrap_or(f64::NAN)
     }
 
-    /// Write units of a transactional write of an item of `kind`: 2 per KB.
-    fn tx_wru(&self, kind: &str) -> f64 {
-        2.0 * (self.item(kind, "max_bytes") / 1024.0).ceil().max(1.0)
+    /// Write units of a plain (conditional) write of an item of `kind`: 1 per KB.
+    fn wru(&self, kind: &str) -> f64 {
+        (self.item(kind, "max_bytes") / 1024.0).ceil().max(1.0)
     }
 
     fn series(&self, endpoint_prefix: &str) -> Option<&crate::Series> {
@@ -753,10 +753,11 @@ impl Report<'_> {
         let rru_cached = self.item("TENANT", "rru_eventual") + self.item("CLIENT", "rru_eventual");
         let cc_ddb = 1e6 * rru_cached * amort_rec * DDB_RRU;
         let cc_sm = 1e6 * 2.0 * amort_sec * SM_CALL;
-        let rf_rru = self.item("RT", "rru_strong")
-            + self.item("FAM", "rru_strong")
-            + self.item("USER", "rru_strong");
-        let rf_wru = 2.0 * self.tx_wru("RT") + self.tx_wru("FAM") + self.tx_wru("USER");
+        // refresh (handlers/token/refresh.rs, store/dynamo/refresh.rs): the
+        // family (with its chain) and the user, strongly consistent; one
+        // conditional UpdateItem of the family; the user again after it.
+        let rf_rru = self.item("FAM", "rru_strong") + 2.0 * self.item("USER", "rru_strong");
+        let rf_wru = self.wru("FAM");
         let rf_ddb = 1e6 * (rf_rru * DDB_RRU + rf_wru * DDB_WRU + rru_cached * amort_rec * DDB_RRU);
         let rf_sm = cc_sm;
         // introspect (flows/inspect.rs, store/dynamo/access_tokens.rs): one strongly
@@ -845,12 +846,11 @@ impl Report<'_> {
              {} + {} RRU measured by DynamoDB Local, cached 30 s per sandbox), GetSecretValue \
              client-secret hash + signing key (cached 300 s); nothing written. Amortised at \
              {RATE_PER_SANDBOX:.0} request/s per warm sandbox: × 1/{:.0} and × 1/{:.0}.\n\
-             - refresh: GetItem refresh token + family + user, strongly consistent ({} + {} + {} \
-             RRU), then one TransactWriteItems of 4 items (update old token, put successor, \
-             update family, condition-check user) at 2 WRU per KB per item = {rf_wru:.0} WRU \
-             (largest items: token {} B, family {} B, user {} B; DynamoDB Local reports the \
-             condition check as 0 WRU, counted here at 2); plus the same cached tenant/client \
-             reads and secrets as client_credentials.\n\
+             - refresh: GetItem family (which holds the refresh-token chain) + user, strongly \
+             consistent ({} + {} RRU), one conditional UpdateItem of the family (rotation: \
+             {rf_wru:.0} WRU, 1 per KB), then GetItem user again, strongly consistent ({} RRU: \
+             a password change racing the rotation) (largest items: family {} B, user {} B); \
+             plus the same cached tenant/client reads and secrets as client_credentials.\n\
              - introspect (a user's access token, tenant with `--sliding-max`): one BatchGetItem, \
              strongly consistent, of the token's record + its session (family) + its user, 1 RRU \
              per key = {it_at} + {it_fam} + {it_user} = {it_rru:.0} RRU (largest items: token \
@@ -868,10 +868,9 @@ impl Report<'_> {
             self.item("CLIENT", "rru_eventual"),
             RATE_PER_SANDBOX * RECORD_TTL_S,
             RATE_PER_SANDBOX * SECRET_TTL_S,
-            self.item("RT", "rru_strong"),
             self.item("FAM", "rru_strong"),
             self.item("USER", "rru_strong"),
-            self.item("RT", "max_bytes"),
+            self.item("USER", "rru_strong"),
             self.item("FAM", "max_bytes"),
             self.item("USER", "max_bytes"),
             self.item("AT", "max_bytes"),

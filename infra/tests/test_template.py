@@ -78,8 +78,10 @@ CORS = {"dynamodb:Query"}
 TABLE_ACTIONS = {
     "authorize": {"dynamodb:GetItem"},
     "callback": ITEM_RW,
-    "token": ITEM_RW | {"dynamodb:ConditionCheckItem"} | CORS,
-    "refresh": ITEM_RW | {"dynamodb:ConditionCheckItem"} | CORS,
+    "token": ITEM_RW | CORS,
+    # refresh: the family read and rotated (one conditional UpdateItem), the
+    # user read, a reused family revoked (UpdateItem); it never puts or deletes.
+    "refresh": {"dynamodb:GetItem", "dynamodb:UpdateItem"} | CORS,
     "change-password": ITEM_RW,
     "discovery": {"dynamodb:GetItem"},
     "introspect": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
