@@ -334,6 +334,7 @@ fn chain_record(now: Now, ttl: u64) -> RefreshChain {
         generation: 0,
         current_hash: token_hash(&random_token(32)),
         key: random_token(32),
+        salt: String::new(),
         issued_at: now.secs(),
         expires_at: now.plus(ttl),
         last_rotation: None,
@@ -345,6 +346,7 @@ fn next_of(c: &RefreshChain, now: Now, retry_scope: &str) -> RefreshChain {
     RefreshChain {
         generation: c.generation + 1,
         current_hash: token_hash(&random_token(32)),
+        salt: random_token(32),
         issued_at: now.secs(),
         expires_at: now.plus(3600),
         last_rotation: Some(LastRotation {

@@ -575,6 +575,7 @@ impl RefreshStore for FakeStore {
             if let Some(c) = stored.chain.as_mut() {
                 c.current_hash = next.current_hash.clone();
                 c.generation = next.generation;
+                c.salt = next.salt.clone();
                 c.issued_at = now.secs();
                 c.expires_at = next.expires_at;
                 c.last_rotation = Some(LastRotation {

@@ -109,7 +109,9 @@ pub trait RefreshStore: Send + Sync {
     /// token is still `read`'s current token, unexpired at `now`, and the
     /// family is not revoked. The family then lives at least until
     /// `family_expires_at`. `false` when the condition failed (someone
-    /// rotated or revoked first): nothing written.
+    /// rotated or revoked first): nothing written — or, after an unknown
+    /// outcome, when the chain is found at `next` (read the family again and
+    /// judge the token: it is now the previous one).
     fn rotate<'a>(
         &'a self,
         read: &'a Family,

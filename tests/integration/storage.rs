@@ -46,6 +46,7 @@ fn chain(now: Now, ttl: u64) -> RefreshChain {
         generation: 0,
         current_hash: token_hash(&random_token(32)),
         key: random_token(32),
+        salt: String::new(),
         issued_at: now.secs(),
         expires_at: now.plus(ttl),
         last_rotation: None,
@@ -56,6 +57,7 @@ fn next(c: &RefreshChain, now: Now) -> RefreshChain {
     RefreshChain {
         generation: c.generation + 1,
         current_hash: token_hash(&random_token(32)),
+        salt: random_token(32),
         issued_at: now.secs(),
         expires_at: now.plus(3600),
         last_rotation: Some(LastRotation {

@@ -199,7 +199,7 @@ pub struct AuthCode {
 /// made with the key), so presenting one is detected as reuse, while a token
 /// nobody issued revokes nothing. One conditional write of the family item
 /// rotates the chain (`domain::refresh_rotation`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RefreshChain {
     /// The scope the chain was granted (it never changes; each refresh may
     /// narrow its own access token).
@@ -212,11 +212,31 @@ pub struct RefreshChain {
     /// with it. It is never sent, and without the previous token it yields no
     /// token.
     pub key: String,
+    /// The random salt (b64url, 256 bits) the last rotation made the current
+    /// token with (`""` for generation 0): each successor carries fresh
+    /// randomness, and an exact retry recomputes it.
+    pub salt: String,
     /// When the current token was issued, and when it expires.
     pub issued_at: u64,
     pub expires_at: u64,
     /// The rotation that made the current token (none for generation 0).
     pub last_rotation: Option<LastRotation>,
+}
+
+/// The key and the salt stay out of logs and panics.
+impl std::fmt::Debug for RefreshChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshChain")
+            .field("scope", &self.scope)
+            .field("generation", &self.generation)
+            .field("current_hash", &self.current_hash)
+            .field("key", &"<redacted>")
+            .field("salt", &"<redacted>")
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("last_rotation", &self.last_rotation)
+            .finish()
+    }
 }
 
 /// What a rotation recorded for the exact-retry window.

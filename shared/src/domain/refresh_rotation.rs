@@ -16,8 +16,8 @@ pub const RETRY_WINDOW: u64 = 10;
 /// A refresh token: `{family id}.{base64url(generation ‖ secret ‖ tag)}`
 /// (8 + 32 + 16 bytes). The family id says which family item to read (one
 /// strongly consistent read, no index); the secret carries the 256 bits of
-/// randomness (random for the first token, `HMAC(key, secret)` of its
-/// predecessor after that); the tag, `HMAC(key, family, generation, secret)`
+/// randomness (random for the first token, `HMAC(key, salt, secret)` of its
+/// predecessor after that, with a random salt per rotation); the tag, `HMAC(key, family, generation, secret)`
 /// cut to 128 bits, proves the server made it. One `.`, so it is never
 /// mistaken for a JWT.
 pub struct TokenParts<'a> {
@@ -95,14 +95,17 @@ impl TokenParts<'_> {
         )
     }
 
-    /// The token's successor. Only a holder of this token (its secret) and
-    /// the family's key can compute it, so an exact retry is answered without
-    /// storing the successor, and storage alone (key and hashes) yields no
-    /// token that works.
-    pub fn successor(&self, key: &[u8]) -> Option<String> {
+    /// The token's successor under a rotation's `salt` (random per
+    /// rotation, stored on the family until the next one). Only a holder of
+    /// this token (its secret) can compute it, so an exact retry is answered
+    /// without storing the successor; and storage alone (key, salt and
+    /// hashes) yields no token that works.
+    pub fn successor(&self, key: &[u8], salt: &[u8]) -> Option<String> {
         let next = self.generation.checked_add(1)?;
-        let mut msg = Vec::with_capacity(16 + SECRET_LEN);
+        let mut msg = Vec::with_capacity(32 + salt.len() + SECRET_LEN);
         msg.extend_from_slice(b"tollgate-rt-next\0");
+        msg.extend_from_slice(&(salt.len() as u64).to_be_bytes());
+        msg.extend_from_slice(salt);
         msg.extend_from_slice(&self.secret);
         Some(encode(key, self.family_id, next, &hmac_sha256(key, &msg)))
     }
@@ -245,8 +248,8 @@ mod tests {
 
     fn chain() -> (String, String, String) {
         let t0 = first_token(KEY, "fam_1-x", &[7u8; 32]);
-        let t1 = parse(&t0).unwrap().successor(KEY).unwrap();
-        let t2 = parse(&t1).unwrap().successor(KEY).unwrap();
+        let t1 = parse(&t0).unwrap().successor(KEY, b"salt-1").unwrap();
+        let t2 = parse(&t1).unwrap().successor(KEY, b"salt-2").unwrap();
         (t0, t1, t2)
     }
 
@@ -264,13 +267,23 @@ mod tests {
     }
 
     #[test]
-    fn successors_are_deterministic_and_depend_on_token_and_key() {
+    fn successors_are_deterministic_and_depend_on_token_key_and_salt() {
         let (t0, t1, _) = chain();
-        assert_eq!(parse(&t0).unwrap().successor(KEY).unwrap(), t1);
+        assert_eq!(parse(&t0).unwrap().successor(KEY, b"salt-1").unwrap(), t1);
+        assert_ne!(parse(&t0).unwrap().successor(KEY, b"salt-2").unwrap(), t1);
         let other_key = b"another key of the same length!!";
-        assert_ne!(parse(&t0).unwrap().successor(other_key).unwrap(), t1);
+        assert_ne!(
+            parse(&t0).unwrap().successor(other_key, b"salt-1").unwrap(),
+            t1
+        );
         let other_first = first_token(KEY, "fam_1-x", &[8u8; 32]);
-        assert_ne!(parse(&other_first).unwrap().successor(KEY).unwrap(), t1);
+        assert_ne!(
+            parse(&other_first)
+                .unwrap()
+                .successor(KEY, b"salt-1")
+                .unwrap(),
+            t1
+        );
     }
 
     #[test]
@@ -290,7 +303,7 @@ mod tests {
         assert_eq!(judge(&t1), Standing::Previous);
         assert_eq!(judge(&t0), Standing::Older);
         // The next token is not issued yet: nobody can hold it legitimately.
-        let t3 = parse(&t2).unwrap().successor(KEY).unwrap();
+        let t3 = parse(&t2).unwrap().successor(KEY, b"salt-3").unwrap();
         assert_eq!(judge(&t3), Standing::Forged);
     }
 

@@ -312,3 +312,75 @@ async fn a_refresh_is_one_read_of_the_family_one_of_the_user_one_write_and_a_rer
         ]
     );
 }
+
+#[tokio::test]
+async fn a_rotation_keeps_the_family_alive_as_long_as_its_new_access_token() {
+    // Refresh tokens shorter-lived than access tokens (both are tenant settings).
+    let w = World::new_with(|t| {
+        t.refresh_token_ttl = 300;
+        t.access_token_ttl = 3600;
+    });
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    w.advance(200);
+    let r = w.refresh(&app, &rt1, None).await;
+    refresh_of(&r);
+    let family = w
+        .fakes
+        .store
+        .family_raw(&w.tenant, rt1.split_once('.').unwrap().0)
+        .unwrap();
+    assert!(family.expires_at >= T0 + 200 + 3600, "{family:?}");
+    assert_eq!(family.refresh.unwrap().expires_at, T0 + 200 + 300);
+    let at = r.json()["access_token"].as_str().unwrap().to_owned();
+    w.advance(3000);
+    assert_eq!(w.introspect(&app, &at).await.json()["active"], true);
+}
+
+#[tokio::test]
+async fn an_old_token_of_a_revoked_family_is_refused_and_a_revoked_token_stays_so() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, None).await);
+    assert_eq!(w.revoke(&app, &rt2).await.status, StatusCode::OK);
+    w.advance(1);
+    // An exact retry of a revoked family's token is refused too.
+    assert_revoked(&w.refresh(&app, &rt1, None).await);
+    assert_revoked(&w.refresh(&app, &rt2, None).await);
+    w.fakes.store.clear_calls();
+    assert_eq!(w.revoke(&app, &rt1).await.status, StatusCode::OK);
+    assert!(
+        !w.fakes.store.calls().contains(&"refresh.revoke_family"),
+        "revoking a revoked family changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn every_successor_carries_a_fresh_salt() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api").await;
+    let family_id = rt1.split_once('.').unwrap().0.to_owned();
+    let salt_of = |w: &World| {
+        w.fakes
+            .store
+            .family_raw(&w.tenant, &family_id)
+            .unwrap()
+            .refresh
+            .unwrap()
+            .salt
+    };
+    assert_eq!(salt_of(&w), "");
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, None).await);
+    let s1 = salt_of(&w);
+    refresh_of(&w.refresh(&app, &rt2, None).await);
+    let s2 = salt_of(&w);
+    assert_eq!(crate::crypto::b64url_decode(&s1).unwrap().len(), 32);
+    assert_ne!(s1, s2);
+    let debug = format!(
+        "{:?}",
+        w.fakes.store.family_raw(&w.tenant, &family_id).unwrap()
+    );
+    assert!(!debug.contains(&s2), "the salt stays out of Debug");
+}

@@ -138,6 +138,7 @@ impl Issuer<'_> {
                 generation: 0,
                 current_hash: token_hash(&token),
                 key: b64url(&key),
+                salt: String::new(),
                 issued_at: self.now.secs(),
                 expires_at: self.now.plus(self.tenant.refresh_token_ttl),
                 last_rotation: None,

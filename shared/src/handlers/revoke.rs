@@ -79,8 +79,10 @@ async fn revoke(
     }
     // A refresh token of any generation the server made (the current one, or
     // an older one of the same family) ends the family.
+    // Already revoked: nothing changes.
     if let Some(known) = inspect::known_refresh(state, tenant_id, token, now).await?
         && known.family.client_id == caller.client_id
+        && !known.family.revoked
     {
         state
             .refresh_tokens()

@@ -15,7 +15,7 @@
 
 use super::GrantCtx;
 use crate::clock::Now;
-use crate::crypto::{b64url_decode, token_hash};
+use crate::crypto::{b64url, b64url_decode, random_bytes, token_hash};
 use crate::domain::refresh_eligibility::may_refresh;
 use crate::domain::refresh_rotation::{
     Presented, Rotation, Standing, is_exact_retry, parse, recorded_scope, standing,
@@ -60,16 +60,21 @@ pub async fn grant(
         // 1. The token's place in the chain first.
         match standing(&parts, &hash, chain.generation, &chain.current_hash, &key) {
             Standing::Forged => return Err(unknown()),
+            Standing::Current if family.revoked => return Err(OAuthError::invalid_grant(REVOKED)),
             Standing::Current => {}
             place @ (Standing::Previous | Standing::Older) => {
-                let successor = parts.successor(&key);
+                let successor =
+                    b64url_decode(&chain.salt).and_then(|salt| parts.successor(&key, &salt));
+                // Judged at the time of the decision, not when the request
+                // began (a loser of a race may have waited for the winner).
+                let decided = ctx.state.now().secs().max(ctx.now.secs());
                 let exact = place == Standing::Previous
                     && chain.last_rotation.as_ref().is_some_and(|last| {
                         is_exact_retry(
                             &Presented {
                                 same_client: family.client_id == client.client_id,
                                 scope: retry_scope.as_deref(),
-                                now: ctx.now.secs(),
+                                now: decided,
                             },
                             &Rotation {
                                 committed_at: last.at,
@@ -82,8 +87,8 @@ pub async fn grant(
                             },
                         )
                     });
-                let (true, Some(successor)) = (exact, successor) else {
-                    return Err(reuse(ctx, &family).await?);
+                let (true, Some(successor), false) = (exact, successor, family.revoked) else {
+                    return Err(reuse(ctx, &family, exact).await?);
                 };
                 let user = live_user(ctx, &family).await?;
                 let access_scope =
@@ -106,7 +111,8 @@ pub async fn grant(
         let user = live_user(ctx, &family).await?;
         let access_scope =
             scope::narrow(&chain.scope, requested).map_err(OAuthError::invalid_scope)?;
-        let Some(successor) = parts.successor(&key) else {
+        let salt = random_bytes::<32>();
+        let Some(successor) = parts.successor(&key, &salt) else {
             return Err(OAuthError::invalid_grant(REVOKED));
         };
 
@@ -118,6 +124,7 @@ pub async fn grant(
         let next = RefreshChain {
             generation: chain.generation + 1,
             current_hash: token_hash(&successor),
+            salt: b64url(&salt),
             issued_at: committed.secs(),
             expires_at: committed.plus(ctx.tenant.refresh_token_ttl),
             last_rotation: Some(LastRotation {
@@ -126,7 +133,16 @@ pub async fn grant(
             }),
             ..chain.clone()
         };
-        let family_expires_at = family.expires_at.max(next.expires_at);
+        // Never shorter than the access token issued with it (as when the
+        // family was started: `Issuer::family`).
+        let access_lifetime = ctx
+            .tenant
+            .access_token_ttl
+            .max(ctx.tenant.sliding_max.unwrap_or(0));
+        let family_expires_at = family
+            .expires_at
+            .max(next.expires_at)
+            .max(committed.plus(access_lifetime));
         if store
             .rotate(&family, &next, family_expires_at, committed)
             .await?
@@ -162,10 +178,11 @@ pub async fn grant(
     })
 }
 
-/// The family's live chain and its decoded key: `None` when the family is
-/// absent, revoked, has no refresh tokens, or its current token expired.
+/// The family's chain and its decoded key: `None` when the family is absent,
+/// has no refresh tokens, or its current token expired. A revoked family is
+/// returned (its tokens are judged, so reuse is still seen), never rotated.
 fn chain_of(family: Option<Family>, now: Now) -> Option<(Family, RefreshChain, Vec<u8>)> {
-    let family = family.filter(|f| !f.revoked)?;
+    let family = family?;
     let chain = family
         .refresh
         .clone()
@@ -174,8 +191,13 @@ fn chain_of(family: Option<Family>, now: Now) -> Option<(Family, RefreshChain, V
     Some((family, chain, key))
 }
 
-/// Reuse: the whole family is revoked.
-async fn reuse(ctx: &GrantCtx<'_>, family: &Family) -> Result<OAuthError, OAuthError> {
+/// Reuse: the whole family is revoked (and the reuse recorded, even when a
+/// revocation came first). An exact retry of a revoked family's token is no
+/// reuse: it is only refused.
+async fn reuse(ctx: &GrantCtx<'_>, family: &Family, exact: bool) -> Result<OAuthError, OAuthError> {
+    if exact {
+        return Ok(OAuthError::invalid_grant(REVOKED));
+    }
     crate::audit::record(
         crate::audit::Event::RefreshReuseDetected,
         &ctx.tenant.id,
@@ -185,10 +207,12 @@ async fn reuse(ctx: &GrantCtx<'_>, family: &Family) -> Result<OAuthError, OAuthE
             detail: Some("family revoked"),
         },
     );
-    ctx.state
-        .refresh_tokens()
-        .revoke_family(&ctx.tenant.id, &family.family_id, ctx.now)
-        .await?;
+    if !family.revoked {
+        ctx.state
+            .refresh_tokens()
+            .revoke_family(&ctx.tenant.id, &family.family_id, ctx.now)
+            .await?;
+    }
     Ok(OAuthError::invalid_grant(REVOKED))
 }
 

@@ -169,13 +169,14 @@ impl Db {
         if let Some(c) = &f.refresh {
             expr.push_str(
                 ", rt_scope = :rs, rt_gen = :rg, rt_hash = :rh, rt_key = :rk, \
-                 rt_issued_at = :ri, rt_expires_at = :re",
+                 rt_salt = :rsalt, rt_issued_at = :ri, rt_expires_at = :re",
             );
             u = u
                 .expression_attribute_values(":rs", s(c.scope.clone()))
                 .expression_attribute_values(":rg", n(c.generation))
                 .expression_attribute_values(":rh", s(c.current_hash.clone()))
                 .expression_attribute_values(":rk", s(c.key.clone()))
+                .expression_attribute_values(":rsalt", s(c.salt.clone()))
                 .expression_attribute_values(":ri", n(c.issued_at))
                 .expression_attribute_values(":re", n(c.expires_at));
         }

@@ -263,6 +263,7 @@ fn chain_of(g: &Get<'_>) -> Result<Option<RefreshChain>, StoreError> {
         generation: g.n("rt_gen")?,
         current_hash,
         key: g.s("rt_key")?,
+        salt: g.opt_s("rt_salt").unwrap_or_default(),
         issued_at: g.n("rt_issued_at")?,
         expires_at: g.n("rt_expires_at")?,
         last_rotation: match g.n("rotated_at") {

@@ -64,13 +64,15 @@ impl Db {
             .table_name(&self.table)
             .set_key(Some(key(&read.tenant, sk::family(&read.family_id))))
             .update_expression(
-                "SET rt_hash = :next, rt_gen = :gen, rt_issued_at = :now, rt_expires_at = :rexp, \
-                 rotated_at = :now, retry_scope = :rs, expires_at = :fexp, #ttl = :fexp",
+                "SET rt_hash = :next, rt_gen = :gen, rt_salt = :salt, rt_issued_at = :now, \
+                 rt_expires_at = :rexp, rotated_at = :now, retry_scope = :rs, \
+                 expires_at = :fexp, #ttl = :fexp",
             )
             .condition_expression("rt_hash = :cur AND revoked = :f AND rt_expires_at > :now")
             .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(":next", s(next.current_hash.clone()))
             .expression_attribute_values(":gen", n(next.generation))
+            .expression_attribute_values(":salt", s(next.salt.clone()))
             .expression_attribute_values(":now", n(now.secs()))
             .expression_attribute_values(":rexp", n(next.expires_at))
             .expression_attribute_values(":rs", s(retry_scope))
@@ -84,17 +86,20 @@ impl Db {
             Err(e) => match e.as_service_error() {
                 Some(se) if se.is_conditional_check_failed_exception() => Ok(false),
                 _ => {
-                    // Unknown outcome (no answer, a reset, a timeout): if the
-                    // rotation committed, say so, so the client gets the
-                    // successor it now depends on.
-                    let committed = self
+                    // Unknown outcome (no answer, a reset, a timeout). If the
+                    // chain moved to our successor, something committed it —
+                    // this write, or a concurrent request with the same token
+                    // — and the caller judges the token again from a fresh
+                    // read (an exact retry gets that successor, anything else
+                    // is reuse). If not, the outage is the answer.
+                    let moved = self
                         .get_family(&read.tenant, &read.family_id, now)
                         .await
                         .ok()
                         .flatten()
                         .and_then(|f| f.refresh)
                         .is_some_and(|c| c.current_hash == next.current_hash);
-                    if committed { Ok(true) } else { Err(backend(e)) }
+                    if moved { Ok(false) } else { Err(backend(e)) }
                 }
             },
         }
