@@ -328,7 +328,7 @@ fn family_record(
 }
 
 /// A fresh chain whose current token lives `ttl` seconds from `now`.
-fn chain_record(now: Now, ttl: u64) -> RefreshChain {
+pub fn chain_record(now: Now, ttl: u64) -> RefreshChain {
     RefreshChain {
         scope: "api offline_access".into(),
         generation: 0,
@@ -342,7 +342,7 @@ fn chain_record(now: Now, ttl: u64) -> RefreshChain {
 }
 
 /// The chain a rotation at `now` writes after `c`.
-fn next_of(c: &RefreshChain, now: Now, retry_scope: &str) -> RefreshChain {
+pub fn next_of(c: &RefreshChain, now: Now, retry_scope: &str) -> RefreshChain {
     RefreshChain {
         generation: c.generation + 1,
         current_hash: token_hash(&random_token(32)),

@@ -6,7 +6,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use tollgate::clock::Now;
 use tollgate::crypto::{random_token, token_hash};
-use tollgate::store::{AuthCode, Family, LastRotation, RefreshChain, StoreError};
+use tollgate::store::{AuthCode, Family, RefreshChain, StoreError};
 use tollgate::{ClientId, UserId};
 
 fn code_for(t: &TestTenant, code: &str, expires_at: u64) -> AuthCode {
@@ -41,31 +41,11 @@ fn family(t: &TestTenant, id: &str, now: Now) -> Family {
 }
 
 fn chain(now: Now, ttl: u64) -> RefreshChain {
-    RefreshChain {
-        scope: "api".into(),
-        generation: 0,
-        current_hash: token_hash(&random_token(32)),
-        key: random_token(32),
-        salt: String::new(),
-        issued_at: now.secs(),
-        expires_at: now.plus(ttl),
-        last_rotation: None,
-    }
+    tollgate::contract::chain_record(now, ttl)
 }
 
 fn next(c: &RefreshChain, now: Now) -> RefreshChain {
-    RefreshChain {
-        generation: c.generation + 1,
-        current_hash: token_hash(&random_token(32)),
-        salt: random_token(32),
-        issued_at: now.secs(),
-        expires_at: now.plus(3600),
-        last_rotation: Some(LastRotation {
-            at: now.secs(),
-            retry_scope: String::new(),
-        }),
-        ..c.clone()
-    }
+    tollgate::contract::next_of(c, now, "")
 }
 
 #[tokio::test]
