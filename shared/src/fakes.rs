@@ -6,9 +6,9 @@
 //! [`FakeStore`] implements all the storage ports over one mutex-guarded set
 //! of maps, with the DynamoDB adapter's semantics (`store/dynamo/*.rs` is the
 //! reference): create-if-absent puts, expiry checked on every read (nothing is
-//! ever deleted, as TTL deletion lags), the code redemption and the refresh
-//! rotation as single transactions with the adapter's conditions and failure
-//! mapping, tombstones left by a family revocation, the throttle's read and
+//! ever deleted, as TTL deletion lags), the code redemption as a single
+//! transaction and the refresh rotation as one conditional write, each with the
+//! adapter's conditions, tombstones left by a family revocation, the throttle's read and
 //! per-slot compare-and-swap, case-insensitive usernames. Every operation
 //! first yields once (a round trip), so concurrent callers interleave as they
 //! do against the real table, even on a single-threaded runtime; a

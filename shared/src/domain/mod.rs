@@ -4,12 +4,12 @@
 //!
 //! | rule | file |
 //! |---|---|
-//! | records (tenant, client, user, code, refresh token, family) | `records.rs` |
+//! | records (tenant, client, user, code, family and its refresh-token chain) | `records.rs` |
 //! | redirect URI registration and exact matching | `redirect.rs` |
 //! | scope syntax, what a client may ask for, scope only shrinks | `scope.rs` |
 //! | PKCE (S256 only, when required, enforced at the exchange) | `pkce.rs` |
 //! | who gets a refresh token (implied grant, offline_access) | `refresh_eligibility.rs` |
-//! | refresh rotation and the 10 s exact-retry window | `refresh_rotation.rs` |
+//! | refresh tokens (format, tag, successor), rotation and the 10 s exact-retry window | `refresh_rotation.rs` |
 //! | throttling of password checks (5 per user per 15 min, sliding) | `throttling.rs` |
 //! | sliding expiry of access tokens (Maximizer) | `sliding_expiry.rs` |
 //! | authorization code lifetime and single use | `code_lifetime.rs` |
