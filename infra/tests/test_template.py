@@ -589,6 +589,21 @@ def check_iam(cfn: dict) -> list[str]:
     return p
 
 
+# What tollgate-admin calls, from the code (shared/src/admin*.rs ->
+# shared/src/store/dynamo/*.rs): `init` creates the table and its TTL; records
+# are read and written item by item (transactions are authorised per item);
+# `client list` and `issuer list` query the tenant's partition, `user list`
+# queries the `list` index and batch-reads the users it names, `tenant list`
+# and the key rotation scan the tenant items, `tenant delete` scans the
+# tenant's hot items and batch-deletes them.
+ADMIN_TABLE_ACTIONS = {(a, TABLE_ARN) for a in [
+    "dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive",
+    "dynamodb:UpdateTimeToLive", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+]} | {("dynamodb:Query", f"{TABLE_ARN}/index/list")}
+
+
 def check_admin_policy(cfn: dict) -> list[str]:
     """The operators' policy: this table and this prefix only."""
     p = []
@@ -596,15 +611,26 @@ def check_admin_policy(cfn: dict) -> list[str]:
     pols = [r["Properties"]["PolicyDocument"] for r in res.values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
     if len(pols) != 1:
         return [f"expected one managed policy for tollgate-admin, found {len(pols)}"]
+    granted = set()
     for st in pols[0]["Statement"]:
         for a in as_list(st["Action"]):
             rs = as_list(st["Resource"])
-            if a.startswith("dynamodb:") and rs != [TABLE_ARN]:
+            if a.startswith("dynamodb:"):
+                granted |= {(a, r) for r in rs}
+            if a.startswith("dynamodb:") and rs != [TABLE_ARN] and not (
+                a == "dynamodb:Query" and rs == [f"{TABLE_ARN}/index/list"]
+            ):
                 p.append(f"AdminPolicy: {a} must be on the table only: {rs}")
             elif a.startswith("secretsmanager:") and rs != [secret_arn(f"{STACK}/*").removesuffix("-AbC123")]:
                 p.append(f"AdminPolicy: {a} must be on the stack prefix only: {rs}")
             elif not a.startswith(("dynamodb:", "secretsmanager:")):
                 p.append(f"AdminPolicy: unexpected {a}")
+    missing = ADMIN_TABLE_ACTIONS - granted
+    extra = {a for a, _ in granted} - {a for a, _ in ADMIN_TABLE_ACTIONS}
+    if missing:
+        p.append(f"AdminPolicy: tollgate-admin needs {sorted(missing)}")
+    if extra:
+        p.append(f"AdminPolicy: tollgate-admin never uses {sorted(extra)}")
     if "AdminPolicyArn" not in Evaluator(cfn, DEFAULT).outputs():
         p.append("the admin policy must be an output")
     return p
@@ -1298,6 +1324,10 @@ def _query_on_index(t):
     ]
 
 
+def _admin_no_scan(t):
+    t["Resources"]["AdminPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Action"].remove("dynamodb:Scan")
+
+
 def _drop_new_function(t):
     del t["Resources"]["UserinfoFunction"]
 
@@ -1498,6 +1528,7 @@ MUTATIONS = [
     ("URL document without userinfo", _doc_without_userinfo, lambda r, c: check_urls_default(c)),
     ("CloudFront has no userinfo route", _no_userinfo_route, lambda r, c: check_custom_domain(c)),
     ("admin policy on *", _admin_everything, lambda r, c: check_admin_policy(c) + check_iam(c)),
+    ("admin policy without Scan (tenant list)", _admin_no_scan, lambda r, c: check_admin_policy(c)),
     ("TTL off", _no_ttl, lambda r, c: check_table(r)),
     ("PITR off", _no_pitr, lambda r, c: check_table(r)),
     ("table not retained", _delete_table, lambda r, c: check_table(r)),
