@@ -82,6 +82,17 @@ impl CpuGroup {
     pub fn add(&self, pid: u32) -> Result<(), String> {
         self.write("cgroup.procs", &pid.to_string())
     }
+
+    /// A group for `memory_mb` holding `pid`, or none (unthrottled) without a
+    /// memory size.
+    pub fn holding(memory_mb: Option<u32>, pid: u32) -> Result<Option<CpuGroup>, String> {
+        let Some(m) = memory_mb else {
+            return Ok(None);
+        };
+        let g = CpuGroup::create(m)?;
+        g.add(pid)?;
+        Ok(Some(g))
+    }
 }
 
 impl Drop for CpuGroup {

@@ -704,14 +704,7 @@ impl Warm {
             ));
         };
         let init = ready.saturating_duration_since(sb.spawned);
-        let group = match memory {
-            Some(m) => {
-                let g = lambda_cpu::CpuGroup::create(m)?;
-                g.add(sb.pid)?;
-                Some(g)
-            }
-            None => None,
-        };
+        let group = lambda_cpu::CpuGroup::holding(memory, sb.pid)?;
         Ok(Warm {
             function,
             api,
@@ -1385,14 +1378,7 @@ async fn cold_phase(
                 .push(procfs::tcp_sockets(&pid).unwrap_or(0));
             c.threads_at_ready.push(procfs::threads(&pid).unwrap_or(0));
             let sampling = sampling.elapsed();
-            let group = match throttle {
-                Some(m) => {
-                    let g = lambda_cpu::CpuGroup::create(m)?;
-                    g.add(sb.pid)?;
-                    Some(g)
-                }
-                None => None,
-            };
+            let group = lambda_cpu::CpuGroup::holding(throttle, sb.pid)?;
             let o = api.invoke(url_event(&req), CALL_TIMEOUT).await;
             sb.kill().await;
             drop(group);

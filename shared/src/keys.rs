@@ -7,6 +7,7 @@
 
 use crate::crypto::{b64url, sha256};
 use crate::domain::key_rotation;
+use crate::domain::token_exchange::ExternalAlg;
 use crate::store::SigningAlg;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
@@ -367,9 +368,20 @@ impl Signer {
     }
 }
 
-/// Verifies a JWS signature with a public JWK of the given algorithm
-/// (ES256: P-256, fixed-size `r || s`; RS256: PKCS#1 v1.5 with SHA-256).
+/// Verifies a JWS signature of this tenant's algorithm with a public JWK.
 pub fn verify_with_jwk(jwk: &Value, alg: SigningAlg, message: &[u8], signature: &[u8]) -> bool {
+    let alg = match alg {
+        SigningAlg::ES256 => ExternalAlg::ES256,
+        SigningAlg::RS256 => ExternalAlg::RS256,
+    };
+    verify_jws(jwk, alg, message, signature)
+}
+
+/// A JWS signature check with a public JWK: RS256 (PKCS#1 v1.5), PS256
+/// (RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32) or ES256 (P-256, fixed-size
+/// `r || s`). RSA keys under 2048 bits do not verify. Used for this tenant's
+/// own tokens and for trusted issuers' tokens alike.
+pub fn verify_jws(jwk: &Value, alg: ExternalAlg, message: &[u8], signature: &[u8]) -> bool {
     use aws_lc_rs::signature;
     let field = |k: &str| {
         jwk.get(k)
@@ -377,7 +389,7 @@ pub fn verify_with_jwk(jwk: &Value, alg: SigningAlg, message: &[u8], signature: 
             .and_then(crate::crypto::b64url_decode)
     };
     match alg {
-        SigningAlg::ES256 => {
+        ExternalAlg::ES256 => {
             let (Some(x), Some(y)) = (field("x"), field("y")) else {
                 return false;
             };
@@ -395,12 +407,17 @@ pub fn verify_with_jwk(jwk: &Value, alg: SigningAlg, message: &[u8], signature: 
                 .verify(message, signature)
                 .is_ok()
         }
-        SigningAlg::RS256 => {
+        ExternalAlg::RS256 | ExternalAlg::PS256 => {
             let (Some(n), Some(e)) = (field("n"), field("e")) else {
                 return false;
             };
+            let params = if alg == ExternalAlg::RS256 {
+                &signature::RSA_PKCS1_2048_8192_SHA256
+            } else {
+                &signature::RSA_PSS_2048_8192_SHA256
+            };
             signature::RsaPublicKeyComponents { n, e }
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, signature)
+                .verify(params, message, signature)
                 .is_ok()
         }
     }

@@ -423,15 +423,7 @@ async fn tenant_update_never_undoes_a_key_rotation() {
     let t = TestTenant::new().await;
     let db = db().await;
     let stale = db.get_tenant(&t.tenant_id()).await.unwrap().unwrap();
-    admin_async(
-        ["key", "rotate", "--tenant", &t.alias]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        None,
-    )
-    .await
-    .unwrap();
+    admin(&["key", "rotate", "--tenant", &t.alias], None).unwrap();
     let mut edited = stale.clone();
     edited.name = "Renamed".into();
     let e = db.update_tenant(&edited).await.unwrap_err();
@@ -441,14 +433,6 @@ async fn tenant_update_never_undoes_a_key_rotation() {
         after.public_jwks, stale.public_jwks,
         "the rotation's JWKS stays"
     );
-    let v = admin_async(
-        ["tenant", "update", &t.alias, "--name", "Renamed"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        None,
-    )
-    .await
-    .unwrap();
+    let v = admin(&["tenant", "update", &t.alias, "--name", "Renamed"], None).unwrap();
     assert_eq!(v["name"], "Renamed");
 }

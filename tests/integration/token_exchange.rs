@@ -813,32 +813,16 @@ async fn issuer_cli_validates_and_lists() {
     let listed = admin(&["issuer", "list", "--tenant", &t.alias], None).unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     assert_eq!(listed["items"][0]["audiences"], json!(["api://acme"]));
-    admin(
-        &[
-            "issuer",
-            "remove",
-            "--tenant",
-            &t.alias,
-            "--issuer",
-            "https://login.partner.example/tenant-1/v2.0",
-        ],
-        None,
-    )
-    .unwrap();
-    assert!(
-        admin(
-            &[
-                "issuer",
-                "remove",
-                "--tenant",
-                &t.alias,
-                "--issuer",
-                "https://login.partner.example/tenant-1/v2.0"
-            ],
-            None
-        )
-        .is_err()
-    );
+    let remove = [
+        "issuer",
+        "remove",
+        "--tenant",
+        &t.alias,
+        "--issuer",
+        "https://login.partner.example/tenant-1/v2.0",
+    ];
+    admin(&remove, None).unwrap();
+    assert!(admin(&remove, None).is_err());
     let user = t.user("bob", &[]).await;
     let e = admin(
         &[

@@ -311,54 +311,12 @@ pub async fn verify(
             Refusal::KeysUnavailable
         })?
         .ok_or(Refusal::UnknownKey)?;
-    if !verify_signature(&jwk, alg, token.signed.as_bytes(), &token.signature) {
+    if !crate::keys::verify_jws(&jwk, alg, token.signed.as_bytes(), &token.signature) {
         return Err(Refusal::Signature);
     }
     rules::check_claims(&token.claims, &issuer.issuer, &issuer.audiences, now)
         .map_err(Refusal::Claims)?;
     Ok(token.claims)
-}
-
-/// A JWS signature check with a public JWK: RS256 (PKCS#1 v1.5), PS256
-/// (RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32) or ES256 (P-256, `r || s`).
-/// RSA keys under 2048 bits do not verify.
-pub fn verify_signature(jwk: &Value, alg: ExternalAlg, message: &[u8], signature: &[u8]) -> bool {
-    use aws_lc_rs::signature;
-    let field = |k: &str| {
-        jwk.get(k)
-            .and_then(Value::as_str)
-            .and_then(crate::crypto::b64url_decode)
-    };
-    match alg {
-        ExternalAlg::ES256 => {
-            let (Some(x), Some(y)) = (field("x"), field("y")) else {
-                return false;
-            };
-            if x.len() != 32 || y.len() != 32 {
-                return false;
-            }
-            let mut point = Vec::with_capacity(65);
-            point.push(0x04);
-            point.extend_from_slice(&x);
-            point.extend_from_slice(&y);
-            signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                .verify(message, signature)
-                .is_ok()
-        }
-        ExternalAlg::RS256 | ExternalAlg::PS256 => {
-            let (Some(n), Some(e)) = (field("n"), field("e")) else {
-                return false;
-            };
-            let params = if alg == ExternalAlg::RS256 {
-                &signature::RSA_PKCS1_2048_8192_SHA256
-            } else {
-                &signature::RSA_PSS_2048_8192_SHA256
-            };
-            signature::RsaPublicKeyComponents { n, e }
-                .verify(params, message, signature)
-                .is_ok()
-        }
-    }
 }
 
 #[cfg(test)]

@@ -352,14 +352,7 @@ impl World {
 
     /// A code authorization request for `app` (PKCE, state `st-1`): the page.
     pub async fn login_page(&self, app: &App, extra: &[(&str, &str)]) -> Resp {
-        let mut q = vec![
-            ("response_type", "code"),
-            ("client_id", app.id.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("state", "st-1"),
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ];
+        let mut q = code_request(app);
         q.extend_from_slice(extra);
         let r = self.authorize(&q).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -552,4 +545,16 @@ impl Resp {
         let len = self.body[start..].find('"').unwrap();
         self.body[start..start + len].to_owned()
     }
+}
+
+/// The query of a code authorization request for `app` (PKCE, state `st-1`).
+pub fn code_request(app: &App) -> Vec<(&str, &str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", app.id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("state", "st-1"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]
 }

@@ -19,15 +19,9 @@ async fn authorize_with(w: &World, query: &[(&str, &str)], accept: Option<&str>)
 }
 
 fn code_query(app: &App) -> Vec<(&str, &str)> {
-    vec![
-        ("response_type", "code"),
-        ("client_id", app.id.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("state", "st-1"),
-        ("code_challenge", CHALLENGE),
-        ("code_challenge_method", "S256"),
-        ("scope", "openid offline_access api"),
-    ]
+    let mut q = code_request(app);
+    q.push(("scope", "openid offline_access api"));
+    q
 }
 
 #[tokio::test]

@@ -65,6 +65,13 @@ async fn own_token(w: &World, app: &App) -> String {
         .to_owned()
 }
 
+/// `invalid_request`, for the reason named.
+fn assert_refused_because(r: &Resp, why: &str) {
+    assert_eq!(r.error(), "invalid_request");
+    let d = r.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(d.contains(why), "refused for the wrong reason: {d}");
+}
+
 fn claims_of(jwt: &str) -> Value {
     let part = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&crate::crypto::b64url_decode(part).unwrap()).unwrap()
@@ -499,13 +506,7 @@ async fn an_unlinked_subject_is_invalid_request_without_create_users() {
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error(), "invalid_request");
-    assert!(
-        r.json()["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("not linked")
-    );
+    assert_refused_because(&r, "not linked");
 }
 
 #[tokio::test]
@@ -799,13 +800,7 @@ async fn an_unreachable_issuer_is_invalid_request_not_a_server_error() {
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    assert_eq!(r.error(), "invalid_request");
-    assert!(
-        r.json()["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("unavailable")
-    );
+    assert_refused_because(&r, "unavailable");
 }
 
 #[tokio::test]
@@ -861,13 +856,7 @@ async fn an_actor_token_of_another_client_cannot_be_named() {
         ],
     )
     .await;
-    assert_eq!(r.error(), "invalid_request");
-    assert!(
-        r.json()["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("not issued to this client")
-    );
+    assert_refused_because(&r, "not issued to this client");
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@
 use crate::AppState;
 use crate::clock::Now;
 use crate::crypto::token_hash;
-use crate::domain::refresh_rotation::{Standing, parse, standing};
+use crate::domain::refresh_rotation::{Standing, TokenParts, parse, standing};
 use crate::domain::sliding_expiry::{Sliding, WRITE_INTERVAL};
 use crate::error::OAuthError;
 use crate::ids::{ClientId, UserId};
@@ -37,9 +37,12 @@ pub struct ActiveRefresh {
 }
 
 /// A refresh token the server made (its tag verifies with its family's key),
-/// with its family (revoked or not) and its place in the chain.
-#[derive(Debug)]
-pub struct KnownRefresh {
+/// with its family (revoked or not), its place in the chain, and what its
+/// successor is made from.
+pub struct KnownRefresh<'a> {
+    pub parts: TokenParts<'a>,
+    /// The chain's key, decoded.
+    pub key: Vec<u8>,
     pub family: Family,
     pub chain: RefreshChain,
     pub standing: Standing,
@@ -194,12 +197,12 @@ pub async fn access_token(
 
 /// The family of a refresh token the server made, if that family is still
 /// stored (unexpired); `None` for anything else (malformed, forged, unknown).
-pub async fn known_refresh(
+pub async fn known_refresh<'a>(
     state: &AppState,
     tenant: &crate::ids::TenantId,
-    raw: &str,
+    raw: &'a str,
     now: Now,
-) -> Result<Option<KnownRefresh>, OAuthError> {
+) -> Result<Option<KnownRefresh<'a>>, OAuthError> {
     let Some(parts) = parse(raw).filter(|_| raw.len() <= 256) else {
         return Ok(None);
     };
@@ -224,6 +227,8 @@ pub async fn known_refresh(
         &key,
     );
     Ok((place != Standing::Forged).then_some(KnownRefresh {
+        parts,
+        key,
         family,
         chain,
         standing: place,
@@ -242,6 +247,7 @@ pub async fn refresh_token(
         family,
         chain,
         standing,
+        ..
     }) = known_refresh(state, &tenant.id, raw, now).await?
     else {
         return Ok(None);

@@ -111,17 +111,9 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
     let act = match &r.actor_token {
         None => subject.prior_act.clone(),
         Some(raw) => {
-            let actor = inspect::access_token(
-                ctx.state,
-                ctx.tenant,
-                &ctx.issuer,
-                raw,
-                ctx.now,
-                |_| false,
-                Viewer::Any,
-            )
-            .await?
-            .ok_or_else(|| invalid("actor_token is invalid or inactive"))?;
+            let actor = active_local(ctx, raw)
+                .await?
+                .ok_or_else(|| invalid("actor_token is invalid or inactive"))?;
             // The actor is the caller: a token issued to this client (its own
             // client_credentials token, or a user's token it holds as that
             // user's app). Another party's token cannot be named as actor.
@@ -218,9 +210,13 @@ fn target(
     }
 }
 
-/// An access token of this tenant, active as at introspection, of a user.
-async fn local_subject(ctx: &GrantCtx<'_>, raw: &str) -> Result<Subject, OAuthError> {
-    let active = inspect::access_token(
+/// An access token of this tenant if it is active, judged as at
+/// introspection (an exchange is no use of it: no sliding write).
+async fn active_local(
+    ctx: &GrantCtx<'_>,
+    raw: &str,
+) -> Result<Option<inspect::ActiveAccess>, OAuthError> {
+    inspect::access_token(
         ctx.state,
         ctx.tenant,
         &ctx.issuer,
@@ -229,8 +225,14 @@ async fn local_subject(ctx: &GrantCtx<'_>, raw: &str) -> Result<Subject, OAuthEr
         |_| false,
         Viewer::Any,
     )
-    .await?
-    .ok_or_else(|| invalid("subject_token is invalid or inactive"))?;
+    .await
+}
+
+/// An access token of this tenant, active as at introspection, of a user.
+async fn local_subject(ctx: &GrantCtx<'_>, raw: &str) -> Result<Subject, OAuthError> {
+    let active = active_local(ctx, raw)
+        .await?
+        .ok_or_else(|| invalid("subject_token is invalid or inactive"))?;
     let user = active
         .user
         .ok_or_else(|| invalid("subject_token does not represent a user"))?;

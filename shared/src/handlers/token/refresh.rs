@@ -18,9 +18,10 @@ use crate::clock::Now;
 use crate::crypto::{b64url, b64url_decode, random_bytes, token_hash};
 use crate::domain::refresh_eligibility::may_refresh;
 use crate::domain::refresh_rotation::{
-    Presented, Rotation, Standing, is_exact_retry, parse, recorded_scope, standing,
+    Presented, Rotation, Standing, is_exact_retry, recorded_scope,
 };
 use crate::error::OAuthError;
+use crate::flows::inspect::{KnownRefresh, known_refresh};
 use crate::outcome::{TokenOutcome, Tokens};
 use crate::scope;
 use crate::store::{Family, LastRotation, RefreshChain, User};
@@ -44,21 +45,25 @@ pub async fn grant(
             not_registered()
         }
     };
-    let Some(parts) = parse(token) else {
-        return Err(unknown());
-    };
-    let hash = token_hash(token);
     let retry_scope = recorded_scope(requested);
     for attempt in 0..ATTEMPTS {
-        let Some((family, chain, key)) = chain_of(
-            store.family(tenant, parts.family_id, ctx.now).await?,
-            ctx.now,
-        ) else {
+        // A token the server made, of a family whose current token has not
+        // expired (older tokens of an expired chain are no longer judged).
+        let Some(KnownRefresh {
+            parts,
+            key,
+            family,
+            chain,
+            standing,
+        }) = known_refresh(ctx.state, tenant, token, ctx.now)
+            .await?
+            .filter(|k| k.chain.expires_at > ctx.now.secs())
+        else {
             return Err(unknown());
         };
 
         // 1. The token's place in the chain first.
-        match standing(&parts, &hash, chain.generation, &chain.current_hash, &key) {
+        match standing {
             Standing::Forged => return Err(unknown()),
             Standing::Current if family.revoked => return Err(OAuthError::invalid_grant(REVOKED)),
             Standing::Current => {}
@@ -176,19 +181,6 @@ pub async fn grant(
             "too much contention on this refresh token; retry",
         )
     })
-}
-
-/// The family's chain and its decoded key: `None` when the family is absent,
-/// has no refresh tokens, or its current token expired. A revoked family is
-/// returned (its tokens are judged, so reuse is still seen), never rotated.
-fn chain_of(family: Option<Family>, now: Now) -> Option<(Family, RefreshChain, Vec<u8>)> {
-    let family = family?;
-    let chain = family
-        .refresh
-        .clone()
-        .filter(|c| c.expires_at > now.secs())?;
-    let key = b64url_decode(&chain.key)?;
-    Some((family, chain, key))
 }
 
 /// Reuse: the whole family is revoked (and the reuse recorded, even when a
