@@ -70,9 +70,11 @@ URL_VARS = {
 #   Query          the tenant's clients' web origins for a CORS preflight
 #                  (flows/cors.rs allowed_for_preflight: token, refresh, introspect,
 #                  revoke, userinfo), on the base table, never the `list` index
-#   Scan           maintenance only: the tenant items, one filtered scan
-#                  (admin.rs rotate_keys_due -> store/dynamo/lifecycle.rs list_tenants);
-#                  its UpdateItem writes a tenant item's JWKS (directory.rs set_tenant_keys)
+#   maintenance    (admin_keys.rs maintain, change_keys -> store/dynamo/due.rs,
+#                  directory.rs): Query of the `due` index only (the tenants due),
+#                  GetItem (a tenant read strongly consistently, the sweep's progress),
+#                  UpdateItem (a key change: JWKS, generation and due time; a due time;
+#                  the sweep), Scan (the one-time sweep of tenants older than the index)
 ITEM_RW = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 CORS = {"dynamodb:Query"}
 TABLE_ACTIONS = {
@@ -87,7 +89,7 @@ TABLE_ACTIONS = {
     "introspect": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
     "revoke": {"dynamodb:GetItem", "dynamodb:UpdateItem"} | CORS,
     "userinfo": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
-    "maintenance": {"dynamodb:Scan", "dynamodb:UpdateItem"},
+    "maintenance": {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:Query"},
 }
 # Which of the stack's secrets each function may read (and no other): a tenant's
 # private signing keys, a client's secret hash, the stack's login key, the URL
@@ -119,6 +121,9 @@ DOMAIN = "ca.auth.example.com"
 CERT = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
 TABLE_NAME = f"{STACK}-Table-1A2B3C4D5E6F"
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE_NAME}"
+# Table actions granted on an index instead of the table: only the maintenance's
+# Query of the `due` index.
+INDEX_GRANTS = {"maintenance": {("dynamodb:Query", f"{TABLE_ARN}/index/due")}}
 DEFAULT = {}
 WITH_DOMAIN = {"CustomDomain": DOMAIN, "CertificateArn": CERT, "HostedZoneId": "Z0123456789ABCDEFGHIJ"}
 
@@ -450,13 +455,19 @@ def check_table(raw: dict) -> list[str]:
     if keys != {"pk": "HASH", "sk": "RANGE"}:
         p.append(f"{lid}: key schema must be pk HASH, sk RANGE: {keys}")
     attrs = {a["AttributeName"]: a["AttributeType"] for a in props.get("AttributeDefinitions", [])}
-    if attrs != {"pk": "S", "sk": "S", "lpk": "S", "lsk": "S"}:
-        p.append(f"{lid}: attribute definitions must be pk, sk, lpk, lsk (all S): {attrs}")
+    if attrs != {"pk": "S", "sk": "S", "lpk": "S", "lsk": "S", "dpk": "S", "due": "N"}:
+        p.append(f"{lid}: attribute definitions must be pk, sk, lpk, lsk, dpk (S) and due (N): {attrs}")
     gsis = {g["IndexName"]: g for g in props.get("GlobalSecondaryIndexes", [])}
     listing = gsis.get("list", {})
     gkeys = {k["AttributeName"]: k["KeyType"] for k in listing.get("KeySchema", [])}
     if gkeys != {"lpk": "HASH", "lsk": "RANGE"} or listing.get("Projection") != {"ProjectionType": "KEYS_ONLY"}:
         p.append(f"{lid}: needs the keys-only `list` index on lpk/lsk (the CLI's user listings): {gsis}")
+    due = gsis.get("due", {})
+    dkeys = {k["AttributeName"]: k["KeyType"] for k in due.get("KeySchema", [])}
+    if dkeys != {"dpk": "HASH", "due": "RANGE"} or due.get("Projection") != {"ProjectionType": "KEYS_ONLY"}:
+        p.append(f"{lid}: needs the keys-only `due` index on dpk/due (the maintenance's tenants due): {gsis}")
+    if set(gsis) != {"list", "due"}:
+        p.append(f"{lid}: indexes must be exactly `list` and `due`: {sorted(gsis)}")
     ttl = props.get("TimeToLiveSpecification", {})
     if ttl != {"AttributeName": "ttl", "Enabled": True}:
         p.append(f"{lid}: TTL must be enabled on `ttl`: {ttl}")
@@ -561,6 +572,8 @@ def check_iam(cfn: dict) -> list[str]:
                         svc = a.split(":")[0]
                         if svc == "dynamodb":
                             table_actions.add(a)
+                            if all((a, r) in INDEX_GRANTS.get(name, set()) for r in rs):
+                                continue
                             if rs != [TABLE_ARN]:
                                 p.append(f"{role}: {a} must be on the table ARN only, is on {rs}")
                         elif svc == "secretsmanager":
@@ -943,8 +956,10 @@ def check_maintenance(cfn: dict) -> list[str]:
                 p.append(f"{lid}: environment must be exactly the table and the secret prefix, is {env}")
             keys = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{prefix}/*/signing-keys-??????"
             want = {
+                ("dynamodb:GetItem", TABLE_ARN),
                 ("dynamodb:Scan", TABLE_ARN),
                 ("dynamodb:UpdateItem", TABLE_ARN),
+                ("dynamodb:Query", f"{TABLE_ARN}/index/due"),
                 ("secretsmanager:GetSecretValue", keys),
                 ("secretsmanager:PutSecretValue", keys),
             }
@@ -1413,6 +1428,19 @@ def _maintenance_no_scan(t):
     statements(t, "MaintenanceFunction")[0]["Action"].remove("dynamodb:Scan")
 
 
+def _maintenance_queries_the_table(t):
+    statements(t, "MaintenanceFunction")[2]["Resource"] = {"Fn::GetAtt": ["Table", "Arn"]}
+
+
+def _maintenance_queries_any_index(t):
+    statements(t, "MaintenanceFunction")[2]["Resource"] = {"Fn::Sub": "${Table.Arn}/index/*"}
+
+
+def _no_due_index(t):
+    gsis = t["Resources"]["Table"]["Properties"]["GlobalSecondaryIndexes"]
+    gsis[:] = [g for g in gsis if g["IndexName"] != "due"]
+
+
 def _maintenance_all_secrets(t):
     statements(t, "MaintenanceFunction")[1]["Resource"] = statements(t, "TokenFunction")[1]["Resource"]
 
@@ -1543,6 +1571,9 @@ MUTATIONS = [
     ("maintenance never runs", _maintenance_unscheduled, lambda r, c: check_maintenance(c)),
     ("maintenance puts items", _maintenance_puts_items, lambda r, c: check_iam(c) + check_maintenance(c)),
     ("maintenance without Scan", _maintenance_no_scan, lambda r, c: check_iam(c)),
+    ("maintenance queries the table", _maintenance_queries_the_table, lambda r, c: check_maintenance(c)),
+    ("maintenance queries every index", _maintenance_queries_any_index, lambda r, c: check_iam(c)),
+    ("no due index", _no_due_index, lambda r, c: check_table(r)),
     ("maintenance reads every secret", _maintenance_all_secrets, lambda r, c: check_iam(c)),
     ("maintenance creates secrets", _maintenance_creates_secrets, lambda r, c: check_iam(c)),
     ("maintenance cannot store keys", _maintenance_read_only, lambda r, c: check_iam(c)),

@@ -8,10 +8,10 @@ use crate::crypto::{client_secret_hash, hash_password, random_alphanumeric, rand
 use crate::domain::branding::{self, Branding, Logo, Rgb};
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::keys::{self, KeySet};
-use crate::secrets::{SecretError, SecretSource, SecretsManager};
+use crate::secrets::{SecretError, SecretsManager};
 use crate::store::{
-    Client, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, Db, Grant, SigningAlg, StoreError,
-    Tenant, User,
+    Client, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, Db, Grant, KeyState, SigningAlg,
+    StoreError, Tenant, User,
 };
 use crate::{redirect, scope};
 use serde_json::{Value, json};
@@ -225,10 +225,23 @@ pub(crate) fn one_line(s: &str) -> bool {
 }
 
 impl Admin {
+    /// The CLI and the maintenance function: clients with the same explicit
+    /// SDK timeouts as the functions' (`state::sdk_timeouts`), so a call that
+    /// hangs fails within seconds instead of holding a run (or a key change
+    /// between its two writes) open.
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Admin {
+        let ddb = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .timeout_config(crate::state::sdk_timeouts())
+            .build();
+        let sm = aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .timeout_config(crate::state::sdk_timeouts())
+            .build();
         Admin {
-            db: Db::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone()),
-            secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)),
+            db: Db::new(
+                aws_sdk_dynamodb::Client::from_conf(ddb),
+                config.table.clone(),
+            ),
+            secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::from_conf(sm)),
             config,
         }
     }
@@ -236,7 +249,10 @@ impl Admin {
     async fn tenant(&self, alias: &str) -> Result<(TenantId, Tenant), AdminError> {
         let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
         match self.db.get_tenant(&id).await? {
-            Some(t) => Ok((id, t)),
+            Some(t) if !t.deleting => Ok((id, t)),
+            Some(_) => err(format!(
+                "tenant {alias} is being deleted (run `tenant delete` again to finish)"
+            )),
             None => err(format!("unknown tenant: {alias}")),
         }
     }
@@ -298,9 +314,10 @@ impl Admin {
         if self.db.get_tenant(&id).await?.is_some() {
             return err(format!("tenant already exists: {alias}"));
         }
+        let now = Now::system().secs();
         let set = KeySet::new(
             keys::generate(alg).map_err(|e| AdminError(e.to_string()))?,
-            Now::system().secs(),
+            now,
         );
         let secret_name = self.config.signing_key_secret(&id);
         let secret_json = serde_json::to_string(&set).map_err(|e| AdminError(e.to_string()))?;
@@ -325,7 +342,17 @@ impl Admin {
             sliding_max: o.sliding_max,
             key_rotation_days: o.key_rotation_days,
             branding: Branding::default(),
-            created_at: Now::system().secs(),
+            created_at: now,
+            keys: KeyState {
+                generation: 0,
+                changed_at: now,
+                due: crate::domain::key_rotation::rotation_at(
+                    now,
+                    o.key_rotation_days
+                        .unwrap_or(crate::domain::key_rotation::DEFAULT_ROTATION_DAYS),
+                ),
+            },
+            deleting: false,
         };
         if let Err(e) = self.db.create_tenant(&tenant).await {
             let _ = self.secrets.delete_now(&secret_name).await;
@@ -348,6 +375,9 @@ impl Admin {
     /// Changes a tenant's settings; flags left out keep their values.
     pub async fn update_tenant(&self, alias: &str, o: TenantUpdate) -> Result<Value, AdminError> {
         let (_, mut t) = self.tenant(alias).await?;
+        let lifetimes_or_rotation_changed = o.access_token_ttl.is_some()
+            || o.sliding_max.is_some()
+            || o.key_rotation_days.is_some();
         if let Some(name) = o.name {
             if name.trim().is_empty() || name.len() > 200 || !one_line(&name) {
                 return err("--name must be 1 to 200 printable characters");
@@ -393,6 +423,11 @@ impl Admin {
             );
         }
         t.branding = o.branding.apply(&t.branding)?;
+        if lifetimes_or_rotation_changed {
+            // The schedule depends on them: the next maintenance run looks
+            // again (a retirement waits for the longer lifetime).
+            t.keys.due = t.keys.due.min(Now::system().secs());
+        }
         self.db.update_tenant(&t).await?;
         Ok(json!({
             "tenant": alias,
@@ -614,143 +649,4 @@ impl Admin {
             Err(e) => Err(e.into()),
         }
     }
-
-    /// Publishes a new key now; it signs from `signs_from` (publish, then
-    /// sign: `domain::key_rotation`). The JWKS is written before the private
-    /// key, so no verifier ever sees a token signed with an unpublished key.
-    pub async fn rotate_key(&self, alias: &str) -> Result<Value, AdminError> {
-        let (tenant_id, tenant) = self.tenant(alias).await?;
-        let now = Now::system().secs();
-        let set = self.load_key_set(&tenant_id).await?;
-        let set = set
-            .publish_next(tenant.signing_alg, now, longest_token_life(&tenant))
-            .map_err(|e| AdminError(e.to_string()))?;
-        self.store_key_set(&tenant_id, &tenant, &set, now).await?;
-        // `kid`: the key this rotation published; it signs from `signs_from`.
-        // `previous_kid`: the key it replaces (signing until then).
-        Ok(json!({
-            "tenant": alias,
-            "kid": set.next.as_ref().map(|k| k.kid.clone()),
-            "signs_from": set.next_since.map(crate::domain::key_rotation::signs_from),
-            "previous_kid": set.current.kid,
-        }))
-    }
-
-    pub(crate) async fn load_key_set(&self, tenant: &TenantId) -> Result<KeySet, AdminError> {
-        let name = self.config.signing_key_secret(tenant);
-        let Some(raw) = self.secrets.fetch(&name).await? else {
-            return err(format!("signing key secret {name} is missing"));
-        };
-        serde_json::from_str(&raw).map_err(|e| AdminError(format!("stored key set: {e}")))
-    }
-
-    /// JWKS first (every key that may sign is published before it can), then
-    /// the private keys.
-    pub(crate) async fn store_key_set(
-        &self,
-        tenant_id: &TenantId,
-        tenant: &Tenant,
-        set: &KeySet,
-        now: u64,
-    ) -> Result<(), AdminError> {
-        let published = self
-            .db
-            .set_tenant_keys(
-                tenant_id,
-                &set.public_jwks(),
-                &set.signing(now).kid,
-                tenant.signing_alg,
-                &tenant.public_jwks,
-            )
-            .await?;
-        if !published {
-            return err(format!(
-                "the keys of tenant {tenant_id} changed meanwhile (another rotation); run it again"
-            ));
-        }
-        let json = serde_json::to_string(set).map_err(|e| AdminError(e.to_string()))?;
-        self.secrets
-            .put(&self.config.signing_key_secret(tenant_id), &json)
-            .await?;
-        Ok(())
-    }
-
-    /// Scheduled upkeep (the maintenance function): for every tenant, settle
-    /// the key set (promotion is a time, retirement a write) and publish a
-    /// next key when the current one is `--key-rotation-days` old.
-    pub async fn rotate_keys_due(
-        &self,
-        now: u64,
-        only: Option<&TenantId>,
-    ) -> Result<Value, AdminError> {
-        let mut changed = Vec::new();
-        let mut failed = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.db.list_tenants(100, cursor.as_deref()).await?;
-            for t in page
-                .items
-                .iter()
-                .filter(|t| only.is_none_or(|o| *o == t.id))
-            {
-                // One tenant's trouble never stops the others' rotation.
-                match self.upkeep_tenant(t, now).await {
-                    Ok(Some(c)) => changed.push(c),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::error!(tenant = %t.id, error = %e, "key upkeep failed");
-                        failed.push(json!({"tenant": t.id.as_str(), "error": e.0}));
-                    }
-                }
-            }
-            match page.next {
-                Some(n) => cursor = Some(n),
-                None => break,
-            }
-        }
-        if !failed.is_empty() {
-            return err(format!(
-                "key upkeep failed for {} tenant(s): {}",
-                failed.len(),
-                Value::Array(failed)
-            ));
-        }
-        Ok(json!({"changed": changed}))
-    }
-
-    /// One tenant's key upkeep; `Some` describes what changed.
-    async fn upkeep_tenant(&self, t: &Tenant, now: u64) -> Result<Option<Value>, AdminError> {
-        let set = self.load_key_set(&t.id).await?;
-        let before = serde_json::to_string(&set).unwrap_or_default();
-        let life = longest_token_life(t);
-        let mut set = set.settle(now, life);
-        let days = t
-            .key_rotation_days
-            .unwrap_or(crate::domain::key_rotation::DEFAULT_ROTATION_DAYS);
-        if set.next.is_none()
-            && crate::domain::key_rotation::rotation_due(set.current_since, days, now)
-        {
-            set = set
-                .publish_next(t.signing_alg, now, life)
-                .map_err(|e| AdminError(e.to_string()))?;
-        }
-        // Also repairs a JWKS that drifted from the key set.
-        let unchanged = serde_json::to_string(&set).unwrap_or_default() == before
-            && t.public_jwks == set.public_jwks();
-        if unchanged {
-            return Ok(None);
-        }
-        self.store_key_set(&t.id, t, &set, now).await?;
-        Ok(Some(json!({
-            "tenant": t.id.as_str(),
-            "signing_kid": set.signing(now).kid,
-            "next_kid": set.next.as_ref().map(|k| k.kid.clone()),
-            "previous_kid": set.previous.as_ref().map(|k| k.kid.clone()),
-        })))
-    }
-}
-
-/// The longest an access token this tenant signs may stay valid.
-fn longest_token_life(t: &Tenant) -> u64 {
-    t.access_token_ttl.max(t.sliding_max.unwrap_or(0))
 }

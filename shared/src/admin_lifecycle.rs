@@ -86,7 +86,10 @@ impl Admin {
     pub(crate) async fn tenant_id(&self, alias: &str) -> Result<TenantId, AdminError> {
         let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
         match self.db.get_tenant(&id).await? {
-            Some(_) => Ok(id),
+            Some(t) if !t.deleting => Ok(id),
+            Some(_) => fail(format!(
+                "tenant {alias} is being deleted (run `tenant delete` again to finish)"
+            )),
             None => fail(format!("unknown tenant: {alias}")),
         }
     }
@@ -182,10 +185,15 @@ impl Admin {
     }
 
     /// Removes every item and secret of the tenant, and nothing of any other.
-    /// Secrets first (the clients' are found through the records), then the
-    /// items; safe to run again if interrupted.
+    /// First the tenant is marked as being deleted: it serves nothing any
+    /// more (once the functions' 30 s record cache has passed; until then a
+    /// request that needs its vanished signing key gets 503, never 500), no
+    /// key change commits on it and the maintenance leaves it. Then the
+    /// secrets (the clients' are found through their records), then the
+    /// items. Safe to run again if interrupted.
     pub async fn delete_tenant(&self, alias: &str) -> Result<Value, AdminError> {
         let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
+        let marked = self.db.mark_tenant_deleting(&id).await?;
         let mut secrets = vec![self.config.signing_key_secret(&id)];
         let mut cursor: Option<String> = None;
         loop {
@@ -211,7 +219,7 @@ impl Admin {
             }
         }
         let items = self.db.purge_tenant(&id).await?;
-        if items == 0 && deleted_secrets == 0 {
+        if !marked && items == 0 && deleted_secrets == 0 {
             return fail(format!("unknown tenant: {alias}"));
         }
         Ok(json!({"tenant": alias, "deleted_items": items, "deleted_secrets": deleted_secrets}))

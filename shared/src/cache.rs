@@ -48,6 +48,12 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         map.get(key).map(|(at, _)| at.elapsed())
     }
 
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
+    }
+
     pub fn remove(&self, key: &K) {
         if let Ok(mut map) = self.map.lock() {
             map.remove(key);

@@ -228,6 +228,12 @@ fn tenant_record(id: &TenantId, now: Now) -> Tenant {
         key_rotation_days: None,
         branding: branded(),
         created_at: now.secs(),
+        keys: crate::store::KeyState {
+            generation: 3,
+            changed_at: now.secs(),
+            due: now.secs() + 86_400,
+        },
+        deleting: false,
     }
 }
 
@@ -421,7 +427,9 @@ pub async fn directory_contract(
             && got.current_kid == t.current_kid
             && got.branding == t.branding
             && got.branding.logo.is_some()
-            && got.created_at == t.created_at,
+            && got.created_at == t.created_at
+            && got.keys == t.keys
+            && !got.deleting,
         "a tenant reads back as written: {got:?}"
     );
     ensure!(

@@ -161,7 +161,12 @@ pub fn sanitize_description(s: &str) -> String {
 
 impl From<crate::keys::KeyError> for OAuthError {
     fn from(e: crate::keys::KeyError) -> Self {
-        OAuthError::internal(e)
+        match e {
+            // A key set that does not match the tenant's published keys (the
+            // tenant is being deleted or re-created): a retry soon succeeds.
+            crate::keys::KeyError::Unpublished => OAuthError::unavailable(e),
+            _ => OAuthError::internal(e),
+        }
     }
 }
 

@@ -266,6 +266,12 @@ impl FakeStore {
         Ok(())
     }
 
+    /// Overwrites a tenant record (tests mark one as being deleted, or
+    /// re-create an alias with other keys).
+    pub fn put_tenant_raw(&self, t: &Tenant) {
+        self.tables().tenants.insert(t.id.clone(), t.clone());
+    }
+
     /// Create-if-absent, as `Db::create_client`.
     pub fn create_client(&self, c: &Client) -> StoreResult<()> {
         let mut tables = self.tables();
@@ -313,6 +319,11 @@ impl FakeStore {
             .families
             .get(&k(tenant, family_id))
             .and_then(|f| f.to_family(tenant, family_id).ok())
+    }
+
+    /// A tenant as stored (for assertions).
+    pub fn tenant_raw(&self, id: &TenantId) -> Option<Tenant> {
+        self.tables().tenants.get(id).cloned()
     }
 
     /// A user as stored (for assertions).

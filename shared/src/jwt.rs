@@ -16,9 +16,7 @@ fn sign(
     now: Now,
     published: &str,
 ) -> Result<String, OAuthError> {
-    signer
-        .sign_published(typ, claims, now.secs(), published)
-        .map_err(OAuthError::internal)
+    Ok(signer.sign_published(typ, claims, now.secs(), published)?)
 }
 
 pub struct AccessToken<'a> {

@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod admin_federation;
+pub mod admin_keys;
 pub mod admin_lifecycle;
 pub mod audit;
 pub mod cache;

@@ -306,11 +306,18 @@ impl AppState {
             .await
     }
 
+    /// The tenant's record; a tenant being deleted is absent.
     pub async fn tenant(&self, id: &TenantId) -> Result<Option<Arc<Tenant>>, StoreError> {
         if let Some(t) = self.tenants.get(id) {
             return Ok(t);
         }
-        let t = self.ports.directory.tenant(id).await?.map(Arc::new);
+        let t = self
+            .ports
+            .directory
+            .tenant(id)
+            .await?
+            .filter(|t| !t.deleting)
+            .map(Arc::new);
         self.tenants.insert(id.clone(), t.clone());
         Ok(t)
     }
@@ -383,23 +390,48 @@ impl AppState {
             .await
     }
 
-    /// The tenant's current signing key, parsed once per cache period.
-    pub async fn signer(&self, tenant: &TenantId) -> Result<Arc<Signer>, crate::error::OAuthError> {
-        if let Some(s) = self.signers.get(tenant) {
-            return Ok(s);
+    /// The tenant's signing keys, parsed once per cache period — and only
+    /// ever keys the tenant's record publishes: a cached key set that signs
+    /// with no key of `tenant`'s JWKS (the alias was deleted and re-created,
+    /// or this copy predates a key change) is read again, and one that still
+    /// does not match signs nothing (503: the tenant is being deleted or
+    /// re-created). A missing key set is 503 too: `tenant delete` removes it
+    /// while warm functions may still hold the tenant's record.
+    pub async fn signer(&self, tenant: &Tenant) -> Result<Arc<Signer>, crate::error::OAuthError> {
+        let now = self.now().secs();
+        if let Some(s) = self.signers.get(&tenant.id) {
+            if s.publishes_under(now, &tenant.public_jwks) {
+                return Ok(s);
+            }
+            self.signers.remove(&tenant.id);
         }
-        let name = self.config.signing_key_secret(tenant);
+        let name = self.config.signing_key_secret(&tenant.id);
         // A fresh read: the signer's own cache period is the key-set cache
         // the rotation rule counts on, not that plus the secret cache's.
         self.secrets().invalidate(&name);
         let Some(raw) = self.secrets().get(&name).await? else {
-            return Err(crate::error::OAuthError::internal(format!(
-                "signing key secret missing for tenant {tenant}"
+            return Err(crate::error::OAuthError::unavailable(format!(
+                "signing key secret missing for tenant {} (being deleted?)",
+                tenant.id
             )));
         };
         let signer = Arc::new(Signer::from_secret(&raw)?);
-        self.signers.insert(tenant.clone(), signer.clone());
+        if !signer.publishes_under(now, &tenant.public_jwks) {
+            return Err(crate::keys::KeyError::Unpublished.into());
+        }
+        self.signers.insert(tenant.id.clone(), signer.clone());
         Ok(signer)
+    }
+
+    /// Test aid: forgets the cached records (tenants, clients, web origins,
+    /// trusted issuers), as their 30 s cache period passing would; the key
+    /// sets stay cached.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn expire_records(&self) {
+        self.tenants.clear();
+        self.clients.clear();
+        self.web_origins.clear();
+        self.issuers.clear();
     }
 
     /// The stack's login-transaction HMAC key.

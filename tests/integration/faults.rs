@@ -592,3 +592,68 @@ async fn known_and_unknown_usernames_cost_the_same_storage_calls_throttled_or_no
         "change password by id vs unknown name"
     );
 }
+
+// ---------------------------------------------------------------- tenant delete
+
+/// `tenant delete` cut short at each of its steps (the first DynamoDB write,
+/// the second, the first Secrets Manager write): requests to the tenant in
+/// between — from a function that already holds its record and from one
+/// that reads it afresh — are answered, never 500; and the delete, run
+/// again, finishes.
+#[tokio::test]
+async fn a_tenant_delete_cut_short_at_any_step_never_answers_500() {
+    for (svc, spare) in [
+        (Service::DynamoDb, 0),
+        (Service::DynamoDb, 1),
+        (Service::SecretsManager, 0),
+    ] {
+        let what = format!("tenant delete cut short at {svc:?} write {spare}");
+        let t = TestTenant::new().await;
+        t.user("dora", &[]).await;
+        // A public client: its authentication needs no secret, so the request
+        // reaches the signing key.
+        let c = t.client(&["--grant", "password", "--public"]).await;
+        let form = [
+            ("grant_type", "password"),
+            ("username", "dora"),
+            ("password", PASSWORD),
+            ("client_id", c.id.as_str()),
+        ];
+        let warm = AppState::new(tollgate::Config::from_env(), &sdk().await);
+        assert!(warm.tenant(&t.tenant_id()).await.unwrap().is_some());
+
+        let proxy = FaultProxy::start().await;
+        proxy.plan(svc, Ops::Writes, spare, Fault::Refuse);
+        let cut =
+            tollgate::admin::Admin::new(tollgate::Config::from_env(), &proxy.sdk_config().await);
+        assert!(cut.delete_tenant(&t.alias).await.is_err(), "{what}");
+        assert_fault_hit(&proxy, svc);
+
+        let fresh = AppState::new(tollgate::Config::from_env(), &sdk().await);
+        for (name, state) in [("warm", &warm), ("fresh", &fresh)] {
+            let req = form_post(&format!("/oauth2/{}/token", t.alias), &form, None);
+            let a = bounded(
+                "token",
+                tollgate::handlers::token::handle(state, req, Endpoint::Token),
+            )
+            .await;
+            assert_ne!(a.status, 500, "{what}, {name} function: {a}");
+            if a.status >= 500 {
+                assert_unavailable(&a, &format!("{what}, {name} function"));
+            }
+        }
+
+        admin(&["tenant", "delete", &t.alias], None).unwrap();
+        let gone = AppState::new(tollgate::Config::from_env(), &sdk().await);
+        let req = form_post(&format!("/oauth2/{}/token", t.alias), &form, None);
+        let a = bounded(
+            "token",
+            tollgate::handlers::token::handle(&gone, req, Endpoint::Token),
+        )
+        .await;
+        assert!(
+            (400..500).contains(&a.status),
+            "{what}, after the delete: {a}"
+        );
+    }
+}

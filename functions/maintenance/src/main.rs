@@ -1,9 +1,11 @@
-//! Tollgate `maintenance` function: on an EventBridge schedule, rotates every
-//! tenant's signing keys that are due (publish, then sign, then retire).
+//! Tollgate `maintenance` function: on an EventBridge schedule, looks after
+//! the signing keys of every tenant due (publish, then sign, then retire),
+//! within the invocation's time; what it does not reach, the next run does.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use tollgate::admin::Admin;
+use tollgate::admin_keys::Budget;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -12,12 +14,12 @@ async fn main() -> Result<(), Error> {
         .load()
         .await;
     let admin = &Admin::new(tollgate::Config::from_env(), &sdk);
-    run(service_fn(move |_: LambdaEvent<Value>| async move {
-        Ok::<_, Error>(
-            admin
-                .rotate_keys_due(tollgate::Now::system().secs(), None)
-                .await?,
-        )
+    run(service_fn(move |ev: LambdaEvent<Value>| async move {
+        let budget = Budget::before_deadline(ev.context.deadline, tollgate::Now::system());
+        let report = admin
+            .maintain(&tollgate::ports::SystemClock, &budget)
+            .await?;
+        Ok::<_, Error>(report.into_result()?)
     }))
     .await
 }

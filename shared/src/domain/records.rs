@@ -51,6 +51,24 @@ pub struct Tenant {
     /// (`tenant update --display-name …`); all absent by default.
     pub branding: crate::domain::branding::Branding,
     pub created_at: u64,
+    /// The key changes' fence and the maintenance schedule.
+    pub keys: KeyState,
+    /// `tenant delete` has begun: the tenant serves nothing any more.
+    pub deleting: bool,
+}
+
+/// A tenant's key bookkeeping on its record (`domain::key_rotation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyState {
+    /// Bumped by every key change (one conditional write of the tenant
+    /// item); the key set in Secrets Manager carries the generation it was
+    /// written with. 0 before the first change.
+    pub generation: u64,
+    /// When that change was committed.
+    pub changed_at: u64,
+    /// When the maintenance must look at the tenant's keys next (the due
+    /// index); 0: at once.
+    pub due: u64,
 }
 
 pub const DEFAULT_ACCESS_TOKEN_TTL: u64 = 600;

@@ -21,6 +21,7 @@ mod introspect;
 mod password;
 mod refresh;
 mod signin_page;
+mod tenant_lifecycle;
 mod token_exchange;
 mod token_input;
 
@@ -121,6 +122,8 @@ impl World {
             key_rotation_days: None,
             branding: Default::default(),
             created_at: T0,
+            keys: Default::default(),
+            deleting: false,
         };
         edit(&mut record);
         fakes.store.create_tenant(&record).unwrap();

@@ -52,7 +52,7 @@ impl Issuer<'_> {
         auth_time: Option<u64>,
         sid: Option<&str>,
     ) -> Result<String, OAuthError> {
-        let signer = self.state.signer(&self.tenant.id).await?;
+        let signer = self.state.signer(self.tenant).await?;
         AccessToken {
             issuer: self.issuer,
             tenant: self.tenant,
@@ -111,7 +111,7 @@ impl Issuer<'_> {
             .access_token(g.scope, Some(g.user), Some(g.auth_time), Some(&g.family_id))
             .await?;
         let id_token = if scope::contains(g.scope, "openid") {
-            let signer = self.state.signer(&self.tenant.id).await?;
+            let signer = self.state.signer(self.tenant).await?;
             Some(
                 IdToken {
                     issuer: self.issuer,

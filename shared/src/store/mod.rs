@@ -9,7 +9,7 @@ pub use crate::domain::records::*;
 pub use crate::domain::throttling::ThrottleSlots;
 #[cfg(feature = "test-support")]
 pub use dynamo::RawItem;
-pub use dynamo::{Db, Page};
+pub use dynamo::{Db, DueCursor, KeyCommit, Page, Sweep};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -144,7 +144,7 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
         }
     };
     let granted = scope::join(&granted);
-    let signer = ctx.state.signer(&ctx.tenant.id).await?;
+    let signer = ctx.state.signer(ctx.tenant).await?;
     let access_token = AccessToken {
         issuer: &ctx.issuer,
         tenant: ctx.tenant,

@@ -153,7 +153,7 @@ async fn token(
     // Every grant signs: load the tenant's key while the client is authenticated.
     let (client, signer) = tokio::join!(
         client_auth::authenticate(state, tenant_id, req, &p),
-        state.signer(tenant_id)
+        state.signer(&tenant)
     );
     let client = client?;
     // No grant writes anything before its tokens are signed; an unavailable

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::ports::{self, BoxFuture, StoreResult};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
 impl Db {
     /// The web origins of the tenant's enabled clients: one query of the
@@ -62,15 +63,20 @@ impl Db {
     }
 
     /// Replaces a tenant's settings if its keys are still those `t` was read
-    /// with: a key rotation publishing between the read and this write is
-    /// never undone (an error: read again and retry).
+    /// with (the same key generation and JWKS) and it is not being deleted:
+    /// a key rotation publishing between the read and this write is never
+    /// undone, a deletion never un-marked (an error: read again and retry).
     pub async fn update_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
         match self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(t.into()))
-            .condition_expression("attribute_exists(pk) AND public_jwks = :j AND current_kid = :k")
+            .condition_expression(format!(
+                "attribute_exists(pk) AND attribute_not_exists({DELETING}) AND {} AND public_jwks = :j AND current_kid = :k",
+                gen_fence(t.keys.generation)
+            ))
+            .expression_attribute_values(":g", n(t.keys.generation))
             .expression_attribute_values(":j", s(t.public_jwks.clone()))
             .expression_attribute_values(":k", s(t.current_kid.clone()))
             .send()
@@ -107,37 +113,89 @@ impl Db {
             .transpose()
     }
 
-    /// Publishes a tenant's keys if its JWKS is still `expected` (what the
-    /// caller read): two rotations at once cannot interleave, the second
-    /// finds the JWKS changed and gets `Ok(false)`, writing nothing.
-    pub async fn set_tenant_keys(
-        &self,
-        id: &TenantId,
-        public_jwks: &str,
-        current_kid: &str,
-        alg: SigningAlg,
-        expected: &str,
-    ) -> Result<bool, StoreError> {
-        match self
+    /// The tenant read strongly consistently (a key change starts from it).
+    pub async fn get_tenant_consistent(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.get(key(id, sk::TENANT.into()), true)
+            .await?
+            .as_ref()
+            .map(Tenant::try_from)
+            .transpose()
+    }
+
+    /// Commits a key change on the tenant item — the JWKS, the current key
+    /// id, the next generation and when the maintenance is due — if the item
+    /// is still at the generation and JWKS the writer read and is not being
+    /// deleted. `Ok(false)`: someone else changed the keys first (or the
+    /// tenant is going); nothing written.
+    pub async fn commit_keys(&self, id: &TenantId, c: &KeyCommit<'_>) -> Result<bool, StoreError> {
+        let r = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(id, sk::TENANT.into())))
-            .update_expression("SET public_jwks = :j, current_kid = :k, signing_alg = :a")
-            .condition_expression("attribute_exists(pk) AND public_jwks = :old")
-            .expression_attribute_values(":j", s(public_jwks))
-            .expression_attribute_values(":k", s(current_kid))
-            .expression_attribute_values(":a", s(alg.as_str()))
-            .expression_attribute_values(":old", s(expected))
+            .update_expression(format!(
+                "SET public_jwks = :j, current_kid = :k, signing_alg = :a, {KEY_GEN} = :g1, keys_at = :at, {DPK} = :dpk, {DUE} = :due"
+            ))
+            .condition_expression(format!(
+                "attribute_exists(pk) AND attribute_not_exists({DELETING}) AND {} AND public_jwks = :old",
+                gen_fence(c.read_gen)
+            ))
+            .expression_attribute_values(":j", s(c.public_jwks))
+            .expression_attribute_values(":k", s(c.current_kid))
+            .expression_attribute_values(":a", s(c.alg.as_str()))
+            .expression_attribute_values(":g", n(c.read_gen))
+            .expression_attribute_values(":g1", n(c.read_gen.saturating_add(1)))
+            .expression_attribute_values(":at", n(c.at))
+            .expression_attribute_values(":dpk", s(DUE_TENANTS))
+            .expression_attribute_values(":due", n(c.due))
+            .expression_attribute_values(":old", s(c.read_jwks))
             .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(se) if se.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(backend(e)),
-            },
-        }
+            .await;
+        conditional(r)
+    }
+
+    /// Moves the tenant's place in the due index, if its keys are still at
+    /// generation `generation` (a key change sets it itself) and it is not being
+    /// deleted. `Ok(false)` when that no longer holds; nothing written.
+    pub async fn set_tenant_due(
+        &self,
+        id: &TenantId,
+        generation: u64,
+        due: u64,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id, sk::TENANT.into())))
+            .update_expression(format!("SET {DPK} = :dpk, {DUE} = :due"))
+            .condition_expression(format!(
+                "attribute_exists(pk) AND attribute_not_exists({DELETING}) AND {}",
+                gen_fence(generation)
+            ))
+            .expression_attribute_values(":g", n(generation))
+            .expression_attribute_values(":dpk", s(DUE_TENANTS))
+            .expression_attribute_values(":due", n(due))
+            .send()
+            .await;
+        conditional(r)
+    }
+
+    /// The first step of `tenant delete`: the tenant serves nothing any more
+    /// (once the functions' record caches expire), no key change commits on
+    /// it, and it leaves the due index. `false` if there is no tenant item.
+    pub async fn mark_tenant_deleting(&self, id: &TenantId) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id, sk::TENANT.into())))
+            .update_expression(format!("SET {DELETING} = :t REMOVE {DPK}"))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":t", b(true))
+            .send()
+            .await;
+        conditional(r)
     }
 
     pub async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError> {
@@ -167,6 +225,44 @@ impl Db {
             .as_ref()
             .map(Client::try_from)
             .transpose()
+    }
+}
+
+/// A key change as [`Db::commit_keys`] writes it.
+pub struct KeyCommit<'a> {
+    pub public_jwks: &'a str,
+    pub current_kid: &'a str,
+    pub alg: SigningAlg,
+    /// The generation and the JWKS the writer read; the commit writes
+    /// `read_gen + 1`.
+    pub read_gen: u64,
+    pub read_jwks: &'a str,
+    /// The commit's time (`KeyState::changed_at`).
+    pub at: u64,
+    /// When the maintenance is next due (`KeyState::due`).
+    pub due: u64,
+}
+
+/// The condition that the tenant item is still at key generation `:g` (an
+/// item written before generations has none, which reads as 0).
+fn gen_fence(generation: u64) -> String {
+    if generation == 0 {
+        format!("(attribute_not_exists({KEY_GEN}) OR {KEY_GEN} = :g)")
+    } else {
+        format!("{KEY_GEN} = :g")
+    }
+}
+
+/// A conditional write's outcome: `false` when its condition failed.
+fn conditional<T, E, R>(r: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match r {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(backend(e)),
     }
 }
 

@@ -21,6 +21,12 @@ impl TryFrom<&Item> for Tenant {
             key_rotation_days: g.n("key_rotation_days").ok(),
             branding: branding_of(&g),
             created_at: g.n_or("created_at", 0),
+            keys: KeyState {
+                generation: g.n_or(KEY_GEN, 0),
+                changed_at: g.n_or("keys_at", 0),
+                due: g.n_or(DUE, 0),
+            },
+            deleting: g.bool_or(DELETING, false),
         })
     }
 }
@@ -84,6 +90,15 @@ impl From<&Tenant> for Item {
         }
         put_branding(&mut i, &t.branding);
         i.insert("created_at".into(), n(t.created_at));
+        i.insert(KEY_GEN.into(), n(t.keys.generation));
+        i.insert("keys_at".into(), n(t.keys.changed_at));
+        i.insert(DUE.into(), n(t.keys.due));
+        if t.deleting {
+            i.insert(DELETING.into(), b(true));
+        } else {
+            // In the due index only while it is a tenant to look after.
+            i.insert(DPK.into(), s(DUE_TENANTS));
+        }
         i
     }
 }

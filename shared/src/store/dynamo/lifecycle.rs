@@ -11,7 +11,7 @@ pub struct Page<T> {
 }
 
 /// A listing cursor: the last key of a page, as `pk\tsk` (and the index keys).
-fn cursor_of(k: Option<&Item>) -> Option<String> {
+pub(super) fn cursor_of(k: Option<&Item>) -> Option<String> {
     let k = k?;
     let text = |a: &str| match k.get(a) {
         Some(AttributeValue::S(v)) => v.clone(),
@@ -24,7 +24,7 @@ fn cursor_of(k: Option<&Item>) -> Option<String> {
     ))
 }
 
-fn start_of(cursor: Option<&str>) -> Result<Option<Item>, StoreError> {
+pub(super) fn start_of(cursor: Option<&str>) -> Result<Option<Item>, StoreError> {
     let Some(c) = cursor else { return Ok(None) };
     let bad = || StoreError::Malformed("not a listing cursor".into());
     let raw =

@@ -85,6 +85,19 @@ fn users_listing(t: &TenantId) -> String {
     format!("{}#USERS", tenant_pk(t))
 }
 
+/// The due index (`due`, keys only): the tenants by when the maintenance
+/// must look at their keys next (`domain::key_rotation`), so an hourly run
+/// reads only the tenants due, never the whole table. Only tenant items carry
+/// its keys: `dpk` (always [`DUE_TENANTS`]) and `due` (epoch seconds); a
+/// tenant being deleted leaves it.
+const DUE_INDEX: &str = "due";
+const DPK: &str = "dpk";
+const DUE: &str = "due";
+const DUE_TENANTS: &str = "TENANT";
+/// The tenant item's key generation (`KeyState::generation`).
+const KEY_GEN: &str = "key_gen";
+const DELETING: &str = "deleting";
+
 mod sk {
     pub const TENANT: &str = "TENANT";
     const CLIENT: &str = "CLIENT#";
@@ -335,6 +348,9 @@ impl Db {
 mod access_tokens;
 mod codes;
 mod directory;
+pub use directory::KeyCommit;
+pub use due::{DueCursor, Sweep};
+mod due;
 mod federation;
 mod items;
 mod lifecycle;

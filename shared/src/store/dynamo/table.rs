@@ -13,18 +13,27 @@ impl Db {
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(build(
-                AttributeDefinition::builder()
-                    .attribute_name(PK)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build(),
-            )?)
-            .attribute_definitions(build(
-                AttributeDefinition::builder()
-                    .attribute_name(SK)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build(),
-            )?)
+            .set_attribute_definitions(Some(
+                [
+                    vec![
+                        build(
+                            AttributeDefinition::builder()
+                                .attribute_name(PK)
+                                .attribute_type(ScalarAttributeType::S)
+                                .build(),
+                        )?,
+                        build(
+                            AttributeDefinition::builder()
+                                .attribute_name(SK)
+                                .attribute_type(ScalarAttributeType::S)
+                                .build(),
+                        )?,
+                    ],
+                    index_attributes(LIST_INDEX)?,
+                    index_attributes(DUE_INDEX)?,
+                ]
+                .concat(),
+            ))
             .key_schema(build(
                 KeySchemaElement::builder()
                     .attribute_name(PK)
@@ -37,17 +46,18 @@ impl Db {
                     .key_type(KeyType::Range)
                     .build(),
             )?)
-            .attribute_definitions(listing_attribute(LPK)?)
-            .attribute_definitions(listing_attribute(LSK)?)
             .global_secondary_indexes(build(
                 GlobalSecondaryIndex::builder()
                     .index_name(LIST_INDEX)
-                    .set_key_schema(Some(listing_key_schema()?))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::KeysOnly)
-                            .build(),
-                    )
+                    .set_key_schema(Some(index_key_schema(LIST_INDEX)?))
+                    .projection(keys_only())
+                    .build(),
+            )?)
+            .global_secondary_indexes(build(
+                GlobalSecondaryIndex::builder()
+                    .index_name(DUE_INDEX)
+                    .set_key_schema(Some(index_key_schema(DUE_INDEX)?))
+                    .projection(keys_only())
                     .build(),
             )?)
             .send()
@@ -60,7 +70,8 @@ impl Db {
             },
         };
         if !created {
-            self.ensure_listing_index().await?;
+            self.ensure_index(LIST_INDEX).await?;
+            self.ensure_index(DUE_INDEX).await?;
         }
         let ttl_on = self
             .client
@@ -89,8 +100,9 @@ impl Db {
         Ok(created)
     }
 
-    /// A table made before the listing index existed gets it (idempotent).
-    async fn ensure_listing_index(&self) -> Result<(), StoreError> {
+    /// A table made before an index existed gets it (idempotent; in a stack
+    /// the template creates both).
+    async fn ensure_index(&self, index: &str) -> Result<(), StoreError> {
         let table = self
             .client
             .describe_table()
@@ -103,26 +115,21 @@ impl Db {
             .map(|t| t.global_secondary_indexes())
             .unwrap_or_default()
             .iter()
-            .any(|g| g.index_name() == Some(LIST_INDEX));
+            .any(|g| g.index_name() == Some(index));
         if has {
             return Ok(());
         }
         let create = build(
             aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
-                .index_name(LIST_INDEX)
-                .set_key_schema(Some(listing_key_schema()?))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
+                .index_name(index)
+                .set_key_schema(Some(index_key_schema(index)?))
+                .projection(keys_only())
                 .build(),
         )?;
         self.client
             .update_table()
             .table_name(&self.table)
-            .attribute_definitions(listing_attribute(LPK)?)
-            .attribute_definitions(listing_attribute(LSK)?)
+            .set_attribute_definitions(Some(index_attributes(index)?))
             .global_secondary_index_updates(
                 aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
                     .create(create)
@@ -135,28 +142,49 @@ impl Db {
     }
 }
 
-/// An S attribute of the listing index's key.
-fn listing_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
-    build(
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build(),
-    )
+fn keys_only() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::KeysOnly)
+        .build()
 }
 
-/// The listing index's key: `lpk` (hash), `lsk` (range).
-fn listing_key_schema() -> Result<Vec<KeySchemaElement>, StoreError> {
+/// An index's key attributes: (hash, range), with their types.
+fn index_keys(index: &str) -> [(&'static str, ScalarAttributeType); 2] {
+    if index == DUE_INDEX {
+        [(DPK, ScalarAttributeType::S), (DUE, ScalarAttributeType::N)]
+    } else {
+        [(LPK, ScalarAttributeType::S), (LSK, ScalarAttributeType::S)]
+    }
+}
+
+fn index_attributes(index: &str) -> Result<Vec<AttributeDefinition>, StoreError> {
+    index_keys(index)
+        .into_iter()
+        .map(|(name, t)| {
+            build(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(t)
+                    .build(),
+            )
+        })
+        .collect()
+}
+
+/// The `list` index's key is `lpk` (hash), `lsk` (range); the `due` index's
+/// `dpk` (hash), `due` (range).
+fn index_key_schema(index: &str) -> Result<Vec<KeySchemaElement>, StoreError> {
+    let [(hash, _), (range, _)] = index_keys(index);
     Ok(vec![
         build(
             KeySchemaElement::builder()
-                .attribute_name(LPK)
+                .attribute_name(hash)
                 .key_type(KeyType::Hash)
                 .build(),
         )?,
         build(
             KeySchemaElement::builder()
-                .attribute_name(LSK)
+                .attribute_name(range)
                 .key_type(KeyType::Range)
                 .build(),
         )?,
