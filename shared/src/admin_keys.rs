@@ -299,27 +299,12 @@ impl Admin {
         Ok(KeyOutcome::Busy)
     }
 
-    /// The maintenance run: the sweep while it is not done, then the upkeep
-    /// of every tenant due, each at the clock's time, while `budget` allows.
+    /// The maintenance run: the upkeep of every tenant due, each at the
+    /// clock's time, then the sweep while it is not done (the tenants it
+    /// enters are due at once: the next run looks after them), while
+    /// `budget` allows.
     pub async fn maintain(&self, clock: &dyn Clock, budget: &Budget) -> Result<Report, AdminError> {
         let mut report = Report::default();
-        let mut sweep = self.db.sweep().await?;
-        while !sweep.done {
-            if !budget.take() {
-                report.more = true;
-                return Ok(report);
-            }
-            let (entered, next) = self
-                .db
-                .sweep_page(sweep.cursor.as_deref(), clock.now().secs())
-                .await?;
-            report.swept += entered;
-            sweep = Sweep {
-                done: next.is_none(),
-                cursor: next,
-            };
-            self.db.save_sweep(&sweep).await?;
-        }
         let run_at = clock.now().secs();
         let mut start = None;
         loop {
@@ -352,9 +337,27 @@ impl Admin {
             }
             match next {
                 Some(n) => start = Some(n),
-                None => return Ok(report),
+                None => break,
             }
         }
+        let mut sweep = self.db.sweep().await?;
+        while !sweep.done {
+            if !budget.take() {
+                report.more = true;
+                return Ok(report);
+            }
+            let (entered, next) = self
+                .db
+                .sweep_page(sweep.cursor.as_deref(), clock.now().secs())
+                .await?;
+            report.swept += entered;
+            sweep = Sweep {
+                done: next.is_none(),
+                cursor: next,
+            };
+            self.db.save_sweep(&sweep).await?;
+        }
+        Ok(report)
     }
 
     /// Moves a failed tenant an hour down the schedule (best effort: if this
