@@ -253,6 +253,18 @@ pub fn form_params(req: &Request) -> Result<Params, crate::error::OAuthError> {
     Ok(p)
 }
 
+/// The caller's address as the function URL reports it
+/// (`requestContext.http.sourceIp`), never a header a client could write.
+pub fn source(req: &Request) -> crate::domain::throttling::Source {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    let ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
+        _ => None,
+    };
+    crate::domain::throttling::Source::from_ip(ip)
+}
+
 pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }

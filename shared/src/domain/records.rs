@@ -266,12 +266,12 @@ pub struct Family {
 }
 
 /// The answer to a throttle reservation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reservation {
-    Granted,
-    /// The budget is spent; the oldest reservation leaves the window in this
+    /// A slot is held; give it back with `ThrottleStore::release` after a
+    /// correct password.
+    Granted(crate::domain::throttling::Slot),
+    /// A budget is spent; its oldest reservation leaves the window in this
     /// many seconds.
-    Denied {
-        retry_after: u64,
-    },
+    Denied { retry_after: u64 },
 }

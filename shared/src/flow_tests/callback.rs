@@ -243,3 +243,52 @@ async fn implicit_login_returns_the_access_token_in_the_fragment_and_no_refresh_
     let claims = w.verify_jwt(&r.param("access_token").unwrap());
     assert_eq!(claims["sub"], alice.as_str());
 }
+
+#[tokio::test]
+async fn signing_in_on_the_login_page_again_and_again_is_never_throttled() {
+    let w = World::new();
+    let app = w.code_client();
+    w.alice();
+    for i in 0..12 {
+        let page = w.login_page(&app, &[]).await;
+        let r = w.sign_in(&page, "alice", PASSWORD, "allow").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "sign-in {i}: {}", r.body);
+        w.advance(60);
+    }
+}
+
+#[tokio::test]
+async fn login_page_guesses_spend_the_budget_of_the_events_source_address() {
+    let w = World::new();
+    let app = w.code_client();
+    w.alice();
+    let attempt = |ip: &'static str, password: &'static str| {
+        let w = &w;
+        let app = &app;
+        async move {
+            let page = w.login_page(app, &[]).await;
+            let form = [
+                ("tx", page.form_tx()),
+                ("username", "alice".to_owned()),
+                ("password", password.to_owned()),
+                ("decision", "allow".to_owned()),
+            ];
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            w.callback_from_ip(ip, Some(ORIGIN), &form).await
+        }
+    };
+    for _ in 0..5 {
+        let r = attempt("203.0.113.5", "guess").await;
+        assert_eq!(r.status, StatusCode::OK, "the form again: {}", r.body);
+    }
+    let r = attempt("203.0.113.5", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    let r = attempt("198.51.100.8", PASSWORD).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "another address signs in: {}",
+        r.body
+    );
+}

@@ -9,6 +9,7 @@ mod refresh;
 
 use crate::AppState;
 use crate::clock::Now;
+use crate::domain::throttling::Source;
 use crate::error::OAuthError;
 use crate::flows::client_auth::{self, Authenticated};
 use crate::flows::cors;
@@ -171,6 +172,7 @@ async fn token(
         tenant: &tenant,
         client: &client,
         issuer: state.urls().await?.issuer(tenant_id),
+        source: crate::http::source(req),
         now,
     };
     let grant_type = grant.grant_type();
@@ -222,6 +224,8 @@ pub struct GrantCtx<'a> {
     pub tenant: &'a Tenant,
     pub client: &'a Authenticated,
     pub issuer: String,
+    /// The caller's address (the password grant's guess throttle).
+    pub source: Source,
     pub now: Now,
 }
 

@@ -20,8 +20,6 @@ type Item = HashMap<String, AttributeValue>;
 const PK: &str = "pk";
 const SK: &str = "sk";
 const TTL: &str = "ttl";
-/// Compare-and-swap rounds a reservation tries before giving up (refusing).
-const THROTTLE_CAS_ATTEMPTS: usize = 6;
 
 #[derive(Clone)]
 pub struct Db {
