@@ -292,3 +292,44 @@ async fn login_page_guesses_spend_the_budget_of_the_events_source_address() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn a_foreign_post_for_a_made_up_alias_is_no_metric_dimension_nor_audit_field() {
+    let w = World::new();
+    crate::audit::captured_metrics();
+    for alias in ["made-up-1", "made-up-2"] {
+        let req = form_request(
+            &format!("/oauth2/{alias}/callback"),
+            &[("tx", "x"), ("decision", "allow")],
+            &[("origin", "https://evil.example")],
+        );
+        let r = Resp::from(handlers::callback::handle(&w.state, req).await);
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    }
+    let lines = crate::audit::captured_metrics();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in &lines {
+        assert!(
+            !line.contains("made-up"),
+            "the alias reached a metric: {line}"
+        );
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([[]]),
+            "{line}"
+        );
+    }
+    // A real tenant's refusal still counts per tenant.
+    let req = form_request(
+        "/oauth2/acme/callback",
+        &[("tx", "x"), ("decision", "allow")],
+        &[("origin", "https://evil.example")],
+    );
+    let r = Resp::from(handlers::callback::handle(&w.state, req).await);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let lines = crate::audit::captured_metrics();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let v: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(v["tenant"], "acme");
+}

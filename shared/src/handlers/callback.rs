@@ -82,11 +82,14 @@ async fn same_origin(
     if expected.is_some_and(|e| e.eq_ignore_ascii_case(&claimed)) {
         return Ok(());
     }
-    crate::audit::record(
-        crate::audit::Event::ForeignLoginPostRefused,
-        tenant,
-        crate::audit::Subject::default(),
-    );
+    // Audited per tenant only for a tenant that exists (a cached read): the
+    // alias is the caller's choice, and every distinct dimension value is a
+    // billed custom metric.
+    let event = crate::audit::Event::ForeignLoginPostRefused;
+    match state.tenant(tenant).await {
+        Ok(Some(_)) => crate::audit::record(event, tenant, crate::audit::Subject::default()),
+        Ok(None) | Err(_) => crate::audit::record_unknown_tenant(event),
+    }
     Err(PageOutcome::bad_request(
         Key::SignInRefusedTitle,
         Key::SignInRefusedMsg,
