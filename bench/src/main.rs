@@ -173,10 +173,10 @@ fn admin(cfg: &Cfg, args: &[&str], stdin: Option<&str>) -> R<Value> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", cfg.admin.display()))?;
-    if let Some(mut si) = child.stdin.take() {
-        if let Some(s) = stdin {
-            si.write_all(s.as_bytes()).map_err(|e| e.to_string())?;
-        }
+    if let Some(mut si) = child.stdin.take()
+        && let Some(s) = stdin
+    {
+        si.write_all(s.as_bytes()).map_err(|e| e.to_string())?;
     }
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if !out.status.success() {

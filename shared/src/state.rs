@@ -142,10 +142,10 @@ impl AppState {
         let ddb = async {
             // Never a real tenant's alias: those are chosen by the CLI, and a
             // hit would be harmless anyway (the port is read, not the cache).
-            if let Ok(id) = TenantId::parse("tollgate-init-warm-up") {
-                if let Err(e) = self.ports.directory.tenant(&id).await {
-                    tracing::debug!(error = %e, "init warm-up: DynamoDB call failed");
-                }
+            if let Ok(id) = TenantId::parse("tollgate-init-warm-up")
+                && let Err(e) = self.ports.directory.tenant(&id).await
+            {
+                tracing::debug!(error = %e, "init warm-up: DynamoDB call failed");
             }
         };
         let sm = async {
