@@ -17,6 +17,10 @@
 //!   the whole answer, send the client its head and half its body, then reset.
 //! - [`Fault::Delay`]: forward the request, hold the answer for the given time
 //!   (longer than the SDK's timeouts), then send it if the client still waits.
+//! - [`Fault::Hold`]: hold the request, unforwarded, until
+//!   [`FaultProxy::release`]; the test waits for it with
+//!   [`FaultProxy::until_held`] and meanwhile does what must land first (a
+//!   deterministic interleaving of two writers).
 //!
 //! A plan can spare the first `n` matching requests ([`FaultProxy::plan`])
 //! and can match writes only ([`Ops::Writes`]), so a fault lands on a chosen
@@ -70,6 +74,7 @@ pub enum Fault {
     Refuse,
     ResetMidResponse,
     Delay(Duration),
+    Hold,
 }
 
 /// Which requests of a service a plan applies to.
@@ -116,6 +121,10 @@ struct Shared {
     upstreams: [String; 2],
     plans: Mutex<[Plan; 2]>,
     counts: Mutex<[Counts; 2]>,
+    /// Requests held by [`Fault::Hold`] so far.
+    held: tokio::sync::watch::Sender<u64>,
+    /// Set once by [`FaultProxy::release`]: held requests go on.
+    released: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -179,6 +188,8 @@ impl FaultProxy {
             ],
             plans: Mutex::new([pass, pass]),
             counts: Mutex::new([Counts::default(); 2]),
+            held: tokio::sync::watch::Sender::new(0),
+            released: tokio::sync::watch::Sender::new(false),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -200,6 +211,17 @@ impl FaultProxy {
     /// pass, then every matching one meets `fault`; the others always pass.
     pub fn plan(&self, svc: Service, ops: Ops, spare: u64, fault: Fault) {
         self.shared.plans.lock().unwrap()[svc.index()] = Plan { fault, ops, spare };
+    }
+
+    /// Returns once `n` requests are held by [`Fault::Hold`].
+    pub async fn until_held(&self, n: u64) {
+        let mut held = self.shared.held.subscribe();
+        held.wait_for(|h| *h >= n).await.unwrap();
+    }
+
+    /// Lets every held request (and every later one) go on.
+    pub fn release(&self) {
+        self.shared.released.send_replace(true);
     }
 
     /// Requests of `svc` the proxy has read so far.
@@ -279,6 +301,13 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
         if fault == Fault::Refuse {
             return reset(client);
         }
+        if fault == Fault::Hold {
+            let mut released = shared.released.subscribe();
+            shared.held.send_modify(|h| *h += 1);
+            if released.wait_for(|r| *r).await.is_err() {
+                return reset(client);
+            }
+        }
         let slot = &mut upstreams[svc.index()];
         if slot.is_none() {
             match TcpStream::connect(&shared.upstreams[svc.index()]).await {
@@ -327,7 +356,7 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
                 return reset(client);
             }
             Fault::Delay(d) => tokio::time::sleep(d).await,
-            Fault::PassThrough | Fault::Refuse => {}
+            Fault::PassThrough | Fault::Refuse | Fault::Hold => {}
         }
         if client.sock.write_all(&resp.raw).await.is_err() || resp.close {
             return;

@@ -334,6 +334,7 @@ mod access_tokens;
 mod codes;
 mod directory;
 mod federation;
+mod field_update;
 mod items;
 mod lifecycle;
 pub use lifecycle::Page;
