@@ -43,8 +43,9 @@ pub struct AccessToken<'a> {
 pub struct Exchange<'a> {
     /// Lifetime in seconds, instead of the tenant's.
     pub lifetime: Option<u64>,
-    /// The one audience asked for, instead of the tenant's audiences.
-    pub audience: Option<&'a str>,
+    /// The `aud` (the one audience asked for, or the subject token's own),
+    /// instead of the tenant's audiences.
+    pub audience: Option<&'a Value>,
     /// RFC 8693 §4.1: who acts for the subject.
     pub act: Option<&'a Value>,
     /// The subject's sliding-expiry cap (`domain::token_exchange::SLIDING_CAP_CLAIM`).
@@ -61,7 +62,7 @@ impl AccessToken<'_> {
             .unwrap_or(self.client_id.as_str());
         c.insert("sub".into(), json!(sub));
         let aud = match self.exchange.audience {
-            Some(a) => json!(a),
+            Some(a) => a.clone(),
             None => audience(self.tenant, self.issuer),
         };
         c.insert("aud".into(), aud);
