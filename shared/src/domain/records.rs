@@ -244,8 +244,9 @@ impl std::fmt::Debug for RefreshChain {
 pub struct LastRotation {
     /// When it committed.
     pub at: u64,
-    /// The scope the rotating request asked for (normalized, `""` for none):
-    /// only a request asking for the same one is an exact retry.
+    /// The scope the rotating request asked for (deduplicated and sorted,
+    /// `""` for none): only a request asking for the same set is an exact
+    /// retry.
     pub retry_scope: String,
 }
 

@@ -384,3 +384,35 @@ async fn every_successor_carries_a_fresh_salt() {
     );
     assert!(!debug.contains(&s2), "the salt stays out of Debug");
 }
+
+// ---- the exact retry's scope is compared as a set ----------------------------
+
+#[tokio::test]
+async fn an_exact_retry_compares_the_requested_scope_as_a_set() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api openid").await;
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, Some("api openid")).await);
+    w.advance(1);
+    // The same scope in another order, or with a scope repeated, is the same request.
+    for same in ["openid api", "openid  api openid"] {
+        let again = refresh_of(&w.refresh(&app, &rt1, Some(same)).await);
+        assert_eq!(again, rt2, "{same:?} is the same requested scope");
+    }
+    refresh_of(&w.refresh(&app, &rt2, None).await);
+}
+
+/// The SPEC's exact retry compares the *requested* scope: a request without
+/// `scope` asks for none, which is not the same request as one naming the
+/// whole grant, even though both yield the same access token (see
+/// `domain::refresh_rotation::is_exact_retry`).
+#[tokio::test]
+async fn retry_naming_the_whole_grant_after_none_was_requested_is_reuse() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api openid").await;
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, None).await);
+    w.advance(1);
+    assert_revoked(&w.refresh(&app, &rt1, Some("openid api")).await);
+    assert_revoked(&w.refresh(&app, &rt2, None).await);
+}

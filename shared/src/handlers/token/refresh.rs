@@ -4,10 +4,10 @@
 //! token's hash, the family's key, the last rotation). The token's place in
 //! the chain is looked at before anything else: a token the last rotation
 //! replaced is either an exact retry — the same client, the same token and
-//! the same requested `scope`, within 10 s of the rotation's commit, while its
-//! successor is still unused — which gets the same successor, or it is reuse,
-//! like any older token of the family, which revokes the whole family whatever
-//! else is wrong with the request. A token the server did not make revokes
+//! the same requested `scope` (compared as a set), within 10 s of the
+//! rotation's commit, while its successor is still unused — which gets the
+//! same successor, or it is reuse, like any older token of the family, which
+//! revokes the whole family whatever else is wrong with the request. A token the server did not make revokes
 //! nothing. Only the current token goes on to the client binding, the scope
 //! (which can only shrink) and the rotation: one conditional write of the
 //! family item. The user is read again after it commits, so a password change
