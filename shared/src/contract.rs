@@ -324,6 +324,7 @@ fn family_record(
         revoked: false,
         created_at: now.secs(),
         expires_at: now.plus(3600),
+        auth_time: Some(now.secs().saturating_sub(30)),
         refresh: None,
     }
 }
@@ -381,6 +382,7 @@ fn same_family(a: &Family, b: &Family) -> bool {
         && a.revoked == b.revoked
         && a.created_at == b.created_at
         && a.expires_at == b.expires_at
+        && a.auth_time == b.auth_time
         && a.refresh == b.refresh
 }
 
@@ -927,14 +929,17 @@ pub async fn refresh_contract(refresh: &dyn RefreshStore, tenant: &TenantId, now
         same_family(&got, &fam),
         "a family and its chain read back as written: {got:?}"
     );
-    let bare = family_record(tenant, &cid, &uid, 2, now);
+    let bare = Family {
+        auth_time: None,
+        ..family_record(tenant, &cid, &uid, 2, now)
+    };
     refresh.start_family(&bare).await?;
     ensure!(
         refresh
             .family(tenant, &bare.family_id, now)
             .await?
             .is_some_and(|f| same_family(&f, &bare) && f.refresh.is_none()),
-        "a family without refresh tokens reads back without a chain"
+        "a family without refresh tokens (nor an authentication time) reads back without them"
     );
     ensure!(
         refresh.family(&other, &fam.family_id, now).await?.is_none(),
@@ -968,7 +973,8 @@ pub async fn refresh_contract(refresh: &dyn RefreshStore, tenant: &TenantId, now
             && after.expires_at == c2.expires_at + 10
             && !after.revoked
             && after.client_id == cid
-            && after.created_at == fam.created_at,
+            && after.created_at == fam.created_at
+            && after.auth_time == fam.auth_time,
         "a rotation records the new current token, its generation and times, when it \
          committed and the requested scope, and extends the family: {after:?}"
     );

@@ -99,6 +99,7 @@ struct StoredFamily {
     revoked_at: Option<u64>,
     created_at: Option<u64>,
     expires_at: Option<u64>,
+    auth_time: Option<u64>,
     /// The refresh-token chain's attributes (`rt_*`, `rotated_at`, `retry_scope`).
     chain: Option<RefreshChain>,
 }
@@ -121,6 +122,7 @@ impl StoredFamily {
             revoked: self.revoked.unwrap_or(false),
             created_at: self.created_at.unwrap_or(0),
             expires_at: self.expires_at.ok_or_else(|| missing("expires_at"))?,
+            auth_time: self.auth_time,
             refresh: self.chain.clone(),
         })
     }
@@ -134,6 +136,9 @@ impl StoredFamily {
         self.created_at = Some(f.created_at);
         self.revoked = Some(self.revoked.unwrap_or(f.revoked));
         self.expires_at = Some(f.expires_at);
+        if f.auth_time.is_some() {
+            self.auth_time = f.auth_time;
+        }
         if let Some(c) = &f.refresh {
             // The adapter SETs the chain's attributes and leaves a stored
             // rotation record alone.

@@ -114,7 +114,8 @@ pub struct IdToken<'a> {
     /// The granted scope: `profile` and `email` release those claims.
     pub scope: &'a str,
     pub nonce: Option<&'a str>,
-    pub auth_time: u64,
+    /// When the user authenticated (`None`: not known, no claim).
+    pub auth_time: Option<u64>,
     pub ttl: u64,
 }
 
@@ -128,7 +129,9 @@ impl IdToken<'_> {
         c.insert("azp".into(), json!(self.client_id.as_str()));
         c.insert("iat".into(), json!(now.secs()));
         c.insert("exp".into(), json!(now.plus(self.ttl)));
-        c.insert("auth_time".into(), json!(self.auth_time));
+        if let Some(t) = self.auth_time {
+            c.insert("auth_time".into(), json!(t));
+        }
         if let Some(n) = self.nonce {
             c.insert("nonce".into(), json!(n));
         }

@@ -262,6 +262,12 @@ pub struct Family {
     pub revoked: bool,
     pub created_at: u64,
     pub expires_at: u64,
+    /// When the user authenticated for this session (the sign-in, or the
+    /// password grant's check): every id_token of the session names it as
+    /// `auth_time`, refreshed ones included (OIDC Core §12.2). `None` for a
+    /// session started without an authentication of its own (an external
+    /// subject's token exchange).
+    pub auth_time: Option<u64>,
     /// Its refresh tokens, when the client got one.
     pub refresh: Option<RefreshChain>,
 }

@@ -350,7 +350,7 @@ async fn implicit(state: &AppState, ctx: &Ctx, user: &User, now: Now) -> PageOut
         now,
     };
     // The token's session: revoking it (or a password change) ends the token.
-    let family = issuer.family(user, random_token(16), None);
+    let family = issuer.family(user, random_token(16), None, Some(now.secs()));
     if let Err(e) = state.refresh_tokens().start_family(&family).await {
         return PageOutcome::unavailable(e);
     }

@@ -142,7 +142,9 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
     let sid = match subject.sid.clone() {
         Some(sid) => sid,
         None => {
-            let family = ctx.issuer().family(&subject.user, random_token(16), None);
+            let family = ctx
+                .issuer()
+                .family(&subject.user, random_token(16), None, None);
             ctx.state.refresh_tokens().start_family(&family).await?;
             family.family_id
         }

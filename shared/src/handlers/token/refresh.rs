@@ -98,11 +98,9 @@ pub async fn grant(
                 let user = live_user(ctx, &family).await?;
                 let access_scope =
                     scope::narrow(&chain.scope, requested).map_err(OAuthError::invalid_scope)?;
-                return Ok(
-                    tokens(ctx, &user, &family.family_id, access_scope, successor)
-                        .await?
-                        .into(),
-                );
+                return Ok(tokens(ctx, &user, &family, access_scope, successor)
+                    .await?
+                    .into());
             }
         }
 
@@ -165,11 +163,9 @@ pub async fn grant(
                 }
                 return Err(e);
             }
-            return Ok(
-                tokens(ctx, &user, &family.family_id, access_scope, successor)
-                    .await?
-                    .into(),
-            );
+            return Ok(tokens(ctx, &user, &family, access_scope, successor)
+                .await?
+                .into());
         }
         // Someone else rotated (or revoked) it: look again.
         tokio::time::sleep(Duration::from_millis(15 * u64::from(attempt + 1))).await;
@@ -223,22 +219,34 @@ async fn live_user(ctx: &GrantCtx<'_>, family: &Family) -> Result<User, OAuthErr
         .ok_or_else(|| OAuthError::invalid_grant(REVOKED))
 }
 
+/// The refresh's answer: an access token of the resulting scope, the
+/// successor and, when that scope holds `openid`, a fresh id_token of the
+/// session's original authentication (SPEC: Tokens; OIDC Core §12.2). An
+/// exact retry gets the same successor and tokens minted the same way.
 async fn tokens(
     ctx: &GrantCtx<'_>,
     user: &User,
-    family_id: &str,
+    family: &Family,
     access_scope: String,
     successor: String,
 ) -> Result<Tokens, OAuthError> {
-    let access_token = ctx
-        .issuer()
-        .access_token(&access_scope, Some(user), None, Some(family_id))
+    let issuer = ctx.issuer();
+    let access_token = issuer
+        .access_token(
+            &access_scope,
+            Some(user),
+            family.auth_time,
+            Some(&family.family_id),
+        )
+        .await?;
+    let id_token = issuer
+        .id_token(user, &access_scope, None, family.auth_time)
         .await?;
     Ok(Tokens {
         access_token,
         expires_in: ctx.tenant.access_token_ttl,
         refresh_token: Some(successor),
         scope: access_scope,
-        id_token: None,
+        id_token,
     })
 }
