@@ -49,8 +49,12 @@ pub fn tenant_route(path: &str, tail: &[&'static str]) -> Option<TenantId> {
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// The longest value each known parameter may have, in bytes. Every value is
-/// bounded: a parameter not named here gets [`DEFAULT_MAX_LEN`].
+/// bounded: a parameter not named here gets [`DEFAULT_MAX_LEN`]; a grant's
+/// token only by the body (see [`max_grant_token_len`]).
 pub fn max_len(field: &str) -> usize {
+    if max_grant_token_len(field).is_some() {
+        return MAX_BODY;
+    }
     match field {
         "client_id" | "userid" | "username" | "login_hint" => 256,
         "client_secret" => 256,
@@ -59,10 +63,8 @@ pub fn max_len(field: &str) -> usize {
         "state" => 1024,
         "nonce" => 512,
         "scope" => crate::scope::MAX_LEN,
-        "code" | "refresh_token" | "code_verifier" | "code_challenge" => 256,
+        "code_verifier" | "code_challenge" => 256,
         "token" | "actor_token" | "access_token" => 8192,
-        // An external issuer's JWT may be larger than ours.
-        "subject_token" => crate::domain::token_exchange::MAX_EXTERNAL_TOKEN,
         "tx" => 12 * 1024,
         "grant_type"
         | "response_type"
@@ -78,6 +80,22 @@ pub fn max_len(field: &str) -> usize {
     }
 }
 pub const DEFAULT_MAX_LEN: usize = 4096;
+
+/// The longest valid value of a grant's token parameter (`code`,
+/// `refresh_token`, `subject_token`), in bytes. A longer one is no malformed
+/// request but a grant that cannot be valid, which the grant refuses with
+/// `invalid_grant` after the client authenticated (SPEC: Bad input): the
+/// answer a client library acts on. So [`max_len`] bounds these by the body
+/// alone, and the token request marks the value too long instead
+/// (`handlers::token::GrantToken`).
+pub fn max_grant_token_len(field: &str) -> Option<usize> {
+    match field {
+        "code" | "refresh_token" => Some(256),
+        // An external issuer's JWT may be larger than ours.
+        "subject_token" => Some(crate::domain::token_exchange::MAX_EXTERNAL_TOKEN),
+        _ => None,
+    }
+}
 
 /// Why a request's parameters could not be read. Always the client's fault.
 #[derive(Debug, Clone, PartialEq, Eq)]

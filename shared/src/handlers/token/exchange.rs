@@ -12,7 +12,7 @@
 //! subject's (its `sid`: revoking that session, or a password change, ends the
 //! exchanged token too), or, for an external subject, a new one.
 
-use super::GrantCtx;
+use super::{GrantCtx, GrantToken};
 use crate::crypto::random_token;
 use crate::domain::token_exchange::{self as rules, TokenKind};
 use crate::error::{ErrorCode, OAuthError};
@@ -27,7 +27,7 @@ use serde_json::Value;
 
 /// The token exchange request (RFC 8693 §2.1). Carries tokens: no `Debug`.
 pub struct ExchangeRequest {
-    pub subject_token: String,
+    pub subject_token: GrantToken,
     pub subject_token_type: String,
     pub actor_token: Option<String>,
     pub actor_token_type: Option<String>,
@@ -102,10 +102,15 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
         (None, None) => {}
     }
 
+    // Longer than any valid token: no grant at all (SPEC: Bad input).
+    let raw = r
+        .subject_token
+        .value()
+        .ok_or_else(|| OAuthError::invalid_grant("subject_token is too long to be valid"))?;
     let subject = match kind {
-        TokenKind::Local => local_subject(ctx, &r.subject_token).await?,
+        TokenKind::Local => local_subject(ctx, raw).await?,
         TokenKind::ExternalJwt | TokenKind::ExternalIdToken => {
-            external_subject(ctx, &r.subject_token, kind).await?
+            external_subject(ctx, raw, kind).await?
         }
     };
     let granted =

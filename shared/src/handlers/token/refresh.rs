@@ -30,9 +30,11 @@ use std::time::Duration;
 const ATTEMPTS: u32 = 8;
 const REVOKED: &str = "refresh token is invalid, expired or revoked";
 
+/// `token`: `None` when it was too long to be valid (refused as an unknown
+/// token is).
 pub async fn grant(
     ctx: &GrantCtx<'_>,
-    token: &str,
+    token: Option<&str>,
     requested: Option<&str>,
 ) -> Result<TokenOutcome, OAuthError> {
     let client = &ctx.client.client;
@@ -44,6 +46,9 @@ pub async fn grant(
         } else {
             not_registered()
         }
+    };
+    let Some(token) = token else {
+        return Err(unknown());
     };
     let retry_scope = recorded_scope(requested);
     for attempt in 0..ATTEMPTS {
