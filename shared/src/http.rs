@@ -60,12 +60,12 @@ pub fn max_len(field: &str) -> usize {
         "client_secret" => 256,
         "password" | "newpassword" => 1024,
         "redirect_uri" => crate::redirect::MAX_LEN,
-        "state" => 1024,
-        "nonce" => 512,
+        // What real clients send (SPEC: Bad input).
+        "state" | "nonce" => 4096,
         "scope" => crate::scope::MAX_LEN,
         "code_verifier" | "code_challenge" => 256,
         "token" | "actor_token" | "access_token" => 8192,
-        "tx" => 12 * 1024,
+        "tx" => crate::domain::login_tx::MAX_SEALED,
         "grant_type"
         | "response_type"
         | "code_challenge_method"
@@ -555,5 +555,45 @@ mod tests {
             append_params("https://c.example/cb", &[("state", "s")], true),
             "https://c.example/cb#state=s"
         );
+    }
+
+    /// The largest login transaction authorize can build from an accepted
+    /// request — its longest redirect URI (every character one JSON escapes),
+    /// scope, and 4 KiB each of `state` and `nonce` made of the characters
+    /// JSON escapes most expensively — fits `login_tx::MAX_SEALED`, and a
+    /// callback form carrying it with the longest username and password
+    /// (each byte percent-encoded) fits the 64 KiB body.
+    #[test]
+    fn the_largest_transaction_fits_the_callback_form() {
+        use crate::domain::login_tx::{LoginTx, MAX_SEALED};
+        let worst = LoginTx {
+            t: "t".repeat(63),
+            c: "c".repeat(20),
+            r: format!("https://c.example/{}", "\"".repeat(2000))[..2000].to_owned(),
+            ri: true,
+            s: "s".repeat(max_len("scope")),
+            st: Some("\u{1}".repeat(max_len("state"))),
+            cc: Some("c".repeat(43)),
+            n: Some("\u{1}".repeat(max_len("nonce"))),
+            rt: "token".into(),
+            exp: u64::MAX,
+            id: "i".repeat(22),
+            l: Some("zh-Hant".into()),
+        };
+        let key = b"k".repeat(32);
+        let sealed = worst.seal(&key);
+        assert!(sealed.len() <= MAX_SEALED, "{}", sealed.len());
+        assert_eq!(max_len("tx"), MAX_SEALED);
+        assert_eq!(
+            LoginTx::open(&sealed, &key, crate::clock::Now(1)),
+            Some(worst)
+        );
+        let form = encode_pairs(&[
+            ("tx", &sealed),
+            ("username", &"\u{7f}".repeat(max_len("username"))),
+            ("password", &"\u{7f}".repeat(max_len("password"))),
+            ("decision", "allow"),
+        ]);
+        assert!(form.len() <= MAX_BODY, "{}", form.len());
     }
 }
