@@ -28,6 +28,7 @@ dev:
 	@scripts/dev.sh
 
 lint:
+	scripts/msrv.sh
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 

@@ -19,6 +19,7 @@ trap cleanup INT TERM EXIT
 . .local/env
 
 echo "[test] lint"
+scripts/msrv.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 

@@ -10,8 +10,8 @@ use crate::ids::{ClientId, TenantId, UserId};
 use crate::keys::{self, KeySet};
 use crate::secrets::{SecretError, SecretsManager};
 use crate::store::{
-    Client, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, Db, Grant, KeyState, SigningAlg,
-    StoreError, Tenant, User,
+    Client, ClientChanges, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, Db, Grant,
+    KeyState, MapChange, SigningAlg, StoreError, Tenant, TenantChanges, Updated, User,
 };
 use crate::{redirect, scope};
 use serde_json::{Value, json};
@@ -91,57 +91,95 @@ pub struct BrandingUpdate {
     pub scope_descriptions: Vec<String>,
 }
 
+/// The branding flags, checked (and the logo read) once, before anything
+/// is read or written. An inner `None` removes the setting; a scope
+/// description without text removes it.
+struct BrandingEdit {
+    clear: bool,
+    display_name: Option<Option<String>>,
+    logo: Option<Option<Logo>>,
+    primary_color: Option<Option<Rgb>>,
+    scope_descriptions: Vec<(String, Option<String>)>,
+}
+
 impl BrandingUpdate {
-    /// The branding after this update, every value checked before anything
-    /// is written.
-    fn apply(self, old: &Branding) -> Result<Branding, AdminError> {
-        let mut b = if self.clear {
-            Branding::default()
-        } else {
-            old.clone()
+    fn check(self) -> Result<BrandingEdit, AdminError> {
+        let display_name = match self.display_name {
+            None => None,
+            Some(name) if name.is_empty() => Some(None),
+            Some(name) => Some(Some(
+                branding::parse_display_name(&name)
+                    .map_err(|e| AdminError(format!("--display-name: {e}")))?,
+            )),
         };
-        if let Some(name) = self.display_name {
-            b.display_name = if name.is_empty() {
-                None
-            } else {
-                Some(
-                    branding::parse_display_name(&name)
-                        .map_err(|e| AdminError(format!("--display-name: {e}")))?,
-                )
-            };
-        }
         if self.no_logo && self.logo_file.is_some() {
             return err("--logo and --no-logo cannot be used together");
         }
-        if self.no_logo {
-            b.logo = None;
-        }
-        if let Some(path) = self.logo_file {
-            b.logo = Some(read_logo(&path)?);
-        }
-        if let Some(c) = self.primary_color {
-            b.primary_color = if c.is_empty() {
-                None
-            } else {
-                Some(Rgb::parse(&c).map_err(|e| AdminError(format!("--primary-color: {e}")))?)
-            };
-        }
+        let logo = match (self.logo_file, self.no_logo) {
+            (Some(path), _) => Some(Some(read_logo(&path)?)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
+        let primary_color = match self.primary_color {
+            None => None,
+            Some(c) if c.is_empty() => Some(None),
+            Some(c) => Some(Some(
+                Rgb::parse(&c).map_err(|e| AdminError(format!("--primary-color: {e}")))?,
+            )),
+        };
+        let mut scope_descriptions = Vec::new();
         for d in &self.scope_descriptions {
             if let Some(scope) = d.strip_suffix('=').filter(|s| !s.contains('=')) {
-                b.scope_descriptions.remove(scope);
+                scope_descriptions.push((scope.to_owned(), None));
                 continue;
             }
             let (scope, text) = branding::parse_scope_description(d)
                 .map_err(|e| AdminError(format!("--scope-description: {e}")))?;
-            b.scope_descriptions.insert(scope, text);
+            scope_descriptions.push((scope, Some(text)));
         }
-        if b.scope_descriptions.len() > branding::MAX_SCOPE_DESCRIPTIONS {
+        Ok(BrandingEdit {
+            clear: self.clear,
+            display_name,
+            logo,
+            primary_color,
+            scope_descriptions,
+        })
+    }
+}
+
+impl BrandingEdit {
+    /// The branding fields this edit names (every one with
+    /// `--clear-branding`), into `c`; the scope descriptions are edited as
+    /// `old` has them, and written only if they are still that.
+    fn changes(&self, old: &Branding, c: &mut TenantChanges) -> Result<(), AdminError> {
+        c.display_name = self.display_name.clone().or(self.clear.then_some(None));
+        c.logo = self.logo.clone().or(self.clear.then_some(None));
+        c.primary_color = self.primary_color.or(self.clear.then_some(None));
+        if !self.clear && self.scope_descriptions.is_empty() {
+            return Ok(());
+        }
+        let mut map = if self.clear {
+            BTreeMap::new()
+        } else {
+            old.scope_descriptions.clone()
+        };
+        for (scope, text) in &self.scope_descriptions {
+            match text {
+                Some(t) => map.insert(scope.clone(), t.clone()),
+                None => map.remove(scope),
+            };
+        }
+        if map.len() > branding::MAX_SCOPE_DESCRIPTIONS {
             return err(format!(
                 "a tenant may describe at most {} scopes",
                 branding::MAX_SCOPE_DESCRIPTIONS
             ));
         }
-        Ok(b)
+        c.scope_descriptions = Some(MapChange {
+            expected: (!self.clear).then(|| old.scope_descriptions.clone()),
+            new: map,
+        });
+        Ok(())
     }
 }
 
@@ -372,95 +410,127 @@ impl Admin {
         }))
     }
 
-    /// Changes a tenant's settings; flags left out keep their values.
+    /// Changes a tenant's settings; flags left out keep their values. One
+    /// write of the named settings only (never the keys, so a concurrent key
+    /// rotation stays); what depends on a stored value (the sliding maximum
+    /// against the access-token lifetime, the scope descriptions edited) is
+    /// written only if that value is still what was read, else read again.
     pub async fn update_tenant(&self, alias: &str, o: TenantUpdate) -> Result<Value, AdminError> {
-        let (_, mut t) = self.tenant(alias).await?;
-        let lifetimes_or_rotation_changed = o.access_token_ttl.is_some()
-            || o.sliding_max.is_some()
-            || o.key_rotation_days.is_some();
-        if let Some(name) = o.name {
-            if name.trim().is_empty() || name.len() > 200 || !one_line(&name) {
-                return err("--name must be 1 to 200 printable characters");
-            }
-            t.name = name;
-        }
-        if let Some(a) = o.access_token_ttl {
-            if !(60..=86_400).contains(&a) {
-                return err("--access-token-ttl must be between 60 and 86400 seconds");
-            }
-            t.access_token_ttl = a;
-        }
-        if let Some(r) = o.refresh_token_ttl {
-            if !(300..=5 * 365 * 86_400).contains(&r) {
-                return err("--refresh-token-ttl must be between 300 seconds and 5 years");
-            }
-            t.refresh_token_ttl = r;
-        }
-        if let Some(auds) = o.audiences {
-            for a in &auds {
-                if url::Url::parse(a).is_err() || !one_line(a) {
-                    return err(format!("--audience must be an absolute URI: {a}"));
-                }
-            }
-            t.audiences = auds;
-        }
-        if let Some(d) = o.key_rotation_days {
-            if !(1..=3650).contains(&d) {
-                return err("--key-rotation-days must be 1 to 3650");
-            }
-            t.key_rotation_days = Some(d);
-        }
-        match o.sliding_max {
-            None => {}
-            Some(0) => t.sliding_max = None,
-            Some(m) => t.sliding_max = Some(m),
-        }
-        if let Some(m) = t.sliding_max
-            && !(t.access_token_ttl..=30 * 86_400).contains(&m)
+        if let Some(name) = &o.name
+            && (name.trim().is_empty() || name.len() > 200 || !one_line(name))
         {
-            return err(
-                "--sliding-max must be at least the access token lifetime and at most 30 days (0 turns it off)",
-            );
+            return err("--name must be 1 to 200 printable characters");
         }
-        t.branding = o.branding.apply(&t.branding)?;
-        if lifetimes_or_rotation_changed {
-            // The schedule depends on them: the next maintenance run looks
-            // again (a retirement waits for the longer lifetime).
-            t.keys.due = t.keys.due.min(Now::system().secs());
+        if o.access_token_ttl
+            .is_some_and(|a| !(60..=86_400).contains(&a))
+        {
+            return err("--access-token-ttl must be between 60 and 86400 seconds");
         }
-        self.db.update_tenant(&t).await?;
-        Ok(json!({
-            "tenant": alias,
-            "name": t.name,
-            "access_token_ttl": t.access_token_ttl,
-            "refresh_token_ttl": t.refresh_token_ttl,
-            "audiences": t.audiences,
-            "sliding_max": t.sliding_max,
-            "key_rotation_days": t.key_rotation_days,
-            "branding": branding_json(&t.branding),
-        }))
+        if o.refresh_token_ttl
+            .is_some_and(|r| !(300..=5 * 365 * 86_400).contains(&r))
+        {
+            return err("--refresh-token-ttl must be between 300 seconds and 5 years");
+        }
+        for a in o.audiences.iter().flatten() {
+            if url::Url::parse(a).is_err() || !one_line(a) {
+                return err(format!("--audience must be an absolute URI: {a}"));
+            }
+        }
+        if o.key_rotation_days
+            .is_some_and(|d| !(1..=3650).contains(&d))
+        {
+            return err("--key-rotation-days must be 1 to 3650");
+        }
+        let branding = o.branding.check()?;
+        let sliding_max = o.sliding_max.map(|m| (m != 0).then_some(m));
+        let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
+        for _ in 0..3 {
+            let t = match self.db.get_tenant_for_update(&id).await? {
+                Some(t) if !t.deleting => t,
+                Some(_) => {
+                    return err(format!(
+                        "tenant {alias} is being deleted (run `tenant delete` again to finish)"
+                    ));
+                }
+                None => return err(format!("unknown tenant: {alias}")),
+            };
+            let access = o.access_token_ttl.unwrap_or(t.access_token_ttl);
+            if let Some(m) = sliding_max.unwrap_or(t.sliding_max)
+                && !(access..=30 * 86_400).contains(&m)
+            {
+                return err(
+                    "--sliding-max must be at least the access token lifetime and at most 30 days (0 turns it off)",
+                );
+            }
+            let mut changes = TenantChanges {
+                name: o.name.clone(),
+                access_token_ttl: o.access_token_ttl,
+                refresh_token_ttl: o.refresh_token_ttl,
+                audiences: o.audiences.clone(),
+                sliding_max,
+                key_rotation_days: o.key_rotation_days,
+                // The key schedule depends on these: the next maintenance run
+                // looks again (a retirement waits for a longer lifetime).
+                keys_due: (o.access_token_ttl.is_some()
+                    || sliding_max.is_some()
+                    || o.key_rotation_days.is_some())
+                .then(|| Now::system().secs()),
+                ..TenantChanges::default()
+            };
+            branding.changes(&t.branding, &mut changes)?;
+            match self.db.update_tenant(&id, &changes).await? {
+                Updated::Done(t) => {
+                    return Ok(json!({
+                        "tenant": alias,
+                        "name": t.name,
+                        "access_token_ttl": t.access_token_ttl,
+                        "refresh_token_ttl": t.refresh_token_ttl,
+                        "audiences": t.audiences,
+                        "sliding_max": t.sliding_max,
+                        "key_rotation_days": t.key_rotation_days,
+                        "branding": branding_json(&t.branding),
+                    }));
+                }
+                Updated::NoSuchRecord => return err(format!("unknown tenant: {alias}")),
+                Updated::ChangedMeanwhile => continue,
+            }
+        }
+        err(format!(
+            "tenant {alias} keeps changing meanwhile (other updates); run the command again"
+        ))
     }
 
     /// Changes a client's settings; flags left out keep their values. Never
-    /// prints or touches the secret.
+    /// prints or touches the secret. One write of the named fields only, so
+    /// a concurrent `disable` (or any other change) is never undone; the
+    /// read is for the checks against what no command changes (its grants,
+    /// public or not).
     pub async fn update_client(&self, o: ClientUpdate) -> Result<Value, AdminError> {
         let (tenant_id, _) = self.tenant(&o.tenant).await?;
         let id = ClientId::parse(&o.client_id)
             .map_err(|e| AdminError(format!("{e}: {:?}", o.client_id)))?;
-        let Some(mut c) = self.db.get_client(&tenant_id, &id).await? else {
+        let Some(c) = self.db.get_client(&tenant_id, &id).await? else {
             return err(format!("unknown client: {}", o.client_id));
         };
+        let mut changes = ClientChanges::default();
         if let Some(name) = o.name {
             if name.trim().is_empty() || name.len() > 200 || !one_line(&name) {
                 return err("--name must be 1 to 200 printable characters");
             }
-            c.name = name;
+            changes.name = Some(name);
         }
         if let Some(uris) = o.redirect_uris {
             for r in &uris {
                 redirect::validate_registration(r).map_err(AdminError)?;
             }
-            c.redirect_uris = uris;
+            let needs_redirect =
+                c.has_grant(Grant::AuthorizationCode) || c.has_grant(Grant::Implicit);
+            if needs_redirect && uris.is_empty() {
+                return err(
+                    "authorization_code and implicit clients need at least one --redirect-uri",
+                );
+            }
+            changes.redirect_uris = Some(uris);
         }
         if let Some(scopes) = o.scopes {
             let mut out: Vec<String> = Vec::new();
@@ -471,7 +541,7 @@ impl Admin {
                     }
                 }
             }
-            c.scopes = out;
+            changes.scopes = Some(out);
         }
         if let Some(origins) = o.web_origins {
             let mut out: Vec<String> = Vec::new();
@@ -481,19 +551,17 @@ impl Admin {
                     out.push(v);
                 }
             }
-            c.web_origins = out;
+            changes.web_origins = Some(out);
         }
         if let Some(i) = o.introspect {
             if i && c.public {
                 return err("a --public client cannot be an --introspect resource server");
             }
-            c.introspect = i;
+            changes.introspect = Some(i);
         }
-        let needs_redirect = c.has_grant(Grant::AuthorizationCode) || c.has_grant(Grant::Implicit);
-        if needs_redirect && c.redirect_uris.is_empty() {
-            return err("authorization_code and implicit clients need at least one --redirect-uri");
-        }
-        self.db.update_client(&c).await?;
+        let Some(c) = self.db.update_client(&tenant_id, &id, &changes).await? else {
+            return err(format!("unknown client: {}", o.client_id));
+        };
         Ok(json!({
             "client_id": c.client_id.as_str(),
             "name": c.name,

@@ -10,7 +10,7 @@ use crate::crypto::{client_secret_hash, client_secret_record, hash_password, ran
 use crate::domain::throttling::throttle_key;
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::secrets::{SecretError, SecretSource};
-use crate::store::{Client, Page, Tenant, User};
+use crate::store::{Client, Page, Tenant, User, UserChanges};
 use serde_json::{Value, json};
 
 /// How many records a list prints at most per call (`--limit`).
@@ -251,9 +251,15 @@ impl Admin {
         enabled: bool,
     ) -> Result<Value, AdminError> {
         let (tenant, c) = self.client_of(alias, client_id).await?;
-        self.db
+        // One conditional write of the flag: deleted meanwhile is unknown,
+        // never re-created.
+        if !self
+            .db
             .set_client_enabled(&tenant, &c.client_id, enabled)
-            .await?;
+            .await?
+        {
+            return fail(format!("unknown client: {client_id}"));
+        }
         Ok(json!({"client_id": client_id, "enabled": enabled}))
     }
 
@@ -339,16 +345,22 @@ impl Admin {
         attrs: Vec<String>,
         require_password_change: Option<bool>,
     ) -> Result<Value, AdminError> {
-        let (_, mut u) = self.user_of(alias, user_id).await?;
+        let (tenant, u) = self.user_of(alias, user_id).await?;
+        // Only the named fields (each `--attr` key on its own) are written,
+        // in one write: a concurrent change of anything else is kept.
+        let mut changes = UserChanges {
+            require_password_change,
+            ..UserChanges::default()
+        };
         for (flag, v, field) in [
-            ("--email", email, &mut u.email),
-            ("--name", name, &mut u.name),
+            ("--email", email, &mut changes.email),
+            ("--name", name, &mut changes.name),
         ] {
             if let Some(v) = v {
                 if v.len() > 256 || v.chars().any(char::is_control) {
                     return fail(format!("{flag} must be at most 256 printable characters"));
                 }
-                *field = (!v.is_empty()).then_some(v);
+                *field = Some((!v.is_empty()).then_some(v));
             }
         }
         for a in &attrs {
@@ -362,19 +374,14 @@ impl Admin {
             {
                 return fail(format!("--attr key must be letters, digits, _ or -: {k}"));
             }
-            if v.is_empty() {
-                u.attrs.remove(k);
-            } else {
-                u.attrs.insert(k.to_owned(), v.to_owned());
-            }
+            changes
+                .attrs
+                .insert(k.to_owned(), (!v.is_empty()).then(|| v.to_owned()));
         }
-        if let Some(r) = require_password_change {
-            u.require_password_change = r;
+        match self.db.update_user(&tenant, &u.user_id, &changes).await? {
+            Some(u) => Ok(user_json(&u)),
+            None => fail(format!("unknown user: {user_id}")),
         }
-        if !self.db.update_user_profile(&u).await? {
-            return fail(format!("unknown user: {user_id}"));
-        }
-        Ok(user_json(&u))
     }
 
     pub async fn set_user_enabled(
@@ -384,9 +391,15 @@ impl Admin {
         enabled: bool,
     ) -> Result<Value, AdminError> {
         let (tenant, u) = self.user_of(alias, user_id).await?;
-        self.db
+        // One conditional write of the flag: deleted meanwhile is unknown,
+        // never re-created.
+        if !self
+            .db
             .set_user_enabled(&tenant, &u.user_id, enabled)
-            .await?;
+            .await?
+        {
+            return fail(format!("unknown user: {user_id}"));
+        }
         Ok(json!({"user_id": user_id, "enabled": enabled}))
     }
 

@@ -148,12 +148,48 @@ pub fn metric_line(event: Event, tenant: &TenantId, detail: &str, now: u64) -> S
     .to_string()
 }
 
+/// An event about a request for a tenant that does not exist: one audit line
+/// and one count in the stack-wide series only. The alias the caller made up
+/// is neither a dimension (each distinct value would be a billed custom
+/// metric) nor an audit field (SPEC: Observability).
+pub fn record_unknown_tenant(event: Event) {
+    tracing::info!(target: "audit", event = event.name(), tenant = "", "audit");
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": crate::clock::Now::system().secs().saturating_mul(1000),
+            "CloudWatchMetrics": [{
+                "Namespace": "Tollgate",
+                "Dimensions": [[]],
+                "Metrics": [{"Name": event.metric(), "Unit": "Count"}],
+            }],
+        },
+        "event": event.name(),
+        event.metric(): 1,
+    });
+    emit_metric(&line.to_string());
+}
+
 /// EMF lines go to stdout as they are (Lambda ships them to CloudWatch Logs,
 /// which extracts the metrics); only in Lambda, so local runs stay quiet.
+/// Unit tests see them through [`captured_metrics`].
 fn emit_metric(line: &str) {
+    #[cfg(test)]
+    CAPTURED.with(|c| c.borrow_mut().push(line.to_owned()));
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         let _ = writeln!(std::io::stdout(), "{line}");
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    static CAPTURED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The EMF lines this thread emitted so far, taken (tests only; a
+/// `#[tokio::test]` runs on one thread).
+#[cfg(test)]
+pub fn captured_metrics() -> Vec<String> {
+    CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut()))
 }
 
 /// Counts an error answered to a client, by its RFC 6749 code (one series

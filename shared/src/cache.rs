@@ -61,6 +61,52 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     }
 }
 
+/// Records looked up by a key a caller chose (a tenant alias, a `client_id`,
+/// an issuer): found records and absent keys are kept apart, so no number of
+/// made-up keys can evict a real record (SPEC: Storage and secrets). Only
+/// records that exist enter `found`; absent keys share a small cache of their
+/// own, which a flood of them may cycle (each then costs one more read).
+pub struct RecordCache<K, V> {
+    found: TtlCache<K, V>,
+    absent: TtlCache<K, ()>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> RecordCache<K, V> {
+    pub fn new(ttl: Duration, max_found: usize, max_absent: usize) -> Self {
+        RecordCache {
+            found: TtlCache::new(ttl, max_found),
+            absent: TtlCache::new(ttl, max_absent),
+        }
+    }
+
+    /// `Some(Some(v))`: found; `Some(None)`: known to be absent; `None`: not
+    /// cached (read it).
+    pub fn get(&self, key: &K) -> Option<Option<V>> {
+        if let Some(v) = self.found.get(key) {
+            return Some(Some(v));
+        }
+        self.absent.get(key).map(|()| None)
+    }
+
+    pub fn insert(&self, key: K, value: Option<V>) {
+        match value {
+            Some(v) => {
+                self.absent.remove(&key);
+                self.found.insert(key, v);
+            }
+            None => {
+                self.found.remove(&key);
+                self.absent.insert(key, ());
+            }
+        }
+    }
+
+    pub fn clear(&self) {
+        self.found.clear();
+        self.absent.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +122,21 @@ mod tests {
         c.insert(3, "c");
         assert_eq!(c.get(&3), Some("c"));
         assert!(c.map.lock().unwrap().len() <= 2);
+    }
+
+    #[test]
+    fn absent_keys_never_evict_a_found_record() {
+        let c = RecordCache::new(Duration::from_secs(60), 2, 2);
+        c.insert(0, Some("real"));
+        for k in 1..5_000 {
+            c.insert(k, None);
+        }
+        assert_eq!(c.get(&0), Some(Some("real")));
+        assert_eq!(c.get(&4_999), Some(None));
+        assert!(c.absent.map.lock().unwrap().len() <= 2);
+        c.insert(0, None);
+        assert_eq!(c.get(&0), Some(None), "a deleted record is absent");
+        c.insert(0, Some("back"));
+        assert_eq!(c.get(&0), Some(Some("back")));
     }
 }

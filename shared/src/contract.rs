@@ -16,6 +16,7 @@
 
 use crate::clock::Now;
 use crate::crypto::{random_alphanumeric, random_token, token_hash};
+use crate::domain::throttling::{Budget, Source};
 use crate::fakes::FakeStore;
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::ports::{
@@ -329,6 +330,7 @@ fn family_record(
         revoked: false,
         created_at: now.secs(),
         expires_at: now.plus(3600),
+        auth_time: Some(now.secs().saturating_sub(30)),
         refresh: None,
     }
 }
@@ -386,6 +388,7 @@ fn same_family(a: &Family, b: &Family) -> bool {
         && a.revoked == b.revoked
         && a.created_at == b.created_at
         && a.expires_at == b.expires_at
+        && a.auth_time == b.auth_time
         && a.refresh == b.refresh
 }
 
@@ -934,14 +937,17 @@ pub async fn refresh_contract(refresh: &dyn RefreshStore, tenant: &TenantId, now
         same_family(&got, &fam),
         "a family and its chain read back as written: {got:?}"
     );
-    let bare = family_record(tenant, &cid, &uid, 2, now);
+    let bare = Family {
+        auth_time: None,
+        ..family_record(tenant, &cid, &uid, 2, now)
+    };
     refresh.start_family(&bare).await?;
     ensure!(
         refresh
             .family(tenant, &bare.family_id, now)
             .await?
             .is_some_and(|f| same_family(&f, &bare) && f.refresh.is_none()),
-        "a family without refresh tokens reads back without a chain"
+        "a family without refresh tokens (nor an authentication time) reads back without them"
     );
     ensure!(
         refresh.family(&other, &fam.family_id, now).await?.is_none(),
@@ -975,7 +981,8 @@ pub async fn refresh_contract(refresh: &dyn RefreshStore, tenant: &TenantId, now
             && after.expires_at == c2.expires_at + 10
             && !after.revoked
             && after.client_id == cid
-            && after.created_at == fam.created_at,
+            && after.created_at == fam.created_at
+            && after.auth_time == fam.auth_time,
         "a rotation records the new current token, its generation and times, when it \
          committed and the requested scope, and extends the family: {after:?}"
     );
@@ -1131,8 +1138,11 @@ pub async fn refresh_contract(refresh: &dyn RefreshStore, tenant: &TenantId, now
 
 // ---- ThrottleStore ---------------------------------------------------------------
 
-/// The password-check throttle: at most `max` reservations in any `window`
-/// seconds (sliding, no edge), per key and tenant, however many callers race.
+/// The password-guess throttle: per key and tenant, at most `per_source`
+/// reservations from one source and `all_sources` from all of them in any
+/// `window` seconds (sliding, no edge), however many callers race; a slot
+/// given back is free again, and giving back a slot that is no longer ours
+/// changes nothing.
 pub async fn throttle_contract(
     throttle: &dyn ThrottleStore,
     tenant: &TenantId,
@@ -1143,83 +1153,138 @@ pub async fn throttle_contract(
     let t0 = now.secs();
     let at = |s: u64| Now(t0 + s);
     let key = || format!("U#{}", random_token(12));
+    let src = |i: u32| Source::from_ip(Some(&format!("192.0.2.{i}")));
+    let (a, b) = (src(1), src(2));
+    // Three places in all, two per source.
+    let budget = Budget {
+        per_source: 2,
+        all_sources: 3,
+        window: 900,
+    };
+    let granted = |r: &Reservation| matches!(r, Granted(_));
 
     let k1 = key();
-    for i in 0..3 {
-        ensure!(
-            throttle.reserve(tenant, &k1, 3, 900, at(i)).await? == Granted,
-            "reservation {i} of 3 is granted"
-        );
+    for (i, s) in [(0, &a), (1, &a), (2, &b)] {
+        let r = throttle.reserve(tenant, &k1, s, budget, at(i)).await?;
+        ensure!(granted(&r), "reservation {i} is granted: {r:?}");
     }
     let steps = [
         (
+            &a,
             3,
             Denied { retry_after: 897 },
-            "a full window is denied until its oldest reservation leaves",
+            "a source's budget is spent",
         ),
         (
+            &src(3),
+            3,
+            Denied { retry_after: 897 },
+            "all places are held",
+        ),
+        (
+            &b,
             899,
             Denied { retry_after: 1 },
-            "the window is still full 1 s before the oldest leaves",
-        ),
-        (
-            900,
-            Granted,
-            "a reservation leaves the window exactly `window` seconds later",
-        ),
-        (
-            900,
-            Denied { retry_after: 1 },
-            "the freed place is taken once",
-        ),
-        (901, Granted, "the next oldest leaves one second later"),
-        (
-            901,
-            Denied { retry_after: 1 },
-            "and its place is taken once",
+            "still full 1 s before the oldest leaves",
         ),
     ];
-    for (s, want, rule) in steps {
-        let got = throttle.reserve(tenant, &k1, 3, 900, at(s)).await?;
-        ensure!(got == want, "{rule}: at +{s} s got {got:?}, want {want:?}");
+    for (s, t, want, rule) in steps {
+        let got = throttle.reserve(tenant, &k1, s, budget, at(t)).await?;
+        ensure!(got == want, "{rule}: at +{t} s got {got:?}, want {want:?}");
     }
+    let got = throttle.reserve(tenant, &k1, &b, budget, at(900)).await?;
     ensure!(
-        throttle.reserve(tenant, &key(), 3, 900, at(3)).await? == Granted,
+        granted(&got),
+        "a reservation leaves the window exactly `window` seconds later: {got:?}"
+    );
+    ensure!(
+        throttle.reserve(tenant, &k1, &b, budget, at(900)).await? == (Denied { retry_after: 2 }),
+        "the freed place is taken once, and b now holds two"
+    );
+
+    // Giving back.
+    let k2 = key();
+    let Granted(first) = throttle.reserve(tenant, &k2, &a, budget, now).await? else {
+        return Err(Violation("a fresh key grants".into()));
+    };
+    let Granted(second) = throttle.reserve(tenant, &k2, &a, budget, now).await? else {
+        return Err(Violation("a fresh key grants twice".into()));
+    };
+    ensure!(
+        throttle.reserve(tenant, &k2, &a, budget, now).await? == (Denied { retry_after: 900 }),
+        "two from one source"
+    );
+    throttle.release(tenant, &k2, &first).await?;
+    let third = throttle.reserve(tenant, &k2, &a, budget, at(1)).await?;
+    ensure!(
+        granted(&third),
+        "a slot given back is free again: {third:?}"
+    );
+    throttle.release(tenant, &k2, &first).await?;
+    ensure!(
+        throttle.reserve(tenant, &k2, &a, budget, at(2)).await? == (Denied { retry_after: 898 }),
+        "giving back a slot someone else holds now changes nothing"
+    );
+    throttle.release(tenant, &k2, &second).await?;
+    throttle.release(tenant, &k2, &second).await?;
+    let again = throttle.reserve(tenant, &k2, &a, budget, at(3)).await?;
+    ensure!(granted(&again), "released once, taken once: {again:?}");
+    throttle.release(&other, &key(), &second).await?;
+
+    ensure!(
+        granted(&throttle.reserve(tenant, &key(), &a, budget, at(3)).await?),
         "keys are independent"
     );
     ensure!(
-        throttle.reserve(&other, &k1, 3, 900, at(3)).await? == Granted,
+        granted(&throttle.reserve(&other, &k1, &a, budget, at(3)).await?),
         "tenants are independent"
     );
-    let k2 = key();
-    ensure!(
-        throttle.reserve(tenant, &k2, 1, 60, now).await? == Granted
-            && throttle.reserve(tenant, &k2, 1, 60, at(59)).await? == (Denied { retry_after: 1 })
-            && throttle.reserve(tenant, &k2, 1, 60, at(60)).await? == Granted,
-        "a budget of one slides too"
-    );
 
-    // 20 concurrent reservations against a budget of 5, twice.
+    // 20 concurrent reservations from one source (5 allowed), then 40 from
+    // 40 sources (25 allowed), twice.
+    let spec = Budget::PASSWORDS;
     let k3 = key();
     for (round, when) in [(1, now), (2, at(900))] {
+        let one = src(200);
         let results = join_all(
             (0..20)
-                .map(|_| throttle.reserve(tenant, &k3, 5, 900, when))
+                .map(|_| throttle.reserve(tenant, &k3, &one, spec, when))
                 .collect(),
         )
         .await;
-        let granted = results.iter().filter(|r| matches!(r, Ok(Granted))).count();
+        let ok = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Granted(_))))
+            .count();
         let denied = results
             .iter()
             .filter(|r| matches!(r, Ok(Denied { retry_after }) if (1..=900).contains(retry_after)))
             .count();
         ensure!(
-            granted == 5 && denied == 15,
-            "round {round}: exactly 5 of 20 concurrent reservations are granted: {results:?}"
+            ok == 5 && denied == 15,
+            "round {round}: exactly 5 of 20 concurrent reservations from one source: {results:?}"
+        );
+        let many: Vec<Source> = (0..40).map(src).collect();
+        let results = join_all(
+            many.iter()
+                .map(|s| throttle.reserve(tenant, &k3, s, spec, when))
+                .collect(),
+        )
+        .await;
+        let ok = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Granted(_))))
+            .count();
+        ensure!(
+            ok == 20 && results.iter().all(Result::is_ok),
+            "round {round}: the 20 places left go to 20 of 40 concurrent sources: {results:?}"
         );
     }
     ensure!(
-        throttle.reserve(tenant, &k3, 5, 900, at(1799)).await? == (Denied { retry_after: 1 }),
+        throttle
+            .reserve(tenant, &k3, &src(77), spec, at(1799))
+            .await?
+            == (Denied { retry_after: 1 }),
         "after the second round the budget is spent until its reservations leave"
     );
     Ok(())
@@ -1407,10 +1472,14 @@ mod tests {
                         .unwrap();
                     barrier.wait();
                     rt.block_on(async {
-                        let r = store.reserve(&t, "k", 5, 900, NOW).await.unwrap();
+                        let src = Source::from_ip(Some("192.0.2.1"));
+                        let r = store
+                            .reserve(&t, "k", &src, Budget::PASSWORDS, NOW)
+                            .await
+                            .unwrap();
                         let fam = format!("f{i}");
                         let c = store.redeem(&t, "h", &fam, None, NOW).await.unwrap();
-                        (r == Reservation::Granted, c.is_ok())
+                        (matches!(r, Reservation::Granted(_)), c.is_ok())
                     })
                 })
             })

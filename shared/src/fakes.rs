@@ -19,6 +19,7 @@
 //! [`Ports`] for `AppState::with_ports`.
 
 use crate::clock::Now;
+use crate::domain::throttling::{Budget, Decision, Held, Slot, Source};
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::ports::{
     AccessTokenRecord, AccessTokenState, AccessTokenStore, BoxFuture, Clock, CodeStore, Directory,
@@ -39,9 +40,6 @@ use std::task::{Context, Poll};
 
 mod federation;
 pub use federation::FakeFetcher;
-
-/// Compare-and-swap rounds a reservation tries before refusing (the adapter's).
-const THROTTLE_CAS_ATTEMPTS: usize = 6;
 
 /// Locks, taking over a mutex poisoned by a panicking test thread: every
 /// update below is a single assignment or insert, so the data stays whole.
@@ -101,6 +99,7 @@ struct StoredFamily {
     revoked_at: Option<u64>,
     created_at: Option<u64>,
     expires_at: Option<u64>,
+    auth_time: Option<u64>,
     /// The refresh-token chain's attributes (`rt_*`, `rotated_at`, `retry_scope`).
     chain: Option<RefreshChain>,
 }
@@ -123,6 +122,7 @@ impl StoredFamily {
             revoked: self.revoked.unwrap_or(false),
             created_at: self.created_at.unwrap_or(0),
             expires_at: self.expires_at.ok_or_else(|| missing("expires_at"))?,
+            auth_time: self.auth_time,
             refresh: self.chain.clone(),
         })
     }
@@ -136,6 +136,9 @@ impl StoredFamily {
         self.created_at = Some(f.created_at);
         self.revoked = Some(self.revoked.unwrap_or(f.revoked));
         self.expires_at = Some(f.expires_at);
+        if f.auth_time.is_some() {
+            self.auth_time = f.auth_time;
+        }
         if let Some(c) = &f.refresh {
             // The adapter SETs the chain's attributes and leaves a stored
             // rotation record alone.
@@ -150,7 +153,8 @@ impl StoredFamily {
 
 #[derive(Clone, Default)]
 struct StoredThrottle {
-    slots: HashMap<usize, u64>,
+    slots: HashMap<usize, Held>,
+    version: u64,
     expires_at: u64,
 }
 
@@ -623,47 +627,84 @@ impl RefreshStore for FakeStore {
 }
 
 impl ThrottleStore for FakeStore {
-    /// The adapter's algorithm: read the slots, pick a free one (or one whose
-    /// reservation left the window), then write it only if it still holds the
-    /// value read (compare-and-swap); on a lost race, read again.
+    /// The adapter's algorithm: read the slots and the version, decide, then
+    /// write only if the version is still the one read (compare-and-swap); on
+    /// a lost race, read again.
     fn reserve<'a>(
         &'a self,
         tenant: &'a TenantId,
         key: &'a str,
-        max: usize,
-        window: u64,
+        source: &'a Source,
+        budget: Budget,
         now: Now,
     ) -> BoxFuture<'a, StoreResult<Reservation>> {
         Box::pin(async move {
             lock(&self.calls).push("throttle.reserve");
             let tkey = k(tenant, key);
-            for _ in 0..THROTTLE_CAS_ATTEMPTS {
+            for _ in 0..budget.cas_attempts() {
                 self.round_trip("throttle.read").await?;
-                let slots: Vec<Option<u64>> = {
+                let (held, version): (Vec<Option<Held>>, u64) = {
                     let tables = self.tables();
                     let item = tables.throttles.get(&tkey);
-                    (0..max)
-                        .map(|i| item.and_then(|t| t.slots.get(&i).copied()))
-                        .collect()
+                    (
+                        (0..budget.all_sources)
+                            .map(|i| item.and_then(|t| t.slots.get(&i).cloned()))
+                            .collect(),
+                        item.map_or(0, |t| t.version),
+                    )
                 };
-                let Some(free) = ThrottleSlots(&slots).free(now.secs(), window) else {
-                    return Ok(Reservation::Denied {
-                        retry_after: ThrottleSlots(&slots).retry_after(now.secs(), window),
-                    });
+                let index = match ThrottleSlots(&held).decide(source, budget, now.secs()) {
+                    Decision::Take(i) => i,
+                    Decision::Deny { retry_after } => {
+                        return Ok(Reservation::Denied { retry_after });
+                    }
                 };
-                let seen = slots.get(free).copied().flatten();
                 self.round_trip("throttle.write").await?;
                 let mut tables = self.tables();
                 let item = tables.throttles.entry(tkey.clone()).or_default();
-                if item.slots.get(&free).copied() == seen {
-                    item.slots.insert(free, now.secs());
-                    item.expires_at = now.plus(window);
-                    return Ok(Reservation::Granted);
+                if item.version == version {
+                    let slot = Slot {
+                        index,
+                        at: now.secs(),
+                        source: source.as_str().to_owned(),
+                    };
+                    item.slots.insert(
+                        index,
+                        Held {
+                            at: slot.at,
+                            source: slot.source.clone(),
+                        },
+                    );
+                    item.version += 1;
+                    item.expires_at = now.plus(budget.window);
+                    return Ok(Reservation::Granted(slot));
                 }
-                // Someone took that slot first: look again.
+                // Another reservation landed first: look again.
             }
             // Heavy contention on one key: refusing is the safe answer.
             Ok(Reservation::Denied { retry_after: 1 })
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        key: &'a str,
+        slot: &'a Slot,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.round_trip("throttle.release").await?;
+            let mut tables = self.tables();
+            if let Some(item) = tables.throttles.get_mut(&k(tenant, key)) {
+                let ours = item
+                    .slots
+                    .get(&slot.index)
+                    .is_some_and(|h| h.at == slot.at && h.source == slot.source);
+                if ours {
+                    item.slots.remove(&slot.index);
+                }
+            }
+            Ok(())
         })
     }
 }

@@ -49,21 +49,23 @@ pub fn tenant_route(path: &str, tail: &[&'static str]) -> Option<TenantId> {
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// The longest value each known parameter may have, in bytes. Every value is
-/// bounded: a parameter not named here gets [`DEFAULT_MAX_LEN`].
+/// bounded: a parameter not named here gets [`DEFAULT_MAX_LEN`]; a grant's
+/// token only by the body (see [`max_grant_token_len`]).
 pub fn max_len(field: &str) -> usize {
+    if max_grant_token_len(field).is_some() {
+        return MAX_BODY;
+    }
     match field {
         "client_id" | "userid" | "username" | "login_hint" => 256,
         "client_secret" => 256,
         "password" | "newpassword" => 1024,
         "redirect_uri" => crate::redirect::MAX_LEN,
-        "state" => 1024,
-        "nonce" => 512,
+        // What real clients send (SPEC: Bad input).
+        "state" | "nonce" => 4096,
         "scope" => crate::scope::MAX_LEN,
-        "code" | "refresh_token" | "code_verifier" | "code_challenge" => 256,
+        "code_verifier" | "code_challenge" => 256,
         "token" | "actor_token" | "access_token" => 8192,
-        // An external issuer's JWT may be larger than ours.
-        "subject_token" => crate::domain::token_exchange::MAX_EXTERNAL_TOKEN,
-        "tx" => 12 * 1024,
+        "tx" => crate::domain::login_tx::MAX_SEALED,
         "grant_type"
         | "response_type"
         | "code_challenge_method"
@@ -78,6 +80,22 @@ pub fn max_len(field: &str) -> usize {
     }
 }
 pub const DEFAULT_MAX_LEN: usize = 4096;
+
+/// The longest valid value of a grant's token parameter (`code`,
+/// `refresh_token`, `subject_token`), in bytes. A longer one is no malformed
+/// request but a grant that cannot be valid, which the grant refuses with
+/// `invalid_grant` after the client authenticated (SPEC: Bad input): the
+/// answer a client library acts on. So [`max_len`] bounds these by the body
+/// alone, and the token request marks the value too long instead
+/// (`handlers::token::GrantToken`).
+pub fn max_grant_token_len(field: &str) -> Option<usize> {
+    match field {
+        "code" | "refresh_token" => Some(256),
+        // An external issuer's JWT may be larger than ours.
+        "subject_token" => Some(crate::domain::token_exchange::MAX_EXTERNAL_TOKEN),
+        _ => None,
+    }
+}
 
 /// Why a request's parameters could not be read. Always the client's fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +269,18 @@ pub fn form_params(req: &Request) -> Result<Params, crate::error::OAuthError> {
         )));
     }
     Ok(p)
+}
+
+/// The caller's address as the function URL reports it
+/// (`requestContext.http.sourceIp`), never a header a client could write.
+pub fn source(req: &Request) -> crate::domain::throttling::Source {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    let ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
+        _ => None,
+    };
+    crate::domain::throttling::Source::from_ip(ip)
 }
 
 pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -525,5 +555,45 @@ mod tests {
             append_params("https://c.example/cb", &[("state", "s")], true),
             "https://c.example/cb#state=s"
         );
+    }
+
+    /// The largest login transaction authorize can build from an accepted
+    /// request — its longest redirect URI (every character one JSON escapes),
+    /// scope, and 4 KiB each of `state` and `nonce` made of the characters
+    /// JSON escapes most expensively — fits `login_tx::MAX_SEALED`, and a
+    /// callback form carrying it with the longest username and password
+    /// (each byte percent-encoded) fits the 64 KiB body.
+    #[test]
+    fn the_largest_transaction_fits_the_callback_form() {
+        use crate::domain::login_tx::{LoginTx, MAX_SEALED};
+        let worst = LoginTx {
+            t: "t".repeat(63),
+            c: "c".repeat(20),
+            r: format!("https://c.example/{}", "\"".repeat(2000))[..2000].to_owned(),
+            ri: true,
+            s: "s".repeat(max_len("scope")),
+            st: Some("\u{1}".repeat(max_len("state"))),
+            cc: Some("c".repeat(43)),
+            n: Some("\u{1}".repeat(max_len("nonce"))),
+            rt: "token".into(),
+            exp: u64::MAX,
+            id: "i".repeat(22),
+            l: Some("zh-Hant".into()),
+        };
+        let key = b"k".repeat(32);
+        let sealed = worst.seal(&key);
+        assert!(sealed.len() <= MAX_SEALED, "{}", sealed.len());
+        assert_eq!(max_len("tx"), MAX_SEALED);
+        assert_eq!(
+            LoginTx::open(&sealed, &key, crate::clock::Now(1)),
+            Some(worst)
+        );
+        let form = encode_pairs(&[
+            ("tx", &sealed),
+            ("username", &"\u{7f}".repeat(max_len("username"))),
+            ("password", &"\u{7f}".repeat(max_len("password"))),
+            ("decision", "allow"),
+        ]);
+        assert!(form.len() <= MAX_BODY, "{}", form.len());
     }
 }

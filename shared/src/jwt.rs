@@ -41,8 +41,9 @@ pub struct AccessToken<'a> {
 pub struct Exchange<'a> {
     /// Lifetime in seconds, instead of the tenant's.
     pub lifetime: Option<u64>,
-    /// The one audience asked for, instead of the tenant's audiences.
-    pub audience: Option<&'a str>,
+    /// The `aud` (the one audience asked for, or the subject token's own),
+    /// instead of the tenant's audiences.
+    pub audience: Option<&'a Value>,
     /// RFC 8693 §4.1: who acts for the subject.
     pub act: Option<&'a Value>,
     /// The subject's sliding-expiry cap (`domain::token_exchange::SLIDING_CAP_CLAIM`).
@@ -59,7 +60,7 @@ impl AccessToken<'_> {
             .unwrap_or(self.client_id.as_str());
         c.insert("sub".into(), json!(sub));
         let aud = match self.exchange.audience {
-            Some(a) => json!(a),
+            Some(a) => a.clone(),
             None => audience(self.tenant, self.issuer),
         };
         c.insert("aud".into(), aud);
@@ -111,7 +112,8 @@ pub struct IdToken<'a> {
     /// The granted scope: `profile` and `email` release those claims.
     pub scope: &'a str,
     pub nonce: Option<&'a str>,
-    pub auth_time: u64,
+    /// When the user authenticated (`None`: not known, no claim).
+    pub auth_time: Option<u64>,
     pub ttl: u64,
 }
 
@@ -125,7 +127,9 @@ impl IdToken<'_> {
         c.insert("azp".into(), json!(self.client_id.as_str()));
         c.insert("iat".into(), json!(now.secs()));
         c.insert("exp".into(), json!(now.plus(self.ttl)));
-        c.insert("auth_time".into(), json!(self.auth_time));
+        if let Some(t) = self.auth_time {
+            c.insert("auth_time".into(), json!(t));
+        }
         if let Some(n) = self.nonce {
             c.insert("nonce".into(), json!(n));
         }

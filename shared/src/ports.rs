@@ -9,6 +9,7 @@
 //! `Arc<dyn …>` and no handler is generic.
 
 use crate::clock::Now;
+use crate::domain::throttling::{Budget, Slot, Source};
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::secrets::SecretError;
 use crate::store::{
@@ -186,16 +187,29 @@ pub trait AccessTokenStore: Send + Sync {
     ) -> BoxFuture<'a, StoreResult<()>>;
 }
 
-/// The password-check throttle: a reservation taken before the check.
+/// The password-guess throttle (`domain::throttling`): a reservation taken
+/// before the check, given back after a correct password.
 pub trait ThrottleStore: Send + Sync {
+    /// Takes one slot of `key`'s budgets for a check from `source`, or says
+    /// which budget is spent; at any concurrency, never more reservations in
+    /// any window than the budgets allow.
     fn reserve<'a>(
         &'a self,
         tenant: &'a TenantId,
         key: &'a str,
-        max: usize,
-        window: u64,
+        source: &'a Source,
+        budget: Budget,
         now: Now,
     ) -> BoxFuture<'a, StoreResult<Reservation>>;
+
+    /// Gives a granted slot back (a correct password). Does nothing when the
+    /// slot no longer holds that reservation.
+    fn release<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        key: &'a str,
+        slot: &'a Slot,
+    ) -> BoxFuture<'a, StoreResult<()>>;
 }
 
 /// Login transactions: each id can be used once.

@@ -11,7 +11,7 @@
 //! `with_ports` builds the same state over any implementation of the ports (the
 //! in-memory fakes in tests).
 
-use crate::cache::TtlCache;
+use crate::cache::{RecordCache, TtlCache};
 use crate::clock::Now;
 use crate::config::Config;
 use crate::ids::{ClientId, TenantId};
@@ -91,12 +91,15 @@ pub struct AppState {
     /// Client-secret hashes: kept only as long as records, so a secret that
     /// `client rotate-secret` ended stops working within 30 s everywhere.
     client_secrets: SecretCache<dyn SecretSource>,
-    tenants: TtlCache<TenantId, Option<Arc<Tenant>>>,
-    clients: TtlCache<(TenantId, ClientId), Option<Arc<Client>>>,
-    web_origins: TtlCache<TenantId, Arc<Vec<String>>>,
+    /// Records by keys a caller chose: absent ones are cached apart, so no
+    /// number of made-up aliases or ids evicts a real record.
+    tenants: RecordCache<TenantId, Arc<Tenant>>,
+    clients: RecordCache<(TenantId, ClientId), Arc<Client>>,
+    /// A tenant's web origins; an empty list is cached as absent.
+    web_origins: RecordCache<TenantId, Arc<Vec<String>>>,
     signers: TtlCache<TenantId, Arc<Signer>>,
     /// Trusted issuers by (tenant, issuer), absent ones included.
-    issuers: TtlCache<(TenantId, String), Option<Arc<TrustedIssuer>>>,
+    issuers: RecordCache<(TenantId, String), Arc<TrustedIssuer>>,
     /// Each trusted issuer's public keys (their own refetch rules).
     issuer_keys: crate::federation::KeyCache,
 }
@@ -142,10 +145,10 @@ impl AppState {
         let ddb = async {
             // Never a real tenant's alias: those are chosen by the CLI, and a
             // hit would be harmless anyway (the port is read, not the cache).
-            if let Ok(id) = TenantId::parse("tollgate-init-warm-up") {
-                if let Err(e) = self.ports.directory.tenant(&id).await {
-                    tracing::debug!(error = %e, "init warm-up: DynamoDB call failed");
-                }
+            if let Ok(id) = TenantId::parse("tollgate-init-warm-up")
+                && let Err(e) = self.ports.directory.tenant(&id).await
+            {
+                tracing::debug!(error = %e, "init warm-up: DynamoDB call failed");
             }
         };
         let sm = async {
@@ -190,11 +193,11 @@ impl AppState {
             secrets: SecretCache::new(ports.secrets.clone(), SECRET_TTL),
             client_secrets: SecretCache::new(ports.secrets.clone(), RECORD_TTL),
             ports,
-            tenants: TtlCache::new(RECORD_TTL, 1024),
-            clients: TtlCache::new(RECORD_TTL, 4096),
-            web_origins: TtlCache::new(RECORD_TTL, 1024),
+            tenants: RecordCache::new(RECORD_TTL, 1024, 256),
+            clients: RecordCache::new(RECORD_TTL, 4096, 1024),
+            web_origins: RecordCache::new(RECORD_TTL, 1024, 256),
             signers: TtlCache::new(SECRET_TTL, 1024),
-            issuers: TtlCache::new(RECORD_TTL, 1024),
+            issuers: RecordCache::new(RECORD_TTL, 1024, 256),
             issuer_keys: crate::federation::KeyCache::new(),
         }
     }
@@ -357,10 +360,11 @@ impl AppState {
         tenant: &TenantId,
     ) -> Result<Arc<Vec<String>>, StoreError> {
         if let Some(o) = self.web_origins.get(tenant) {
-            return Ok(o);
+            return Ok(o.unwrap_or_default());
         }
         let o = Arc::new(self.ports.directory.web_origins(tenant).await?);
-        self.web_origins.insert(tenant.clone(), o.clone());
+        self.web_origins
+            .insert(tenant.clone(), (!o.is_empty()).then(|| o.clone()));
         Ok(o)
     }
 

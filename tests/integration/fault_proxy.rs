@@ -17,9 +17,10 @@
 //!   the whole answer, send the client its head and half its body, then reset.
 //! - [`Fault::Delay`]: forward the request, hold the answer for the given time
 //!   (longer than the SDK's timeouts), then send it if the client still waits.
-//! - [`Fault::Park`]: hold the request, unforwarded, until the test calls
-//!   [`FaultProxy::release`]; then forward it and the answer. A deterministic
-//!   interleaving: the write lands exactly when the test says.
+//! - [`Fault::Hold`]: hold the request, unforwarded, until
+//!   [`FaultProxy::release`]; the test waits for it with
+//!   [`FaultProxy::until_held`] and meanwhile does what must land first (a
+//!   deterministic interleaving of two writers).
 //!
 //! A plan can spare the first `n` matching requests ([`FaultProxy::plan`])
 //! and can match writes only ([`Ops::Writes`]), so a fault lands on a chosen
@@ -73,7 +74,7 @@ pub enum Fault {
     Refuse,
     ResetMidResponse,
     Delay(Duration),
-    Park,
+    Hold,
 }
 
 /// Which requests of a service a plan applies to.
@@ -120,10 +121,10 @@ struct Shared {
     upstreams: [String; 2],
     plans: Mutex<[Plan; 2]>,
     counts: Mutex<[Counts; 2]>,
-    /// Requests held by [`Fault::Park`] so far, per service.
-    parked: Mutex<[u64; 2]>,
-    /// Set by [`FaultProxy::release`]: parked requests go on.
-    released: [tokio::sync::watch::Sender<bool>; 2],
+    /// Requests held by [`Fault::Hold`] so far.
+    held: tokio::sync::watch::Sender<u64>,
+    /// Set once by [`FaultProxy::release`]: held requests go on.
+    released: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -187,11 +188,8 @@ impl FaultProxy {
             ],
             plans: Mutex::new([pass, pass]),
             counts: Mutex::new([Counts::default(); 2]),
-            parked: Mutex::new([0; 2]),
-            released: [
-                tokio::sync::watch::channel(false).0,
-                tokio::sync::watch::channel(false).0,
-            ],
+            held: tokio::sync::watch::Sender::new(0),
+            released: tokio::sync::watch::Sender::new(false),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -215,26 +213,15 @@ impl FaultProxy {
         self.shared.plans.lock().unwrap()[svc.index()] = Plan { fault, ops, spare };
     }
 
-    /// Requests of `svc` held by [`Fault::Park`] so far.
-    pub fn parked(&self, svc: Service) -> u64 {
-        self.shared.parked.lock().unwrap()[svc.index()]
+    /// Returns once `n` requests are held by [`Fault::Hold`].
+    pub async fn until_held(&self, n: u64) {
+        let mut held = self.shared.held.subscribe();
+        held.wait_for(|h| *h >= n).await.unwrap();
     }
 
-    /// Waits (bounded) until `n` requests of `svc` are parked.
-    pub async fn until_parked(&self, svc: Service, n: u64) {
-        let start = std::time::Instant::now();
-        while self.parked(svc) < n {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no {svc:?} request was parked"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Lets every parked request of `svc` (and every later one) through.
-    pub fn release(&self, svc: Service) {
-        self.shared.released[svc.index()].send_replace(true);
+    /// Lets every held request (and every later one) go on.
+    pub fn release(&self) {
+        self.shared.released.send_replace(true);
     }
 
     /// Requests of `svc` the proxy has read so far.
@@ -314,9 +301,9 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
         if fault == Fault::Refuse {
             return reset(client);
         }
-        if fault == Fault::Park {
-            shared.parked.lock().unwrap()[svc.index()] += 1;
-            let mut released = shared.released[svc.index()].subscribe();
+        if fault == Fault::Hold {
+            let mut released = shared.released.subscribe();
+            shared.held.send_modify(|h| *h += 1);
             if released.wait_for(|r| *r).await.is_err() {
                 return reset(client);
             }
@@ -369,7 +356,7 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
                 return reset(client);
             }
             Fault::Delay(d) => tokio::time::sleep(d).await,
-            Fault::PassThrough | Fault::Refuse | Fault::Park => {}
+            Fault::PassThrough | Fault::Refuse | Fault::Hold => {}
         }
         if client.sock.write_all(&resp.raw).await.is_err() || resp.close {
             return;

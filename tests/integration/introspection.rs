@@ -554,6 +554,7 @@ async fn access_token_stays_active_until_its_exp_when_its_refresh_token_expires_
         revoked: false,
         created_at: now - 400,
         expires_at: now - 100,
+        auth_time: Some(now - 400),
         refresh: None,
     };
     db.start_session(&family).await.unwrap();

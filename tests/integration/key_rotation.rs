@@ -221,13 +221,13 @@ async fn a_rotation_racing_the_maintenance_leaves_jwks_and_keys_agreeing() {
     let id = t.tenant_id();
     let maintenance = admin_lib().await;
     let proxy = FaultProxy::start().await;
-    proxy.plan(Service::SecretsManager, Ops::Writes, 0, Fault::Park);
+    proxy.plan(Service::SecretsManager, Ops::Writes, 0, Fault::Hold);
     let rotating = admin_through(&proxy).await;
     let now = now_secs();
     // The rotation commits the tenant's JWKS; its key set write is held.
     let alias = t.alias.clone();
     let rotation = tokio::spawn(async move { rotating.rotate_key_at(&alias, now).await });
-    proxy.until_parked(Service::SecretsManager, 1).await;
+    proxy.until_held(1).await;
     // The hourly run meanwhile: it must not write a JWKS from the key set
     // the rotation is replacing.
     let outcome = maintenance.upkeep(&id, now + 5).await.unwrap();
@@ -235,7 +235,7 @@ async fn a_rotation_racing_the_maintenance_leaves_jwks_and_keys_agreeing() {
         matches!(outcome, KeyOutcome::Busy),
         "the maintenance waits for the rotation's key set"
     );
-    proxy.release(Service::SecretsManager);
+    proxy.release();
     let out = rotation.await.unwrap().unwrap();
     let pending = out["kid"].as_str().unwrap();
     let set = assert_agree(&maintenance, &id).await;
@@ -243,18 +243,18 @@ async fn a_rotation_racing_the_maintenance_leaves_jwks_and_keys_agreeing() {
     // And the other way round: the maintenance's key set is held while a
     // `key rotate` comes; the rotation waits, writes nothing, says so.
     let proxy = FaultProxy::start().await;
-    proxy.plan(Service::SecretsManager, Ops::Writes, 0, Fault::Park);
+    proxy.plan(Service::SecretsManager, Ops::Writes, 0, Fault::Hold);
     let held = admin_through(&proxy).await;
     let id2 = id.clone();
     let switch = signs_from(now) + 1;
     let upkeep = tokio::spawn(async move { held.upkeep(&id2, switch).await.map(changed) });
-    proxy.until_parked(Service::SecretsManager, 1).await;
+    proxy.until_held(1).await;
     let e = maintenance
         .rotate_key_at(&t.alias, switch + 5)
         .await
         .unwrap_err();
     assert!(e.0.contains("run it again"), "{e}");
-    proxy.release(Service::SecretsManager);
+    proxy.release();
     let promoted = upkeep.await.unwrap().unwrap().unwrap();
     assert_eq!(promoted.current.kid, pending);
     assert_agree(&maintenance, &id).await;

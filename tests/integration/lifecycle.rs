@@ -1,9 +1,11 @@
 //! The lifecycle CLI (SPEC: Provisioning CLI): read, list, change and remove
 //! tenants, clients and users, with immediate effect on the running stack.
 
+use crate::fault_proxy::{Fault, FaultProxy, Ops, Service};
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::Value;
+use tollgate::admin::{Admin, BrandingUpdate, ClientUpdate, TenantUpdate};
 
 fn ok(args: &[&str]) -> Value {
     admin(args, None).unwrap_or_else(|e| panic!("{args:?}: {e}"))
@@ -415,24 +417,213 @@ async fn every_change_made_with_the_cli_is_an_audit_line_without_secrets() {
     assert!(stderr.is_empty(), "reads are not changes: {stderr}");
 }
 
-/// `tenant update` rewrites the tenant item: a key rotation that published
-/// between its read and its write must not be undone (the write is
-/// conditional on the keys it read).
+// ---- updates change only what they name (SPEC: Provisioning CLI) ----------
+
+/// An admin talking to DynamoDB through `proxy` (its requests can be held).
+async fn admin_via(proxy: &FaultProxy) -> Admin {
+    Admin::new(config(), &proxy.sdk_config().await)
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// Runs `update` (an in-process admin call through `proxy`) with its first
+/// DynamoDB write held at the proxy until `meanwhile` has finished: changes
+/// that land between the update's reads and its write, deterministically.
+async fn with_write_held<T>(
+    proxy: &FaultProxy,
+    update: impl Future<Output = T>,
+    meanwhile: impl Future<Output = ()>,
+) -> T {
+    proxy.plan(Service::DynamoDb, Ops::Writes, 0, Fault::Hold);
+    let mut update = std::pin::pin!(update);
+    tokio::select! {
+        _ = &mut update => panic!("the update finished without writing"),
+        () = proxy.until_held(1) => {}
+    }
+    meanwhile.await;
+    proxy.release();
+    update.await
+}
+
 #[tokio::test]
-async fn tenant_update_never_undoes_a_key_rotation() {
+async fn client_update_never_undoes_a_concurrent_disable() {
     let t = TestTenant::new().await;
-    let db = db().await;
-    let stale = db.get_tenant(&t.tenant_id()).await.unwrap().unwrap();
-    admin(&["key", "rotate", "--tenant", &t.alias], None).unwrap();
-    let mut edited = stale.clone();
-    edited.name = "Renamed".into();
-    let e = db.update_tenant(&edited).await.unwrap_err();
-    assert!(e.to_string().contains("keys changed"), "{e}");
-    let after = db.get_tenant(&t.tenant_id()).await.unwrap().unwrap();
+    let c = t.client(&["--grant", "client_credentials"]).await;
+    let proxy = FaultProxy::start().await;
+    let via_proxy = admin_via(&proxy).await;
+    let update = via_proxy.update_client(ClientUpdate {
+        tenant: t.alias.clone(),
+        client_id: c.id.clone(),
+        name: Some("Renamed".into()),
+        redirect_uris: None,
+        scopes: None,
+        web_origins: None,
+        introspect: None,
+    });
+    let disable = async {
+        let args = [
+            "client",
+            "disable",
+            "--tenant",
+            &t.alias,
+            "--client-id",
+            &c.id,
+        ];
+        admin_async(strings(&args), None).await.unwrap();
+    };
+    let v = with_write_held(&proxy, update, disable).await.unwrap();
+    assert_eq!(v["name"], "Renamed");
+    let stored = ok(&["client", "get", "--tenant", &t.alias, "--client-id", &c.id]);
+    assert_eq!(stored["name"], "Renamed");
+    assert_eq!(stored["enabled"], false, "the disable stays: {stored}");
+}
+
+#[tokio::test]
+async fn user_update_changes_only_the_fields_it_names() {
+    let t = TestTenant::new().await;
+    let user_id = t.user("named", &["--attr", "tier=gold"]).await;
+    let proxy = FaultProxy::start().await;
+    let via_proxy = admin_via(&proxy).await;
+    let update = via_proxy.update_user(
+        &t.alias,
+        &user_id,
+        Some("new@example.com".into()),
+        None,
+        vec!["team=blue".into()],
+        None,
+    );
+    let meanwhile = async {
+        let u = ["--tenant", t.alias.as_str(), "--user-id", user_id.as_str()];
+        let mut other = strings(&["user", "update"]);
+        other.extend(strings(&u));
+        other.extend(strings(&["--attr", "plan=pro", "--name", "Named"]));
+        admin_async(other, None).await.unwrap();
+        let mut disable = strings(&["user", "disable"]);
+        disable.extend(strings(&u));
+        admin_async(disable, None).await.unwrap();
+        let mut set = strings(&["user", "set-password", "--require-password-change"]);
+        set.extend(strings(&u));
+        admin_async(set, Some("another password".into()))
+            .await
+            .unwrap();
+    };
+    with_write_held(&proxy, update, meanwhile).await.unwrap();
+    let v = ok(&["user", "get", "--tenant", &t.alias, "--user-id", &user_id]);
+    assert_eq!(v["email"], "new@example.com");
+    assert_eq!(v["name"], "Named", "{v}");
+    assert_eq!(
+        v["attrs"],
+        serde_json::json!({"tier": "gold", "plan": "pro", "team": "blue"}),
+        "{v}"
+    );
+    assert_eq!(v["enabled"], false, "{v}");
+    assert_eq!(v["require_password_change"], true, "{v}");
+}
+
+/// `tenant update` never writes the keys, so a key rotation that publishes
+/// between its read and its write stays; a concurrent edit of the scope
+/// descriptions it also edits is read again, not overwritten.
+#[tokio::test]
+async fn tenant_update_never_undoes_a_key_rotation_or_another_update() {
+    let t = TestTenant::new().await;
+    let before = db()
+        .await
+        .get_tenant(&t.tenant_id())
+        .await
+        .unwrap()
+        .unwrap();
+    let proxy = FaultProxy::start().await;
+    let via_proxy = admin_via(&proxy).await;
+    let update = via_proxy.update_tenant(
+        &t.alias,
+        TenantUpdate {
+            name: Some("Renamed".into()),
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+            audiences: None,
+            sliding_max: None,
+            key_rotation_days: None,
+            branding: BrandingUpdate {
+                scope_descriptions: vec!["api=Use the API".into()],
+                ..BrandingUpdate::default()
+            },
+        },
+    );
+    let meanwhile = async {
+        admin_async(strings(&["key", "rotate", "--tenant", &t.alias]), None)
+            .await
+            .unwrap();
+        let other = [
+            "tenant",
+            "update",
+            &t.alias,
+            "--display-name",
+            "Acme",
+            "--scope-description",
+            "read=Read your data",
+        ];
+        admin_async(strings(&other), None).await.unwrap();
+    };
+    with_write_held(&proxy, update, meanwhile).await.unwrap();
+    let after = db()
+        .await
+        .get_tenant(&t.tenant_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.name, "Renamed");
     assert_ne!(
-        after.public_jwks, stale.public_jwks,
+        after.public_jwks, before.public_jwks,
         "the rotation's JWKS stays"
     );
-    let v = admin(&["tenant", "update", &t.alias, "--name", "Renamed"], None).unwrap();
-    assert_eq!(v["name"], "Renamed");
+    assert_eq!(after.branding.display_name.as_deref(), Some("Acme"));
+    assert_eq!(
+        after.branding.scope_descriptions,
+        std::collections::BTreeMap::from([
+            ("api".to_owned(), "Use the API".to_owned()),
+            ("read".to_owned(), "Read your data".to_owned()),
+        ])
+    );
+}
+
+/// The access-token lifetime and the sliding maximum are checked together
+/// (`access <= sliding`): each update names one, and a concurrent update of
+/// the other is read again, never overwritten, never left inconsistent.
+#[tokio::test]
+async fn tenant_update_keeps_sliding_max_consistent_with_a_concurrent_update() {
+    let t = TestTenant::new().await;
+    let proxy = FaultProxy::start().await;
+    let via_proxy = admin_via(&proxy).await;
+    let update = via_proxy.update_tenant(
+        &t.alias,
+        TenantUpdate {
+            name: None,
+            access_token_ttl: Some(3600),
+            refresh_token_ttl: None,
+            audiences: None,
+            sliding_max: None,
+            key_rotation_days: None,
+            branding: BrandingUpdate::default(),
+        },
+    );
+    let meanwhile = async {
+        let other = ["tenant", "update", &t.alias, "--sliding-max", "1200"];
+        admin_async(strings(&other), None).await.unwrap();
+    };
+    let e = with_write_held(&proxy, update, meanwhile)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("--sliding-max"), "{e}");
+    let after = db()
+        .await
+        .get_tenant(&t.tenant_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (after.access_token_ttl, after.sliding_max),
+        (600, Some(1200))
+    );
 }

@@ -36,6 +36,7 @@ fn family(t: &TestTenant, id: &str, now: Now) -> Family {
         revoked: false,
         created_at: now.secs(),
         expires_at: now.plus(3600),
+        auth_time: Some(now.secs()),
         refresh: Some(chain(now, 3600)),
     }
 }

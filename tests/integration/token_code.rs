@@ -107,6 +107,61 @@ async fn oauth2_crate_completes_the_flow_and_tokens_verify_against_jwks() {
     );
 }
 
+/// SPEC Bad input: `state` and `nonce` up to 4 KiB are accepted — through the
+/// real functions: authorize's query, the login transaction in the form, the
+/// callback's 303 (its `Location` holds the whole state), the code record in
+/// DynamoDB and the id_token.
+#[tokio::test]
+async fn a_4_kib_state_and_nonce_round_trip_the_whole_browser_flow() {
+    let t = TestTenant::new().await;
+    t.user("kim", &[]).await;
+    let c = t.code_client().await;
+    let printable: String = (0x20u8..0x7f).map(char::from).collect();
+    let mut state = format!("é{}", printable.repeat(50));
+    state.truncate(4096);
+    let nonce = "\u{1}\"\\é".repeat(819) + "\u{1}";
+    assert_eq!((state.len(), nonce.len()), (4096, 4096));
+    let redirect = t
+        .login(
+            &c,
+            &[
+                ("scope", "openid api"),
+                ("state", &state),
+                ("nonce", &nonce),
+            ],
+            "kim",
+        )
+        .await;
+    assert_eq!(param(&redirect, "state").as_deref(), Some(state.as_str()));
+    let code = param(&redirect, "code").unwrap();
+    let (s, v) = t
+        .token(
+            Some(&c),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, claims) = t.verify(v["id_token"].as_str().unwrap(), Some(&c.id)).await;
+    assert_eq!(claims["nonce"], nonce.as_str());
+    // One byte more of either is refused (the error page, no redirect).
+    for (k, v) in [("state", &state), ("nonce", &nonce)] {
+        let longer = format!("{v}x");
+        let page = t
+            .authorize(&[
+                ("response_type", "code"),
+                ("client_id", c.id.as_str()),
+                ("redirect_uri", REDIRECT),
+                (k, &longer),
+            ])
+            .await;
+        assert_eq!(page.status(), StatusCode::BAD_REQUEST, "{k}");
+    }
+}
+
 #[tokio::test]
 async fn id_token_is_issued_for_openid_with_nonce() {
     let t = TestTenant::new().await;

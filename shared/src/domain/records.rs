@@ -262,8 +262,9 @@ impl std::fmt::Debug for RefreshChain {
 pub struct LastRotation {
     /// When it committed.
     pub at: u64,
-    /// The scope the rotating request asked for (normalized, `""` for none):
-    /// only a request asking for the same one is an exact retry.
+    /// The scope the rotating request asked for (deduplicated and sorted,
+    /// `""` for none): only a request asking for the same set is an exact
+    /// retry.
     pub retry_scope: String,
 }
 
@@ -279,17 +280,23 @@ pub struct Family {
     pub revoked: bool,
     pub created_at: u64,
     pub expires_at: u64,
+    /// When the user authenticated for this session (the sign-in, or the
+    /// password grant's check): every id_token of the session names it as
+    /// `auth_time`, refreshed ones included (OIDC Core §12.2). `None` for a
+    /// session started without an authentication of its own (an external
+    /// subject's token exchange).
+    pub auth_time: Option<u64>,
     /// Its refresh tokens, when the client got one.
     pub refresh: Option<RefreshChain>,
 }
 
 /// The answer to a throttle reservation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reservation {
-    Granted,
-    /// The budget is spent; the oldest reservation leaves the window in this
+    /// A slot is held; give it back with `ThrottleStore::release` after a
+    /// correct password.
+    Granted(crate::domain::throttling::Slot),
+    /// A budget is spent; its oldest reservation leaves the window in this
     /// many seconds.
-    Denied {
-        retry_after: u64,
-    },
+    Denied { retry_after: u64 },
 }

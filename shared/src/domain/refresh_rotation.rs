@@ -1,7 +1,8 @@
 //! Refresh-token rotation and the retry window (SPEC: Token). A refresh token
 //! works once: using it rotates it to a successor. Presenting a rotated token
 //! again is reuse, which revokes its whole family — except an *exact retry*:
-//! the same client, the same token and the same requested `scope`, within
+//! the same client, the same token and the same requested `scope` (compared
+//! as a set: `a b` = `b a`), within
 //! [`RETRY_WINDOW`] seconds of the moment the rotation committed, while the
 //! successor is still unused. That gets the same successor (a lost response
 //! must not log the user out). The rotation state is judged before anything
@@ -153,13 +154,25 @@ pub fn standing(
     }
 }
 
-/// The requested scope in the form recorded at rotation (`""` when none was
-/// asked for); `None` when it is malformed (which can never match).
+/// The requested scope in the form recorded at rotation: its scope-tokens,
+/// deduplicated and sorted (`b a` is recorded as `a b`), or `""` when none was
+/// asked for; `None` when it is malformed (which can never match).
 pub fn recorded_scope(requested: Option<&str>) -> Option<String> {
     match requested {
         None => Some(String::new()),
-        Some(r) => scope::parse(r).ok().map(|v| scope::join(&v)),
+        Some(r) => scope::parse(r).ok().map(|mut v| {
+            v.sort_unstable();
+            scope::join(&v)
+        }),
     }
+}
+
+/// Two recorded scopes name the same set of scope-tokens.
+fn same_set(a: &str, b: &str) -> bool {
+    fn set(s: &str) -> std::collections::HashSet<&str> {
+        s.split(' ').filter(|t| !t.is_empty()).collect()
+    }
+    set(a) == set(b)
 }
 
 /// What was presented again, against what the rotation recorded.
@@ -180,9 +193,18 @@ pub struct Rotation<'a> {
 }
 
 /// Exact retry (answer with the same successor) or reuse (revoke the family).
+///
+/// The scope compared is the *requested* one (SPEC: "the same requested
+/// `scope`, compared as a set"), not the scope the request resulted in: `a b`
+/// and `b a` are the same request, but a request without `scope` is not the
+/// same as one naming the whole grant, although both yield the same access
+/// token (RFC 6749 §6 treats an omitted scope as the original grant). A
+/// client's retry resends its request as it was; one that changes its form
+/// inside the window is treated as "anything else", which is reuse — the
+/// stricter reading, on the side that revokes.
 pub fn is_exact_retry(p: &Presented<'_>, r: &Rotation<'_>) -> bool {
     p.same_client
-        && p.scope == Some(r.scope)
+        && p.scope.is_some_and(|s| same_set(s, r.scope))
         && p.now.saturating_sub(r.committed_at) <= RETRY_WINDOW
         && p.now >= r.committed_at.saturating_sub(RETRY_WINDOW)
         && r.successor_live
@@ -238,9 +260,51 @@ mod tests {
     }
 
     #[test]
+    fn the_requested_scope_is_compared_as_a_set() {
+        let recorded = recorded_scope(Some("openid api")).unwrap();
+        let rotation = Rotation {
+            scope: &recorded,
+            ..ROTATION
+        };
+        for same in [
+            "api openid",
+            "openid api",
+            "openid api openid",
+            " api  openid ",
+        ] {
+            let s = recorded_scope(Some(same));
+            let p = Presented {
+                scope: s.as_deref(),
+                ..presented(1001)
+            };
+            assert!(is_exact_retry(&p, &rotation), "{same:?}");
+        }
+        for other in [Some("api"), Some("api openid email"), None] {
+            let s = recorded_scope(other);
+            let p = Presented {
+                scope: s.as_deref(),
+                ..presented(1001)
+            };
+            assert!(!is_exact_retry(&p, &rotation), "{other:?}");
+        }
+        // A rotation recorded in the request's order (before sorting) still matches.
+        let unsorted = Rotation {
+            scope: "openid api",
+            ..ROTATION
+        };
+        let s = recorded_scope(Some("api openid"));
+        let p = Presented {
+            scope: s.as_deref(),
+            ..presented(1001)
+        };
+        assert!(is_exact_retry(&p, &unsorted));
+    }
+
+    #[test]
     fn recorded_scope_normalises_and_rejects_malformed() {
         assert_eq!(recorded_scope(None).as_deref(), Some(""));
         assert_eq!(recorded_scope(Some("a  b a")).as_deref(), Some("a b"));
+        assert_eq!(recorded_scope(Some("b a")).as_deref(), Some("a b"));
         assert_eq!(recorded_scope(Some("a\"b")), None);
     }
 

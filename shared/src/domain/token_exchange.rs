@@ -235,6 +235,34 @@ pub fn exchanged_scope(
     }
 }
 
+/// The new token's `aud`: the one audience asked for (already checked to be
+/// one of the tenant's); without one, the subject token's own `aud` — an
+/// exchange never widens a token, so a token narrowed to one audience and
+/// exchanged again stays narrowed. `None` (the tenant's audiences, as for any
+/// new token) only for an external subject, whose `aud` names the issuer's
+/// audiences, not this tenant's.
+pub fn exchanged_audience(requested: Option<&str>, subject_aud: Option<&Value>) -> Option<Value> {
+    match requested {
+        Some(a) => Some(json!(a)),
+        None => subject_aud.cloned(),
+    }
+}
+
+/// Whether an `aud` claim is well formed (RFC 7519 §4.1.3): a string, or a
+/// non-empty array of strings.
+pub fn is_audience(aud: &Value) -> bool {
+    match aud {
+        Value::String(s) => !s.is_empty(),
+        Value::Array(list) => {
+            !list.is_empty()
+                && list
+                    .iter()
+                    .all(|a| a.as_str().is_some_and(|s| !s.is_empty()))
+        }
+        _ => false,
+    }
+}
+
 /// The new token's lifetime: the tenant's access-token lifetime, never past
 /// the subject's own expiry (`subject_exp`, for a subject of this tenant).
 pub fn lifetime(ttl: u64, subject_exp: Option<u64>, now: u64) -> u64 {
@@ -514,6 +542,23 @@ mod tests {
             exchanged_scope(Some(&["admin".to_owned()]), &ceiling).unwrap_err(),
             "admin"
         );
+    }
+
+    #[test]
+    fn audience_is_the_requested_one_or_the_subjects_own() {
+        let narrowed = json!("https://a.example");
+        let all = json!(["https://a.example", "https://b.example"]);
+        assert_eq!(
+            exchanged_audience(Some("https://b.example"), Some(&all)),
+            Some(json!("https://b.example"))
+        );
+        assert_eq!(exchanged_audience(None, Some(&narrowed)), Some(narrowed));
+        assert_eq!(exchanged_audience(None, Some(&all)), Some(all.clone()));
+        assert_eq!(exchanged_audience(None, None), None);
+        assert!(is_audience(&all));
+        for bad in [json!(""), json!([]), json!([1]), json!(null), json!({})] {
+            assert!(!is_audience(&bad), "{bad}");
+        }
     }
 
     #[test]

@@ -254,3 +254,23 @@ async fn confidential_client_registered_with_require_pkce_needs_a_challenge() {
         .await;
     assert_error_redirect(&r, "invalid_request");
 }
+
+/// A login transaction longer than the callback reads (only a client's very
+/// long registered scopes can make one) is refused at authorize, with a
+/// redirect, before the user types a password.
+#[tokio::test]
+async fn a_request_too_large_to_carry_through_the_sign_in_redirects_invalid_request() {
+    let w = World::new();
+    let app = w.client(&[Grant::AuthorizationCode], |c| {
+        c.scopes = (0..20)
+            .map(|i| format!("s{i}-{}", "x".repeat(2000)))
+            .collect();
+    });
+    let r = w.authorize(&code_request(&app)).await;
+    assert_error_redirect(&r, "invalid_request");
+    // Asking for fewer of them fits.
+    let mut q = code_request(&app);
+    let one = format!("s0-{}", "x".repeat(2000));
+    q.push(("scope", &one));
+    assert_eq!(w.authorize(&q).await.status, StatusCode::OK);
+}

@@ -243,3 +243,157 @@ async fn implicit_login_returns_the_access_token_in_the_fragment_and_no_refresh_
     let claims = w.verify_jwt(&r.param("access_token").unwrap());
     assert_eq!(claims["sub"], alice.as_str());
 }
+
+#[tokio::test]
+async fn signing_in_on_the_login_page_again_and_again_is_never_throttled() {
+    let w = World::new();
+    let app = w.code_client();
+    w.alice();
+    for i in 0..12 {
+        let page = w.login_page(&app, &[]).await;
+        let r = w.sign_in(&page, "alice", PASSWORD, "allow").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "sign-in {i}: {}", r.body);
+        w.advance(60);
+    }
+}
+
+#[tokio::test]
+async fn login_page_guesses_spend_the_budget_of_the_events_source_address() {
+    let w = World::new();
+    let app = w.code_client();
+    w.alice();
+    let attempt = |ip: &'static str, password: &'static str| {
+        let w = &w;
+        let app = &app;
+        async move {
+            let page = w.login_page(app, &[]).await;
+            let form = [
+                ("tx", page.form_tx()),
+                ("username", "alice".to_owned()),
+                ("password", password.to_owned()),
+                ("decision", "allow".to_owned()),
+            ];
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            w.callback_from_ip(ip, Some(ORIGIN), &form).await
+        }
+    };
+    for _ in 0..5 {
+        let r = attempt("203.0.113.5", "guess").await;
+        assert_eq!(r.status, StatusCode::OK, "the form again: {}", r.body);
+    }
+    let r = attempt("203.0.113.5", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    let r = attempt("198.51.100.8", PASSWORD).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "another address signs in: {}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn a_foreign_post_for_a_made_up_alias_is_no_metric_dimension_nor_audit_field() {
+    let w = World::new();
+    crate::audit::captured_metrics();
+    for alias in ["made-up-1", "made-up-2"] {
+        let req = form_request(
+            &format!("/oauth2/{alias}/callback"),
+            &[("tx", "x"), ("decision", "allow")],
+            &[("origin", "https://evil.example")],
+        );
+        let r = Resp::from(handlers::callback::handle(&w.state, req).await);
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    }
+    let lines = crate::audit::captured_metrics();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in &lines {
+        assert!(
+            !line.contains("made-up"),
+            "the alias reached a metric: {line}"
+        );
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([[]]),
+            "{line}"
+        );
+    }
+    // A real tenant's refusal still counts per tenant.
+    let req = form_request(
+        "/oauth2/acme/callback",
+        &[("tx", "x"), ("decision", "allow")],
+        &[("origin", "https://evil.example")],
+    );
+    let r = Resp::from(handlers::callback::handle(&w.state, req).await);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let lines = crate::audit::captured_metrics();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let v: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(v["tenant"], "acme");
+}
+
+/// A 4 KiB `state` and a 4 KiB `nonce` (SPEC Bad input: what real clients
+/// send), of every printable character, multi-byte UTF-8 and — the costliest
+/// to carry — control characters, survive the whole browser flow: the login
+/// transaction, a failed attempt's form, the code, the redirect and the
+/// id_token.
+#[tokio::test]
+async fn a_4_kib_state_and_nonce_round_trip_the_whole_browser_flow() {
+    let w = World::new();
+    let app = w.code_client();
+    w.alice();
+    let printable: String = (0x20u8..0x7f).map(char::from).collect();
+    let mut state = format!("é{}", printable.repeat(50));
+    state.truncate(4096);
+    assert_eq!(state.len(), 4096);
+    let nonce = "\u{1}\"\\é".repeat(819) + "\u{1}";
+    assert_eq!(nonce.len(), 4096);
+    let mut q = code_request(&app);
+    q.retain(|(k, _)| *k != "state");
+    q.extend_from_slice(&[
+        ("state", state.as_str()),
+        ("nonce", nonce.as_str()),
+        ("scope", "api openid"),
+    ]);
+    let page = w.authorize(&q).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let again = w.sign_in(&page, "alice", "wrong password", "allow").await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.form_tx(), page.form_tx());
+    let r = w.sign_in(&again, "alice", PASSWORD, "allow").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.param("state").as_deref(), Some(state.as_str()));
+    let code = r.param("code").unwrap();
+    let t = w
+        .token(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.body);
+    let id = w.verify_jwt(t.json()["id_token"].as_str().unwrap());
+    assert_eq!(id["nonce"], nonce.as_str());
+    // The denial redirect carries the state too.
+    let page = w.authorize(&q).await;
+    let r = w.sign_in(&page, "alice", PASSWORD, "deny").await;
+    assert_eq!(r.param("error").as_deref(), Some("access_denied"));
+    assert_eq!(r.param("state").as_deref(), Some(state.as_str()));
+    // 4 KiB is the limit: one byte more is refused (the error page).
+    for (k, v) in [("state", &state), ("nonce", &nonce)] {
+        let longer = format!("{v}x");
+        let mut q = q.clone();
+        for p in q.iter_mut().filter(|(n, _)| *n == k) {
+            p.1 = &longer;
+        }
+        let r = w.authorize(&q).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{k}");
+        assert!(r.header("location").is_none());
+    }
+}

@@ -168,3 +168,92 @@ async fn secrets_outage_is_503_temporarily_unavailable_with_retry_after() {
         r.body
     );
 }
+
+/// A made-up `client_id` of the right shape, with a secret.
+fn made_up_client() -> App {
+    App {
+        id: ClientId::parse(&random_alphanumeric(ClientId::LEN)).unwrap(),
+        secret: Some(random_alphanumeric(64)),
+    }
+}
+
+#[tokio::test]
+async fn unknown_client_ids_never_make_a_secrets_manager_call() {
+    let w = World::new();
+    let app = cc_client(&w);
+    // Warm: the tenant, the client, its secret and the signer are cached.
+    let r = w.token(&app, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let fetches = w.fakes.secrets.fetch_count();
+    for _ in 0..50 {
+        let unknown = made_up_client();
+        let basic = w
+            .token(&unknown, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(basic.status, StatusCode::UNAUTHORIZED, "{}", basic.body);
+        let unknown = made_up_client();
+        let post = w
+            .token_raw(
+                &[],
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", unknown.id.as_str()),
+                    ("client_secret", unknown.secret.as_deref().unwrap()),
+                ],
+            )
+            .await;
+        assert_eq!(post.error(), "invalid_client", "{}", post.body);
+    }
+    assert_eq!(
+        w.fakes.secrets.fetch_count(),
+        fetches,
+        "no secret is read for a client that does not exist"
+    );
+}
+
+#[tokio::test]
+async fn unknown_client_ids_never_evict_a_real_client_from_the_cache() {
+    let w = World::new();
+    let app = cc_client(&w);
+    let r = w.token(&app, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for _ in 0..5_000 {
+        let r = w
+            .token(&made_up_client(), &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+    w.fakes.store.clear_calls();
+    let r = w.token(&app, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        !w.fakes.store.calls().contains(&"directory.client"),
+        "the real client is still cached: {:?}",
+        w.fakes.store.calls()
+    );
+}
+
+#[tokio::test]
+async fn unknown_tenant_aliases_never_evict_a_real_tenant_from_the_cache() {
+    let w = World::new();
+    let app = cc_client(&w);
+    let r = w.token(&app, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for i in 0..2_000 {
+        let req = form_request(
+            &format!("/oauth2/made-up-{i}/token"),
+            &[("grant_type", "client_credentials")],
+            &[],
+        );
+        let r = Resp::from(handlers::token::handle(&w.state, req, Endpoint::Token).await);
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+    w.fakes.store.clear_calls();
+    let r = w.token(&app, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        !w.fakes.store.calls().contains(&"directory.tenant"),
+        "the real tenant is still cached: {:?}",
+        w.fakes.store.calls()
+    );
+}

@@ -276,6 +276,17 @@ impl World {
     }
 
     pub async fn token_at(&self, endpoint: Endpoint, app: &App, form: &[(&str, &str)]) -> Resp {
+        self.token_from(SOURCE_IP, endpoint, app, form).await
+    }
+
+    /// [`World::token_at`] from the source address `ip`.
+    pub async fn token_from(
+        &self,
+        ip: &str,
+        endpoint: Endpoint,
+        app: &App,
+        form: &[(&str, &str)],
+    ) -> Resp {
         let path = match endpoint {
             Endpoint::Token => "/oauth2/acme/token",
             Endpoint::Refresh => "/oauth2/acme/refresh",
@@ -293,7 +304,7 @@ impl World {
             }
             None => form.push(("client_id", app.id.as_str())),
         }
-        let req = form_request(path, &form, &headers);
+        let req = form_request_from(ip, path, &form, &headers);
         Resp::from(handlers::token::handle(&self.state, req, endpoint).await)
     }
 
@@ -305,6 +316,19 @@ impl World {
 
     /// Profix change password: client_id and client_secret in the form.
     pub async fn change_password(&self, app: &App, userid: &str, old: &str, new: &str) -> Resp {
+        self.change_password_from(SOURCE_IP, app, userid, old, new)
+            .await
+    }
+
+    /// [`World::change_password`] from the source address `ip`.
+    pub async fn change_password_from(
+        &self,
+        ip: &str,
+        app: &App,
+        userid: &str,
+        old: &str,
+        new: &str,
+    ) -> Resp {
         let mut form = vec![
             ("client_id", app.id.as_str()),
             ("userid", userid),
@@ -314,21 +338,30 @@ impl World {
         if let Some(s) = &app.secret {
             form.push(("client_secret", s));
         }
-        let req = form_request("/oauth2/acme/token/changepassword", &form, &[]);
+        let req = form_request_from(ip, "/oauth2/acme/token/changepassword", &form, &[]);
         Resp::from(handlers::change_password::handle(&self.state, req).await)
     }
 
     /// Password grant for `username` with `password`.
     pub async fn password_grant(&self, app: &App, username: &str, password: &str) -> Resp {
-        self.token(
-            app,
-            &[
-                ("grant_type", "password"),
-                ("username", username),
-                ("password", password),
-            ],
-        )
-        .await
+        self.password_grant_from(SOURCE_IP, app, username, password)
+            .await
+    }
+
+    /// [`World::password_grant`] from the source address `ip`.
+    pub async fn password_grant_from(
+        &self,
+        ip: &str,
+        app: &App,
+        username: &str,
+        password: &str,
+    ) -> Resp {
+        let form = [
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ];
+        self.token_from(ip, Endpoint::Token, app, &form).await
     }
 
     pub async fn refresh(&self, app: &App, rt: &str, scope: Option<&str>) -> Resp {
@@ -368,8 +401,18 @@ impl World {
     }
 
     pub async fn callback_from(&self, origin: Option<&str>, form: &[(&str, &str)]) -> Resp {
+        self.callback_from_ip(SOURCE_IP, origin, form).await
+    }
+
+    /// [`World::callback_from`] from the source address `ip`.
+    pub async fn callback_from_ip(
+        &self,
+        ip: &str,
+        origin: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Resp {
         let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
-        let req = form_request("/oauth2/acme/callback", form, &headers);
+        let req = form_request_from(ip, "/oauth2/acme/callback", form, &headers);
         Resp::from(handlers::callback::handle(&self.state, req).await)
     }
 
@@ -466,11 +509,30 @@ impl World {
     }
 }
 
+/// The source address of the tests' requests unless a test names another
+/// (`requestContext.http.sourceIp`, as a function URL reports it).
+pub const SOURCE_IP: &str = "192.0.2.10";
+
 fn form_request(
     path: &str,
     form: &[(&str, &str)],
     headers: &[(&str, &str)],
 ) -> lambda_http::Request {
+    form_request_from(SOURCE_IP, path, form, headers)
+}
+
+/// A form POST as a function URL event from `ip` delivers it.
+fn form_request_from(
+    ip: &str,
+    path: &str,
+    form: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> lambda_http::Request {
+    use lambda_http::RequestExt;
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
+    };
+    use lambda_http::request::RequestContext;
     let mut b = lambda_http::http::Request::builder()
         .method("POST")
         .uri(path)
@@ -478,7 +540,13 @@ fn form_request(
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    b.body(Body::Text(crate::http::encode_pairs(form))).unwrap()
+    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http.source_ip = Some(ip.to_owned());
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http = http;
+    b.body(Body::Text(crate::http::encode_pairs(form)))
+        .unwrap()
+        .with_request_context(RequestContext::ApiGatewayV2(context))
 }
 
 /// A response, read.

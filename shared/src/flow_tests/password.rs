@@ -80,24 +80,49 @@ async fn user_who_must_change_the_password_gets_the_profix_body_and_no_token() {
     );
 }
 
+fn statuses(all: &[Resp]) -> (usize, usize) {
+    let checked = all
+        .iter()
+        .filter(|r| r.status == StatusCode::BAD_REQUEST)
+        .count();
+    let throttled = all
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    (checked, throttled)
+}
+
 #[tokio::test]
-async fn password_checks_are_throttled_to_5_per_user_even_when_requests_arrive_at_once() {
+async fn a_user_who_signs_in_twenty_times_in_an_hour_is_never_throttled() {
+    let w = World::new();
+    let app = w.password_client();
+    w.alice();
+    for i in 0..20 {
+        let r = w.password_grant(&app, "alice", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::OK, "sign-in {i}: {}", r.body);
+        w.advance(180);
+    }
+    // Eight at once, all correct: every one signs in.
+    let g = || w.password_grant(&app, "alice", PASSWORD);
+    let (a, b, c, d, e, f, g7, h) = tokio::join!(g(), g(), g(), g(), g(), g(), g(), g());
+    for r in [a, b, c, d, e, f, g7, h] {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_one_address_are_throttled_at_5_even_when_they_arrive_at_once() {
     let w = World::new();
     let app = w.password_client();
     w.alice();
     let g = || w.password_grant(&app, "alice", "wrong password");
     let (a, b, c, d, e, f, g7, h) = tokio::join!(g(), g(), g(), g(), g(), g(), g(), g());
     let all = [a, b, c, d, e, f, g7, h];
-    let checked = all
-        .iter()
-        .filter(|r| r.status == StatusCode::BAD_REQUEST)
-        .count();
-    let throttled: Vec<&Resp> = all
+    assert_eq!(statuses(&all), (5, 3));
+    for r in all
         .iter()
         .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
-        .collect();
-    assert_eq!((checked, throttled.len()), (5, 3));
-    for r in throttled {
+    {
         assert_eq!(r.header("retry-after"), Some("900"));
     }
     w.advance(899);
@@ -105,12 +130,157 @@ async fn password_checks_are_throttled_to_5_per_user_even_when_requests_arrive_a
     assert_eq!(
         r.status,
         StatusCode::TOO_MANY_REQUESTS,
-        "the right password is not checked either"
+        "the right password from that address is not checked either"
     );
     assert_eq!(r.header("retry-after"), Some("1"));
     w.advance(1);
     let r = w.password_grant(&app, "alice", PASSWORD).await;
     assert_eq!(r.status, StatusCode::OK, "the window slid: {}", r.body);
+}
+
+#[tokio::test]
+async fn a_guesser_at_one_address_cannot_lock_the_user_out_from_another() {
+    let w = World::new();
+    let app = w.password_client();
+    w.alice();
+    for _ in 0..12 {
+        w.password_grant_from("203.0.113.66", &app, "alice", "guess")
+            .await;
+    }
+    let r = w
+        .password_grant_from("198.51.100.20", &app, "alice", PASSWORD)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Their own network still has its whole budget of wrong passwords.
+    for i in 0..5 {
+        let r = w
+            .password_grant_from("198.51.100.20", &app, "alice", "typo")
+            .await;
+        assert_bad_credentials(&r);
+        assert!(i < 5);
+    }
+    let r = w
+        .password_grant_from("198.51.100.20", &app, "alice", PASSWORD)
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_source_is_the_events_address_never_a_header() {
+    let w = World::new();
+    let app = w.password_client();
+    w.alice();
+    for i in 0..6 {
+        let forwarded = format!("10.9.8.{i}");
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                app.id,
+                app.secret.as_deref().unwrap()
+            ))
+        );
+        let r = w
+            .token_raw(
+                &[
+                    ("authorization", &basic),
+                    ("x-forwarded-for", &forwarded),
+                    ("x-real-ip", &forwarded),
+                ],
+                &[
+                    ("grant_type", "password"),
+                    ("username", "alice"),
+                    ("password", "guess"),
+                ],
+            )
+            .await;
+        let want = if i < 5 {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(r.status, want, "guess {i}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn ipv6_callers_share_the_budget_of_their_64() {
+    let w = World::new();
+    let app = w.password_client();
+    w.alice();
+    for i in 0..6 {
+        let ip = format!("2001:db8:5:6:{i:x}::1");
+        let r = w.password_grant_from(&ip, &app, "alice", "guess").await;
+        let want = if i < 5 {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(r.status, want, "guess {i} from {ip}: {}", r.body);
+    }
+    let r = w
+        .password_grant_from("2001:db8:5:7::1", &app, "alice", PASSWORD)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "another /64: {}", r.body);
+}
+
+#[tokio::test]
+async fn a_distributed_guesser_gets_25_guesses_and_no_more_even_all_at_once() {
+    let w = World::new();
+    let app = w.password_client();
+    w.alice();
+    let ips: Vec<String> = (0..40).map(|i| format!("203.0.113.{i}")).collect();
+    let all = crate::contract::join_all(
+        ips.iter()
+            .map(|ip| {
+                Box::pin(w.password_grant_from(ip, &app, "alice", "guess"))
+                    as crate::ports::BoxFuture<'_, Resp>
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(statuses(&all), (25, 15));
+    // A fresh address is refused too: the shared budget is spent.
+    let r = w
+        .password_grant_from("198.51.100.99", &app, "alice", PASSWORD)
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    w.advance(900);
+    let r = w
+        .password_grant_from("198.51.100.99", &app, "alice", PASSWORD)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_correct_password_gives_its_slot_back_and_wrong_ones_keep_theirs() {
+    let w = World::new();
+    let app = w.password_client();
+    w.alice();
+    for _ in 0..4 {
+        assert_bad_credentials(&w.password_grant(&app, "alice", "guess").await);
+    }
+    for _ in 0..3 {
+        let r = w.password_grant(&app, "alice", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    assert_bad_credentials(&w.password_grant(&app, "alice", "guess").await);
+    let r = w.password_grant(&app, "alice", "guess").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "the 6th wrong one");
+}
+
+#[tokio::test]
+async fn a_disabled_user_with_the_right_password_keeps_the_slot_spent() {
+    let w = World::new();
+    let app = w.password_client();
+    w.user("bob", |u| u.enabled = false);
+    for _ in 0..5 {
+        assert_bad_credentials(&w.password_grant(&app, "bob", PASSWORD).await);
+    }
+    let r = w.password_grant(&app, "bob", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
 }
 
 #[tokio::test]

@@ -384,3 +384,146 @@ async fn every_successor_carries_a_fresh_salt() {
     );
     assert!(!debug.contains(&s2), "the salt stays out of Debug");
 }
+
+// ---- the exact retry's scope is compared as a set ----------------------------
+
+#[tokio::test]
+async fn an_exact_retry_compares_the_requested_scope_as_a_set() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api openid").await;
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, Some("api openid")).await);
+    w.advance(1);
+    // The same scope in another order, or with a scope repeated, is the same request.
+    for same in ["openid api", "openid  api openid"] {
+        let again = refresh_of(&w.refresh(&app, &rt1, Some(same)).await);
+        assert_eq!(again, rt2, "{same:?} is the same requested scope");
+    }
+    refresh_of(&w.refresh(&app, &rt2, None).await);
+}
+
+/// The SPEC's exact retry compares the *requested* scope: a request without
+/// `scope` asks for none, which is not the same request as one naming the
+/// whole grant, even though both yield the same access token (see
+/// `domain::refresh_rotation::is_exact_retry`).
+#[tokio::test]
+async fn retry_naming_the_whole_grant_after_none_was_requested_is_reuse() {
+    let w = World::new();
+    let app = w.code_client();
+    let rt1 = w.refresh_token(&app, &w.alice(), "api openid").await;
+    let rt2 = refresh_of(&w.refresh(&app, &rt1, None).await);
+    w.advance(1);
+    assert_revoked(&w.refresh(&app, &rt1, Some("openid api")).await);
+    assert_revoked(&w.refresh(&app, &rt2, None).await);
+}
+
+// ---- a refresh with `openid` returns a fresh id_token ------------------------
+
+/// The claims of the `id_token` of a token response.
+fn id_token_of(w: &World, r: &Resp) -> Value {
+    let id = r.json()["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id_token: {}", r.body))
+        .to_owned();
+    assert_eq!(
+        jsonwebtoken::decode_header(&id).unwrap().typ.as_deref(),
+        Some("JWT")
+    );
+    w.verify_jwt(&id)
+}
+
+#[tokio::test]
+async fn a_refresh_with_openid_returns_an_id_token_of_the_original_authentication() {
+    let w = World::new();
+    let app = w.code_client();
+    let alice = w.alice();
+    // Signed in at T0; the code is redeemed 20 s later.
+    let code = w
+        .plant_code(&app, &alice, "api openid profile", Some(CHALLENGE))
+        .await;
+    w.advance(20);
+    let first = w
+        .token(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    let rt1 = refresh_of(&first);
+    let original = id_token_of(&w, &first);
+    w.advance(100);
+    let r = w.refresh(&app, &rt1, None).await;
+    let rt2 = refresh_of(&r);
+    let id = id_token_of(&w, &r);
+    // OIDC Core §12.2: the same iss, sub, aud and azp; a new iat; auth_time
+    // the original authentication's; no nonce (a refresh is no
+    // authentication request).
+    for same in ["iss", "sub", "aud", "azp", "auth_time"] {
+        assert_eq!(id[same], original[same], "{same}");
+    }
+    assert_eq!(id["auth_time"], T0);
+    assert_eq!(id["iat"], T0 + 120);
+    assert_eq!(id["exp"], T0 + 120 + 600);
+    assert_eq!(original["nonce"], "n-0S6");
+    assert!(id.get("nonce").is_none(), "{id}");
+    // Profile claims follow the granted scopes, as at userinfo.
+    assert_eq!(id["name"], "Alice Example");
+    assert_eq!(id["preferred_username"], "alice");
+    assert!(id.get("email").is_none(), "no email scope: {id}");
+    // The refreshed access token also names the original authentication.
+    let at = w.verify_jwt(r.json()["access_token"].as_str().unwrap());
+    assert_eq!(at["auth_time"], T0);
+
+    // An exact retry gets the same successor and an id_token just like it.
+    w.advance(5);
+    let retry = w.refresh(&app, &rt1, None).await;
+    assert_eq!(refresh_of(&retry), rt2);
+    let again = id_token_of(&w, &retry);
+    for same in ["iss", "sub", "aud", "azp", "auth_time", "name"] {
+        assert_eq!(again[same], id[same], "{same}");
+    }
+    assert!(again.get("nonce").is_none());
+
+    // A refresh narrowed to `openid` alone releases no profile claims; one
+    // without `openid` gets no id_token.
+    let r = w.refresh(&app, &rt2, Some("openid api")).await;
+    let rt3 = refresh_of(&r);
+    let id = id_token_of(&w, &r);
+    assert!(id.get("name").is_none(), "{id}");
+    assert!(id.get("preferred_username").is_none(), "{id}");
+    let r = w.refresh(&app, &rt3, Some("api")).await;
+    refresh_of(&r);
+    assert!(r.json().get("id_token").is_none(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_refresh_of_a_password_grant_names_the_password_check_as_auth_time() {
+    let w = World::new();
+    let app = w.password_client();
+    w.alice();
+    let r = w
+        .token(
+            &app,
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("scope", "api openid email"),
+            ],
+        )
+        .await;
+    let rt1 = refresh_of(&r);
+    assert_eq!(id_token_of(&w, &r)["auth_time"], T0);
+    w.advance(300);
+    let r = w.refresh(&app, &rt1, None).await;
+    refresh_of(&r);
+    let id = id_token_of(&w, &r);
+    assert_eq!(id["auth_time"], T0);
+    assert_eq!(id["iat"], T0 + 300);
+    assert_eq!(id["email"], "alice@acme.example");
+    assert!(id.get("name").is_none(), "no profile scope: {id}");
+}

@@ -179,6 +179,54 @@ async fn act_nests_the_subjects_prior_actor() {
     );
 }
 
+/// An exchange never widens a token: re-exchanging a token narrowed to one
+/// audience (and scope, and lifetime) without naming an audience keeps what
+/// the narrowed token had, never the tenant's defaults.
+#[tokio::test]
+async fn re_exchanging_without_audience_never_widens_the_token() {
+    let w = world();
+    let (_, subject, _) = user_token(&w, "api openid").await;
+    let app = exchanger(&w);
+    // Without audience, the first exchange keeps the subject's own `aud`.
+    let plain = exchange(&w, &app, &subject, ACCESS_TOKEN_TYPE, &[]).await;
+    assert_eq!(
+        claims_of(plain.json()["access_token"].as_str().unwrap())["aud"],
+        claims_of(&subject)["aud"]
+    );
+    w.advance(100);
+    let once = exchange(
+        &w,
+        &app,
+        &subject,
+        ACCESS_TOKEN_TYPE,
+        &[("audience", AUDIENCE2), ("scope", "api")],
+    )
+    .await;
+    assert_eq!(once.status, StatusCode::OK, "{}", once.body);
+    let narrowed = once.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims_of(&narrowed)["aud"], AUDIENCE2);
+    w.advance(100);
+    let again = exchange(&w, &app, &narrowed, ACCESS_TOKEN_TYPE, &[]).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    let v = again.json();
+    let c = w.verify_jwt(v["access_token"].as_str().unwrap());
+    assert_eq!(c["aud"], AUDIENCE2, "the narrowed audience is kept");
+    assert_eq!(c["scope"], "api", "the narrowed scope is kept");
+    assert_eq!(v["scope"], "api");
+    assert_eq!(v["expires_in"], 400, "never past the subject's own expiry");
+    assert_eq!(c["exp"], claims_of(&narrowed)["exp"]);
+    // Nor does a third exchange, asking for the scope the first one dropped.
+    let wider = exchange(
+        &w,
+        &app,
+        v["access_token"].as_str().unwrap(),
+        ACCESS_TOKEN_TYPE,
+        &[("scope", "api openid")],
+    )
+    .await;
+    assert_eq!(wider.error(), "invalid_scope");
+}
+
 #[tokio::test]
 async fn scope_growth_is_invalid_scope() {
     let w = world();
@@ -462,6 +510,9 @@ async fn an_external_token_of_a_linked_subject_becomes_this_tenants_token() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let c = w.verify_jwt(r.json()["access_token"].as_str().unwrap());
     assert_eq!(c["sub"], alice.as_str());
+    // An external token's `aud` names the issuer's audiences, not this
+    // tenant's: the new token gets the tenant's own, as any new token does.
+    assert_eq!(c["aud"], json!([AUDIENCE, AUDIENCE2]));
     assert_eq!(
         c["preferred_username"], "alice",
         "the local user's claims, not the token's"

@@ -113,3 +113,73 @@ async fn get_on_the_token_endpoint_is_405() {
     let r = Resp::from(handlers::token::handle(&w.state, req, Endpoint::Token).await);
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// SPEC Bad input: a `code`, `refresh_token` or `subject_token` too long to be
+/// valid is `invalid_grant` (what a client library acts on: start again),
+/// judged after the client authenticated; every other field's limit still
+/// makes `invalid_request`, and a body over 64 KiB is still 413.
+#[tokio::test]
+async fn a_grant_token_too_long_to_be_valid_is_invalid_grant() {
+    let w = World::new();
+    let app = w.client(&[Grant::AuthorizationCode, Grant::TokenExchange], |_| {});
+    let long = "A".repeat(20_000);
+    for form in [
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", long.as_str()),
+            ("redirect_uri", REDIRECT),
+        ],
+        vec![("grant_type", "refresh_token"), ("refresh_token", &long)],
+        vec![
+            ("grant_type", crate::domain::token_exchange::GRANT_TYPE),
+            ("subject_token", &long),
+            (
+                "subject_token_type",
+                crate::domain::token_exchange::ACCESS_TOKEN_TYPE,
+            ),
+        ],
+    ] {
+        let r = w.token(&app, &form).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{form:?}: {}", r.body);
+        assert_eq!(r.error(), "invalid_grant", "{:?}: {}", form[0], r.body);
+        // Client authentication still comes first.
+        let wrong = App {
+            secret: Some("wrong".into()),
+            ..app.clone()
+        };
+        assert_eq!(w.token(&wrong, &form).await.error(), "invalid_client");
+    }
+    // Just over the longest valid code or refresh token is already too long.
+    let r = w.refresh(&app, &"r".repeat(257), None).await;
+    assert_eq!(r.error(), "invalid_grant", "{}", r.body);
+    // Other fields keep their limits.
+    let r = w
+        .token(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "c"),
+                ("code_verifier", &"v".repeat(257)),
+            ],
+        )
+        .await;
+    assert_eq!(r.error(), "invalid_request", "{}", r.body);
+    let r = w
+        .token(
+            &app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "r"),
+                ("scope", &"s".repeat(crate::scope::MAX_LEN + 1)),
+            ],
+        )
+        .await;
+    assert_eq!(r.error(), "invalid_request", "{}", r.body);
+    // And the body's own limit holds whatever the field.
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        "r".repeat(64 * 1024)
+    );
+    let r = post(&w, "/oauth2/acme/token", FORM, Body::Text(body)).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+}

@@ -66,9 +66,46 @@ impl Issuer<'_> {
         .sign(&signer, self.now)
     }
 
+    /// An OIDC id_token when `scope` holds `openid` (its profile claims by
+    /// scope, as at userinfo), else `None`. `nonce` only from an
+    /// authentication request; `auth_time` the session's (OIDC Core §12.2: a
+    /// refreshed id_token names the original authentication, and carries no
+    /// nonce, a refresh being no authentication request).
+    pub async fn id_token(
+        &self,
+        user: &User,
+        scope: &str,
+        nonce: Option<&str>,
+        auth_time: Option<u64>,
+    ) -> Result<Option<String>, OAuthError> {
+        if !scope::contains(scope, "openid") {
+            return Ok(None);
+        }
+        let signer = self.state.signer(self.tenant).await?;
+        IdToken {
+            issuer: self.issuer,
+            client_id: &self.client.client_id,
+            user,
+            published_jwks: &self.tenant.public_jwks,
+            scope,
+            nonce,
+            auth_time,
+            ttl: self.tenant.access_token_ttl,
+        }
+        .sign(&signer, self.now)
+        .map(Some)
+    }
+
     /// A session for a user's tokens: it lives as long as its refresh tokens,
     /// or, without one, as long as its access token can (sliding included).
-    pub fn family(&self, user: &User, family_id: String, refresh: Option<RefreshChain>) -> Family {
+    /// `auth_time`: when the user authenticated for it, if they did.
+    pub fn family(
+        &self,
+        user: &User,
+        family_id: String,
+        refresh: Option<RefreshChain>,
+        auth_time: Option<u64>,
+    ) -> Family {
         // Never shorter than the access tokens it vouches for.
         let access = self
             .tenant
@@ -88,6 +125,7 @@ impl Issuer<'_> {
             revoked: false,
             created_at: self.now.secs(),
             expires_at: self.now.plus(lifetime),
+            auth_time,
             refresh,
         }
     }
@@ -110,24 +148,9 @@ impl Issuer<'_> {
         let access_token = self
             .access_token(g.scope, Some(g.user), Some(g.auth_time), Some(&g.family_id))
             .await?;
-        let id_token = if scope::contains(g.scope, "openid") {
-            let signer = self.state.signer(self.tenant).await?;
-            Some(
-                IdToken {
-                    issuer: self.issuer,
-                    client_id: &self.client.client_id,
-                    user: g.user,
-                    published_jwks: &self.tenant.public_jwks,
-                    scope: g.scope,
-                    nonce: g.nonce,
-                    auth_time: g.auth_time,
-                    ttl: self.tenant.access_token_ttl,
-                }
-                .sign(&signer, self.now)?,
-            )
-        } else {
-            None
-        };
+        let id_token = self
+            .id_token(g.user, g.scope, g.nonce, Some(g.auth_time))
+            .await?;
         // A refresh token: a fresh family key and a random first secret; the
         // family stores the key and the token's hash, never the token.
         let (refresh_token, chain) = if gets_refresh_token(self.client, g.scope) {
@@ -147,7 +170,7 @@ impl Issuer<'_> {
         } else {
             (None, None)
         };
-        let family = self.family(g.user, g.family_id, chain);
+        let family = self.family(g.user, g.family_id, chain, Some(g.auth_time));
         Ok(Minted {
             tokens: Tokens {
                 access_token,

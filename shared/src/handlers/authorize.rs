@@ -185,6 +185,15 @@ pub async fn authorize(
         id: random_token(16),
         l: Some(lang.code().to_owned()),
     };
+    let sealed = tx.seal(&key);
+    // Only a client's very long registered scopes can make it longer than the
+    // callback reads: refuse here, not after the user typed a password.
+    if sealed.len() > login_tx::MAX_SEALED {
+        return fail(
+            ErrorCode::InvalidRequest,
+            "the authorization request is too large to carry through the sign-in",
+        );
+    }
     let page = LoginPage {
         lang,
         action: &urls.endpoint(Function::Callback, tenant_id),
@@ -192,7 +201,7 @@ pub async fn authorize(
         tenant_name: &tenant.name,
         branding: &tenant.branding,
         scopes: &scopes,
-        tx: &tx.seal(&key),
+        tx: &sealed,
         username: p
             .get("login_hint")
             .filter(|h| !h.contains(' '))

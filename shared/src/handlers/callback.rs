@@ -7,8 +7,9 @@ use crate::AppState;
 use crate::clock::Now;
 use crate::config::Function;
 use crate::crypto::{random_token, token_hash};
+use crate::domain::throttling::Source;
 use crate::error::ErrorCode;
-use crate::flows::credentials::{self, CredentialCheck};
+use crate::flows::credentials::{self, Attempt, CredentialCheck};
 use crate::flows::issue::Issuer;
 use crate::html::LoginPage;
 use crate::http::{Params, Response, append_params, body_bytes, header_str, is_form, tenant_route};
@@ -54,7 +55,8 @@ async fn outcome(state: &AppState, req: &Request, browser: Lang) -> (PageOutcome
     if let Err(refused) = same_origin(state, &tenant, req).await {
         return (refused, browser);
     }
-    callback(state, &tenant, &p, browser, state.now()).await
+    let source = crate::http::source(req);
+    callback(state, &tenant, &p, browser, &source, state.now()).await
 }
 
 /// Login CSRF: only Tollgate's own login page may post here. The browser names
@@ -80,11 +82,14 @@ async fn same_origin(
     if expected.is_some_and(|e| e.eq_ignore_ascii_case(&claimed)) {
         return Ok(());
     }
-    crate::audit::record(
-        crate::audit::Event::ForeignLoginPostRefused,
-        tenant,
-        crate::audit::Subject::default(),
-    );
+    // Audited per tenant only for a tenant that exists (a cached read): the
+    // alias is the caller's choice, and every distinct dimension value is a
+    // billed custom metric.
+    let event = crate::audit::Event::ForeignLoginPostRefused;
+    match state.tenant(tenant).await {
+        Ok(Some(_)) => crate::audit::record(event, tenant, crate::audit::Subject::default()),
+        Ok(None) | Err(_) => crate::audit::record_unknown_tenant(event),
+    }
     Err(PageOutcome::bad_request(
         Key::SignInRefusedTitle,
         Key::SignInRefusedMsg,
@@ -113,6 +118,8 @@ struct Ctx {
     action: String,
     /// The page's language, chosen at authorize.
     lang: Lang,
+    /// The caller's address (the guess throttle's per-source budget).
+    source: Source,
 }
 
 /// The outcome, and the language to answer in: the login transaction's once
@@ -122,9 +129,10 @@ pub async fn callback(
     tenant_id: &TenantId,
     p: &Params,
     browser: Lang,
+    source: &Source,
     now: Now,
 ) -> (PageOutcome, Lang) {
-    let ctx = match verify_tx(state, tenant_id, p, browser, now).await {
+    let ctx = match verify_tx(state, tenant_id, p, browser, source, now).await {
         Ok(c) => c,
         Err(outcome) => return (outcome, browser),
     };
@@ -160,6 +168,7 @@ async fn verify_tx(
     tenant_id: &TenantId,
     p: &Params,
     browser: Lang,
+    source: &Source,
     now: Now,
 ) -> Result<Ctx, PageOutcome> {
     if !p.duplicates().is_empty() {
@@ -206,6 +215,7 @@ async fn verify_tx(
         lang: tx.l.as_deref().and_then(Lang::from_tag).unwrap_or(browser),
         tx,
         sealed,
+        source: source.clone(),
     })
 }
 
@@ -268,7 +278,12 @@ async fn allow(
     let (Some(username), Some(password)) = (p.get("username"), p.get("password")) else {
         return form_again(ctx, p, BAD_CREDENTIALS, FormState::Ok);
     };
-    let user = match credentials::check_username(state, tenant_id, username, password, now).await {
+    let attempt = Attempt {
+        asked: username,
+        password,
+        source: &ctx.source,
+    };
+    let user = match credentials::check_username(state, tenant_id, &attempt, now).await {
         Ok(CredentialCheck::Ok(u)) => u,
         Ok(CredentialCheck::Invalid) => {
             return form_again(ctx, p, BAD_CREDENTIALS, FormState::Ok);
@@ -335,7 +350,7 @@ async fn implicit(state: &AppState, ctx: &Ctx, user: &User, now: Now) -> PageOut
         now,
     };
     // The token's session: revoking it (or a password change) ends the token.
-    let family = issuer.family(user, random_token(16), None);
+    let family = issuer.family(user, random_token(16), None, Some(now.secs()));
     if let Err(e) = state.refresh_tokens().start_family(&family).await {
         return PageOutcome::unavailable(e);
     }

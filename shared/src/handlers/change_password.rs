@@ -10,7 +10,7 @@ use crate::clock::Now;
 use crate::crypto::hash_password;
 use crate::error::{ErrorCode, OAuthError};
 use crate::flows::client_auth;
-use crate::flows::credentials::{self, CredentialCheck};
+use crate::flows::credentials::{self, Attempt, CredentialCheck};
 use crate::http::{Response, tenant_route};
 use crate::ids::TenantId;
 use crate::outcome::ChangePasswordOutcome as Outcome;
@@ -92,7 +92,13 @@ async fn change_password(
         Ok(u) => u,
         Err(e) => return Outcome::Failed(e.into()),
     };
-    let user = match credentials::check(state, tenant_id, userid, old, user, now).await {
+    let source = crate::http::source(req);
+    let attempt = Attempt {
+        asked: userid,
+        password: old,
+        source: &source,
+    };
+    let user = match credentials::check(state, tenant_id, &attempt, user, now).await {
         Ok(CredentialCheck::Ok(u)) => u,
         Ok(CredentialCheck::Invalid) => return refused("Invalid user id or password."),
         Ok(CredentialCheck::Throttled(wait)) => return Outcome::Throttled { retry_after: wait },

@@ -12,9 +12,10 @@ use crate::store::Grant;
 
 const BAD_CODE: &str = "authorization code is invalid, expired or already used";
 
+/// `code`: `None` when it was too long to be valid.
 pub async fn grant(
     ctx: &GrantCtx<'_>,
-    code: &str,
+    code: Option<&str>,
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
 ) -> Result<TokenOutcome, OAuthError> {
@@ -29,6 +30,9 @@ pub async fn grant(
     {
         return Err(OAuthError::invalid_request("malformed code_verifier"));
     }
+    let Some(code) = code else {
+        return Err(OAuthError::invalid_grant(BAD_CODE));
+    };
     let codes = ctx.state.codes();
     let families = ctx.state.refresh_tokens();
     let tenant = &ctx.tenant.id;

@@ -3,15 +3,16 @@
 //! registered for `token_exchange` swaps a subject token — an active access
 //! token of this tenant, or a JWT from an issuer the tenant trusts — for a new
 //! access token of this tenant: never more scope than the subject had (or than
-//! the client's scopes, for an external subject), one of the tenant's
-//! audiences, never past a local subject's own expiry, `act` naming the actor
-//! when an actor token is sent, and no refresh token.
+//! the client's scopes, for an external subject), the one audience asked for
+//! or else the subject's own (an exchange never widens a token), never past a
+//! local subject's own expiry, `act` naming the actor when an actor token is
+//! sent, and no refresh token.
 //!
 //! The new token belongs to a session, like every user token: a local
 //! subject's (its `sid`: revoking that session, or a password change, ends the
 //! exchanged token too), or, for an external subject, a new one.
 
-use super::GrantCtx;
+use super::{GrantCtx, GrantToken};
 use crate::crypto::random_token;
 use crate::domain::token_exchange::{self as rules, TokenKind};
 use crate::error::{ErrorCode, OAuthError};
@@ -26,7 +27,7 @@ use serde_json::Value;
 
 /// The token exchange request (RFC 8693 §2.1). Carries tokens: no `Debug`.
 pub struct ExchangeRequest {
-    pub subject_token: String,
+    pub subject_token: GrantToken,
     pub subject_token_type: String,
     pub actor_token: Option<String>,
     pub actor_token_type: Option<String>,
@@ -43,6 +44,9 @@ struct Subject {
     sid: Option<String>,
     /// The most scope the new token may carry.
     ceiling: Vec<String>,
+    /// A local subject's `aud`, which the new token keeps when no audience is
+    /// asked for (`None`, an external subject: the tenant's audiences).
+    aud: Option<Value>,
     /// A local subject's effective expiry.
     exp: Option<u64>,
     /// The subject token's own `act` (a delegation chain to keep).
@@ -98,10 +102,15 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
         (None, None) => {}
     }
 
+    // Longer than any valid token: no grant at all (SPEC: Bad input).
+    let raw = r
+        .subject_token
+        .value()
+        .ok_or_else(|| OAuthError::invalid_grant("subject_token is too long to be valid"))?;
     let subject = match kind {
-        TokenKind::Local => local_subject(ctx, &r.subject_token).await?,
+        TokenKind::Local => local_subject(ctx, raw).await?,
         TokenKind::ExternalJwt | TokenKind::ExternalIdToken => {
-            external_subject(ctx, &r.subject_token, kind).await?
+            external_subject(ctx, raw, kind).await?
         }
     };
     let granted =
@@ -138,12 +147,15 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
     let sid = match subject.sid.clone() {
         Some(sid) => sid,
         None => {
-            let family = ctx.issuer().family(&subject.user, random_token(16), None);
+            let family = ctx
+                .issuer()
+                .family(&subject.user, random_token(16), None, None);
             ctx.state.refresh_tokens().start_family(&family).await?;
             family.family_id
         }
     };
     let granted = scope::join(&granted);
+    let aud = rules::exchanged_audience(audience.as_deref(), subject.aud.as_ref());
     let signer = ctx.state.signer(ctx.tenant).await?;
     let access_token = AccessToken {
         issuer: &ctx.issuer,
@@ -155,7 +167,7 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
         sid: Some(&sid),
         exchange: Exchange {
             lifetime: Some(lifetime),
-            audience: audience.as_deref(),
+            audience: aud.as_ref(),
             act: act.as_ref(),
             sliding_cap: subject.sliding_cap,
         },
@@ -184,7 +196,7 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
 }
 
 /// The one audience asked for (`audience`, or `resource`, RFC 8693 §2.1),
-/// which must be one of the tenant's; `None` keeps the tenant's audiences.
+/// which must be one of the tenant's; `None` when none is asked for.
 fn target(
     ctx: &GrantCtx<'_>,
     audience: Option<&str>,
@@ -237,6 +249,13 @@ async fn local_subject(ctx: &GrantCtx<'_>, raw: &str) -> Result<Subject, OAuthEr
         .user
         .ok_or_else(|| invalid("subject_token does not represent a user"))?;
     let ceiling = scope::parse(&active.token.scope).unwrap_or_default();
+    let aud = active
+        .token
+        .claims
+        .get("aud")
+        .filter(|a| rules::is_audience(a))
+        .cloned()
+        .ok_or_else(|| invalid("subject_token has no usable aud"))?;
     let sliding_cap = ctx.tenant.sliding_max.map(|max| {
         rules::sliding_cap(
             active.token.iat,
@@ -254,6 +273,7 @@ async fn local_subject(ctx: &GrantCtx<'_>, raw: &str) -> Result<Subject, OAuthEr
         issuer: ctx.issuer.clone(),
         sid: active.token.sid.clone(),
         ceiling,
+        aud: Some(aud),
         exp: Some(active.exp),
         prior_act: active.token.claims.get("act").cloned(),
         user,
@@ -309,6 +329,8 @@ async fn external_subject(
         user,
         sid: None,
         ceiling: ctx.client.client.scopes.clone(),
+        // Its `aud` names the issuer's audiences, not this tenant's.
+        aud: None,
         exp: None,
         prior_act: None,
         sliding_cap: None,

@@ -9,6 +9,7 @@ mod refresh;
 
 use crate::AppState;
 use crate::clock::Now;
+use crate::domain::throttling::Source;
 use crate::error::OAuthError;
 use crate::flows::client_auth::{self, Authenticated};
 use crate::flows::cors;
@@ -20,10 +21,36 @@ use crate::store::Tenant;
 use lambda_http::Request;
 use lambda_http::http::Method;
 
+/// A grant's token parameter (`code`, `refresh_token`, `subject_token`): its
+/// value, or only the fact that it was longer than any valid one
+/// ([`crate::http::max_grant_token_len`]). The grant refuses `TooLong` with
+/// `invalid_grant` where it would refuse an unknown token (SPEC: Bad input).
+pub enum GrantToken {
+    Value(String),
+    TooLong,
+}
+
+impl GrantToken {
+    fn parse(field: &str, value: String) -> GrantToken {
+        match crate::http::max_grant_token_len(field) {
+            Some(max) if value.len() > max => GrantToken::TooLong,
+            _ => GrantToken::Value(value),
+        }
+    }
+
+    /// The value, if it can be a valid one.
+    pub fn value(&self) -> Option<&str> {
+        match self {
+            GrantToken::Value(v) => Some(v),
+            GrantToken::TooLong => None,
+        }
+    }
+}
+
 /// The token request, tagged by `grant_type`. Carries secrets: no `Debug`.
 pub enum TokenRequest {
     AuthorizationCode {
-        code: String,
+        code: GrantToken,
         redirect_uri: Option<String>,
         code_verifier: Option<String>,
     },
@@ -36,7 +63,7 @@ pub enum TokenRequest {
         scope: Option<String>,
     },
     RefreshToken {
-        refresh_token: String,
+        refresh_token: GrantToken,
         scope: Option<String>,
     },
     TokenExchange(exchange::ExchangeRequest),
@@ -60,10 +87,11 @@ impl TokenRequest {
                 .ok_or_else(|| OAuthError::invalid_request(format!("{k} is required")))
         };
         let opt = |k: &str| p.get(k).map(str::to_owned);
+        let token = |k: &str| req(k).map(|v| GrantToken::parse(k, v));
         match p.get("grant_type") {
             None => Err(OAuthError::invalid_request("grant_type is required")),
             Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
-                code: req("code")?,
+                code: token("code")?,
                 redirect_uri: opt("redirect_uri"),
                 code_verifier: opt("code_verifier"),
             }),
@@ -76,12 +104,12 @@ impl TokenRequest {
                 scope: opt("scope"),
             }),
             Some("refresh_token") => Ok(TokenRequest::RefreshToken {
-                refresh_token: req("refresh_token")?,
+                refresh_token: token("refresh_token")?,
                 scope: opt("scope"),
             }),
             Some(crate::domain::token_exchange::GRANT_TYPE) => {
                 Ok(TokenRequest::TokenExchange(exchange::ExchangeRequest {
-                    subject_token: req("subject_token")?,
+                    subject_token: token("subject_token")?,
                     subject_token_type: req("subject_token_type")?,
                     actor_token: opt("actor_token"),
                     actor_token_type: opt("actor_token_type"),
@@ -171,6 +199,7 @@ async fn token(
         tenant: &tenant,
         client: &client,
         issuer: state.urls().await?.issuer(tenant_id),
+        source: crate::http::source(req),
         now,
     };
     let grant_type = grant.grant_type();
@@ -182,7 +211,7 @@ async fn token(
         } => {
             authorization_code::grant(
                 &ctx,
-                &code,
+                code.value(),
                 redirect_uri.as_deref(),
                 code_verifier.as_deref(),
             )
@@ -199,7 +228,7 @@ async fn token(
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh::grant(&ctx, &refresh_token, scope.as_deref()).await,
+        } => refresh::grant(&ctx, refresh_token.value(), scope.as_deref()).await,
         TokenRequest::TokenExchange(r) => exchange::grant(&ctx, r).await,
     };
     if let Ok(TokenOutcome::Issued(_) | TokenOutcome::Exchanged(_)) = &result {
@@ -222,6 +251,8 @@ pub struct GrantCtx<'a> {
     pub tenant: &'a Tenant,
     pub client: &'a Authenticated,
     pub issuer: String,
+    /// The caller's address (the password grant's guess throttle).
+    pub source: Source,
     pub now: Now,
 }
 

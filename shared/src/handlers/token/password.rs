@@ -5,7 +5,7 @@
 use super::GrantCtx;
 use crate::crypto::random_token;
 use crate::error::OAuthError;
-use crate::flows::credentials::{self, CredentialCheck};
+use crate::flows::credentials::{self, Attempt, CredentialCheck};
 use crate::flows::issue::UserGrant;
 use crate::outcome::TokenOutcome;
 use crate::scope;
@@ -31,10 +31,13 @@ pub async fn grant(
         )));
     }
     let scope = scope::join(&scopes);
+    let attempt = Attempt {
+        asked: username,
+        password,
+        source: &ctx.source,
+    };
     let user =
-        match credentials::check_username(ctx.state, &ctx.tenant.id, username, password, ctx.now)
-            .await?
-        {
+        match credentials::check_username(ctx.state, &ctx.tenant.id, &attempt, ctx.now).await? {
             CredentialCheck::Ok(u) => u,
             CredentialCheck::Invalid => {
                 return Err(OAuthError::invalid_grant("invalid username or password"));

@@ -4,10 +4,10 @@
 //! token's hash, the family's key, the last rotation). The token's place in
 //! the chain is looked at before anything else: a token the last rotation
 //! replaced is either an exact retry — the same client, the same token and
-//! the same requested `scope`, within 10 s of the rotation's commit, while its
-//! successor is still unused — which gets the same successor, or it is reuse,
-//! like any older token of the family, which revokes the whole family whatever
-//! else is wrong with the request. A token the server did not make revokes
+//! the same requested `scope` (compared as a set), within 10 s of the
+//! rotation's commit, while its successor is still unused — which gets the
+//! same successor, or it is reuse, like any older token of the family, which
+//! revokes the whole family whatever else is wrong with the request. A token the server did not make revokes
 //! nothing. Only the current token goes on to the client binding, the scope
 //! (which can only shrink) and the rotation: one conditional write of the
 //! family item. The user is read again after it commits, so a password change
@@ -30,9 +30,11 @@ use std::time::Duration;
 const ATTEMPTS: u32 = 8;
 const REVOKED: &str = "refresh token is invalid, expired or revoked";
 
+/// `token`: `None` when it was too long to be valid (refused as an unknown
+/// token is).
 pub async fn grant(
     ctx: &GrantCtx<'_>,
-    token: &str,
+    token: Option<&str>,
     requested: Option<&str>,
 ) -> Result<TokenOutcome, OAuthError> {
     let client = &ctx.client.client;
@@ -44,6 +46,9 @@ pub async fn grant(
         } else {
             not_registered()
         }
+    };
+    let Some(token) = token else {
+        return Err(unknown());
     };
     let retry_scope = recorded_scope(requested);
     for attempt in 0..ATTEMPTS {
@@ -98,11 +103,9 @@ pub async fn grant(
                 let user = live_user(ctx, &family).await?;
                 let access_scope =
                     scope::narrow(&chain.scope, requested).map_err(OAuthError::invalid_scope)?;
-                return Ok(
-                    tokens(ctx, &user, &family.family_id, access_scope, successor)
-                        .await?
-                        .into(),
-                );
+                return Ok(tokens(ctx, &user, &family, access_scope, successor)
+                    .await?
+                    .into());
             }
         }
 
@@ -165,11 +168,9 @@ pub async fn grant(
                 }
                 return Err(e);
             }
-            return Ok(
-                tokens(ctx, &user, &family.family_id, access_scope, successor)
-                    .await?
-                    .into(),
-            );
+            return Ok(tokens(ctx, &user, &family, access_scope, successor)
+                .await?
+                .into());
         }
         // Someone else rotated (or revoked) it: look again.
         tokio::time::sleep(Duration::from_millis(15 * u64::from(attempt + 1))).await;
@@ -223,22 +224,34 @@ async fn live_user(ctx: &GrantCtx<'_>, family: &Family) -> Result<User, OAuthErr
         .ok_or_else(|| OAuthError::invalid_grant(REVOKED))
 }
 
+/// The refresh's answer: an access token of the resulting scope, the
+/// successor and, when that scope holds `openid`, a fresh id_token of the
+/// session's original authentication (SPEC: Tokens; OIDC Core §12.2). An
+/// exact retry gets the same successor and tokens minted the same way.
 async fn tokens(
     ctx: &GrantCtx<'_>,
     user: &User,
-    family_id: &str,
+    family: &Family,
     access_scope: String,
     successor: String,
 ) -> Result<Tokens, OAuthError> {
-    let access_token = ctx
-        .issuer()
-        .access_token(&access_scope, Some(user), None, Some(family_id))
+    let issuer = ctx.issuer();
+    let access_token = issuer
+        .access_token(
+            &access_scope,
+            Some(user),
+            family.auth_time,
+            Some(&family.family_id),
+        )
+        .await?;
+    let id_token = issuer
+        .id_token(user, &access_scope, None, family.auth_time)
         .await?;
     Ok(Tokens {
         access_token,
         expires_in: ctx.tenant.access_token_ttl,
         refresh_token: Some(successor),
         scope: access_scope,
-        id_token: None,
+        id_token,
     })
 }

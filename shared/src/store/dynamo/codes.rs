@@ -166,6 +166,10 @@ impl Db {
             .expression_attribute_values(":now", n(f.created_at))
             .expression_attribute_values(":f", b(f.revoked))
             .expression_attribute_values(":exp", n(f.expires_at));
+        if let Some(t) = f.auth_time {
+            expr.push_str(", auth_time = :at");
+            u = u.expression_attribute_values(":at", n(t));
+        }
         if let Some(c) = &f.refresh {
             expr.push_str(
                 ", rt_scope = :rs, rt_gen = :rg, rt_hash = :rh, rt_key = :rk, \

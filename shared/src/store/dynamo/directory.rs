@@ -39,66 +39,6 @@ impl Db {
         }
     }
 
-    /// Replaces an existing tenant or client record (the CLI's `update`);
-    /// `NotFound`-like `AlreadyExists` is never returned: a missing record is
-    /// `Malformed("no such record")`.
-    async fn replace(&self, item: Item) -> Result<(), StoreError> {
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match e.as_service_error() {
-                Some(se) if se.is_conditional_check_failed_exception() => {
-                    Err(StoreError::Malformed("no such record".into()))
-                }
-                _ => Err(backend(e)),
-            },
-        }
-    }
-
-    /// Replaces a tenant's settings if its keys are still those `t` was read
-    /// with (the same key generation and JWKS) and it is not being deleted:
-    /// a key rotation publishing between the read and this write is never
-    /// undone, a deletion never un-marked (an error: read again and retry).
-    pub async fn update_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(t.into()))
-            .condition_expression(format!(
-                "attribute_exists(pk) AND attribute_not_exists({DELETING}) AND {} AND public_jwks = :j AND current_kid = :k",
-                gen_fence(t.keys.generation)
-            ))
-            .expression_attribute_values(":g", n(t.keys.generation))
-            .expression_attribute_values(":j", s(t.public_jwks.clone()))
-            .expression_attribute_values(":k", s(t.current_kid.clone()))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match e.as_service_error() {
-                Some(se) if se.is_conditional_check_failed_exception() => Err(
-                    StoreError::Malformed(
-                        "the tenant's keys changed meanwhile (a key rotation); run the command again"
-                            .into(),
-                    ),
-                ),
-                _ => Err(backend(e)),
-            },
-        }
-    }
-
-    pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
-        self.replace(c.into()).await
-    }
-
     // ---- tenants -----------------------------------------------------------
 
     pub async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError> {

@@ -263,6 +263,7 @@ impl TryFrom<&Item> for Family {
             revoked: g.bool_or("revoked", false),
             created_at: g.n_or("created_at", 0),
             expires_at: g.n("expires_at")?,
+            auth_time: g.n("auth_time").ok(),
             refresh: chain_of(&g)?,
         })
     }

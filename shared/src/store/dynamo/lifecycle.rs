@@ -264,53 +264,6 @@ impl Db {
         }
     }
 
-    /// Replaces a user's profile fields (name, email, attributes, the
-    /// change-required flag), keeping everything else, if the user exists.
-    pub async fn update_user_profile(&self, u: &User) -> Result<bool, StoreError> {
-        let attrs = AttributeValue::M(
-            u.attrs
-                .iter()
-                .map(|(k, v)| (k.clone(), s(v.clone())))
-                .collect(),
-        );
-        let mut expr = vec!["attrs = :a", "require_password_change = :r"];
-        let mut removes = Vec::new();
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&u.tenant, sk::user(&u.user_id))))
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#n", "name")
-            .expression_attribute_values(":a", attrs)
-            .expression_attribute_values(":r", b(u.require_password_change));
-        match &u.name {
-            Some(nm) => {
-                expr.push("#n = :n");
-                req = req.expression_attribute_values(":n", s(nm.clone()));
-            }
-            None => removes.push("#n"),
-        }
-        match &u.email {
-            Some(e) => {
-                expr.push("email = :e");
-                req = req.expression_attribute_values(":e", s(e.clone()));
-            }
-            None => removes.push("email"),
-        }
-        let mut update = format!("SET {}", expr.join(", "));
-        if !removes.is_empty() {
-            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
-        }
-        match req.update_expression(update).send().await {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(se) if se.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(backend(e)),
-            },
-        }
-    }
-
     /// Clears a throttle (the CLI's `user unlock`).
     pub async fn clear_throttle(&self, tenant: &TenantId, k: &str) -> Result<(), StoreError> {
         self.client

@@ -20,8 +20,6 @@ type Item = HashMap<String, AttributeValue>;
 const PK: &str = "pk";
 const SK: &str = "sk";
 const TTL: &str = "ttl";
-/// Compare-and-swap rounds a reservation tries before giving up (refusing).
-const THROTTLE_CAS_ATTEMPTS: usize = 6;
 
 #[derive(Clone)]
 pub struct Db {
@@ -352,6 +350,7 @@ pub use directory::KeyCommit;
 pub use due::{DueCursor, Sweep};
 mod due;
 mod federation;
+mod field_update;
 mod items;
 mod lifecycle;
 pub use lifecycle::Page;

@@ -1,0 +1,176 @@
+//! The whole run, pass by pass (unthrottled, emulated, memory sweep, load),
+//! then the report: bench/results/latest.{md,json}.
+
+use crate::cold::cold_phase;
+use crate::config::{Cfg, env_num, env_or};
+use crate::lab::Lab;
+use crate::load_vs_peer::{load_peer, load_tollgate, merge};
+use crate::rss::rss_diagnostic;
+use crate::sweep::sweep_phase;
+use crate::warm::warm_phase;
+use crate::{FLOOR, FUNCTIONS, R, log, procfs, report};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+pub async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
+    let t0 = Instant::now();
+    std::fs::create_dir_all(&cfg.log_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&cfg.out_dir).map_err(|e| e.to_string())?;
+    for f in FUNCTIONS.into_iter().chain([FLOOR]) {
+        if !cfg.bin(f).is_file() {
+            return Err(format!("missing {}", cfg.bin(f).display()));
+        }
+        for suffix in ["log", "cold.log", "sweep.log"] {
+            let _ = std::fs::remove_file(cfg.log_dir.join(format!("{f}.{suffix}")));
+        }
+    }
+    let _ = std::fs::remove_file(cfg.log_dir.join("token.load.log"));
+    let mut zips = Vec::new();
+    for f in FUNCTIONS {
+        let zip = cfg.zip_dir.join(f).join("bootstrap.zip");
+        zips.push((
+            f,
+            std::fs::metadata(&zip).map(|m| m.len()).unwrap_or(0),
+            std::fs::metadata(cfg.bin(f)).map(|m| m.len()).unwrap_or(0),
+        ));
+    }
+
+    log("provisioning a tenant with tollgate-admin");
+    let mut lab = Lab::provision(&cfg)?;
+    log(format!("tenant {}", lab.tenant));
+
+    if env_or("BENCH_LOAD_ONLY", "0") == "1" {
+        // Development aid: only the load comparison, summarised on stderr.
+        for row in [
+            load_tollgate(&cfg, &lab).await?,
+            load_peer(&cfg, &lab).await?,
+        ] {
+            let mut l = row.latencies_us.clone();
+            l.sort_unstable();
+            let tick = 1000.0 / procfs::clk_tck() as f64;
+            log(format!(
+                "{}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, CPU/token {:.3} ms, errors {}",
+                row.who,
+                row.completed as f64 / row.window_s,
+                l.get(l.len() / 2).copied().unwrap_or(0) as f64 / 1000.0,
+                l.get(l.len() * 99 / 100).copied().unwrap_or(0) as f64 / 1000.0,
+                row.server_ticks as f64 * tick / row.completed.max(1) as f64,
+                row.errors
+            ));
+        }
+        return Ok(());
+    }
+    let (warm, helpers, tokens) = warm_phase(&cfg, &mut lab, false).await?;
+    let pause = env_num("BENCH_PAUSE_AFTER_WARM", 0u64);
+    if pause > 0 {
+        // Development aid: time to inspect the warm sandboxes (/proc/<pid>/…).
+        for (f, w) in &helpers {
+            log(format!("paused: {f} pid {}", w.pid()));
+        }
+        tokio::time::sleep(Duration::from_secs(pause)).await;
+    }
+    let cold = cold_phase(&cfg, &mut lab, &helpers, tokens, false).await;
+    let rss_diag = match cold {
+        Ok(_) => rss_diagnostic(&cfg, &lab, &helpers).await,
+        Err(_) => Ok(vec![]),
+    };
+    for (_, w) in helpers {
+        w.stop().await;
+    }
+    let (cold, _) = cold?;
+    let rss_diag = rss_diag?;
+
+    // The same again with Lambda's CPU share emulated (each function at its
+    // configured memory), then every function at every size of the sweep.
+    let (emulated, sweep) = match &cfg.no_throttle {
+        Some(why) => {
+            log(format!("Lambda's CPU share NOT emulated: {why}"));
+            (None, vec![])
+        }
+        None => {
+            log("again with Lambda's CPU share emulated (cgroup cpu quota after init)");
+            let (warm, helpers, tokens) = warm_phase(&cfg, &mut lab, true).await?;
+            let res = async {
+                let (cold, mut tokens) = cold_phase(&cfg, &mut lab, &helpers, tokens, true).await?;
+                let sweep = sweep_phase(&cfg, &mut lab, &helpers, &mut tokens).await?;
+                Ok::<_, String>((cold, sweep))
+            }
+            .await;
+            for (_, w) in helpers {
+                w.stop().await;
+            }
+            let (cold, sweep) = res?;
+            (Some(report::Emulated { warm, cold }), sweep)
+        }
+    };
+
+    // Interleaved rounds (Tollgate, peer, Tollgate, peer, …), so that a change in
+    // the machine's background load hits both sides alike; the rows are merged.
+    let (mut ours, mut peer) = (None, None);
+    for round in 1..=cfg.rounds {
+        log(format!("load round {round} of {}", cfg.rounds));
+        ours = Some(merge(ours, load_tollgate(&cfg, &lab).await?));
+        peer = Some(merge(peer, load_peer(&cfg, &lab).await?));
+    }
+    let (ours, peer) = (ours.ok_or("no load rounds")?, peer.ok_or("no load rounds")?);
+
+    log("DynamoDB item sizes");
+    let items = item_sizes(&cfg, &lab.tenant)?;
+
+    let facts: serde_json::Map<String, Value> = std::env::vars()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("BENCH_FACT_")
+                .map(|k| (k.to_ascii_lowercase(), Value::String(v)))
+        })
+        .collect();
+    let rep = report::Report {
+        cfg: &cfg,
+        machine: &machine,
+        facts,
+        zips,
+        cold,
+        warm,
+        ours,
+        peer,
+        items,
+        rss_diag,
+        emulated,
+        sweep,
+        tenant: lab.tenant.clone(),
+        elapsed: t0.elapsed(),
+    };
+    let (md, js) = rep.render();
+    let md_path = cfg.out_dir.join("latest.md");
+    let js_path = cfg.out_dir.join("latest.json");
+    std::fs::write(&md_path, &md).map_err(|e| e.to_string())?;
+    std::fs::write(
+        &js_path,
+        serde_json::to_string_pretty(&js).unwrap_or_default() + "\n",
+    )
+    .map_err(|e| e.to_string())?;
+    println!("{md}");
+    log(format!(
+        "wrote {} and {} in {:.0} s",
+        md_path.display(),
+        js_path.display(),
+        t0.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// Sizes of the tenant's DynamoDB items and the read units DynamoDB Local
+/// reports for them (bench/ddb_items.py), for the cost model.
+fn item_sizes(cfg: &Cfg, tenant: &str) -> R<Value> {
+    let out = std::process::Command::new(&cfg.python)
+        .arg(cfg.root.join("bench/ddb_items.py"))
+        .arg(tenant)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", cfg.python.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ddb_items.py: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("ddb_items.py output: {e}"))
+}
