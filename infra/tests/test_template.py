@@ -607,8 +607,8 @@ def check_iam(cfn: dict) -> list[str]:
 # are read and written item by item (transactions are authorised per item);
 # `client list` and `issuer list` query the tenant's partition, `user list`
 # queries the `list` index and batch-reads the users it names, `tenant list`
-# and the key rotation scan the tenant items, `tenant delete` scans the
-# tenant's hot items and batch-deletes them.
+# scans the tenant items, `tenant delete` scans the tenant's hot items and
+# batch-deletes them.
 ADMIN_TABLE_ACTIONS = {(a, TABLE_ARN) for a in [
     "dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive",
     "dynamodb:UpdateTimeToLive", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
