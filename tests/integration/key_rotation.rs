@@ -590,3 +590,43 @@ async fn tenants_written_before_the_due_index_are_swept_in_once() {
     assert_eq!(tenants_of(&second.changed), [old.as_str().to_owned()]);
     own.drop_all(&[old]).await;
 }
+
+#[tokio::test]
+async fn a_new_token_lifetime_brings_the_tenant_back_to_the_maintenance() {
+    let t = TestTenant::new().await;
+    let db = db().await;
+    let before = db.get_tenant(&t.tenant_id()).await.unwrap().unwrap();
+    assert!(
+        before.keys.due > now_secs() + 80 * 86_400,
+        "due at the rotation"
+    );
+    // A retirement computed with the old lifetime must be looked at again.
+    admin(
+        &["tenant", "update", &t.alias, "--sliding-max", "86400"],
+        None,
+    )
+    .unwrap();
+    let after = db.get_tenant(&t.tenant_id()).await.unwrap().unwrap();
+    assert!(after.keys.due <= now_secs(), "due at once");
+    // A name alone changes nothing of the schedule.
+    let a = admin_lib().await;
+    a.upkeep(&t.tenant_id(), now_secs()).await.unwrap();
+    let settled = db
+        .get_tenant(&t.tenant_id())
+        .await
+        .unwrap()
+        .unwrap()
+        .keys
+        .due;
+    assert!(settled > now_secs() + 80 * 86_400);
+    admin(&["tenant", "update", &t.alias, "--name", "Renamed"], None).unwrap();
+    assert_eq!(
+        db.get_tenant(&t.tenant_id())
+            .await
+            .unwrap()
+            .unwrap()
+            .keys
+            .due,
+        settled
+    );
+}
