@@ -6,13 +6,16 @@ use crate::clock::Now;
 use crate::config::{Config, Function};
 use crate::crypto::{client_secret_hash, hash_password, random_alphanumeric, random_token};
 use crate::domain::branding::{self, Branding, Logo, Rgb};
+use crate::domain::records::{
+    Client, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, Grant, KeyState, SigningAlg,
+    Tenant, User,
+};
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::keys::{self, KeySet};
-use crate::secrets::{SecretError, SecretsManager};
-use crate::store::{
-    Client, ClientChanges, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, Db, Grant,
-    KeyState, MapChange, SigningAlg, StoreError, Tenant, TenantChanges, Updated, User,
-};
+use crate::ports::SecretError;
+use crate::ports::StoreError;
+use crate::secrets::SecretsManager;
+use crate::store::{ClientChanges, Db, MapChange, TenantChanges, Updated};
 use crate::{redirect, scope};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -3,8 +3,9 @@
 
 use crate::admin::{Admin, AdminError, err as fail, one_line};
 use crate::clock::Now;
+use crate::domain::records::{ExternalLink, TrustedIssuer};
 use crate::federation::http::allowed_url;
-use crate::store::{ExternalLink, StoreError, TrustedIssuer};
+use crate::ports::StoreError;
 use serde_json::{Value, json};
 
 fn printable(s: &str, max: usize) -> bool {

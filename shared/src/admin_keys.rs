@@ -38,11 +38,12 @@
 
 use crate::admin::{Admin, AdminError, err};
 use crate::domain::key_rotation::{self, COMMIT_GRACE, RETRY_FAILED};
+use crate::domain::records::Tenant;
 use crate::ids::TenantId;
 use crate::keys::KeySet;
 use crate::ports::Clock;
 use crate::secrets::SecretSource;
-use crate::store::{KeyCommit, Sweep, Tenant};
+use crate::store::{KeyCommit, Sweep};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

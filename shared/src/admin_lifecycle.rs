@@ -7,10 +7,12 @@
 use crate::admin::{Admin, AdminError, ClientOpts, TenantOpts, UserOpts};
 use crate::clock::Now;
 use crate::crypto::{client_secret_hash, client_secret_record, hash_password, random_alphanumeric};
+use crate::domain::records::{Client, Tenant, User};
 use crate::domain::throttling::throttle_key;
 use crate::ids::{ClientId, TenantId, UserId};
-use crate::secrets::{SecretError, SecretSource};
-use crate::store::{Client, Page, Tenant, User, UserChanges};
+use crate::ports::SecretError;
+use crate::secrets::SecretSource;
+use crate::store::{Page, UserChanges};
 use serde_json::{Value, json};
 
 /// How many records a list prints at most per call (`--limit`).

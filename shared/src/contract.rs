@@ -16,18 +16,20 @@
 
 use crate::clock::Now;
 use crate::crypto::{random_alphanumeric, random_token, token_hash};
+use crate::domain::records::{
+    AuthCode, Client, Family, Grant, LastRotation, RefreshChain, Reservation, SigningAlg, Tenant,
+    User,
+};
 use crate::domain::throttling::{Budget, Source};
 use crate::fakes::FakeStore;
 use crate::ids::{ClientId, TenantId, UserId};
+use crate::ports::SecretError;
+use crate::ports::StoreError;
 use crate::ports::{
     BoxFuture, Clock, CodeStore, Directory, LoginTxStore, RefreshStore, SecretSource, StoreResult,
     ThrottleStore, UserStore,
 };
-use crate::secrets::SecretError;
-use crate::store::{
-    AuthCode, Client, Db, Family, Grant, LastRotation, RefreshChain, Reservation, SigningAlg,
-    StoreError, Tenant, User,
-};
+use crate::store::Db;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -229,7 +231,7 @@ fn tenant_record(id: &TenantId, now: Now) -> Tenant {
         key_rotation_days: None,
         branding: branded(),
         created_at: now.secs(),
-        keys: crate::store::KeyState {
+        keys: crate::domain::records::KeyState {
             generation: 3,
             changed_at: now.secs(),
             due: now.secs() + 86_400,

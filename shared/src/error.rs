@@ -117,17 +117,17 @@ impl OAuthError {
     }
 }
 
-impl From<crate::store::StoreError> for OAuthError {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<crate::ports::StoreError> for OAuthError {
+    fn from(e: crate::ports::StoreError) -> Self {
         match e {
-            crate::store::StoreError::Backend(_) => OAuthError::unavailable(e),
+            crate::ports::StoreError::Backend(_) => OAuthError::unavailable(e),
             _ => OAuthError::internal(e),
         }
     }
 }
 
-impl From<crate::secrets::SecretError> for OAuthError {
-    fn from(e: crate::secrets::SecretError) -> Self {
+impl From<crate::ports::SecretError> for OAuthError {
+    fn from(e: crate::ports::SecretError) -> Self {
         OAuthError::unavailable(e)
     }
 }

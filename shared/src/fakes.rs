@@ -19,18 +19,20 @@
 //! [`Ports`] for `AppState::with_ports`.
 
 use crate::clock::Now;
+use crate::domain::records::{
+    AuthCode, Client, DEFAULT_REFRESH_TOKEN_TTL, Family, LastRotation, RefreshChain, Reservation,
+    Tenant, User, normalize_username,
+};
+use crate::domain::throttling::ThrottleSlots;
 use crate::domain::throttling::{Budget, Decision, Held, Slot, Source};
 use crate::ids::{ClientId, TenantId, UserId};
+use crate::ports::SecretError;
+use crate::ports::StoreError;
 use crate::ports::{
     AccessTokenRecord, AccessTokenState, AccessTokenStore, BoxFuture, Clock, CodeStore, Directory,
     LoginTxStore, RefreshStore, SecretSource, StoreResult, ThrottleStore, UserStore,
 };
-use crate::secrets::SecretError;
 use crate::state::Ports;
-use crate::store::{
-    AuthCode, Client, DEFAULT_REFRESH_TOKEN_TTL, Family, LastRotation, RefreshChain, Reservation,
-    StoreError, Tenant, ThrottleSlots, User, normalize_username,
-};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -171,7 +173,7 @@ struct Tables {
     login_txs: HashMap<Key, u64>,
     access_tokens: HashMap<Key, StoredAccessToken>,
     /// Trusted issuers, by issuer name.
-    issuers: HashMap<Key, crate::store::TrustedIssuer>,
+    issuers: HashMap<Key, crate::domain::records::TrustedIssuer>,
     /// Links, by (issuer, subject).
     links: HashMap<(TenantId, String, String), UserId>,
 }

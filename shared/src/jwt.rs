@@ -3,10 +3,10 @@
 use crate::clock::Now;
 use crate::crypto::random_token;
 use crate::domain::claims::{ClaimSet, audience, user_claims};
+use crate::domain::records::{Tenant, User};
 use crate::error::OAuthError;
 use crate::ids::ClientId;
 use crate::keys::Signer;
-use crate::store::{Tenant, User};
 use serde_json::{Map, Value, json};
 
 fn sign(

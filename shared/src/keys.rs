@@ -7,8 +7,8 @@
 
 use crate::crypto::{b64url, sha256};
 use crate::domain::key_rotation;
+use crate::domain::records::SigningAlg;
 use crate::domain::token_exchange::ExternalAlg;
-use crate::store::SigningAlg;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -9,14 +9,39 @@
 //! `Arc<dyn …>` and no handler is generic.
 
 use crate::clock::Now;
+use crate::domain::records::{
+    AuthCode, Client, Family, RefreshChain, Reservation, Tenant, TrustedIssuer, User,
+};
 use crate::domain::throttling::{Budget, Slot, Source};
 use crate::ids::{ClientId, TenantId, UserId};
-use crate::secrets::SecretError;
-use crate::store::{
-    AuthCode, Client, Family, RefreshChain, Reservation, StoreError, Tenant, TrustedIssuer, User,
-};
 use std::future::Future;
 use std::pin::Pin;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("item already exists")]
+    AlreadyExists,
+    #[error("stored item is malformed: {0}")]
+    Malformed(String),
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+/// A Secrets Manager failure.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("secret already exists")]
+    AlreadyExists,
+    #[error("secrets backend: {0}")]
+    Backend(String),
+}
+
+/// Why fetching an issuer's keys failed (for the log; the client sees a
+/// generic `invalid_request`).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct FetchError(pub String);
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -265,7 +290,7 @@ pub trait JsonFetcher: Send + Sync {
     fn get_json<'a>(
         &'a self,
         url: &'a str,
-    ) -> BoxFuture<'a, Result<serde_json::Value, crate::federation::FetchError>>;
+    ) -> BoxFuture<'a, Result<serde_json::Value, crate::ports::FetchError>>;
 }
 
 /// The time, read at the edge of a request (and when a rotation commits).

@@ -10,16 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    #[error("secret already exists")]
-    AlreadyExists,
-    #[error("secrets backend: {0}")]
-    Backend(String),
-}
-
-use crate::ports::BoxFuture;
 pub use crate::ports::SecretSource;
+use crate::ports::{BoxFuture, SecretError};
 
 #[derive(Clone)]
 pub struct SecretsManager {

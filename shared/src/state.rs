@@ -14,14 +14,17 @@
 use crate::cache::{RecordCache, TtlCache};
 use crate::clock::Now;
 use crate::config::Config;
+use crate::domain::records::{Client, Tenant, TrustedIssuer};
 use crate::ids::{ClientId, TenantId};
 use crate::keys::Signer;
+use crate::ports::SecretError;
+use crate::ports::StoreError;
 use crate::ports::{
     AccessTokenStore, Clock, CodeStore, Directory, FederationStore, JsonFetcher, LoginTxStore,
     RefreshStore, SecretSource, SystemClock, ThrottleStore, UserStore,
 };
-use crate::secrets::{SecretCache, SecretError, SecretsManager};
-use crate::store::{Client, Db, StoreError, Tenant, TrustedIssuer};
+use crate::secrets::{SecretCache, SecretsManager};
+use crate::store::Db;
 use std::sync::Arc;
 use std::time::Duration;
 

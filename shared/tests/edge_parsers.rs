@@ -31,6 +31,7 @@ use tollgate::crypto::{
     b64url, b64url_decode, hmac_sha256, is_valid_pkce_verifier, is_valid_s256_challenge,
     pkce_s256_matches, sha256,
 };
+use tollgate::domain::records::{Client, Grant};
 use tollgate::error::sanitize_description;
 use tollgate::http::{
     DEFAULT_MAX_LEN, InputError, MAX_BODY, Params, Seg, append_params, basic_credentials,
@@ -38,7 +39,6 @@ use tollgate::http::{
 };
 use tollgate::ids::{ClientId, TenantId, UserId};
 use tollgate::login_tx::LoginTx;
-use tollgate::store::{Client, Grant};
 use tollgate::{redirect, scope};
 
 type TestResult = Result<(), TestCaseError>;

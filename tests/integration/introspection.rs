@@ -545,7 +545,7 @@ async fn access_token_stays_active_until_its_exp_when_its_refresh_token_expires_
         .await
         .unwrap()
         .unwrap();
-    let family = tollgate::store::Family {
+    let family = tollgate::domain::records::Family {
         tenant: w.t.tenant_id(),
         family_id: random_token(16),
         client_id: tollgate::ClientId::parse(&w.app.id).unwrap(),
@@ -559,7 +559,7 @@ async fn access_token_stays_active_until_its_exp_when_its_refresh_token_expires_
     };
     db.start_session(&family).await.unwrap();
     // Control: the same planting with a session that has not expired.
-    let live = tollgate::store::Family {
+    let live = tollgate::domain::records::Family {
         family_id: random_token(16),
         expires_at: now + 100,
         ..family.clone()

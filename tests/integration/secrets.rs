@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tollgate::ports::BoxFuture;
-use tollgate::secrets::{SecretCache, SecretError, SecretSource, SecretsManager};
+use tollgate::ports::SecretError;
+use tollgate::secrets::{SecretCache, SecretSource, SecretsManager};
 
 /// Counts the calls that reach the real adapter.
 struct Counting {

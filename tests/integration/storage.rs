@@ -6,7 +6,8 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use tollgate::clock::Now;
 use tollgate::crypto::{random_token, token_hash};
-use tollgate::store::{AuthCode, Family, RefreshChain, StoreError};
+use tollgate::domain::records::{AuthCode, Family, RefreshChain};
+use tollgate::ports::StoreError;
 use tollgate::{ClientId, UserId};
 
 fn code_for(t: &TestTenant, code: &str, expires_at: u64) -> AuthCode {

@@ -11,7 +11,7 @@ use oauth2::{
 use reqwest::StatusCode;
 use tollgate::clock::Now;
 use tollgate::crypto::{random_token, token_hash};
-use tollgate::store::AuthCode;
+use tollgate::domain::records::AuthCode;
 
 #[tokio::test]
 async fn oauth2_crate_completes_the_flow_and_tokens_verify_against_jwks() {

@@ -3,10 +3,12 @@
 //! exchanges race (the link, the username pointer and the user all or nothing).
 
 use super::{Outcome, Seed, Violation, join_all, new_user_id, sibling, user_record};
+use crate::domain::records::TrustedIssuer;
 use crate::fakes::FakeStore;
 use crate::ids::TenantId;
+use crate::ports::StoreError;
 use crate::ports::{BoxFuture, FederationStore, StoreResult, UserStore};
-use crate::store::{Db, StoreError, TrustedIssuer};
+use crate::store::Db;
 
 /// What `issuer add` writes, per backend.
 pub trait IssuerSeed: Send + Sync {

@@ -3,10 +3,11 @@
 //! map of URLs to JSON documents standing in for the issuers' web servers.
 
 use super::{FakeStore, k, lock};
-use crate::federation::FetchError;
+use crate::domain::records::{TrustedIssuer, User, normalize_username};
 use crate::ids::{TenantId, UserId};
+use crate::ports::FetchError;
+use crate::ports::StoreError;
 use crate::ports::{BoxFuture, FederationStore, JsonFetcher, StoreResult};
-use crate::store::{StoreError, TrustedIssuer, User, normalize_username};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -3,7 +3,7 @@
 //! redirects, no credentials in the URL, short timeouts and a size limit, so
 //! a slow, huge or hostile issuer costs a bounded amount of time and memory.
 
-use super::FetchError;
+use crate::ports::FetchError;
 use crate::ports::{BoxFuture, JsonFetcher};
 use serde_json::Value;
 use std::sync::OnceLock;

@@ -11,9 +11,10 @@
 
 pub mod http;
 
+use crate::domain::records::TrustedIssuer;
 use crate::domain::token_exchange::{self as rules, ClaimFailure, ExternalAlg, TokenKind};
+use crate::ports::FetchError;
 use crate::ports::JsonFetcher;
-use crate::store::TrustedIssuer;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,12 +27,6 @@ pub const MIN_REFETCH: u64 = 60;
 pub const KEYS_STALE_MAX: u64 = 3600;
 /// Keys kept per issuer (a JWKS is a handful).
 const MAX_KEYS: usize = 64;
-
-/// Why fetching an issuer's keys failed (for the log; the client sees a
-/// generic `invalid_request`).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct FetchError(pub String);
 
 /// The fetcher of every function but `token`: fetching issuers' keys is the
 /// token endpoint's alone (token exchange), and leaving reqwest out keeps the

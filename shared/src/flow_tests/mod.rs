@@ -30,15 +30,16 @@ use crate::config::Config;
 use crate::crypto::{
     client_secret_hash, hash_password, random_alphanumeric, random_token, token_hash,
 };
+use crate::domain::code_lifetime::CODE_TTL;
+use crate::domain::records::{
+    AuthCode, Client, DEFAULT_REFRESH_TOKEN_TTL, Grant, SigningAlg, Tenant, User,
+};
 use crate::fakes::Fakes;
 use crate::handlers;
 use crate::handlers::token::Endpoint;
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::keys::{self, KeySet};
 use crate::ports::CodeStore;
-use crate::store::{
-    AuthCode, CODE_TTL, Client, DEFAULT_REFRESH_TOKEN_TTL, Grant, SigningAlg, Tenant, User,
-};
 use base64::Engine;
 use lambda_http::Body;
 use lambda_http::http::{HeaderMap, StatusCode};

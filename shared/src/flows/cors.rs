@@ -5,9 +5,9 @@
 //! credentials; authorize and callback send no CORS headers at all.
 
 use crate::AppState;
+use crate::domain::records::Client;
 use crate::http::{Params, basic_credentials, body_bytes, header_str};
 use crate::ids::TenantId;
-use crate::store::Client;
 use lambda_http::Request;
 
 /// The request's `Origin`, if a browser sent one.

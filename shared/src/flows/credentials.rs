@@ -12,9 +12,10 @@ use crate::AppState;
 use crate::audit::{self, Event, Subject};
 use crate::clock::Now;
 use crate::crypto::verify_password;
+use crate::domain::records::{Reservation, User};
 use crate::domain::throttling::{Budget, Source, throttle_key};
 use crate::ids::{TenantId, UserId};
-use crate::store::{Reservation, StoreError, User};
+use crate::ports::StoreError;
 
 pub enum CredentialCheck {
     Ok(User),

@@ -9,12 +9,12 @@
 use crate::AppState;
 use crate::clock::Now;
 use crate::crypto::token_hash;
+use crate::domain::records::{Client, Family, RefreshChain, Tenant, User};
 use crate::domain::refresh_rotation::{Standing, TokenParts, parse, standing};
 use crate::domain::sliding_expiry::{Sliding, WRITE_INTERVAL};
 use crate::error::OAuthError;
 use crate::ids::{ClientId, UserId};
 use crate::jwt::{VerifiedAccessToken, verify_access_token};
-use crate::store::{Client, Family, RefreshChain, Tenant, User};
 use std::sync::Arc;
 
 /// An active access token.

@@ -6,13 +6,13 @@
 use crate::AppState;
 use crate::clock::Now;
 use crate::crypto::{b64url, random_bytes, token_hash};
+use crate::domain::records::{Client, Family, RefreshChain, Tenant, User};
 use crate::domain::refresh_eligibility::gets_refresh_token;
 use crate::domain::refresh_rotation::first_token;
 use crate::error::OAuthError;
 use crate::jwt::{AccessToken, IdToken};
 use crate::outcome::Tokens;
 use crate::scope;
-use crate::store::{Client, Family, RefreshChain, Tenant, User};
 
 /// Who issues, to whom, when.
 pub struct Issuer<'a> {

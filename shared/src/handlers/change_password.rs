@@ -8,13 +8,13 @@
 use crate::AppState;
 use crate::clock::Now;
 use crate::crypto::hash_password;
+use crate::domain::records::Grant;
 use crate::error::{ErrorCode, OAuthError};
 use crate::flows::client_auth;
 use crate::flows::credentials::{self, Attempt, CredentialCheck};
 use crate::http::{Response, tenant_route};
 use crate::ids::TenantId;
 use crate::outcome::ChangePasswordOutcome as Outcome;
-use crate::store::Grant;
 use lambda_http::Request;
 use lambda_http::http::Method;
 

@@ -2,10 +2,10 @@
 
 use crate::AppState;
 use crate::config::{Config, Function};
+use crate::domain::records::Tenant;
 use crate::http::{Response, Seg, match_route, method_not_allowed, not_found_json};
 use crate::ids::TenantId;
 use crate::outcome::DiscoveryOutcome;
-use crate::store::Tenant;
 use lambda_http::Request;
 use lambda_http::http::Method;
 use serde_json::{Value, json};

@@ -2,10 +2,10 @@
 //! refresh token; `sub` is the client id; scope limited to the client's scopes.
 
 use super::GrantCtx;
+use crate::domain::records::Grant;
 use crate::error::OAuthError;
 use crate::outcome::TokenOutcome;
 use crate::scope;
-use crate::store::Grant;
 
 pub async fn grant(
     ctx: &GrantCtx<'_>,

@@ -14,6 +14,7 @@
 
 use super::{GrantCtx, GrantToken};
 use crate::crypto::random_token;
+use crate::domain::records::{Grant, TrustedIssuer, User};
 use crate::domain::token_exchange::{self as rules, TokenKind};
 use crate::error::{ErrorCode, OAuthError};
 use crate::federation::{self, Unverified};
@@ -21,8 +22,8 @@ use crate::flows::inspect::{self, Viewer};
 use crate::ids::UserId;
 use crate::jwt::{AccessToken, Exchange};
 use crate::outcome::{ExchangedToken, TokenOutcome};
+use crate::ports::StoreError;
 use crate::scope;
-use crate::store::{Grant, StoreError, TrustedIssuer, User};
 use serde_json::Value;
 
 /// The token exchange request (RFC 8693 §2.1). Carries tokens: no `Debug`.

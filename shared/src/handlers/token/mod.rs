@@ -9,6 +9,7 @@ mod refresh;
 
 use crate::AppState;
 use crate::clock::Now;
+use crate::domain::records::Tenant;
 use crate::domain::throttling::Source;
 use crate::error::OAuthError;
 use crate::flows::client_auth::{self, Authenticated};
@@ -17,7 +18,6 @@ use crate::flows::issue::Issuer;
 use crate::http::{Params, Response, form_params, tenant_route};
 use crate::ids::TenantId;
 use crate::outcome::TokenOutcome;
-use crate::store::Tenant;
 use lambda_http::Request;
 use lambda_http::http::Method;
 

@@ -4,12 +4,12 @@
 
 use super::GrantCtx;
 use crate::crypto::random_token;
+use crate::domain::records::Grant;
 use crate::error::OAuthError;
 use crate::flows::credentials::{self, Attempt, CredentialCheck};
 use crate::flows::issue::UserGrant;
 use crate::outcome::TokenOutcome;
 use crate::scope;
-use crate::store::Grant;
 
 pub async fn grant(
     ctx: &GrantCtx<'_>,

@@ -16,6 +16,7 @@
 use super::GrantCtx;
 use crate::clock::Now;
 use crate::crypto::{b64url, b64url_decode, random_bytes, token_hash};
+use crate::domain::records::{Family, LastRotation, RefreshChain, User};
 use crate::domain::refresh_eligibility::may_refresh;
 use crate::domain::refresh_rotation::{
     Presented, Rotation, Standing, is_exact_retry, recorded_scope,
@@ -24,7 +25,6 @@ use crate::error::OAuthError;
 use crate::flows::inspect::{KnownRefresh, known_refresh};
 use crate::outcome::{TokenOutcome, Tokens};
 use crate::scope;
-use crate::store::{Family, LastRotation, RefreshChain, User};
 use std::time::Duration;
 
 const ATTEMPTS: u32 = 8;

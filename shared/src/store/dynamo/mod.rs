@@ -4,7 +4,11 @@
 
 use super::*;
 use crate::clock::Now;
+use crate::domain::code_lifetime::{CODE_TTL, USED_CODE_RETENTION};
+use crate::domain::records::*;
+use crate::domain::throttling::ThrottleSlots;
 use crate::ids::{ClientId, TenantId, UserId};
+use crate::ports::StoreError;
 use aws_sdk_dynamodb::Client as DdbClient;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
