@@ -4,7 +4,7 @@
 use crate::admin::{Admin, AdminError, err as fail, one_line};
 use crate::clock::Now;
 use crate::domain::records::{ExternalLink, TrustedIssuer};
-use crate::federation::http::allowed_url;
+use crate::outbound::OutboundPolicy;
 use crate::ports::StoreError;
 use serde_json::{Value, json};
 
@@ -12,13 +12,17 @@ fn printable(s: &str, max: usize) -> bool {
     !s.is_empty() && s.len() <= max && one_line(s)
 }
 
-/// An issuer (or JWKS) URL Tollgate will fetch: https, or http on loopback;
-/// no query, fragment or credentials.
-fn fetchable(flag: &str, raw: &str) -> Result<(), AdminError> {
+/// An issuer (or JWKS) URL Tollgate will fetch under `policy`: https (http
+/// only to loopback on a local stack), not to an internal address literal;
+/// no query, fragment or credentials. (A name's addresses are checked when
+/// it is fetched.)
+fn fetchable(policy: OutboundPolicy, flag: &str, raw: &str) -> Result<(), AdminError> {
     if !printable(raw, 512) {
         return fail(format!("{flag} must be 1 to 512 printable characters"));
     }
-    let u = allowed_url(raw).map_err(|e| AdminError(format!("{flag} {raw}: {e}")))?;
+    let u = policy
+        .check_url(raw)
+        .map_err(|e| AdminError(format!("{flag} {raw}: {e}")))?;
     if u.query().is_some() || u.fragment().is_some() {
         return fail(format!("{flag} must have no query or fragment: {raw}"));
     }
@@ -48,9 +52,10 @@ impl Admin {
     /// Trust (or re-configure) an external issuer for token exchange.
     pub async fn add_issuer(&self, o: IssuerOpts) -> Result<Value, AdminError> {
         let tenant = self.tenant_id(&o.tenant).await?;
-        fetchable("--issuer", &o.issuer)?;
+        let policy = OutboundPolicy::for_stack(&self.config);
+        fetchable(policy, "--issuer", &o.issuer)?;
         if let Some(j) = &o.jwks_uri {
-            fetchable("--jwks-uri", j)?;
+            fetchable(policy, "--jwks-uri", j)?;
         }
         if o.audiences.is_empty() {
             return fail(

@@ -152,6 +152,33 @@ impl Config {
         format!("{base}/oauth2/{tenant}/{tail}")
     }
 
+    /// Whether this stack is served from this machine (`make dev`, the
+    /// tests): it has no URL document, and its issuer and token endpoint are
+    /// plain HTTP on a loopback host (the local stack's
+    /// `TOLLGATE_FUNCTION_URL_TEMPLATE`, or the default). A deployed stack's
+    /// URLs are HTTPS: its function URLs (through the URL document) or its
+    /// custom domain. Outbound calls may reach loopback only then.
+    pub fn runs_locally(&self) -> bool {
+        let loopback_http = |raw: &str| {
+            url::Url::parse(raw).is_ok_and(|u| {
+                u.scheme() == "http"
+                    && match u.host() {
+                        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                        None => false,
+                    }
+            })
+        };
+        let issuer_base = self
+            .issuer_base
+            .clone()
+            .unwrap_or_else(|| self.function_base(Function::Discovery));
+        self.urls_secret.is_none()
+            && loopback_http(&issuer_base)
+            && loopback_http(&self.function_base(Function::Token))
+    }
+
     pub fn signing_key_secret(&self, tenant: &TenantId) -> String {
         format!("{}/{}/signing-keys", self.secret_prefix, tenant)
     }
@@ -186,6 +213,40 @@ mod tests {
         assert_eq!(
             c.endpoint(Function::Authorize, &t),
             "https://auth.example.com/oauth2/acme/authorize"
+        );
+    }
+
+    #[test]
+    fn only_a_stack_served_on_loopback_http_runs_locally() {
+        let with = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+        };
+        let template = "TOLLGATE_FUNCTION_URL_TEMPLATE";
+        // `make dev`, the tests, and no configuration at all.
+        assert!(with(&[(template, "http://127.0.0.1:9000/lambda-url/{function}")]).runs_locally());
+        assert!(with(&[(template, "http://localhost:9102/lambda-url/{function}")]).runs_locally());
+        assert!(with(&[]).runs_locally());
+        // Deployed: the URL document, a custom domain, the admin's URLs.
+        assert!(!with(&[("TOLLGATE_URLS_SECRET", "s/stack/urls")]).runs_locally());
+        assert!(!with(&[(template, "https://auth.example.com")]).runs_locally());
+        assert!(
+            !with(&[
+                ("TOLLGATE_ISSUER_BASE", "https://d.lambda-url.example"),
+                ("TOLLGATE_URL_TOKEN", "https://t.lambda-url.example"),
+            ])
+            .runs_locally()
+        );
+        assert!(!with(&[(template, "http://10.0.0.5:9000/{function}")]).runs_locally());
+        assert!(
+            !with(&[
+                (template, "http://127.0.0.1:9000/lambda-url/{function}"),
+                ("TOLLGATE_ISSUER_BASE", "https://auth.example.com"),
+            ])
+            .runs_locally()
         );
     }
 

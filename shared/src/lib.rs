@@ -37,6 +37,7 @@ pub mod i18n;
 pub mod ids;
 pub mod jwt;
 pub mod keys;
+pub mod outbound;
 pub mod outcome;
 pub mod ports;
 pub mod respond;

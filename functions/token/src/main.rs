@@ -4,16 +4,17 @@ use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
 use tollgate::federation::http::ReqwestFetcher;
 use tollgate::handlers::token::{Endpoint, handle};
+use tollgate::outbound::OutboundPolicy;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     // Token exchange fetches trusted issuers' keys (reqwest, this function
     // only): its HTTP client (TLS configuration, trust store) is built now, in
-    // init, at full CPU.
-    let state = AppState::from_env()
-        .await
-        .with_fetcher(std::sync::Arc::new(ReqwestFetcher::new()));
+    // init, at full CPU. Loopback is reachable only on a local stack.
+    let state = AppState::from_env().await;
+    let policy = OutboundPolicy::for_stack(&state.config);
+    let state = state.with_fetcher(std::sync::Arc::new(ReqwestFetcher::new(policy)));
     state.ports().fetcher.prepare();
     // Checks passwords: the Argon2 working memory is set up in init.
     tollgate::crypto::prepare_password_hashing();

@@ -1,56 +1,33 @@
-//! Fetching an issuer's discovery document and JWKS with reqwest (rustls):
-//! HTTPS only (plain HTTP for loopback, for local issuers and tests), no
-//! redirects, no credentials in the URL, short timeouts and a size limit, so
-//! a slow, huge or hostile issuer costs a bounded amount of time and memory.
+//! Fetching an issuer's discovery document and JWKS with reqwest (rustls),
+//! under the stack's [`OutboundPolicy`] (SPEC: Outbound HTTP): HTTPS to
+//! public addresses only — the addresses a name resolves to are checked, and
+//! the connection goes to those — plain HTTP only to loopback on a local
+//! stack, no redirects, no credentials in the URL, short timeouts and a size
+//! limit, so a slow, huge or hostile issuer costs a bounded amount of time and
+//! memory and cannot point Tollgate inside its own network.
 
+use crate::outbound::{self, OutboundPolicy};
 use crate::ports::FetchError;
 use crate::ports::{BoxFuture, JsonFetcher};
 use serde_json::Value;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
 
-/// Largest document accepted (a JWKS of a few keys is ~2–5 KiB).
-pub const MAX_DOCUMENT: usize = 256 * 1024;
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// The whole request, body included.
-pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Whether Tollgate may fetch this URL: `https`, or `http` to a loopback
-/// host; never with user info. The URL is parsed once, here.
-pub fn allowed_url(raw: &str) -> Result<url::Url, FetchError> {
-    let url = url::Url::parse(raw).map_err(|_| FetchError("not a URL".into()))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(FetchError("credentials in the URL".into()));
-    }
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    match url.scheme() {
-        "https" if url.host().is_some() => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err(FetchError(
-            "only https (or http to a loopback host) may be fetched".into(),
-        )),
+impl From<outbound::Refused> for FetchError {
+    fn from(r: outbound::Refused) -> Self {
+        FetchError(r.0)
     }
 }
 
 /// Whether a URL an issuer's discovery document names (its `jwks_uri`) may
 /// be fetched: an issuer the operator configured on a public host cannot
 /// point Tollgate at loopback (the Lambda Runtime API), link-local (instance
-/// metadata) or private addresses, nor downgrade to http. A loopback issuer
-/// (local stacks, tests) may name loopback URLs.
+/// metadata) or other internal addresses, nor downgrade to http — whatever
+/// the stack's policy. A loopback issuer (local stacks, tests) may name
+/// loopback URLs (the fetcher's policy decides).
 pub fn allowed_discovered(raw: &str, issuer: &str) -> Result<url::Url, FetchError> {
-    let url = allowed_url(raw)?;
-    let issuer_is_loopback = allowed_url(issuer)
-        .map(|u| u.scheme() == "http" || is_internal_host(&u))
-        .unwrap_or(false);
-    if issuer_is_loopback {
-        return Ok(url);
-    }
-    if url.scheme() != "https" || is_internal_host(&url) {
+    let url = url::Url::parse(raw).map_err(|_| FetchError("not a URL".into()))?;
+    let issuer_is_public = OutboundPolicy::PUBLIC.check_url(issuer).is_ok();
+    if issuer_is_public && OutboundPolicy::PUBLIC.check_url(raw).is_err() {
         return Err(FetchError(
             "the discovery document names a jwks_uri on an internal address".into(),
         ));
@@ -58,33 +35,32 @@ pub fn allowed_discovered(raw: &str, issuer: &str) -> Result<url::Url, FetchErro
     Ok(url)
 }
 
-/// Loopback, private, link-local or unspecified IP literals, and `localhost`.
-fn is_internal_host(u: &url::Url) -> bool {
-    match u.host() {
-        Some(url::Host::Ipv4(ip)) => {
-            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Some(url::Host::Ipv6(ip)) => {
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || (ip.segments()[0] & 0xfe00) == 0xfc00
-                || (ip.segments()[0] & 0xffc0) == 0xfe80
-        }
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => true,
-    }
-}
-
 /// The reqwest client, built on first use (only the token function ever
 /// fetches; `prepare` builds it in init there).
-#[derive(Default)]
 pub struct ReqwestFetcher {
+    policy: OutboundPolicy,
+    /// Resolves names before the policy checks them (the system's resolver
+    /// but in tests).
+    lookup: Arc<dyn reqwest::dns::Resolve>,
     client: OnceLock<Result<reqwest::Client, String>>,
 }
 
 impl ReqwestFetcher {
-    pub fn new() -> ReqwestFetcher {
-        ReqwestFetcher::default()
+    /// A fetcher keeping to `policy` (`OutboundPolicy::for_stack`).
+    pub fn new(policy: OutboundPolicy) -> ReqwestFetcher {
+        ReqwestFetcher::resolving_with(policy, Arc::new(outbound::SystemResolver))
+    }
+
+    /// The same, names resolved by `lookup` (tests).
+    pub fn resolving_with(
+        policy: OutboundPolicy,
+        lookup: Arc<dyn reqwest::dns::Resolve>,
+    ) -> ReqwestFetcher {
+        ReqwestFetcher {
+            policy,
+            lookup,
+            client: OnceLock::new(),
+        }
     }
 
     /// Builds the client now (TLS configuration and trust store): for a
@@ -96,12 +72,8 @@ impl ReqwestFetcher {
     fn client(&self) -> Result<&reqwest::Client, FetchError> {
         self.client
             .get_or_init(|| {
-                reqwest::Client::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .timeout(TOTAL_TIMEOUT)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .user_agent("tollgate")
-                    .build()
+                self.policy
+                    .client_resolving_with(self.lookup.clone())
                     .map_err(|e| e.to_string())
             })
             .as_ref()
@@ -109,50 +81,23 @@ impl ReqwestFetcher {
     }
 
     async fn fetch(&self, raw: &str) -> Result<Value, FetchError> {
-        let url = allowed_url(raw)?;
+        let url = self.policy.check_url(raw)?;
         let client = self.client()?;
-        let mut resp = client
+        let resp = client
             .get(url)
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| FetchError(format!("request failed: {}", without_url(&e))))?;
+            .map_err(|e| FetchError(format!("request failed: {}", outbound::describe_error(&e))))?;
         if !resp.status().is_success() {
             return Err(FetchError(format!(
                 "answered HTTP {}",
                 resp.status().as_u16()
             )));
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_DOCUMENT as u64)
-        {
-            return Err(FetchError("document too large".into()));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| FetchError(format!("reading failed: {}", without_url(&e))))?
-        {
-            if body.len() + chunk.len() > MAX_DOCUMENT {
-                return Err(FetchError("document too large".into()));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = outbound::read_body(resp).await?;
         serde_json::from_slice(&body).map_err(|_| FetchError("not a JSON document".into()))
     }
-}
-
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connection refused or unreachable"
-    } else {
-        "transport error"
-    };
-    kind.to_owned()
 }
 
 impl JsonFetcher for ReqwestFetcher {
@@ -168,6 +113,204 @@ impl JsonFetcher for ReqwestFetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::tests::StubResolver;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A one-connection HTTP server on 127.0.0.1: reads the request, writes
+    /// `answer`, then keeps the connection open until the client closes it
+    /// (so a client that waited for more would wait for its timeout). Its
+    /// thread is not joined: the client closes in a task of the test's
+    /// runtime, which a blocking join would stall.
+    fn serve(answer: Vec<u8>) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(&answer);
+            while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+        });
+        port
+    }
+
+    fn json_answer(doc: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{doc}",
+            doc.len()
+        )
+        .into_bytes()
+    }
+
+    /// A listener nobody should connect to; `connected` says whether one did
+    /// (a completed TCP handshake waits in the backlog).
+    struct Trap(TcpListener);
+
+    impl Trap {
+        fn new() -> Trap {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.set_nonblocking(true).unwrap();
+            Trap(l)
+        }
+        fn port(&self) -> u16 {
+            self.0.local_addr().unwrap().port()
+        }
+        fn connected(&self) -> bool {
+            self.0.accept().is_ok()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_inside_is_refused_before_connecting() {
+        let trap = Trap::new();
+        // The stub resolves the issuer's name to where the trap listens.
+        let f = ReqwestFetcher::resolving_with(
+            OutboundPolicy::PUBLIC,
+            StubResolver::one("issuer.example", "127.0.0.1"),
+        );
+        let e = f
+            .fetch(&format!("https://issuer.example:{}/jwks", trap.port()))
+            .await
+            .unwrap_err();
+        assert!(e.0.contains("resolves to a loopback address"), "{e}");
+        assert!(!trap.connected(), "a connection was made: {e}");
+        // A private address is refused on a local stack too.
+        let f = ReqwestFetcher::resolving_with(
+            OutboundPolicy::LOCAL,
+            StubResolver::one("issuer.example", "10.0.0.5"),
+        );
+        let e = f.fetch("https://issuer.example/jwks").await.unwrap_err();
+        assert!(e.0.contains("resolves to a private address"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn mapped_and_nat64_literals_are_refused_before_connecting() {
+        let trap = Trap::new();
+        let p = trap.port();
+        // Even on a local stack, where loopback itself may be fetched.
+        let f = ReqwestFetcher::new(OutboundPolicy::LOCAL);
+        for (url, why) in [
+            (
+                format!("https://[::ffff:127.0.0.1]:{p}/jwks"),
+                "IPv4-mapped",
+            ),
+            (format!("http://[::ffff:127.0.0.1]:{p}/jwks"), "only https"),
+            (format!("https://[::ffff:10.0.0.5]:{p}/jwks"), "IPv4-mapped"),
+            (format!("https://[64:ff9b::7f00:1]:{p}/jwks"), "NAT64"),
+            (format!("https://[64:ff9b:1::a00:5]:{p}/jwks"), "NAT64"),
+            (format!("https://[::127.0.0.1]:{p}/jwks"), "IPv4-compatible"),
+        ] {
+            let e = f.fetch(&url).await.unwrap_err();
+            assert!(e.0.contains(why), "{url}: {e}");
+        }
+        assert!(!trap.connected());
+    }
+
+    #[tokio::test]
+    async fn a_loopback_issuer_is_fetched_only_on_a_local_stack() {
+        let port = serve(json_answer(r#"{"keys":[]}"#));
+        let f = ReqwestFetcher::new(OutboundPolicy::LOCAL);
+        let doc = f
+            .fetch(&format!("http://127.0.0.1:{port}/jwks"))
+            .await
+            .unwrap();
+        assert_eq!(doc, serde_json::json!({"keys": []}));
+        // `localhost` (through the resolver) too.
+        let port = serve(json_answer(r#"{"keys":[]}"#));
+        let f = ReqwestFetcher::resolving_with(
+            OutboundPolicy::LOCAL,
+            StubResolver::one("localhost", "127.0.0.1"),
+        );
+        assert!(
+            f.fetch(&format!("http://localhost:{port}/jwks"))
+                .await
+                .is_ok()
+        );
+
+        // A deployed stack refuses the same URLs without connecting.
+        let trap = Trap::new();
+        let p = trap.port();
+        let f = ReqwestFetcher::resolving_with(
+            OutboundPolicy::PUBLIC,
+            StubResolver::one("localhost", "127.0.0.1"),
+        );
+        for url in [
+            format!("http://127.0.0.1:{p}/jwks"),
+            format!("https://127.0.0.1:{p}/jwks"),
+            format!("http://localhost:{p}/jwks"),
+            format!("https://localhost:{p}/jwks"),
+        ] {
+            assert!(f.fetch(&url).await.is_err(), "{url}");
+        }
+        assert!(!trap.connected());
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed() {
+        let trap = Trap::new();
+        let port = serve(
+            format!(
+                "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{}/jwks\r\ncontent-length: 0\r\n\r\n",
+                trap.port()
+            )
+            .into_bytes(),
+        );
+        let f = ReqwestFetcher::new(OutboundPolicy::LOCAL);
+        let e = f
+            .fetch(&format!("http://127.0.0.1:{port}/jwks"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.0, "answered HTTP 302");
+        assert!(!trap.connected());
+    }
+
+    /// The limit holds while reading: the servers below never end their
+    /// body, so a client that read to the end first would fail with a
+    /// timeout instead.
+    #[tokio::test]
+    async fn a_body_over_256_kib_is_refused_while_it_streams() {
+        let f = ReqwestFetcher::new(OutboundPolicy::LOCAL);
+        // No length announced: refused once a chunk would pass the limit.
+        let mut answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n".to_vec();
+        answer.extend(std::iter::repeat_n(b' ', outbound::MAX_BODY + 1));
+        let port = serve(answer);
+        let e = f
+            .fetch(&format!("http://127.0.0.1:{port}/jwks"))
+            .await
+            .unwrap_err();
+        assert!(e.0.contains("larger than 256 KiB"), "{e}");
+        // A larger length announced: refused before reading.
+        let port2 = serve(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{{",
+                outbound::MAX_BODY + 1
+            )
+            .into_bytes(),
+        );
+        let e = f
+            .fetch(&format!("http://127.0.0.1:{port2}/jwks"))
+            .await
+            .unwrap_err();
+        assert!(e.0.contains("larger than 256 KiB"), "{e}");
+        // Exactly the limit is read.
+        let doc = format!("{{\"keys\":[]}}{}", " ".repeat(outbound::MAX_BODY - 11));
+        let port = serve(json_answer(&doc));
+        let f = ReqwestFetcher::new(OutboundPolicy::LOCAL);
+        assert!(
+            f.fetch(&format!("http://127.0.0.1:{port}/jwks"))
+                .await
+                .is_ok()
+        );
+    }
 
     #[test]
     fn a_public_issuers_discovery_cannot_point_inside() {
@@ -182,23 +325,14 @@ mod tests {
             "https://[::1]/jwks",
             "https://localhost/jwks",
             "http://idp.example/jwks",
+            "https://[::ffff:10.0.0.5]/jwks",
+            "https://[64:ff9b::a00:5]/jwks",
+            "https://[64:ff9b:1::a00:5]/jwks",
+            "https://100.64.0.1/jwks",
         ] {
             assert!(allowed_discovered(bad, iss).is_err(), "{bad}");
         }
         // A loopback issuer (a local stack) may use loopback URLs.
         assert!(allowed_discovered("http://127.0.0.1:4000/jwks", "http://127.0.0.1:4000").is_ok());
-    }
-
-    #[test]
-    fn only_https_or_loopback_http_is_fetched() {
-        assert!(allowed_url("https://idp.example/.well-known/openid-configuration").is_ok());
-        assert!(allowed_url("http://127.0.0.1:4000/jwks").is_ok());
-        assert!(allowed_url("http://[::1]:4000/jwks").is_ok());
-        assert!(allowed_url("http://localhost:4000/jwks").is_ok());
-        assert!(allowed_url("http://idp.example/jwks").is_err());
-        assert!(allowed_url("http://169.254.169.254/latest/meta-data").is_err());
-        assert!(allowed_url("file:///etc/passwd").is_err());
-        assert!(allowed_url("https://user:pw@idp.example/jwks").is_err());
-        assert!(allowed_url("not a url").is_err());
     }
 }
