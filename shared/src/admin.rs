@@ -11,11 +11,11 @@ use crate::domain::records::{
     Tenant, User,
 };
 use crate::ids::{ClientId, TenantId, UserId};
-use crate::keys::{self, KeySet};
 use crate::ports::SecretError;
 use crate::ports::StoreError;
-use crate::secrets::SecretsManager;
+use crate::store::secrets_manager::SecretsManager;
 use crate::store::{ClientChanges, Db, MapChange, TenantChanges, Updated};
+use crate::tokens::keys::{self, KeySet};
 use crate::{redirect, scope};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -3,8 +3,8 @@
 
 use crate::admin::{Admin, AdminError, err as fail, one_line};
 use crate::clock::Now;
+use crate::domain::outbound::OutboundPolicy;
 use crate::domain::records::{ExternalLink, TrustedIssuer};
-use crate::outbound::OutboundPolicy;
 use crate::ports::StoreError;
 use serde_json::{Value, json};
 

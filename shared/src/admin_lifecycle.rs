@@ -11,7 +11,7 @@ use crate::domain::records::{Client, Tenant, User};
 use crate::domain::throttling::throttle_key;
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::ports::SecretError;
-use crate::secrets::SecretSource;
+use crate::store::secrets_manager::SecretSource;
 use crate::store::{Page, UserChanges};
 use serde_json::{Value, json};
 

@@ -115,8 +115,6 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-pub use crate::domain::pkce::{is_valid_pkce_verifier, is_valid_s256_challenge, pkce_s256_matches};
-
 // Password hashing: Argon2id with OWASP's minimum cost, m = 19 MiB, t = 2, p = 1.
 //
 // `argon2` allocates a fresh m-KiB block buffer per hash; with glibc the freed

@@ -132,15 +132,6 @@ impl From<crate::ports::SecretError> for OAuthError {
     }
 }
 
-impl From<crate::http::InputError> for OAuthError {
-    fn from(e: crate::http::InputError) -> Self {
-        OAuthError {
-            too_large: e == crate::http::InputError::TooLarge,
-            ..OAuthError::invalid_request(e.description())
-        }
-    }
-}
-
 /// Seconds a client is asked to wait after an outage answer.
 pub const RETRY_AFTER_OUTAGE: u64 = 2;
 
@@ -159,12 +150,12 @@ pub fn sanitize_description(s: &str) -> String {
         .collect()
 }
 
-impl From<crate::keys::KeyError> for OAuthError {
-    fn from(e: crate::keys::KeyError) -> Self {
+impl From<crate::tokens::keys::KeyError> for OAuthError {
+    fn from(e: crate::tokens::keys::KeyError) -> Self {
         match e {
             // A key set that does not match the tenant's published keys (the
             // tenant is being deleted or re-created): a retry soon succeeds.
-            crate::keys::KeyError::Unpublished => OAuthError::unavailable(e),
+            crate::tokens::keys::KeyError::Unpublished => OAuthError::unavailable(e),
             _ => OAuthError::internal(e),
         }
     }

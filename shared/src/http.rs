@@ -219,6 +219,15 @@ impl Params {
     }
 }
 
+impl From<InputError> for crate::error::OAuthError {
+    fn from(e: InputError) -> Self {
+        crate::error::OAuthError {
+            too_large: e == InputError::TooLarge,
+            ..crate::error::OAuthError::invalid_request(e.description())
+        }
+    }
+}
+
 pub fn query_params(req: &Request) -> Result<Params, InputError> {
     Params::parse(req.uri().query().unwrap_or("").as_bytes())
 }

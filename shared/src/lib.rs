@@ -26,7 +26,6 @@ pub mod domain;
 pub mod error;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fakes;
-pub mod federation;
 #[cfg(test)]
 mod flow_tests;
 pub mod flows;
@@ -35,15 +34,12 @@ pub mod html;
 pub mod http;
 pub mod i18n;
 pub mod ids;
-pub mod jwt;
-pub mod keys;
-pub mod outbound;
 pub mod outcome;
 pub mod ports;
 pub mod respond;
-pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod tokens;
 
 // The domain's rule modules, also at their historic paths.
 pub use domain::{login_tx, password_policy, redirect, scope};

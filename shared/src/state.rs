@@ -16,15 +16,15 @@ use crate::clock::Now;
 use crate::config::Config;
 use crate::domain::records::{Client, Tenant, TrustedIssuer};
 use crate::ids::{ClientId, TenantId};
-use crate::keys::Signer;
 use crate::ports::SecretError;
 use crate::ports::StoreError;
 use crate::ports::{
     AccessTokenStore, Clock, CodeStore, Directory, FederationStore, JsonFetcher, LoginTxStore,
     RefreshStore, SecretSource, SystemClock, ThrottleStore, UserStore,
 };
-use crate::secrets::{SecretCache, SecretsManager};
 use crate::store::Db;
+use crate::store::secrets_manager::{SecretCache, SecretsManager};
+use crate::tokens::keys::Signer;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,7 +75,7 @@ impl Ports {
             federation: db,
             // Only the token function fetches issuers' keys; it installs the
             // reqwest fetcher (`with_fetcher`), so no other binary links reqwest.
-            fetcher: Arc::new(crate::federation::NoFetcher),
+            fetcher: Arc::new(crate::tokens::trusted_issuers::NoFetcher),
             secrets: Arc::new(SecretsManager::new(
                 aws_sdk_secretsmanager::Client::from_conf(sm),
             )),
@@ -104,7 +104,7 @@ pub struct AppState {
     /// Trusted issuers by (tenant, issuer), absent ones included.
     issuers: RecordCache<(TenantId, String), Arc<TrustedIssuer>>,
     /// Each trusted issuer's public keys (their own refetch rules).
-    issuer_keys: crate::federation::KeyCache,
+    issuer_keys: crate::tokens::trusted_issuers::KeyCache,
 }
 
 /// Explicit SDK timeouts, so a dependency that hangs becomes a 503 well inside
@@ -164,7 +164,7 @@ impl AppState {
         };
         let rng = async {
             let _ = crate::crypto::random_bytes::<16>();
-            crate::keys::warm_up();
+            crate::tokens::keys::warm_up();
         };
         let warm = async { tokio::join!(ddb, sm, rng) };
         if tokio::time::timeout(Duration::from_secs(3), warm)
@@ -201,7 +201,7 @@ impl AppState {
             web_origins: RecordCache::new(RECORD_TTL, 1024, 256),
             signers: TtlCache::new(SECRET_TTL, 1024),
             issuers: RecordCache::new(RECORD_TTL, 1024, 256),
-            issuer_keys: crate::federation::KeyCache::new(),
+            issuer_keys: crate::tokens::trusted_issuers::KeyCache::new(),
         }
     }
 
@@ -241,7 +241,7 @@ impl AppState {
         self.ports.fetcher.as_ref()
     }
 
-    pub fn issuer_keys(&self) -> &crate::federation::KeyCache {
+    pub fn issuer_keys(&self) -> &crate::tokens::trusted_issuers::KeyCache {
         &self.issuer_keys
     }
 
@@ -424,7 +424,7 @@ impl AppState {
         };
         let signer = Arc::new(Signer::from_secret(&raw)?);
         if !signer.publishes_under(now, &tenant.public_jwks) {
-            return Err(crate::keys::KeyError::Unpublished.into());
+            return Err(crate::tokens::keys::KeyError::Unpublished.into());
         }
         self.signers.insert(tenant.id.clone(), signer.clone());
         Ok(signer)

@@ -27,10 +27,8 @@ use proptest::sample::{Index, select};
 use proptest::test_runner::TestCaseError;
 use std::collections::{HashMap, HashSet};
 use tollgate::clock::Now;
-use tollgate::crypto::{
-    b64url, b64url_decode, hmac_sha256, is_valid_pkce_verifier, is_valid_s256_challenge,
-    pkce_s256_matches, sha256,
-};
+use tollgate::crypto::{b64url, b64url_decode, hmac_sha256, sha256};
+use tollgate::domain::pkce::{is_valid_pkce_verifier, is_valid_s256_challenge, pkce_s256_matches};
 use tollgate::domain::records::{Client, Grant};
 use tollgate::error::sanitize_description;
 use tollgate::http::{

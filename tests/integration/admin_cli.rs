@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 use tollgate::crypto::verify_client_secret;
-use tollgate::secrets::{SecretSource, SecretsManager};
+use tollgate::store::secrets_manager::{SecretSource, SecretsManager};
 use tollgate::{ClientId, UserId};
 
 async fn sm() -> SecretsManager {

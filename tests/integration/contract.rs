@@ -7,7 +7,7 @@ use crate::helpers::*;
 use tollgate::TenantId;
 use tollgate::clock::Now;
 use tollgate::contract::{self, Outcome, Stores};
-use tollgate::secrets::SecretsManager;
+use tollgate::store::secrets_manager::SecretsManager;
 
 /// A tenant alias nobody has provisioned (the contract creates what it needs).
 fn fresh_tenant() -> TenantId {

@@ -703,17 +703,17 @@ impl TestTenant {
 
     /// The tenant's current signing key, read from Secrets Manager: tests mint
     /// tokens with it to move time (an `iat` in the past) instead of sleeping.
-    pub async fn signer(&self) -> tollgate::keys::Signer {
-        use tollgate::secrets::SecretSource;
-        let sm = tollgate::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(
-            &sdk().await,
-        ));
+    pub async fn signer(&self) -> tollgate::tokens::keys::Signer {
+        use tollgate::store::secrets_manager::SecretSource;
+        let sm = tollgate::store::secrets_manager::SecretsManager::new(
+            aws_sdk_secretsmanager::Client::new(&sdk().await),
+        );
         let raw = sm
             .fetch(&config().signing_key_secret(&self.tenant_id()))
             .await
             .unwrap()
             .expect("the tenant's signing key");
-        tollgate::keys::Signer::from_secret(&raw).unwrap()
+        tollgate::tokens::keys::Signer::from_secret(&raw).unwrap()
     }
 
     /// A real access token's claims changed by `edit`, signed again with the

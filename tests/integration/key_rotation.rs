@@ -13,8 +13,8 @@ use tollgate::admin::{Admin, TenantOpts};
 use tollgate::admin_keys::{Budget, KeyOutcome};
 use tollgate::domain::key_rotation::{COMMIT_GRACE, PROPAGATION, RETRY_FAILED, signs_from};
 use tollgate::fakes::ManualClock;
-use tollgate::keys::KeySet;
 use tollgate::store::{Db, KeyCommit};
+use tollgate::tokens::keys::KeySet;
 
 /// The kids the tenant publishes, read from the table (the discovery function
 /// caches tenant records for 30 s).
@@ -211,7 +211,9 @@ async fn admin_through(proxy: &FaultProxy) -> Admin {
             aws_sdk_dynamodb::Client::new(&sdk),
             std::env::var("TOLLGATE_TABLE").unwrap(),
         ),
-        secrets: tollgate::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk)),
+        secrets: tollgate::store::secrets_manager::SecretsManager::new(
+            aws_sdk_secretsmanager::Client::new(&sdk),
+        ),
     }
 }
 

@@ -50,9 +50,10 @@ async fn tenant_delete_removes_every_item_and_secret_of_the_tenant_and_nothing_e
             .unwrap()
             .is_empty()
     );
-    let secrets =
-        tollgate::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk().await));
-    use tollgate::secrets::SecretSource;
+    let secrets = tollgate::store::secrets_manager::SecretsManager::new(
+        aws_sdk_secretsmanager::Client::new(&sdk().await),
+    );
+    use tollgate::store::secrets_manager::SecretSource;
     assert!(
         secrets
             .fetch(&config().signing_key_secret(&doomed.tenant_id()))

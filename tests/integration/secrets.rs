@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tollgate::ports::BoxFuture;
 use tollgate::ports::SecretError;
-use tollgate::secrets::{SecretCache, SecretSource, SecretsManager};
+use tollgate::store::secrets_manager::{SecretCache, SecretSource, SecretsManager};
 
 /// Counts the calls that reach the real adapter.
 struct Counting {

@@ -2,9 +2,9 @@
 
 use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
-use tollgate::federation::http::ReqwestFetcher;
+use tollgate::domain::outbound::OutboundPolicy;
 use tollgate::handlers::token::{Endpoint, handle};
-use tollgate::outbound::OutboundPolicy;
+use tollgate::store::issuer_fetch::ReqwestFetcher;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

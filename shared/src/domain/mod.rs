@@ -25,6 +25,7 @@ pub mod claims;
 pub mod code_lifetime;
 pub mod key_rotation;
 pub mod login_tx;
+pub mod outbound;
 pub mod password_policy;
 pub mod pkce;
 pub mod records;

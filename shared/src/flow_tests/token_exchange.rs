@@ -7,7 +7,7 @@ use super::*;
 use crate::crypto::b64url;
 use crate::domain::records::TrustedIssuer;
 use crate::domain::token_exchange::{ACCESS_TOKEN_TYPE, GRANT_TYPE, ID_TOKEN_TYPE, JWT_TYPE};
-use crate::keys::StoredKey;
+use crate::tokens::keys::StoredKey;
 use serde_json::json;
 
 const AUDIENCE2: &str = "https://reports.acme.example";

@@ -14,7 +14,7 @@ use crate::domain::refresh_rotation::{Standing, TokenParts, parse, standing};
 use crate::domain::sliding_expiry::{Sliding, WRITE_INTERVAL};
 use crate::error::OAuthError;
 use crate::ids::{ClientId, UserId};
-use crate::jwt::{VerifiedAccessToken, verify_access_token};
+use crate::tokens::jwt::{VerifiedAccessToken, verify_access_token};
 use std::sync::Arc;
 
 /// An active access token.

@@ -10,9 +10,9 @@ use crate::domain::records::{Client, Family, RefreshChain, Tenant, User};
 use crate::domain::refresh_eligibility::gets_refresh_token;
 use crate::domain::refresh_rotation::first_token;
 use crate::error::OAuthError;
-use crate::jwt::{AccessToken, IdToken};
 use crate::outcome::Tokens;
 use crate::scope;
+use crate::tokens::jwt::{AccessToken, IdToken};
 
 /// Who issues, to whom, when.
 pub struct Issuer<'a> {
@@ -64,6 +64,7 @@ impl Issuer<'_> {
             exchange: Default::default(),
         }
         .sign(&signer, self.now)
+        .map_err(OAuthError::from)
     }
 
     /// An OIDC id_token when `scope` holds `openid` (its profile claims by
@@ -94,6 +95,7 @@ impl Issuer<'_> {
         }
         .sign(&signer, self.now)
         .map(Some)
+        .map_err(OAuthError::from)
     }
 
     /// A session for a user's tokens: it lives as long as its refresh tokens,

@@ -13,8 +13,8 @@ use crate::error::OAuthError;
 use crate::flows::{client_auth, cors, inspect};
 use crate::http::{Response, form_params, tenant_route};
 use crate::ids::TenantId;
-use crate::jwt::verify_access_token;
 use crate::outcome::RevokeOutcome as Outcome;
+use crate::tokens::jwt::verify_access_token;
 use lambda_http::Request;
 use lambda_http::http::Method;
 

@@ -93,26 +93,27 @@ async fn userinfo(
     };
     let viewer = inspect::Viewer::Any;
     // Only a call that can succeed — a user's token with `openid` — is a use.
-    let is_use: fn(&crate::jwt::VerifiedAccessToken) -> bool =
+    let is_use: fn(&crate::tokens::jwt::VerifiedAccessToken) -> bool =
         |t| t.sid.is_some() && scope::contains(&t.scope, "openid");
-    let active =
-        match inspect::access_token(state, &tenant, &issuer, &token, now, is_use, viewer).await {
-            Ok(Some(a)) => a,
-            Ok(None) => {
-                // Still the token's client's answer: let its browser app read it.
-                let origin = match crate::jwt::verify_access_token(&token, &tenant, &issuer) {
-                    Some(t) => state
-                        .enabled_client(tenant_id, t.client_id.as_str())
-                        .await
-                        .ok()
-                        .flatten()
-                        .and_then(|c| cors::allowed_for(&c, cors::origin(req)).map(str::to_owned)),
-                    None => None,
-                };
-                return (Outcome::InvalidToken, origin);
-            }
-            Err(e) => return (Outcome::Failed(e), None),
-        };
+    let active = match inspect::access_token(state, &tenant, &issuer, &token, now, is_use, viewer)
+        .await
+    {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            // Still the token's client's answer: let its browser app read it.
+            let origin = match crate::tokens::jwt::verify_access_token(&token, &tenant, &issuer) {
+                Some(t) => state
+                    .enabled_client(tenant_id, t.client_id.as_str())
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|c| cors::allowed_for(&c, cors::origin(req)).map(str::to_owned)),
+                None => None,
+            };
+            return (Outcome::InvalidToken, origin);
+        }
+        Err(e) => return (Outcome::Failed(e), None),
+    };
     let origin = cors::allowed_for(&active.client, cors::origin(req)).map(str::to_owned);
     // A client_credentials token names no user: nothing to tell.
     let Some(user) = &active.user else {

@@ -3,6 +3,9 @@
 //! name or a key.
 
 mod dynamo;
+pub mod issuer_fetch;
+pub mod outbound;
+pub mod secrets_manager;
 
 #[cfg(feature = "test-support")]
 pub use dynamo::RawItem;

@@ -17,13 +17,13 @@ use crate::crypto::random_token;
 use crate::domain::records::{Grant, TrustedIssuer, User};
 use crate::domain::token_exchange::{self as rules, TokenKind};
 use crate::error::{ErrorCode, OAuthError};
-use crate::federation::{self, Unverified};
 use crate::flows::inspect::{self, Viewer};
 use crate::ids::UserId;
-use crate::jwt::{AccessToken, Exchange};
 use crate::outcome::{ExchangedToken, TokenOutcome};
 use crate::ports::StoreError;
 use crate::scope;
+use crate::tokens::jwt::{AccessToken, Exchange};
+use crate::tokens::trusted_issuers::{self, Unverified};
 use serde_json::Value;
 
 /// The token exchange request (RFC 8693 §2.1). Carries tokens: no `Debug`.
@@ -307,7 +307,7 @@ async fn external_subject(
         .trusted_issuer(&ctx.tenant.id, &claimed)
         .await?
         .ok_or_else(|| invalid("subject_token issuer is not trusted by this tenant"))?;
-    let claims = federation::verify(
+    let claims = trusted_issuers::verify(
         token,
         kind,
         &issuer,

@@ -2,9 +2,8 @@
 //! One file per capability (each implements its port from `crate::ports`),
 //! the item mapping in `items.rs`.
 
-use super::*;
 use crate::clock::Now;
-use crate::domain::code_lifetime::{CODE_TTL, USED_CODE_RETENTION};
+use crate::domain::code_lifetime::USED_CODE_RETENTION;
 use crate::domain::records::*;
 use crate::domain::throttling::ThrottleSlots;
 use crate::ids::{ClientId, TenantId, UserId};

@@ -4,9 +4,8 @@ use crate::clock::Now;
 use crate::crypto::random_token;
 use crate::domain::claims::{ClaimSet, audience, user_claims};
 use crate::domain::records::{Tenant, User};
-use crate::error::OAuthError;
 use crate::ids::ClientId;
-use crate::keys::Signer;
+use crate::tokens::keys::{KeyError, Signer};
 use serde_json::{Map, Value, json};
 
 fn sign(
@@ -15,8 +14,8 @@ fn sign(
     claims: &Value,
     now: Now,
     published: &str,
-) -> Result<String, OAuthError> {
-    Ok(signer.sign_published(typ, claims, now.secs(), published)?)
+) -> Result<String, KeyError> {
+    signer.sign_published(typ, claims, now.secs(), published)
 }
 
 pub struct AccessToken<'a> {
@@ -51,7 +50,7 @@ pub struct Exchange<'a> {
 }
 
 impl AccessToken<'_> {
-    pub fn sign(&self, signer: &Signer, now: Now) -> Result<String, OAuthError> {
+    pub fn sign(&self, signer: &Signer, now: Now) -> Result<String, KeyError> {
         let mut c = Map::new();
         c.insert("iss".into(), json!(self.issuer));
         let sub = self
@@ -118,7 +117,7 @@ pub struct IdToken<'a> {
 }
 
 impl IdToken<'_> {
-    pub fn sign(&self, signer: &Signer, now: Now) -> Result<String, OAuthError> {
+    pub fn sign(&self, signer: &Signer, now: Now) -> Result<String, KeyError> {
         let mut c = Map::new();
         user_claims(&mut c, self.user, ClaimSet::for_scope(self.scope));
         c.insert("iss".into(), json!(self.issuer));
@@ -182,7 +181,8 @@ pub fn verify_access_token(
         .find(|k| k.get("kid").and_then(Value::as_str) == Some(kid))?;
     let signature = b64url_decode(sig)?;
     let signed = &token[..h.len() + 1 + c.len()];
-    if !crate::keys::verify_with_jwk(jwk, tenant.signing_alg, signed.as_bytes(), &signature) {
+    if !crate::tokens::keys::verify_with_jwk(jwk, tenant.signing_alg, signed.as_bytes(), &signature)
+    {
         return None;
     }
     let claims: Map<String, Value> = serde_json::from_slice(&b64url_decode(c)?).ok()?;

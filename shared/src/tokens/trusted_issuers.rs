@@ -9,8 +9,6 @@
 //! whatever happens, so a flood of tokens with forged `kid`s (or an issuer
 //! that is down) costs the issuer at most one request a minute per sandbox.
 
-pub mod http;
-
 use crate::domain::records::TrustedIssuer;
 use crate::domain::token_exchange::{self as rules, ClaimFailure, ExternalAlg, TokenKind};
 use crate::ports::FetchError;
@@ -184,7 +182,8 @@ async fn fetch_keys(
                 .get("jwks_uri")
                 .and_then(Value::as_str)
                 .ok_or_else(|| FetchError("the discovery document has no jwks_uri".into()))?;
-            http::allowed_discovered(named, &issuer.issuer)?;
+            crate::domain::outbound::allowed_discovered(named, &issuer.issuer)
+                .map_err(|r| FetchError(r.0))?;
             named.to_owned()
         }
     };
@@ -306,7 +305,7 @@ pub async fn verify(
             Refusal::KeysUnavailable
         })?
         .ok_or(Refusal::UnknownKey)?;
-    if !crate::keys::verify_jws(&jwk, alg, token.signed.as_bytes(), &token.signature) {
+    if !crate::tokens::keys::verify_jws(&jwk, alg, token.signed.as_bytes(), &token.signature) {
         return Err(Refusal::Signature);
     }
     rules::check_claims(&token.claims, &issuer.issuer, &issuer.audiences, now)

@@ -6,9 +6,10 @@
 //! limit, so a slow, huge or hostile issuer costs a bounded amount of time and
 //! memory and cannot point Tollgate inside its own network.
 
-use crate::outbound::{self, OutboundPolicy};
+use crate::domain::outbound::OutboundPolicy;
 use crate::ports::FetchError;
 use crate::ports::{BoxFuture, JsonFetcher};
+use crate::store::outbound;
 use serde_json::Value;
 use std::sync::{Arc, OnceLock};
 
@@ -16,23 +17,6 @@ impl From<outbound::Refused> for FetchError {
     fn from(r: outbound::Refused) -> Self {
         FetchError(r.0)
     }
-}
-
-/// Whether a URL an issuer's discovery document names (its `jwks_uri`) may
-/// be fetched: an issuer the operator configured on a public host cannot
-/// point Tollgate at loopback (the Lambda Runtime API), link-local (instance
-/// metadata) or other internal addresses, nor downgrade to http — whatever
-/// the stack's policy. A loopback issuer (local stacks, tests) may name
-/// loopback URLs (the fetcher's policy decides).
-pub fn allowed_discovered(raw: &str, issuer: &str) -> Result<url::Url, FetchError> {
-    let url = url::Url::parse(raw).map_err(|_| FetchError("not a URL".into()))?;
-    let issuer_is_public = OutboundPolicy::PUBLIC.check_url(issuer).is_ok();
-    if issuer_is_public && OutboundPolicy::PUBLIC.check_url(raw).is_err() {
-        return Err(FetchError(
-            "the discovery document names a jwks_uri on an internal address".into(),
-        ));
-    }
-    Ok(url)
 }
 
 /// The reqwest client, built on first use (only the token function ever
@@ -72,8 +56,7 @@ impl ReqwestFetcher {
     fn client(&self) -> Result<&reqwest::Client, FetchError> {
         self.client
             .get_or_init(|| {
-                self.policy
-                    .client_resolving_with(self.lookup.clone())
+                outbound::client_resolving_with(self.policy, self.lookup.clone())
                     .map_err(|e| e.to_string())
             })
             .as_ref()
@@ -113,7 +96,8 @@ impl JsonFetcher for ReqwestFetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbound::tests::StubResolver;
+    use crate::domain::outbound::allowed_discovered;
+    use crate::store::outbound::tests::StubResolver;
     use std::io::{Read, Write};
     use std::net::TcpListener;
 
