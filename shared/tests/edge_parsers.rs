@@ -17,7 +17,7 @@
 //! it) and without a failure-persistence file, so a run leaves nothing behind.
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use lambda_http::Body;
 use lambda_http::http::HeaderValue;
 use proptest::collection::vec;
@@ -33,10 +33,11 @@ use tollgate::domain::records::{Client, Grant};
 use tollgate::error::sanitize_description;
 use tollgate::http::{
     DEFAULT_MAX_LEN, InputError, MAX_BODY, Params, Seg, append_params, basic_credentials,
-    body_bytes, encode_pairs, is_form, match_route, max_len, pct, query_params, tenant_route,
+    body_bytes, encode_pairs, is_form, match_route, max_grant_token_len, max_len, pct,
+    query_params, tenant_route,
 };
 use tollgate::ids::{ClientId, TenantId, UserId};
-use tollgate::login_tx::LoginTx;
+use tollgate::login_tx::{LoginTx, MAX_SEALED};
 use tollgate::{redirect, scope};
 
 type TestResult = Result<(), TestCaseError>;
@@ -306,9 +307,16 @@ fn mutated_body() -> impl Strategy<Value = Vec<u8>> {
     (form_body(false), vec(mutation(), 0..5)).prop_map(|(b, m)| apply_mutations(b, &m))
 }
 
-/// One known field with a value whose decoded length is `max_len(field) + delta`,
-/// written with a single kind of unit (raw, escaped, `+`, multi-byte), maybe
-/// amid other short pairs.
+/// The limit a field's value is judged by: a grant's token (`code`,
+/// `refresh_token`, `subject_token`) by its grant
+/// ([`max_grant_token_len`]), every other field by `Params` ([`max_len`]).
+fn field_limit(field: &str) -> usize {
+    max_grant_token_len(field).unwrap_or_else(|| max_len(field))
+}
+
+/// One known field with a value whose decoded length is `field_limit(field) +
+/// delta`, written with a single kind of unit (raw, escaped, `+`, multi-byte),
+/// maybe amid other short pairs.
 /// Also says whether the long pair comes first (so its value is the one read).
 fn long_value_body() -> impl Strategy<Value = (String, usize, Vec<u8>, bool)> {
     (
@@ -326,7 +334,7 @@ fn long_value_body() -> impl Strategy<Value = (String, usize, Vec<u8>, bool)> {
         any::<bool>(),
     )
         .prop_map(|(field, delta, (unit, unit_len), other, other_first)| {
-            let len = (max_len(field) as i64 + delta) as usize;
+            let len = (field_limit(field) as i64 + delta) as usize;
             let mut v = unit.repeat(len / unit_len);
             v.push_str(&"a".repeat(len % unit_len));
             let long = format!("{field}={v}").into_bytes();
@@ -485,10 +493,22 @@ proptest! {
         check_params(&raw)?;
     }
 
+    /// Around each field's limit: over `max_len` is `TooLong`, at or under it is
+    /// read; a grant's token is never `TooLong` around its grant's limit (its
+    /// `max_len` is the body's: the grant judges its length). A body over
+    /// `MAX_BODY` is `TooLarge` first, which only a `tx` near its limit written
+    /// in percent-escapes (three bytes each) makes here.
     #[test]
     fn params_values_at_each_limit((field, len, raw, long_first) in long_value_body()) {
         let r = Params::parse(&raw);
-        if len > max_len(&field) {
+        if max_grant_token_len(&field).is_some() {
+            prop_assert_eq!(max_len(&field), MAX_BODY);
+            prop_assert!(raw.len() <= MAX_BODY, "{} bytes", raw.len());
+        }
+        if raw.len() > MAX_BODY {
+            prop_assert_eq!(field.as_str(), "tx");
+            prop_assert_eq!(r.err(), Some(InputError::TooLarge));
+        } else if len > max_len(&field) {
             prop_assert_eq!(r.err(), Some(InputError::TooLong(field.clone())));
         } else {
             let p = r.map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
@@ -659,10 +679,52 @@ proptest! {
 #[test]
 fn max_len_bounds_every_field() {
     for f in FIELDS {
-        // 16 KiB at most (an external issuer's subject_token, RFC 8693).
-        assert!((1..=16 * 1024).contains(&max_len(f)), "{f}");
+        match max_grant_token_len(f) {
+            // A grant's token: only the body bounds it in `Params`; its grant
+            // refuses a longer one than `max_grant_token_len` (invalid_grant).
+            // 16 KiB at most (an external issuer's subject_token, RFC 8693).
+            Some(limit) => {
+                assert_eq!(max_len(f), MAX_BODY, "{f}");
+                assert!((1..=16 * 1024).contains(&limit), "{f}");
+            }
+            // 32 KiB at most (the sealed login transaction).
+            None => assert!((1..=MAX_SEALED).contains(&max_len(f)), "{f}"),
+        }
     }
+    // The grants' tokens, and only they, are judged by their grant.
+    let grant_tokens: Vec<_> = FIELDS
+        .iter()
+        .filter(|f| max_grant_token_len(f).is_some())
+        .collect();
+    assert_eq!(grant_tokens, [&"code", &"refresh_token", &"subject_token"]);
+    assert_eq!(max_grant_token_len("code"), Some(256));
+    assert_eq!(max_grant_token_len("refresh_token"), Some(256));
+    assert_eq!(max_grant_token_len("subject_token"), Some(16 * 1024));
+    // What real clients send (SPEC: Bad input).
+    assert_eq!(max_len("state"), 4096);
+    assert_eq!(max_len("nonce"), 4096);
+    assert_eq!(MAX_SEALED, 32 * 1024);
+    assert_eq!(max_len("tx"), MAX_SEALED);
     assert_eq!(max_len("anything else"), DEFAULT_MAX_LEN);
+    assert_eq!(max_grant_token_len("anything else"), None);
+}
+
+/// A grant's token as long as the body allows is read (no `TooLong`); one byte
+/// more is the body's `TooLarge`.
+#[test]
+fn grant_tokens_are_bounded_by_the_body_alone() {
+    for f in ["code", "refresh_token", "subject_token"] {
+        let fill = MAX_BODY - f.len() - 1;
+        let raw = format!("{f}={}", "a".repeat(fill));
+        let p = Params::parse(raw.as_bytes()).unwrap_or_else(|e| panic!("{f}: {e:?}"));
+        assert_eq!(p.get(f).map(str::len), Some(fill), "{f}");
+        let raw = format!("{raw}a");
+        assert_eq!(
+            Params::parse(raw.as_bytes()).err(),
+            Some(InputError::TooLarge),
+            "{f}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1542,14 +1604,115 @@ proptest! {
 // Login transaction
 // ---------------------------------------------------------------------------
 
-/// `login_tx`'s MAC domain, restated to sign arbitrary payloads (the first
-/// property checks it against `seal`).
-const LOGIN_TX_DOMAIN: &[u8] = b"tollgate.login-tx.v1.";
+/// `login_tx`'s MAC domain (v2: `st` and `n` travel base64url), restated to
+/// sign arbitrary payloads (the first property checks it against `seal`).
+const LOGIN_TX_DOMAIN: &[u8] = b"tollgate.login-tx.v2.";
+/// The previous format's domain (v1: `st` and `n` as JSON strings): what it
+/// signed never opens.
+const LOGIN_TX_V1_DOMAIN: &[u8] = b"tollgate.login-tx.v1.";
 
-fn sign(key: &[u8], payload_b64: &str) -> String {
-    let mut msg = LOGIN_TX_DOMAIN.to_vec();
+fn sign_with(domain: &[u8], key: &[u8], payload_b64: &str) -> String {
+    let mut msg = domain.to_vec();
     msg.extend_from_slice(payload_b64.as_bytes());
     format!("{payload_b64}.{}", b64url(&hmac_sha256(key, &msg)))
+}
+
+fn sign(key: &[u8], payload_b64: &str) -> String {
+    sign_with(LOGIN_TX_DOMAIN, key, payload_b64)
+}
+
+/// A transaction's JSON as sealed, restated: each field by its short name, an
+/// absent optional field left out, `st` and `n` written by `text`.
+fn wire(tx: &LoginTx, text: impl Fn(&str) -> String) -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    let mut put = |k: &str, v: serde_json::Value| {
+        o.insert(k.to_owned(), v);
+    };
+    put("t", tx.t.clone().into());
+    put("c", tx.c.clone().into());
+    put("r", tx.r.clone().into());
+    put("ri", tx.ri.into());
+    put("s", tx.s.clone().into());
+    if let Some(st) = &tx.st {
+        put("st", text(st).into());
+    }
+    if let Some(cc) = &tx.cc {
+        put("cc", cc.clone().into());
+    }
+    if let Some(n) = &tx.n {
+        put("n", text(n).into());
+    }
+    put("rt", tx.rt.clone().into());
+    put("exp", tx.exp.into());
+    put("id", tx.id.clone().into());
+    if let Some(l) = &tx.l {
+        put("l", l.clone().into());
+    }
+    serde_json::Value::Object(o)
+}
+
+/// The current format (v2): `st` and `n` as base64url (no padding) of their
+/// UTF-8 bytes.
+fn wire_v2(tx: &LoginTx) -> serde_json::Value {
+    wire(tx, |t| URL_SAFE_NO_PAD.encode(t.as_bytes()))
+}
+
+/// The previous format (v1): `st` and `n` as they are.
+fn wire_v1(tx: &LoginTx) -> serde_json::Value {
+    wire(tx, str::to_owned)
+}
+
+/// A v2 payload's fields as JSON holds them (`st`, `n`: still base64url).
+#[derive(serde::Deserialize)]
+struct WireV2 {
+    t: String,
+    c: String,
+    r: String,
+    ri: bool,
+    s: String,
+    #[serde(default)]
+    st: Option<String>,
+    #[serde(default)]
+    cc: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    rt: String,
+    exp: u64,
+    id: String,
+    #[serde(default)]
+    l: Option<String>,
+}
+
+/// What `open` must make of a correctly signed payload at `now`: the v2
+/// transaction it holds — every field of its type, `st` and `n` (when present
+/// and not null) canonical base64url of UTF-8 — if not yet expired; else
+/// nothing.
+fn open_model(payload: &[u8], now: u64) -> Option<LoginTx> {
+    let w: WireV2 = serde_json::from_slice(payload).ok()?;
+    let text = |v: Option<String>| -> Option<Option<String>> {
+        match v {
+            None => Some(None),
+            Some(b) => {
+                let bytes = URL_SAFE_NO_PAD.decode(b).ok()?;
+                String::from_utf8(bytes).ok().map(Some)
+            }
+        }
+    };
+    let tx = LoginTx {
+        t: w.t,
+        c: w.c,
+        r: w.r,
+        ri: w.ri,
+        s: w.s,
+        st: text(w.st)?,
+        cc: w.cc,
+        n: text(w.n)?,
+        rt: w.rt,
+        exp: w.exp,
+        id: w.id,
+        l: w.l,
+    };
+    (tx.exp > now).then_some(tx)
 }
 
 /// The 64-byte block HMAC-SHA256 actually keys with: keys that differ only by
@@ -1565,23 +1728,32 @@ fn hmac_key_block(k: &[u8]) -> [u8; 64] {
 }
 
 fn login_tx() -> impl Strategy<Value = LoginTx> {
+    // Each member boxed: twelve value trees side by side overflow a test
+    // thread's stack in a debug build.
     (
-        prop_oneof![valid_alias(), any_str(16)],
-        prop_oneof!["[A-Za-z0-9]{20}", any_str(24)],
-        prop_oneof![registrable(), any_str(40)],
+        prop_oneof![valid_alias(), any_str(16)].boxed(),
+        prop_oneof!["[A-Za-z0-9]{20}", any_str(24)].boxed(),
+        prop_oneof![registrable(), any_str(40)].boxed(),
         any::<bool>(),
-        prop_oneof![scope_string(), any_str(30)],
-        option::of(any_str(30)),
-        option::of(prop_oneof!["[A-Za-z0-9_-]{43}", any_str(10)]),
-        option::of(any_str(20)),
+        prop_oneof![scope_string(), any_str(30)].boxed(),
+        // `state` and `nonce` of any text, up to their 4 KiB.
+        option::of(prop_oneof![4 => any_str(30), 1 => any_str(1024)]).boxed(),
+        option::of(prop_oneof!["[A-Za-z0-9_-]{43}", any_str(10)]).boxed(),
+        option::of(prop_oneof![4 => any_str(20), 1 => any_str(1024)]).boxed(),
         prop_oneof![
             select(vec!["code", "token"]).prop_map(str::to_owned),
             any_str(6)
-        ],
+        ]
+        .boxed(),
         prop_oneof![1u64..2_000_000_000, 1u64..],
-        prop_oneof!["[A-Za-z0-9_-]{22}", any_str(22)],
+        prop_oneof!["[A-Za-z0-9_-]{22}", any_str(22)].boxed(),
+        option::of(prop_oneof![
+            select(vec!["en", "fr", "nl", "de"]).prop_map(str::to_owned),
+            any_str(8)
+        ])
+        .boxed(),
     )
-        .prop_map(|(t, c, r, ri, s, st, cc, n, rt, exp, id)| LoginTx {
+        .prop_map(|(t, c, r, ri, s, st, cc, n, rt, exp, id, l)| LoginTx {
             t,
             c,
             r,
@@ -1593,7 +1765,7 @@ fn login_tx() -> impl Strategy<Value = LoginTx> {
             rt,
             exp,
             id,
-            l: None,
+            l,
         })
 }
 
@@ -1623,7 +1795,9 @@ fn tamper() -> impl Strategy<Value = Tamper> {
     ]
 }
 
-/// A JSON payload near a login transaction: a field removed, retyped or added.
+/// A JSON payload near a login transaction: a field removed, retyped or added
+/// (`st` and `n` also as text in or out of base64url, or of non-UTF-8 bytes),
+/// or a whole transaction in the previous format.
 fn json_payload() -> impl Strategy<Value = Vec<u8>> {
     let value = prop_oneof![
         Just(serde_json::Value::Null),
@@ -1634,13 +1808,17 @@ fn json_payload() -> impl Strategy<Value = Vec<u8>> {
         any_str(10).prop_map(serde_json::Value::from),
         Just(serde_json::json!([1, "a", null])),
         Just(serde_json::json!({"a": {"b": []}})),
+        any_str(10).prop_map(|t| serde_json::Value::from(URL_SAFE_NO_PAD.encode(t))),
+        vec(any::<u8>(), 0..12).prop_map(|b| serde_json::Value::from(URL_SAFE_NO_PAD.encode(b))),
+        vec(any::<u8>(), 0..12).prop_map(|b| serde_json::Value::from(STANDARD.encode(b))),
+        "[A-Za-z0-9_-]{0,12}".prop_map(serde_json::Value::from),
     ];
     let fields = vec![
-        "t", "c", "r", "ri", "s", "st", "cc", "n", "rt", "exp", "id", "zz",
+        "t", "c", "r", "ri", "s", "st", "cc", "n", "rt", "exp", "id", "l", "zz",
     ];
     prop_oneof![
         4 => (login_tx(), select(fields), option::of(value)).prop_map(|(tx, f, v)| {
-            let mut j = serde_json::to_value(&tx).unwrap();
+            let mut j = wire_v2(&tx);
             let o = j.as_object_mut().unwrap();
             match v {
                 Some(v) => { o.insert(f.to_owned(), v); }
@@ -1651,8 +1829,17 @@ fn json_payload() -> impl Strategy<Value = Vec<u8>> {
         1 => vec(any::<u8>(), 0..120),
         1 => (1usize..5000, select(vec!["[", "{\"t\":", "[{\"a\":"])).prop_map(|(n, u)| u.repeat(n).into_bytes()),
         1 => (login_tx(), vec(mutation(), 1..4)).prop_map(|(tx, m)| {
-            apply_mutations(serde_json::to_vec(&tx).unwrap(), &m)
+            apply_mutations(serde_json::to_vec(&wire_v2(&tx)).unwrap(), &m)
         }),
+        // v1's `st` and `n` as they are: opens only where they happen to be
+        // base64url of UTF-8 text (then as that text).
+        1 => (login_tx(), option::of("[A-Za-z0-9_-]{0,12}"), option::of("[A-Za-z0-9_-]{0,12}"))
+            .prop_map(|(mut tx, st, n)| {
+                tx.st = tx.st.and(st);
+                tx.n = tx.n.and(n);
+                serde_json::to_vec(&wire_v1(&tx)).unwrap()
+            }),
+        1 => login_tx().prop_map(|tx| serde_json::to_vec(&wire_v1(&tx)).unwrap()),
     ]
 }
 
@@ -1662,9 +1849,13 @@ proptest! {
     #[test]
     fn login_tx_round_trips_until_expiry(tx in login_tx(), k in mac_key(), before in any::<u64>(), after in any::<u64>()) {
         let sealed = tx.seal(&k);
-        // The restated domain signs exactly as `seal` does.
+        // The restated domain signs exactly as `seal` does, what the restated
+        // format writes.
         let payload = sealed.split_once('.').unwrap().0;
         prop_assert_eq!(sign(&k, payload), sealed.clone());
+        let json: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        prop_assert_eq!(json, wire_v2(&tx));
         let now = before % tx.exp;
         prop_assert_eq!(LoginTx::open(&sealed, &k, Now(now)), Some(tx.clone()));
         prop_assert_eq!(LoginTx::open(&sealed, &k, Now(tx.exp - 1)), Some(tx.clone()));
@@ -1731,8 +1922,25 @@ proptest! {
     #[test]
     fn login_tx_signed_payloads_classify(payload in json_payload(), k in mac_key(), now in prop_oneof![0u64..2_000_000_000, any::<u64>()]) {
         let sealed = sign(&k, &b64url(&payload));
-        let expected = serde_json::from_slice::<LoginTx>(&payload).ok().filter(|t| t.exp > now);
-        prop_assert_eq!(LoginTx::open(&sealed, &k, Now(now)), expected);
+        prop_assert_eq!(LoginTx::open(&sealed, &k, Now(now)), open_model(&payload, now));
+    }
+
+    /// What the previous format's domain signed never opens, in either
+    /// format's JSON, however valid and unexpired; and what opens under the
+    /// current one is exactly the restated v2 reading.
+    #[test]
+    fn login_tx_old_format_never_opens(tx in login_tx(), k in mac_key(), before in any::<u64>(), v2_json in any::<bool>()) {
+        let now = before % tx.exp;
+        let json = if v2_json { wire_v2(&tx) } else { wire_v1(&tx) };
+        let payload = serde_json::to_vec(&json).unwrap();
+        let old = sign_with(LOGIN_TX_V1_DOMAIN, &k, &b64url(&payload));
+        prop_assert_eq!(LoginTx::open(&old, &k, Now(now)), None);
+        let new = sign(&k, &b64url(&payload));
+        let opened = LoginTx::open(&new, &k, Now(now));
+        prop_assert_eq!(&opened, &open_model(&payload, now));
+        if v2_json {
+            prop_assert_eq!(opened, Some(tx));
+        }
     }
 }
 
