@@ -211,16 +211,12 @@ pub fn error_answered(code: &str, status: u16) {
     emit_metric(&line.to_string());
 }
 
-/// Runs one invocation and records its latency (milliseconds, dimension
-/// `function`) and, for a 5xx, a `ServerErrors` count.
-pub async fn observed(
-    call: impl std::future::Future<Output = crate::http::Response>,
-) -> crate::http::Response {
-    let started = std::time::Instant::now();
-    let resp = call.await;
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+/// Records one invocation's latency (milliseconds, dimension `function`)
+/// and, for a 5xx, a `ServerErrors` count (`web::observed` calls it).
+pub fn invocation(elapsed: std::time::Duration, status: u16) {
+    let ms = elapsed.as_secs_f64() * 1000.0;
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
-    let server_error = u32::from(resp.status().is_server_error());
+    let server_error = u32::from((500..600).contains(&status));
     let line = serde_json::json!({
         "_aws": {
             "Timestamp": crate::clock::Now::system().secs().saturating_mul(1000),
@@ -234,12 +230,11 @@ pub async fn observed(
             }],
         },
         "function": function,
-        "status": resp.status().as_u16(),
+        "status": status,
         "Latency": (ms * 1000.0).round() / 1000.0,
         "ServerErrors": server_error,
     });
     emit_metric(&line.to_string());
-    resp
 }
 
 #[cfg(test)]

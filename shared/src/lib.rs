@@ -23,23 +23,17 @@ pub mod config;
 pub mod contract;
 pub mod crypto;
 pub mod domain;
-pub mod error;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fakes;
 #[cfg(test)]
 mod flow_tests;
-pub mod flows;
-pub mod handlers;
-pub mod html;
-pub mod http;
-pub mod i18n;
 pub mod ids;
-pub mod outcome;
+pub mod oauth;
 pub mod ports;
-pub mod respond;
 pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod web;
 
 // The domain's rule modules, also at their historic paths.
 pub use domain::{login_tx, password_policy, redirect, scope};

@@ -278,7 +278,7 @@ impl AppState {
     /// The public URLs (issuer, endpoints). Without `TOLLGATE_URLS_SECRET` they
     /// come from the environment; with it, from that secret, read once (by the
     /// init warm-up, else by the first request that needs a URL) and kept.
-    pub async fn urls(&self) -> Result<&Config, crate::error::OAuthError> {
+    pub async fn urls(&self) -> Result<&Config, crate::oauth::error::OAuthError> {
         let Some(name) = &self.config.urls_secret else {
             return Ok(&self.config);
         };
@@ -299,10 +299,10 @@ impl AppState {
                         // not exist yet, and the next request should look again.
                         self.secrets().invalidate(name);
                         tracing::error!(secret = %name, error = %why, "URL document unavailable");
-                        Err(crate::error::OAuthError {
-                            retry_after: Some(crate::error::RETRY_AFTER_OUTAGE),
-                            ..crate::error::OAuthError::new(
-                                crate::error::ErrorCode::TemporarilyUnavailable,
+                        Err(crate::oauth::error::OAuthError {
+                            retry_after: Some(crate::oauth::error::RETRY_AFTER_OUTAGE),
+                            ..crate::oauth::error::OAuthError::new(
+                                crate::oauth::error::ErrorCode::TemporarilyUnavailable,
                                 "the server is starting; retry shortly",
                             )
                         })
@@ -404,7 +404,10 @@ impl AppState {
     /// does not match signs nothing (503: the tenant is being deleted or
     /// re-created). A missing key set is 503 too: `tenant delete` removes it
     /// while warm functions may still hold the tenant's record.
-    pub async fn signer(&self, tenant: &Tenant) -> Result<Arc<Signer>, crate::error::OAuthError> {
+    pub async fn signer(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<Arc<Signer>, crate::oauth::error::OAuthError> {
         let now = self.now().secs();
         if let Some(s) = self.signers.get(&tenant.id) {
             if s.publishes_under(now, &tenant.public_jwks) {
@@ -417,7 +420,7 @@ impl AppState {
         // the rotation rule counts on, not that plus the secret cache's.
         self.secrets().invalidate(&name);
         let Some(raw) = self.secrets().get(&name).await? else {
-            return Err(crate::error::OAuthError::unavailable(format!(
+            return Err(crate::oauth::error::OAuthError::unavailable(format!(
                 "signing key secret missing for tenant {} (being deleted?)",
                 tenant.id
             )));
@@ -442,11 +445,11 @@ impl AppState {
     }
 
     /// The stack's login-transaction HMAC key.
-    pub async fn login_key(&self) -> Result<Vec<u8>, crate::error::OAuthError> {
+    pub async fn login_key(&self) -> Result<Vec<u8>, crate::oauth::error::OAuthError> {
         let name = self.config.login_key_secret();
         match self.secrets().get(&name).await? {
             Some(k) if k.len() >= 32 => Ok(k.as_bytes().to_vec()),
-            _ => Err(crate::error::OAuthError::internal(
+            _ => Err(crate::oauth::error::OAuthError::internal(
                 "login transaction key secret missing; run `tollgate-admin init`",
             )),
         }

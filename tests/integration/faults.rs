@@ -17,7 +17,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use tollgate::AppState;
-use tollgate::handlers::token::Endpoint;
+use tollgate::web::handlers::token::Endpoint;
 
 /// Longest a handler may take under any fault. With the SDK timeouts Tollgate
 /// sets in `AppState` (a few seconds per attempt, about 5-6 s per operation,
@@ -37,7 +37,7 @@ trait BodyOf {
 impl<B> BodyOf for http::Response<B> {
     type Body = B;
 }
-type Body = <tollgate::http::Response as BodyOf>::Body;
+type Body = <tollgate::web::request::Response as BodyOf>::Body;
 /// `lambda_http::Request`.
 type Request = http::Request<Body>;
 
@@ -98,7 +98,7 @@ impl std::fmt::Display for Answer {
 /// Runs a handler under [`BOUND`]; no answer in time fails the test.
 async fn bounded(
     what: &str,
-    call: impl std::future::Future<Output = tollgate::http::Response>,
+    call: impl std::future::Future<Output = tollgate::web::request::Response>,
 ) -> Answer {
     let start = Instant::now();
     // Boxed: a handler's future is large in a debug build, and a test nests it.
@@ -119,7 +119,7 @@ async fn token(state: &AppState, t: &TestTenant, c: &TestClient, form: &[(&str, 
     let req = form_post(&format!("/oauth2/{}/token", t.alias), form, Some(c));
     bounded(
         "token",
-        tollgate::handlers::token::handle(state, req, Endpoint::Token),
+        tollgate::web::handlers::token::handle(state, req, Endpoint::Token),
     )
     .await
 }
@@ -431,7 +431,7 @@ async fn dynamodb_refused_at_login_callback_is_503_page_without_code() {
     let state = proxy.app_state().await;
     let a = bounded(
         "callback",
-        tollgate::handlers::callback::handle(&state, form_post(&path, &form, None)),
+        tollgate::web::handlers::callback::handle(&state, form_post(&path, &form, None)),
     )
     .await;
     assert_eq!(
@@ -455,7 +455,7 @@ async fn dynamodb_refused_at_login_callback_is_503_page_without_code() {
     proxy.set(Service::DynamoDb, Fault::PassThrough);
     let a = bounded(
         "callback",
-        tollgate::handlers::callback::handle(&state, form_post(&path, &form, None)),
+        tollgate::web::handlers::callback::handle(&state, form_post(&path, &form, None)),
     )
     .await;
     assert_eq!(
@@ -488,7 +488,7 @@ async fn dynamodb_refused_at_change_password_is_503_and_password_unchanged() {
     let state = proxy.app_state().await;
     let a = bounded(
         "change password",
-        tollgate::handlers::change_password::handle(&state, form_post(&path, &form, None)),
+        tollgate::web::handlers::change_password::handle(&state, form_post(&path, &form, None)),
     )
     .await;
     assert_eq!(
@@ -575,7 +575,7 @@ async fn known_and_unknown_usernames_cost_the_same_storage_calls_throttled_or_no
         );
         bounded(
             "change password",
-            tollgate::handlers::change_password::handle(&state, req),
+            tollgate::web::handlers::change_password::handle(&state, req),
         )
     };
     let (by_id, a) = storage_calls(&proxy, cp(second_id.clone())).await;
@@ -634,7 +634,7 @@ async fn a_tenant_delete_cut_short_at_any_step_never_answers_500() {
             let req = form_post(&format!("/oauth2/{}/token", t.alias), &form, None);
             let a = bounded(
                 "token",
-                tollgate::handlers::token::handle(state, req, Endpoint::Token),
+                tollgate::web::handlers::token::handle(state, req, Endpoint::Token),
             )
             .await;
             assert_ne!(a.status, 500, "{what}, {name} function: {a}");
@@ -648,7 +648,7 @@ async fn a_tenant_delete_cut_short_at_any_step_never_answers_500() {
         let req = form_post(&format!("/oauth2/{}/token", t.alias), &form, None);
         let a = bounded(
             "token",
-            tollgate::handlers::token::handle(&gone, req, Endpoint::Token),
+            tollgate::web::handlers::token::handle(&gone, req, Endpoint::Token),
         )
         .await;
         assert!(

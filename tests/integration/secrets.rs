@@ -116,8 +116,11 @@ async fn missing_url_document_is_temporarily_unavailable_and_not_cached() {
     });
     let state = tollgate::AppState::new(config, &sdk().await);
     let err = state.urls().await.expect_err("no document yet");
-    assert_eq!(err.code, tollgate::error::ErrorCode::TemporarilyUnavailable);
-    assert_eq!(tollgate::respond::status_of(&err).as_u16(), 503);
+    assert_eq!(
+        err.code,
+        tollgate::oauth::error::ErrorCode::TemporarilyUnavailable
+    );
+    assert_eq!(tollgate::web::respond::status_of(&err).as_u16(), 503);
     assert!(err.retry_after.is_some());
     manager()
         .await

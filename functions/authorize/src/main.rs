@@ -1,4 +1,4 @@
-//! Tollgate `authorize` function: thin wrapper over `tollgate::handlers::authorize`.
+//! Tollgate `authorize` function: thin wrapper over `tollgate::web::handlers::authorize`.
 
 use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let state = &state;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(
-            tollgate::audit::observed(tollgate::handlers::authorize::handle(state, req)).await,
+            tollgate::web::observed(tollgate::web::handlers::authorize::handle(state, req)).await,
         )
     }))
     .await

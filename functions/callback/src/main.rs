@@ -1,4 +1,4 @@
-//! Tollgate `callback` function: thin wrapper over `tollgate::handlers::callback`.
+//! Tollgate `callback` function: thin wrapper over `tollgate::web::handlers::callback`.
 
 use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let state = &state;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(
-            tollgate::audit::observed(tollgate::handlers::callback::handle(state, req)).await,
+            tollgate::web::observed(tollgate::web::handlers::callback::handle(state, req)).await,
         )
     }))
     .await

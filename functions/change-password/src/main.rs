@@ -1,4 +1,4 @@
-//! Tollgate `change-password` function: thin wrapper over `tollgate::handlers::change_password`.
+//! Tollgate `change-password` function: thin wrapper over `tollgate::web::handlers::change_password`.
 
 use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let state = &state;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(
-            tollgate::audit::observed(tollgate::handlers::change_password::handle(state, req))
+            tollgate::web::observed(tollgate::web::handlers::change_password::handle(state, req))
                 .await,
         )
     }))

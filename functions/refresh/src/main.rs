@@ -1,8 +1,8 @@
-//! Tollgate `refresh` function: thin wrapper over `tollgate::handlers::token`.
+//! Tollgate `refresh` function: thin wrapper over `tollgate::web::handlers::token`.
 
 use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
-use tollgate::handlers::token::{Endpoint, handle};
+use tollgate::web::handlers::token::{Endpoint, handle};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let state = AppState::from_env().await;
     let state = &state;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(tollgate::audit::observed(handle(state, req, Endpoint::Refresh)).await)
+        Ok::<_, Error>(tollgate::web::observed(handle(state, req, Endpoint::Refresh)).await)
     }))
     .await
 }

@@ -1,4 +1,4 @@
-//! Tollgate `revoke` function: thin wrapper over `tollgate::handlers::revoke`.
+//! Tollgate `revoke` function: thin wrapper over `tollgate::web::handlers::revoke`.
 
 use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let state = &state;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(
-            tollgate::audit::observed(tollgate::handlers::revoke::handle(state, req)).await,
+            tollgate::web::observed(tollgate::web::handlers::revoke::handle(state, req)).await,
         )
     }))
     .await

@@ -1,10 +1,10 @@
-//! Tollgate `token` function: thin wrapper over `tollgate::handlers::token`.
+//! Tollgate `token` function: thin wrapper over `tollgate::web::handlers::token`.
 
 use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
 use tollgate::domain::outbound::OutboundPolicy;
-use tollgate::handlers::token::{Endpoint, handle};
 use tollgate::store::issuer_fetch::ReqwestFetcher;
+use tollgate::web::handlers::token::{Endpoint, handle};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
     tollgate::crypto::prepare_password_hashing();
     let state = &state;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(tollgate::audit::observed(handle(state, req, Endpoint::Token)).await)
+        Ok::<_, Error>(tollgate::web::observed(handle(state, req, Endpoint::Token)).await)
     }))
     .await
 }

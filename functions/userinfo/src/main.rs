@@ -1,4 +1,4 @@
-//! Tollgate `userinfo` function: thin wrapper over `tollgate::handlers::userinfo`.
+//! Tollgate `userinfo` function: thin wrapper over `tollgate::web::handlers::userinfo`.
 
 use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let state = &state;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(
-            tollgate::audit::observed(tollgate::handlers::userinfo::handle(state, req)).await,
+            tollgate::web::observed(tollgate::web::handlers::userinfo::handle(state, req)).await,
         )
     }))
     .await

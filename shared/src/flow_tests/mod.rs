@@ -35,11 +35,11 @@ use crate::domain::records::{
     AuthCode, Client, DEFAULT_REFRESH_TOKEN_TTL, Grant, SigningAlg, Tenant, User,
 };
 use crate::fakes::Fakes;
-use crate::handlers;
-use crate::handlers::token::Endpoint;
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::ports::CodeStore;
 use crate::tokens::keys::{self, KeySet};
+use crate::web::handlers;
+use crate::web::handlers::token::Endpoint;
 use base64::Engine;
 use lambda_http::Body;
 use lambda_http::http::{HeaderMap, StatusCode};
@@ -377,7 +377,7 @@ impl World {
     pub async fn authorize(&self, query: &[(&str, &str)]) -> Resp {
         let uri = format!(
             "/oauth2/acme/authorize?{}",
-            crate::http::encode_pairs(query)
+            crate::web::request::encode_pairs(query)
         );
         let req = lambda_http::http::Request::builder()
             .method("GET")
@@ -545,7 +545,7 @@ fn form_request_from(
     http.source_ip = Some(ip.to_owned());
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.http = http;
-    b.body(Body::Text(crate::http::encode_pairs(form)))
+    b.body(Body::Text(crate::web::request::encode_pairs(form)))
         .unwrap()
         .with_request_context(RequestContext::ApiGatewayV2(context))
 }
@@ -557,8 +557,8 @@ pub struct Resp {
     pub body: String,
 }
 
-impl From<crate::http::Response> for Resp {
-    fn from(r: crate::http::Response) -> Resp {
+impl From<crate::web::request::Response> for Resp {
+    fn from(r: crate::web::request::Response) -> Resp {
         let (parts, body) = r.into_parts();
         let body = match body {
             Body::Text(t) => t,

@@ -3,8 +3,8 @@
 
 use super::GrantCtx;
 use crate::domain::records::Grant;
-use crate::error::OAuthError;
-use crate::outcome::TokenOutcome;
+use crate::oauth::error::OAuthError;
+use crate::oauth::outcome::TokenOutcome;
 use crate::scope;
 
 pub async fn grant(

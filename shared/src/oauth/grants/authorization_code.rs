@@ -6,9 +6,9 @@ use super::GrantCtx;
 use crate::crypto::{random_token, token_hash};
 use crate::domain::pkce::is_valid_pkce_verifier;
 use crate::domain::records::Grant;
-use crate::error::OAuthError;
-use crate::flows::issue::UserGrant;
-use crate::outcome::TokenOutcome;
+use crate::oauth::error::OAuthError;
+use crate::oauth::mint::UserGrant;
+use crate::oauth::outcome::TokenOutcome;
 
 const BAD_CODE: &str = "authorization code is invalid, expired or already used";
 

@@ -10,30 +10,32 @@
 use crate::AppState;
 use crate::clock::Now;
 use crate::config::Function;
-use crate::error::OAuthError;
-use crate::flows::{client_auth, cors, inspect};
-use crate::http::{Response, form_params, tenant_route};
 use crate::ids::TenantId;
-use crate::outcome::IntrospectOutcome as Outcome;
+use crate::oauth::client_auth;
+use crate::oauth::error::OAuthError;
+use crate::oauth::outcome::IntrospectOutcome as Outcome;
+use crate::oauth::token_state;
+use crate::web::cors;
+use crate::web::request::{Response, form_params, tenant_route};
 use lambda_http::Request;
 use lambda_http::http::Method;
 use serde_json::{Value, json};
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     let Some(tenant) = tenant_route(req.uri().path(), &["introspect"]) else {
-        return crate::http::not_found_json();
+        return crate::web::request::not_found_json();
     };
     if req.method() == Method::OPTIONS {
         return cors::preflight(state, &tenant, &req, "POST").await;
     }
     if req.method() != Method::POST {
-        return crate::http::method_not_allowed("POST");
+        return crate::web::request::method_not_allowed("POST");
     }
     let outcome = introspect(state, &tenant, &req, state.now())
         .await
         .unwrap_or_else(Outcome::Refused);
     let origin = cors::allowed_for_request(state, &tenant, &req).await;
-    crate::respond::with_cors(crate::respond::introspect(outcome), origin.as_deref())
+    crate::web::respond::with_cors(crate::web::respond::introspect(outcome), origin.as_deref())
 }
 
 async fn introspect(
@@ -55,14 +57,15 @@ async fn introspect(
     };
     let issuer = state.urls().await?.issuer(tenant_id);
     // `token_type_hint` is optional and never needed: the token's form tells.
-    if inspect::looks_like_jwt(token) {
+    if token_state::looks_like_jwt(token) {
         let viewer = if caller.introspect {
-            inspect::Viewer::Any
+            token_state::Viewer::Any
         } else {
-            inspect::Viewer::Client(&caller.client_id)
+            token_state::Viewer::Client(&caller.client_id)
         };
         let Some(active) =
-            inspect::access_token(state, &tenant, &issuer, token, now, |_| true, viewer).await?
+            token_state::access_token(state, &tenant, &issuer, token, now, |_| true, viewer)
+                .await?
         else {
             return Ok(Outcome::Inactive);
         };
@@ -84,7 +87,7 @@ async fn introspect(
         }
         return Ok(Outcome::Active(body));
     }
-    let Some(active) = inspect::refresh_token(state, &tenant, token, now).await? else {
+    let Some(active) = token_state::refresh_token(state, &tenant, token, now).await? else {
         return Ok(Outcome::Inactive);
     };
     if !caller.introspect && active.family.client_id != caller.client_id {
@@ -97,7 +100,11 @@ async fn introspect(
     )))
 }
 
-fn refresh_answer(issuer: &str, active: &inspect::ActiveRefresh, token_endpoint: String) -> Value {
+fn refresh_answer(
+    issuer: &str,
+    active: &token_state::ActiveRefresh,
+    token_endpoint: String,
+) -> Value {
     let (f, c) = (&active.family, &active.chain);
     // A refresh token is meant for the token endpoint; its `jti` is derived
     // from the stored hash, never the token itself.

@@ -1,51 +1,20 @@
 //! POST /oauth2/{tenant}/token (and /refresh): parse the request into a grant,
 //! authenticate the client, run the grant.
 
-mod authorization_code;
-mod client_credentials;
-mod exchange;
-mod password;
-mod refresh;
-
 use crate::AppState;
 use crate::clock::Now;
-use crate::domain::records::Tenant;
-use crate::domain::throttling::Source;
-use crate::error::OAuthError;
-use crate::flows::client_auth::{self, Authenticated};
-use crate::flows::cors;
-use crate::flows::issue::Issuer;
-use crate::http::{Params, Response, form_params, tenant_route};
 use crate::ids::TenantId;
-use crate::outcome::TokenOutcome;
+use crate::oauth::client_auth::{self};
+use crate::oauth::error::OAuthError;
+use crate::oauth::grants::{
+    GrantCtx, GrantToken, authorization_code, client_credentials, password, refresh_token,
+    token_exchange,
+};
+use crate::oauth::outcome::TokenOutcome;
+use crate::web::cors;
+use crate::web::request::{Params, Response, form_params, tenant_route};
 use lambda_http::Request;
 use lambda_http::http::Method;
-
-/// A grant's token parameter (`code`, `refresh_token`, `subject_token`): its
-/// value, or only the fact that it was longer than any valid one
-/// ([`crate::http::max_grant_token_len`]). The grant refuses `TooLong` with
-/// `invalid_grant` where it would refuse an unknown token (SPEC: Bad input).
-pub enum GrantToken {
-    Value(String),
-    TooLong,
-}
-
-impl GrantToken {
-    fn parse(field: &str, value: String) -> GrantToken {
-        match crate::http::max_grant_token_len(field) {
-            Some(max) if value.len() > max => GrantToken::TooLong,
-            _ => GrantToken::Value(value),
-        }
-    }
-
-    /// The value, if it can be a valid one.
-    pub fn value(&self) -> Option<&str> {
-        match self {
-            GrantToken::Value(v) => Some(v),
-            GrantToken::TooLong => None,
-        }
-    }
-}
 
 /// The token request, tagged by `grant_type`. Carries secrets: no `Debug`.
 pub enum TokenRequest {
@@ -66,7 +35,7 @@ pub enum TokenRequest {
         refresh_token: GrantToken,
         scope: Option<String>,
     },
-    TokenExchange(exchange::ExchangeRequest),
+    TokenExchange(token_exchange::ExchangeRequest),
 }
 
 impl TokenRequest {
@@ -107,8 +76,8 @@ impl TokenRequest {
                 refresh_token: token("refresh_token")?,
                 scope: opt("scope"),
             }),
-            Some(crate::domain::token_exchange::GRANT_TYPE) => {
-                Ok(TokenRequest::TokenExchange(exchange::ExchangeRequest {
+            Some(crate::domain::token_exchange::GRANT_TYPE) => Ok(TokenRequest::TokenExchange(
+                token_exchange::ExchangeRequest {
                     subject_token: token("subject_token")?,
                     subject_token_type: req("subject_token_type")?,
                     actor_token: opt("actor_token"),
@@ -117,10 +86,10 @@ impl TokenRequest {
                     scope: opt("scope"),
                     audience: opt("audience"),
                     resource: opt("resource"),
-                }))
-            }
+                },
+            )),
             Some(other) => Err(OAuthError::new(
-                crate::error::ErrorCode::UnsupportedGrantType,
+                crate::oauth::error::ErrorCode::UnsupportedGrantType,
                 format!(
                     "unsupported grant_type: {}",
                     other.chars().take(64).collect::<String>()
@@ -144,20 +113,20 @@ pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Respo
         Endpoint::Refresh => &["refresh"],
     };
     let Some(tenant) = tenant_route(req.uri().path(), tail) else {
-        return crate::http::not_found_json();
+        return crate::web::request::not_found_json();
     };
     if req.method() == Method::OPTIONS {
         return cors::preflight(state, &tenant, &req, "POST").await;
     }
     if req.method() != Method::POST {
-        return crate::http::method_not_allowed("POST");
+        return crate::web::request::method_not_allowed("POST");
     }
     let outcome = match token(state, &tenant, &req, endpoint, state.now()).await {
         Ok(o) => o,
         Err(e) => TokenOutcome::Refused(e),
     };
     let origin = cors::allowed_for_request(state, &tenant, &req).await;
-    crate::respond::with_cors(crate::respond::token(outcome), origin.as_deref())
+    crate::web::respond::with_cors(crate::web::respond::token(outcome), origin.as_deref())
 }
 
 async fn token(
@@ -174,7 +143,7 @@ async fn token(
     let grant = TokenRequest::parse(&p)?;
     if endpoint == Endpoint::Refresh && !matches!(grant, TokenRequest::RefreshToken { .. }) {
         return Err(OAuthError::new(
-            crate::error::ErrorCode::UnsupportedGrantType,
+            crate::oauth::error::ErrorCode::UnsupportedGrantType,
             "this endpoint accepts grant_type=refresh_token only",
         ));
     }
@@ -199,7 +168,7 @@ async fn token(
         tenant: &tenant,
         client: &client,
         issuer: state.urls().await?.issuer(tenant_id),
-        source: crate::http::source(req),
+        source: crate::web::request::source(req),
         now,
     };
     let grant_type = grant.grant_type();
@@ -228,8 +197,8 @@ async fn token(
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh::grant(&ctx, refresh_token.value(), scope.as_deref()).await,
-        TokenRequest::TokenExchange(r) => exchange::grant(&ctx, r).await,
+        } => refresh_token::grant(&ctx, refresh_token.value(), scope.as_deref()).await,
+        TokenRequest::TokenExchange(r) => token_exchange::grant(&ctx, r).await,
     };
     if let Ok(TokenOutcome::Issued(_) | TokenOutcome::Exchanged(_)) = &result {
         crate::audit::record(
@@ -243,28 +212,4 @@ async fn token(
         );
     }
     result.map_err(|e| e.with_basic(client.basic))
-}
-
-/// What every grant gets.
-pub struct GrantCtx<'a> {
-    pub state: &'a AppState,
-    pub tenant: &'a Tenant,
-    pub client: &'a Authenticated,
-    pub issuer: String,
-    /// The caller's address (the password grant's guess throttle).
-    pub source: Source,
-    pub now: Now,
-}
-
-impl GrantCtx<'_> {
-    /// Mints this grant's tokens.
-    pub fn issuer(&self) -> Issuer<'_> {
-        Issuer {
-            state: self.state,
-            tenant: self.tenant,
-            client: &self.client.client,
-            issuer: &self.issuer,
-            now: self.now,
-        }
-    }
 }

@@ -9,27 +9,30 @@
 use crate::AppState;
 use crate::clock::Now;
 use crate::domain::claims::{ClaimSet, user_claims};
-use crate::flows::{cors, inspect};
-use crate::http::{Params, Response, body_bytes, header_str, is_form, query_params, tenant_route};
 use crate::ids::TenantId;
-use crate::outcome::UserinfoOutcome as Outcome;
+use crate::oauth::outcome::UserinfoOutcome as Outcome;
+use crate::oauth::token_state;
 use crate::scope;
+use crate::web::cors;
+use crate::web::request::{
+    Params, Response, body_bytes, header_str, is_form, query_params, tenant_route,
+};
 use lambda_http::Request;
 use lambda_http::http::Method;
 use serde_json::{Map, Value, json};
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     let Some(tenant) = tenant_route(req.uri().path(), &["userinfo"]) else {
-        return crate::http::not_found_json();
+        return crate::web::request::not_found_json();
     };
     if req.method() == Method::OPTIONS {
         return cors::preflight(state, &tenant, &req, "GET, POST").await;
     }
     if req.method() != Method::GET && req.method() != Method::POST {
-        return crate::http::method_not_allowed("GET, POST");
+        return crate::web::request::method_not_allowed("GET, POST");
     }
     let (outcome, origin) = userinfo(state, &tenant, &req, state.now()).await;
-    crate::respond::with_cors(crate::respond::userinfo(outcome), origin.as_deref())
+    crate::web::respond::with_cors(crate::web::respond::userinfo(outcome), origin.as_deref())
 }
 
 /// Marks the one bearer error that is a 413, not a 400.
@@ -51,7 +54,7 @@ fn bearer(req: &Request) -> Result<Option<String>, String> {
     };
     let body = if req.method() == Method::POST && is_form(req) {
         let raw = body_bytes(req).map_err(|e| match e {
-            crate::http::InputError::TooLarge => TOO_LARGE.to_owned(),
+            crate::web::request::InputError::TooLarge => TOO_LARGE.to_owned(),
             e => e.description(),
         })?;
         let p = Params::parse(raw).map_err(|e| e.description())?;
@@ -91,29 +94,30 @@ async fn userinfo(
         Ok(u) => u.issuer(tenant_id),
         Err(e) => return (Outcome::Failed(e), None),
     };
-    let viewer = inspect::Viewer::Any;
+    let viewer = token_state::Viewer::Any;
     // Only a call that can succeed — a user's token with `openid` — is a use.
     let is_use: fn(&crate::tokens::jwt::VerifiedAccessToken) -> bool =
         |t| t.sid.is_some() && scope::contains(&t.scope, "openid");
-    let active = match inspect::access_token(state, &tenant, &issuer, &token, now, is_use, viewer)
-        .await
-    {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            // Still the token's client's answer: let its browser app read it.
-            let origin = match crate::tokens::jwt::verify_access_token(&token, &tenant, &issuer) {
-                Some(t) => state
-                    .enabled_client(tenant_id, t.client_id.as_str())
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|c| cors::allowed_for(&c, cors::origin(req)).map(str::to_owned)),
-                None => None,
-            };
-            return (Outcome::InvalidToken, origin);
-        }
-        Err(e) => return (Outcome::Failed(e), None),
-    };
+    let active =
+        match token_state::access_token(state, &tenant, &issuer, &token, now, is_use, viewer).await
+        {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                // Still the token's client's answer: let its browser app read it.
+                let origin = match crate::tokens::jwt::verify_access_token(&token, &tenant, &issuer)
+                {
+                    Some(t) => state
+                        .enabled_client(tenant_id, t.client_id.as_str())
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|c| cors::allowed_for(&c, cors::origin(req)).map(str::to_owned)),
+                    None => None,
+                };
+                return (Outcome::InvalidToken, origin);
+            }
+            Err(e) => return (Outcome::Failed(e), None),
+        };
     let origin = cors::allowed_for(&active.client, cors::origin(req)).map(str::to_owned);
     // A client_credentials token names no user: nothing to tell.
     let Some(user) = &active.user else {

@@ -2,15 +2,15 @@
 //! `WWW-Authenticate`, `Retry-After`, `Cache-Control`, the Profix shapes and
 //! the pages' security headers. Unit-tested below.
 
-use crate::error::{ErrorCode, OAuthError};
-use crate::html::error_page;
-use crate::http::{
-    Response, html_response, json_response, login_page_response, public_json, redirect,
-};
-use crate::i18n::{Key, Lang};
-use crate::outcome::{
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::outcome::{
     ChangePasswordOutcome, DiscoveryOutcome, IntrospectOutcome, PageError, PageOutcome,
     RevokeOutcome, TokenOutcome, Tokens, UserinfoOutcome,
+};
+use crate::web::html::error_page;
+use crate::web::i18n::{Key, Lang};
+use crate::web::request::{
+    Response, html_response, json_response, login_page_response, public_json, redirect,
 };
 use lambda_http::http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
@@ -99,7 +99,7 @@ pub fn token(o: TokenOutcome) -> Response {
             }),
         ),
         TokenOutcome::Refused(e) => oauth_error(e),
-        TokenOutcome::NoSuchTenant => crate::http::not_found_json(),
+        TokenOutcome::NoSuchTenant => crate::web::request::not_found_json(),
     }
 }
 
@@ -142,7 +142,7 @@ pub fn change_password(o: ChangePasswordOutcome) -> Response {
             false,
             "The password was changed by another request. Sign in again.",
         ),
-        ChangePasswordOutcome::NoSuchTenant => crate::http::not_found_json(),
+        ChangePasswordOutcome::NoSuchTenant => crate::web::request::not_found_json(),
         ChangePasswordOutcome::Failed(e) => oauth_error(e),
     }
 }
@@ -208,7 +208,7 @@ pub fn page(o: PageOutcome, lang: Lang) -> Response {
 pub fn discovery(o: DiscoveryOutcome) -> Response {
     match o {
         DiscoveryOutcome::Document { body, max_age } => public_json(&body, max_age),
-        DiscoveryOutcome::NotFound => crate::http::not_found_json(),
+        DiscoveryOutcome::NotFound => crate::web::request::not_found_json(),
         DiscoveryOutcome::Failed(e) => oauth_error(e),
     }
 }
@@ -219,7 +219,7 @@ pub fn introspect(o: IntrospectOutcome) -> Response {
         IntrospectOutcome::Active(body) => json_response(StatusCode::OK, &body),
         IntrospectOutcome::Inactive => json_response(StatusCode::OK, &json!({"active": false})),
         IntrospectOutcome::Refused(e) => oauth_error(e),
-        IntrospectOutcome::NoSuchTenant => crate::http::not_found_json(),
+        IntrospectOutcome::NoSuchTenant => crate::web::request::not_found_json(),
     }
 }
 
@@ -234,7 +234,7 @@ pub fn revoke(o: RevokeOutcome) -> Response {
             r
         }
         RevokeOutcome::Refused(e) => oauth_error(e),
-        RevokeOutcome::NoSuchTenant => crate::http::not_found_json(),
+        RevokeOutcome::NoSuchTenant => crate::web::request::not_found_json(),
     }
 }
 
@@ -266,14 +266,14 @@ pub fn userinfo(o: UserinfoOutcome) -> Response {
         UserinfoOutcome::InvalidRequest(d) => bearer(
             StatusCode::BAD_REQUEST,
             "Bearer realm=\"tollgate\", error=\"invalid_request\"",
-            json!({"error": "invalid_request", "error_description": crate::error::sanitize_description(&d)}),
+            json!({"error": "invalid_request", "error_description": crate::oauth::error::sanitize_description(&d)}),
         ),
         UserinfoOutcome::TooLarge => bearer(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Bearer realm=\"tollgate\", error=\"invalid_request\"",
             json!({"error": "invalid_request", "error_description": "the request body is too large"}),
         ),
-        UserinfoOutcome::NoSuchTenant => crate::http::not_found_json(),
+        UserinfoOutcome::NoSuchTenant => crate::web::request::not_found_json(),
         UserinfoOutcome::Failed(e) => oauth_error(e),
     }
 }
@@ -347,7 +347,7 @@ mod tests {
         assert!(header(&r, "retry-after").is_some());
         let r = oauth_error(OAuthError::internal("boom"));
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let r = oauth_error(OAuthError::from(crate::http::InputError::TooLarge));
+        let r = oauth_error(OAuthError::from(crate::web::request::InputError::TooLarge));
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let r = oauth_error(OAuthError::invalid_grant("x"));
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);

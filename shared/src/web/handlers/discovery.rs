@@ -3,9 +3,9 @@
 use crate::AppState;
 use crate::config::{Config, Function};
 use crate::domain::records::Tenant;
-use crate::http::{Response, Seg, match_route, method_not_allowed, not_found_json};
 use crate::ids::TenantId;
-use crate::outcome::DiscoveryOutcome;
+use crate::oauth::outcome::DiscoveryOutcome;
+use crate::web::request::{Response, Seg, match_route, method_not_allowed, not_found_json};
 use lambda_http::Request;
 use lambda_http::http::Method;
 use serde_json::{Value, json};
@@ -44,7 +44,7 @@ fn route(path: &str) -> Option<(TenantId, Doc)> {
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     if req.method() == Method::OPTIONS {
-        return crate::respond::preflight(Some("*"), "GET, HEAD");
+        return crate::web::respond::preflight(Some("*"), "GET, HEAD");
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return method_not_allowed("GET, HEAD");
@@ -52,7 +52,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     let Some((tenant_id, doc)) = route(req.uri().path()) else {
         return not_found_json();
     };
-    crate::respond::discovery(document(state, &tenant_id, doc).await)
+    crate::web::respond::discovery(document(state, &tenant_id, doc).await)
 }
 
 async fn document(state: &AppState, tenant_id: &TenantId, doc: Doc) -> DiscoveryOutcome {
@@ -74,7 +74,7 @@ async fn document(state: &AppState, tenant_id: &TenantId, doc: Doc) -> Discovery
                 body: json!({ "keys": keys }),
                 max_age: crate::domain::key_rotation::JWKS_MAX_AGE as u32,
             },
-            Err(e) => DiscoveryOutcome::Failed(crate::error::OAuthError::internal(e)),
+            Err(e) => DiscoveryOutcome::Failed(crate::oauth::error::OAuthError::internal(e)),
         },
     }
 }

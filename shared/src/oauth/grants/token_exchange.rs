@@ -16,10 +16,10 @@ use super::{GrantCtx, GrantToken};
 use crate::crypto::random_token;
 use crate::domain::records::{Grant, TrustedIssuer, User};
 use crate::domain::token_exchange::{self as rules, TokenKind};
-use crate::error::{ErrorCode, OAuthError};
-use crate::flows::inspect::{self, Viewer};
 use crate::ids::UserId;
-use crate::outcome::{ExchangedToken, TokenOutcome};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::outcome::{ExchangedToken, TokenOutcome};
+use crate::oauth::token_state::{self, Viewer};
 use crate::ports::StoreError;
 use crate::scope;
 use crate::tokens::jwt::{AccessToken, Exchange};
@@ -228,8 +228,8 @@ fn target(
 async fn active_local(
     ctx: &GrantCtx<'_>,
     raw: &str,
-) -> Result<Option<inspect::ActiveAccess>, OAuthError> {
-    inspect::access_token(
+) -> Result<Option<token_state::ActiveAccess>, OAuthError> {
+    token_state::access_token(
         ctx.state,
         ctx.tenant,
         &ctx.issuer,

@@ -12,8 +12,8 @@ use crate::crypto::token_hash;
 use crate::domain::records::{Client, Family, RefreshChain, Tenant, User};
 use crate::domain::refresh_rotation::{Standing, TokenParts, parse, standing};
 use crate::domain::sliding_expiry::{Sliding, WRITE_INTERVAL};
-use crate::error::OAuthError;
 use crate::ids::{ClientId, UserId};
+use crate::oauth::error::OAuthError;
 use crate::tokens::jwt::{VerifiedAccessToken, verify_access_token};
 use std::sync::Arc;
 

@@ -6,8 +6,8 @@
 
 use crate::AppState;
 use crate::domain::records::Client;
-use crate::http::{Params, basic_credentials, body_bytes, header_str};
 use crate::ids::TenantId;
+use crate::web::request::{Params, basic_credentials, body_bytes, header_str};
 use lambda_http::Request;
 
 /// The request's `Origin`, if a browser sent one.
@@ -63,7 +63,7 @@ pub async fn preflight(
     tenant: &TenantId,
     req: &Request,
     methods: &'static str,
-) -> crate::http::Response {
+) -> crate::web::request::Response {
     let origin = allowed_for_preflight(state, tenant, req).await;
-    crate::respond::preflight(origin.as_deref(), methods)
+    crate::web::respond::preflight(origin.as_deref(), methods)
 }

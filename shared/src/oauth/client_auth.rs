@@ -5,9 +5,9 @@
 use crate::AppState;
 use crate::crypto::verify_client_secret_record;
 use crate::domain::records::Client;
-use crate::error::OAuthError;
-use crate::http::{Params, basic_credentials};
 use crate::ids::TenantId;
+use crate::oauth::error::OAuthError;
+use crate::web::request::{Params, basic_credentials};
 use lambda_http::Request;
 use std::sync::Arc;
 

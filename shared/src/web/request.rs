@@ -50,9 +50,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// The longest value each known parameter may have, in bytes. Every value is
 /// bounded: a parameter not named here gets [`DEFAULT_MAX_LEN`]; a grant's
-/// token only by the body (see [`max_grant_token_len`]).
+/// token only by the body (see `oauth::grants::max_grant_token_len`).
 pub fn max_len(field: &str) -> usize {
-    if max_grant_token_len(field).is_some() {
+    if crate::oauth::grants::max_grant_token_len(field).is_some() {
         return MAX_BODY;
     }
     match field {
@@ -81,22 +81,6 @@ pub fn max_len(field: &str) -> usize {
 }
 pub const DEFAULT_MAX_LEN: usize = 4096;
 
-/// The longest valid value of a grant's token parameter (`code`,
-/// `refresh_token`, `subject_token`), in bytes. A longer one is no malformed
-/// request but a grant that cannot be valid, which the grant refuses with
-/// `invalid_grant` after the client authenticated (SPEC: Bad input): the
-/// answer a client library acts on. So [`max_len`] bounds these by the body
-/// alone, and the token request marks the value too long instead
-/// (`handlers::token::GrantToken`).
-pub fn max_grant_token_len(field: &str) -> Option<usize> {
-    match field {
-        "code" | "refresh_token" => Some(256),
-        // An external issuer's JWT may be larger than ours.
-        "subject_token" => Some(crate::domain::token_exchange::MAX_EXTERNAL_TOKEN),
-        _ => None,
-    }
-}
-
 /// Why a request's parameters could not be read. Always the client's fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputError {
@@ -115,7 +99,7 @@ impl InputError {
             InputError::TooLarge => format!("the request is larger than {MAX_BODY} bytes"),
             InputError::NotUtf8 => "the request is not valid UTF-8".to_owned(),
             InputError::TooLong(f) => {
-                crate::error::sanitize_description(&format!("{f} is too long"))
+                crate::oauth::error::sanitize_description(&format!("{f} is too long"))
             }
         }
     }
@@ -219,11 +203,11 @@ impl Params {
     }
 }
 
-impl From<InputError> for crate::error::OAuthError {
+impl From<InputError> for crate::oauth::error::OAuthError {
     fn from(e: InputError) -> Self {
-        crate::error::OAuthError {
+        crate::oauth::error::OAuthError {
             too_large: e == InputError::TooLarge,
-            ..crate::error::OAuthError::invalid_request(e.description())
+            ..crate::oauth::error::OAuthError::invalid_request(e.description())
         }
     }
 }
@@ -248,8 +232,8 @@ pub fn body_bytes(req: &Request) -> Result<&[u8], InputError> {
 
 /// Common request checks for the token-style endpoints: a form body, no
 /// credentials in the query string, no repeated parameter.
-pub fn form_params(req: &Request) -> Result<Params, crate::error::OAuthError> {
-    use crate::error::OAuthError;
+pub fn form_params(req: &Request) -> Result<Params, crate::oauth::error::OAuthError> {
+    use crate::oauth::error::OAuthError;
     let body = body_bytes(req)?;
     if !is_form(req) {
         return Err(OAuthError::invalid_request(
@@ -443,11 +427,11 @@ pub fn method_not_allowed(allow: &'static str) -> Response {
 }
 
 /// 405 for the pages (authorize, callback): an HTML error page with `Allow`.
-pub fn method_not_allowed_page(allow: &'static str, lang: crate::i18n::Lang) -> Response {
-    use crate::i18n::Key;
+pub fn method_not_allowed_page(allow: &'static str, lang: crate::web::i18n::Lang) -> Response {
+    use crate::web::i18n::Key;
     let mut r = html_response(
         StatusCode::METHOD_NOT_ALLOWED,
-        crate::html::error_page(
+        crate::web::html::error_page(
             lang,
             Key::MethodNotAllowedTitle,
             Key::MethodNotAllowedMsg,

@@ -9,30 +9,32 @@
 
 use crate::AppState;
 use crate::clock::Now;
-use crate::error::OAuthError;
-use crate::flows::{client_auth, cors, inspect};
-use crate::http::{Response, form_params, tenant_route};
 use crate::ids::TenantId;
-use crate::outcome::RevokeOutcome as Outcome;
+use crate::oauth::client_auth;
+use crate::oauth::error::OAuthError;
+use crate::oauth::outcome::RevokeOutcome as Outcome;
+use crate::oauth::token_state;
 use crate::tokens::jwt::verify_access_token;
+use crate::web::cors;
+use crate::web::request::{Response, form_params, tenant_route};
 use lambda_http::Request;
 use lambda_http::http::Method;
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     let Some(tenant) = tenant_route(req.uri().path(), &["revoke"]) else {
-        return crate::http::not_found_json();
+        return crate::web::request::not_found_json();
     };
     if req.method() == Method::OPTIONS {
         return cors::preflight(state, &tenant, &req, "POST").await;
     }
     if req.method() != Method::POST {
-        return crate::http::method_not_allowed("POST");
+        return crate::web::request::method_not_allowed("POST");
     }
     let outcome = revoke(state, &tenant, &req, state.now())
         .await
         .unwrap_or_else(Outcome::Refused);
     let origin = cors::allowed_for_request(state, &tenant, &req).await;
-    crate::respond::with_cors(crate::respond::revoke(outcome), origin.as_deref())
+    crate::web::respond::with_cors(crate::web::respond::revoke(outcome), origin.as_deref())
 }
 
 async fn revoke(
@@ -49,7 +51,7 @@ async fn revoke(
     let Some(token) = p.get("token") else {
         return Err(OAuthError::invalid_request("token is required"));
     };
-    if inspect::looks_like_jwt(token) {
+    if token_state::looks_like_jwt(token) {
         let issuer = state.urls().await?.issuer(tenant_id);
         if let Some(t) = verify_access_token(token, &tenant, &issuer)
             && t.client_id == caller.client_id
@@ -80,7 +82,7 @@ async fn revoke(
     // A refresh token of any generation the server made (the current one, or
     // an older one of the same family) ends the family.
     // Already revoked: nothing changes.
-    if let Some(known) = inspect::known_refresh(state, tenant_id, token, now).await?
+    if let Some(known) = token_state::known_refresh(state, tenant_id, token, now).await?
         && known.family.client_id == caller.client_id
         && !known.family.revoked
     {

@@ -9,23 +9,23 @@ use crate::AppState;
 use crate::clock::Now;
 use crate::crypto::hash_password;
 use crate::domain::records::Grant;
-use crate::error::{ErrorCode, OAuthError};
-use crate::flows::client_auth;
-use crate::flows::credentials::{self, Attempt, CredentialCheck};
-use crate::http::{Response, tenant_route};
 use crate::ids::TenantId;
-use crate::outcome::ChangePasswordOutcome as Outcome;
+use crate::oauth::client_auth;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::outcome::ChangePasswordOutcome as Outcome;
+use crate::oauth::password_check::{self, Attempt, CredentialCheck};
+use crate::web::request::{Response, tenant_route};
 use lambda_http::Request;
 use lambda_http::http::Method;
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     if req.method() != Method::POST {
-        return crate::http::method_not_allowed("POST");
+        return crate::web::request::method_not_allowed("POST");
     }
     let Some(tenant) = tenant_route(req.uri().path(), &["token", "changepassword"]) else {
-        return crate::http::not_found_json();
+        return crate::web::request::not_found_json();
     };
-    crate::respond::change_password(change_password(state, &tenant, &req, state.now()).await)
+    crate::web::respond::change_password(change_password(state, &tenant, &req, state.now()).await)
 }
 
 fn refused(message: &str) -> Outcome {
@@ -40,7 +40,7 @@ async fn change_password(
     req: &Request,
     now: Now,
 ) -> Outcome {
-    let p = match crate::http::form_params(req) {
+    let p = match crate::web::request::form_params(req) {
         Ok(p) => p,
         Err(e) if e.too_large => {
             return Outcome::TooLarge {
@@ -88,17 +88,17 @@ async fn change_password(
         return refused("userid, password and newpassword are required.");
     };
     // `userid` is the id the password grant returned; a username works too.
-    let user = match credentials::find_by_id_or_username(state, tenant_id, userid).await {
+    let user = match password_check::find_by_id_or_username(state, tenant_id, userid).await {
         Ok(u) => u,
         Err(e) => return Outcome::Failed(e.into()),
     };
-    let source = crate::http::source(req);
+    let source = crate::web::request::source(req);
     let attempt = Attempt {
         asked: userid,
         password: old,
         source: &source,
     };
-    let user = match credentials::check(state, tenant_id, &attempt, user, now).await {
+    let user = match password_check::check(state, tenant_id, &attempt, user, now).await {
         Ok(CredentialCheck::Ok(u)) => u,
         Ok(CredentialCheck::Invalid) => return refused("Invalid user id or password."),
         Ok(CredentialCheck::Throttled(wait)) => return Outcome::Throttled { retry_after: wait },

@@ -3,9 +3,9 @@
 //! (status, `WWW-Authenticate`, `Retry-After`, `Cache-Control`, the Profix
 //! shapes, the security headers of the pages). Nothing here knows HTTP.
 
-use crate::error::{ErrorCode, OAuthError, RETRY_AFTER_OUTAGE, sanitize_description};
-use crate::http::append_params;
-use crate::i18n::Key;
+use crate::oauth::error::{ErrorCode, OAuthError, RETRY_AFTER_OUTAGE, sanitize_description};
+use crate::web::i18n::Key;
+use crate::web::request::append_params;
 
 /// What a successful grant returns.
 #[derive(Debug)]
@@ -153,8 +153,8 @@ impl PageOutcome {
     }
 
     /// Unreadable input (too large, not UTF-8, a field too long).
-    pub fn bad_input(e: &crate::http::InputError) -> PageOutcome {
-        use crate::http::InputError;
+    pub fn bad_input(e: &crate::web::request::InputError) -> PageOutcome {
+        use crate::web::request::InputError;
         let (kind, message, field) = match e {
             InputError::TooLarge => (PageError::TooLarge, Key::MsgTooLarge, None),
             InputError::NotUtf8 => (PageError::BadRequest, Key::MsgNotUtf8, None),

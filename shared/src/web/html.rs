@@ -2,7 +2,7 @@
 //! No external assets, readable without CSS, every echoed value escaped.
 
 use crate::domain::branding::Branding;
-use crate::i18n::{self, Key, Lang};
+use crate::web::i18n::{self, Key, Lang};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
@@ -191,7 +191,7 @@ impl LoginPage<'_> {
             lang,
             &title,
             &body,
-            crate::http::LOGIN_REFERRER_POLICY,
+            crate::web::request::LOGIN_REFERRER_POLICY,
             &style,
         )
     }

@@ -10,17 +10,19 @@ use crate::crypto::{random_token, token_hash};
 use crate::domain::code_lifetime::CODE_TTL;
 use crate::domain::records::{AuthCode, Client, Tenant, User};
 use crate::domain::throttling::Source;
-use crate::error::ErrorCode;
-use crate::flows::credentials::{self, Attempt, CredentialCheck};
-use crate::flows::issue::Issuer;
-use crate::html::LoginPage;
-use crate::http::{Params, Response, append_params, body_bytes, header_str, is_form, tenant_route};
-use crate::i18n::{Key, Lang};
 use crate::ids::{TenantId, UserId};
 use crate::login_tx::LoginTx;
-use crate::outcome::{ErrorRedirect, PageError, PageOutcome};
+use crate::oauth::error::ErrorCode;
+use crate::oauth::mint::Issuer;
+use crate::oauth::outcome::{ErrorRedirect, PageError, PageOutcome};
+use crate::oauth::password_check::{self, Attempt, CredentialCheck};
 use crate::ports::StoreError;
 use crate::redirect as redirect_uri;
+use crate::web::html::LoginPage;
+use crate::web::i18n::{Key, Lang};
+use crate::web::request::{
+    Params, Response, append_params, body_bytes, header_str, is_form, tenant_route,
+};
 use lambda_http::Request;
 use lambda_http::http::Method;
 use std::sync::Arc;
@@ -31,10 +33,10 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     // The browser's language until the login transaction names the page's.
     let browser = Lang::negotiate(None, header_str(&req, "accept-language"));
     if req.method() != Method::POST {
-        return crate::http::method_not_allowed_page("POST", browser);
+        return crate::web::request::method_not_allowed_page("POST", browser);
     }
     let (outcome, lang) = outcome(state, &req, browser).await;
-    crate::respond::page(outcome, lang)
+    crate::web::respond::page(outcome, lang)
 }
 
 async fn outcome(state: &AppState, req: &Request, browser: Lang) -> (PageOutcome, Lang) {
@@ -57,7 +59,7 @@ async fn outcome(state: &AppState, req: &Request, browser: Lang) -> (PageOutcome
     if let Err(refused) = same_origin(state, &tenant, req).await {
         return (refused, browser);
     }
-    let source = crate::http::source(req);
+    let source = crate::web::request::source(req);
     callback(state, &tenant, &p, browser, &source, state.now()).await
 }
 
@@ -285,7 +287,7 @@ async fn allow(
         password,
         source: &ctx.source,
     };
-    let user = match credentials::check_username(state, tenant_id, &attempt, now).await {
+    let user = match password_check::check_username(state, tenant_id, &attempt, now).await {
         Ok(CredentialCheck::Ok(u)) => u,
         Ok(CredentialCheck::Invalid) => {
             return form_again(ctx, p, BAD_CREDENTIALS, FormState::Ok);

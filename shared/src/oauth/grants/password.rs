@@ -5,10 +5,10 @@
 use super::GrantCtx;
 use crate::crypto::random_token;
 use crate::domain::records::Grant;
-use crate::error::OAuthError;
-use crate::flows::credentials::{self, Attempt, CredentialCheck};
-use crate::flows::issue::UserGrant;
-use crate::outcome::TokenOutcome;
+use crate::oauth::error::OAuthError;
+use crate::oauth::mint::UserGrant;
+use crate::oauth::outcome::TokenOutcome;
+use crate::oauth::password_check::{self, Attempt, CredentialCheck};
 use crate::scope;
 
 pub async fn grant(
@@ -37,7 +37,7 @@ pub async fn grant(
         source: &ctx.source,
     };
     let user =
-        match credentials::check_username(ctx.state, &ctx.tenant.id, &attempt, ctx.now).await? {
+        match password_check::check_username(ctx.state, &ctx.tenant.id, &attempt, ctx.now).await? {
             CredentialCheck::Ok(u) => u,
             CredentialCheck::Invalid => {
                 return Err(OAuthError::invalid_grant("invalid username or password"));

@@ -9,8 +9,8 @@ use crate::crypto::{b64url, random_bytes, token_hash};
 use crate::domain::records::{Client, Family, RefreshChain, Tenant, User};
 use crate::domain::refresh_eligibility::gets_refresh_token;
 use crate::domain::refresh_rotation::first_token;
-use crate::error::OAuthError;
-use crate::outcome::Tokens;
+use crate::oauth::error::OAuthError;
+use crate::oauth::outcome::Tokens;
 use crate::scope;
 use crate::tokens::jwt::{AccessToken, IdToken};
 

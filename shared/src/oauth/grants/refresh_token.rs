@@ -21,9 +21,9 @@ use crate::domain::refresh_eligibility::may_refresh;
 use crate::domain::refresh_rotation::{
     Presented, Rotation, Standing, is_exact_retry, recorded_scope,
 };
-use crate::error::OAuthError;
-use crate::flows::inspect::{KnownRefresh, known_refresh};
-use crate::outcome::{TokenOutcome, Tokens};
+use crate::oauth::error::OAuthError;
+use crate::oauth::outcome::{TokenOutcome, Tokens};
+use crate::oauth::token_state::{KnownRefresh, known_refresh};
 use crate::scope;
 use std::time::Duration;
 
@@ -161,7 +161,7 @@ pub async fn grant(
             // tokens then fail the version check on their next use.
             let still = live_user(ctx, &family).await;
             if let Err(e) = still {
-                if e.code == crate::error::ErrorCode::InvalidGrant {
+                if e.code == crate::oauth::error::ErrorCode::InvalidGrant {
                     store
                         .revoke_family(tenant, &family.family_id, ctx.now)
                         .await?;
@@ -178,7 +178,7 @@ pub async fn grant(
     Err(OAuthError {
         retry_after: Some(1),
         ..OAuthError::new(
-            crate::error::ErrorCode::TemporarilyUnavailable,
+            crate::oauth::error::ErrorCode::TemporarilyUnavailable,
             "too much contention on this refresh token; retry",
         )
     })

@@ -9,13 +9,13 @@ use crate::clock::Now;
 use crate::config::Function;
 use crate::crypto::random_token;
 use crate::domain::records::{Client, Grant};
-use crate::error::ErrorCode;
-use crate::html::LoginPage;
-use crate::http::{Params, Response, header_str, query_params, tenant_route};
-use crate::i18n::{Key, Lang};
 use crate::ids::TenantId;
 use crate::login_tx::{self, LoginTx};
-use crate::outcome::{ErrorRedirect, PageError, PageOutcome};
+use crate::oauth::error::ErrorCode;
+use crate::oauth::outcome::{ErrorRedirect, PageError, PageOutcome};
+use crate::web::html::LoginPage;
+use crate::web::i18n::{Key, Lang};
+use crate::web::request::{Params, Response, header_str, query_params, tenant_route};
 use crate::{redirect as redirect_uri, scope};
 use lambda_http::Request;
 use lambda_http::http::Method;
@@ -29,7 +29,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
         accept_language,
     );
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return crate::http::method_not_allowed_page("GET, HEAD", lang);
+        return crate::web::request::method_not_allowed_page("GET, HEAD", lang);
     }
     let outcome = match tenant_route(req.uri().path(), &["authorize"]) {
         None => PageOutcome::error(PageError::NotFound, Key::NotFoundTitle, Key::NotFoundMsg),
@@ -38,7 +38,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
             Err(e) => PageOutcome::bad_input(e),
         },
     };
-    crate::respond::page(outcome, lang)
+    crate::web::respond::page(outcome, lang)
 }
 
 /// The trusted part of a request: a known client and a registered redirect URI.
