@@ -10,13 +10,13 @@ use crate::domain::records::{
     Client, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, Grant, KeyState, SigningAlg,
     Tenant, User,
 };
+use crate::domain::{redirect, scope};
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::ports::SecretError;
 use crate::ports::StoreError;
 use crate::store::secrets_manager::SecretsManager;
 use crate::store::{ClientChanges, Db, MapChange, TenantChanges, Updated};
 use crate::tokens::keys::{self, KeySet};
-use crate::{redirect, scope};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

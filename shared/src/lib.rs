@@ -19,24 +19,17 @@ pub mod audit;
 pub mod cache;
 pub mod clock;
 pub mod config;
-#[cfg(any(test, feature = "test-support"))]
-pub mod contract;
 pub mod crypto;
 pub mod domain;
-#[cfg(any(test, feature = "test-support"))]
-pub mod fakes;
-#[cfg(test)]
-mod flow_tests;
 pub mod ids;
 pub mod oauth;
 pub mod ports;
 pub mod state;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod tokens;
 pub mod web;
-
-// The domain's rule modules, also at their historic paths.
-pub use domain::{login_tx, password_policy, redirect, scope};
 
 pub use clock::Now;
 pub use config::Config;

@@ -28,17 +28,17 @@ use proptest::test_runner::TestCaseError;
 use std::collections::{HashMap, HashSet};
 use tollgate::clock::Now;
 use tollgate::crypto::{b64url, b64url_decode, hmac_sha256, sha256};
+use tollgate::domain::login_tx::{LoginTx, MAX_SEALED};
 use tollgate::domain::pkce::{is_valid_pkce_verifier, is_valid_s256_challenge, pkce_s256_matches};
 use tollgate::domain::records::{Client, Grant};
+use tollgate::domain::{redirect, scope};
 use tollgate::ids::{ClientId, TenantId, UserId};
-use tollgate::login_tx::{LoginTx, MAX_SEALED};
 use tollgate::oauth::error::sanitize_description;
 use tollgate::oauth::grants::max_grant_token_len;
 use tollgate::web::request::{
     DEFAULT_MAX_LEN, InputError, MAX_BODY, Params, Seg, append_params, basic_credentials,
     body_bytes, encode_pairs, is_form, match_route, max_len, pct, query_params, tenant_route,
 };
-use tollgate::{redirect, scope};
 
 type TestResult = Result<(), TestCaseError>;
 

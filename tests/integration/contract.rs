@@ -6,8 +6,8 @@
 use crate::helpers::*;
 use tollgate::TenantId;
 use tollgate::clock::Now;
-use tollgate::contract::{self, Outcome, Stores};
 use tollgate::store::secrets_manager::SecretsManager;
+use tollgate::testing::contract::{self, Outcome, Stores};
 
 /// A tenant alias nobody has provisioned (the contract creates what it needs).
 fn fresh_tenant() -> TenantId {

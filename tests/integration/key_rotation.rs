@@ -12,8 +12,8 @@ use serde_json::Value;
 use tollgate::admin::{Admin, TenantOpts};
 use tollgate::admin_keys::{Budget, KeyOutcome};
 use tollgate::domain::key_rotation::{COMMIT_GRACE, PROPAGATION, RETRY_FAILED, signs_from};
-use tollgate::fakes::ManualClock;
 use tollgate::store::{Db, KeyCommit};
+use tollgate::testing::fakes::ManualClock;
 use tollgate::tokens::keys::KeySet;
 
 /// The kids the tenant publishes, read from the table (the discovery function

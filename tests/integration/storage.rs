@@ -43,11 +43,11 @@ fn family(t: &TestTenant, id: &str, now: Now) -> Family {
 }
 
 fn chain(now: Now, ttl: u64) -> RefreshChain {
-    tollgate::contract::chain_record(now, ttl)
+    tollgate::testing::contract::chain_record(now, ttl)
 }
 
 fn next(c: &RefreshChain, now: Now) -> RefreshChain {
-    tollgate::contract::next_of(c, now, "")
+    tollgate::testing::contract::next_of(c, now, "")
 }
 
 #[tokio::test]

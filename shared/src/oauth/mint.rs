@@ -9,9 +9,9 @@ use crate::crypto::{b64url, random_bytes, token_hash};
 use crate::domain::records::{Client, Family, RefreshChain, Tenant, User};
 use crate::domain::refresh_eligibility::gets_refresh_token;
 use crate::domain::refresh_rotation::first_token;
+use crate::domain::scope;
 use crate::oauth::error::OAuthError;
 use crate::oauth::outcome::Tokens;
-use crate::scope;
 use crate::tokens::jwt::{AccessToken, IdToken};
 
 /// Who issues, to whom, when.

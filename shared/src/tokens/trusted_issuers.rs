@@ -316,8 +316,8 @@ pub async fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::FakeFetcher;
     use crate::ids::TenantId;
+    use crate::testing::fakes::FakeFetcher;
     use serde_json::json;
 
     fn issuer(tenant: &str, jwks: &str) -> TrustedIssuer {

@@ -59,10 +59,10 @@ pub fn max_len(field: &str) -> usize {
         "client_id" | "userid" | "username" | "login_hint" => 256,
         "client_secret" => 256,
         "password" | "newpassword" => 1024,
-        "redirect_uri" => crate::redirect::MAX_LEN,
+        "redirect_uri" => crate::domain::redirect::MAX_LEN,
         // What real clients send (SPEC: Bad input).
         "state" | "nonce" => 4096,
-        "scope" => crate::scope::MAX_LEN,
+        "scope" => crate::domain::scope::MAX_LEN,
         "code_verifier" | "code_challenge" => 256,
         "token" | "actor_token" | "access_token" => 8192,
         "tx" => crate::domain::login_tx::MAX_SEALED,

@@ -3,9 +3,9 @@
 
 use super::GrantCtx;
 use crate::domain::records::Grant;
+use crate::domain::scope;
 use crate::oauth::error::OAuthError;
 use crate::oauth::outcome::TokenOutcome;
-use crate::scope;
 
 pub async fn grant(
     ctx: &GrantCtx<'_>,

@@ -5,11 +5,11 @@
 use super::GrantCtx;
 use crate::crypto::random_token;
 use crate::domain::records::Grant;
+use crate::domain::scope;
 use crate::oauth::error::OAuthError;
 use crate::oauth::mint::UserGrant;
 use crate::oauth::outcome::TokenOutcome;
 use crate::oauth::password_check::{self, Attempt, CredentialCheck};
-use crate::scope;
 
 pub async fn grant(
     ctx: &GrantCtx<'_>,

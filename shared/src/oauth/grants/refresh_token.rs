@@ -21,10 +21,10 @@ use crate::domain::refresh_eligibility::may_refresh;
 use crate::domain::refresh_rotation::{
     Presented, Rotation, Standing, is_exact_retry, recorded_scope,
 };
+use crate::domain::scope;
 use crate::oauth::error::OAuthError;
 use crate::oauth::outcome::{TokenOutcome, Tokens};
 use crate::oauth::token_state::{KnownRefresh, known_refresh};
-use crate::scope;
 use std::time::Duration;
 
 const ATTEMPTS: u32 = 8;

@@ -15,13 +15,13 @@
 use super::{GrantCtx, GrantToken};
 use crate::crypto::random_token;
 use crate::domain::records::{Grant, TrustedIssuer, User};
+use crate::domain::scope;
 use crate::domain::token_exchange::{self as rules, TokenKind};
 use crate::ids::UserId;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::outcome::{ExchangedToken, TokenOutcome};
 use crate::oauth::token_state::{self, Viewer};
 use crate::ports::StoreError;
-use crate::scope;
 use crate::tokens::jwt::{AccessToken, Exchange};
 use crate::tokens::trusted_issuers::{self, Unverified};
 use serde_json::Value;

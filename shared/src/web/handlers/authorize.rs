@@ -8,15 +8,16 @@ use crate::AppState;
 use crate::clock::Now;
 use crate::config::Function;
 use crate::crypto::random_token;
+use crate::domain::login_tx::{self, LoginTx};
 use crate::domain::records::{Client, Grant};
+use crate::domain::redirect as redirect_uri;
+use crate::domain::scope;
 use crate::ids::TenantId;
-use crate::login_tx::{self, LoginTx};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::outcome::{ErrorRedirect, PageError, PageOutcome};
 use crate::web::html::LoginPage;
 use crate::web::i18n::{Key, Lang};
 use crate::web::request::{Params, Response, header_str, query_params, tenant_route};
-use crate::{redirect as redirect_uri, scope};
 use lambda_http::Request;
 use lambda_http::http::Method;
 

@@ -8,16 +8,16 @@ use crate::clock::Now;
 use crate::config::Function;
 use crate::crypto::{random_token, token_hash};
 use crate::domain::code_lifetime::CODE_TTL;
+use crate::domain::login_tx::LoginTx;
 use crate::domain::records::{AuthCode, Client, Tenant, User};
+use crate::domain::redirect as redirect_uri;
 use crate::domain::throttling::Source;
 use crate::ids::{TenantId, UserId};
-use crate::login_tx::LoginTx;
 use crate::oauth::error::ErrorCode;
 use crate::oauth::mint::Issuer;
 use crate::oauth::outcome::{ErrorRedirect, PageError, PageOutcome};
 use crate::oauth::password_check::{self, Attempt, CredentialCheck};
 use crate::ports::StoreError;
-use crate::redirect as redirect_uri;
 use crate::web::html::LoginPage;
 use crate::web::i18n::{Key, Lang};
 use crate::web::request::{

@@ -104,7 +104,7 @@ async fn change_password(
         Ok(CredentialCheck::Throttled(wait)) => return Outcome::Throttled { retry_after: wait },
         Err(e) => return Outcome::Failed(e.into()),
     };
-    if let Err(message) = crate::password_policy::check_new(old, new) {
+    if let Err(message) = crate::domain::password_policy::check_new(old, new) {
         return Outcome::Refused { message };
     }
     let hash = match hash_password(new) {

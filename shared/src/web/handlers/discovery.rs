@@ -100,7 +100,7 @@ pub fn metadata(config: &Config, tenant: &Tenant) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [tenant.signing_alg.as_str()],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "scopes_supported": crate::scope::STANDARD,
+        "scopes_supported": crate::domain::scope::STANDARD,
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "name", "email", "preferred_username"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,

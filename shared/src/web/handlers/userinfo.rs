@@ -9,10 +9,10 @@
 use crate::AppState;
 use crate::clock::Now;
 use crate::domain::claims::{ClaimSet, user_claims};
+use crate::domain::scope;
 use crate::ids::TenantId;
 use crate::oauth::outcome::UserinfoOutcome as Outcome;
 use crate::oauth::token_state;
-use crate::scope;
 use crate::web::cors;
 use crate::web::request::{
     Params, Response, body_bytes, header_str, is_form, query_params, tenant_route,

@@ -34,9 +34,9 @@ use crate::domain::code_lifetime::CODE_TTL;
 use crate::domain::records::{
     AuthCode, Client, DEFAULT_REFRESH_TOKEN_TTL, Grant, SigningAlg, Tenant, User,
 };
-use crate::fakes::Fakes;
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::ports::CodeStore;
+use crate::testing::fakes::Fakes;
 use crate::tokens::keys::{self, KeySet};
 use crate::web::handlers;
 use crate::web::handlers::token::Endpoint;

@@ -21,7 +21,6 @@ use crate::domain::records::{
     User,
 };
 use crate::domain::throttling::{Budget, Source};
-use crate::fakes::FakeStore;
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::ports::SecretError;
 use crate::ports::StoreError;
@@ -30,6 +29,7 @@ use crate::ports::{
     ThrottleStore, UserStore,
 };
 use crate::store::Db;
+use crate::testing::fakes::FakeStore;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -1370,8 +1370,8 @@ pub fn clock_contract(clock: &dyn Clock) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{FakeSecrets, ManualClock};
     use crate::ports::SystemClock;
+    use crate::testing::fakes::{FakeSecrets, ManualClock};
     use std::sync::Arc;
 
     const NOW: Now = Now(1_700_000_000);

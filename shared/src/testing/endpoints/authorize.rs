@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::clock::Now;
-use crate::login_tx::LoginTx;
+use crate::domain::login_tx::LoginTx;
 
 fn assert_html_error(r: &Resp, status: StatusCode) {
     assert_eq!(r.status, status, "{}", r.body);
@@ -184,7 +184,7 @@ async fn login_page_carries_a_signed_transaction_of_the_request() {
     assert_eq!(tx.cc.as_deref(), Some(CHALLENGE));
     assert_eq!(tx.n.as_deref(), Some("n-1"));
     assert_eq!(tx.rt, "code");
-    assert_eq!(tx.exp, T0 + crate::login_tx::LIFETIME);
+    assert_eq!(tx.exp, T0 + crate::domain::login_tx::LIFETIME);
 }
 
 #[tokio::test]

@@ -170,7 +170,7 @@ async fn a_grant_token_too_long_to_be_valid_is_invalid_grant() {
             &[
                 ("grant_type", "refresh_token"),
                 ("refresh_token", "r"),
-                ("scope", &"s".repeat(crate::scope::MAX_LEN + 1)),
+                ("scope", &"s".repeat(crate::domain::scope::MAX_LEN + 1)),
             ],
         )
         .await;

@@ -4,11 +4,11 @@
 
 use super::{Outcome, Seed, Violation, join_all, new_user_id, sibling, user_record};
 use crate::domain::records::TrustedIssuer;
-use crate::fakes::FakeStore;
 use crate::ids::TenantId;
 use crate::ports::StoreError;
 use crate::ports::{BoxFuture, FederationStore, StoreResult, UserStore};
 use crate::store::Db;
+use crate::testing::fakes::FakeStore;
 
 /// What `issuer add` writes, per backend.
 pub trait IssuerSeed: Send + Sync {

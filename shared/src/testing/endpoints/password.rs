@@ -230,7 +230,7 @@ async fn a_distributed_guesser_gets_25_guesses_and_no_more_even_all_at_once() {
     let app = w.password_client();
     w.alice();
     let ips: Vec<String> = (0..40).map(|i| format!("203.0.113.{i}")).collect();
-    let all = crate::contract::join_all(
+    let all = crate::testing::contract::join_all(
         ips.iter()
             .map(|ip| {
                 Box::pin(w.password_grant_from(ip, &app, "alice", "guess"))
