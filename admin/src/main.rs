@@ -422,7 +422,9 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    let admin = Admin::new(tollgate::Config::from_env(), &sdk);
+    let config = tollgate::Config::from_env();
+    let clients = tollgate::store::aws::Clients::new(&sdk, &config.table);
+    let admin = Admin::new(config, clients);
     match cli.command {
         Command::Init => admin.init().await,
         Command::Tenant {

@@ -14,6 +14,7 @@ use crate::domain::{redirect, scope};
 use crate::ids::{ClientId, TenantId, UserId};
 use crate::ports::SecretError;
 use crate::ports::StoreError;
+use crate::store::aws::Clients;
 use crate::store::secrets_manager::SecretsManager;
 use crate::store::{ClientChanges, Db, MapChange, TenantChanges, Updated};
 use crate::tokens::keys::{self, KeySet};
@@ -266,23 +267,14 @@ pub(crate) fn one_line(s: &str) -> bool {
 }
 
 impl Admin {
-    /// The CLI and the maintenance function: clients with the same explicit
-    /// SDK timeouts as the functions' (`state::sdk_timeouts`), so a call that
-    /// hangs fails within seconds instead of holding a run (or a key change
-    /// between its two writes) open.
-    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Admin {
-        let ddb = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .timeout_config(crate::state::sdk_timeouts())
-            .build();
-        let sm = aws_sdk_secretsmanager::config::Builder::from(sdk)
-            .timeout_config(crate::state::sdk_timeouts())
-            .build();
+    /// The CLI and the maintenance function, over clients built with the
+    /// functions' explicit SDK timeouts (`store::aws::Clients`), so a call
+    /// that hangs fails within seconds instead of holding a run (or a key
+    /// change between its two writes) open.
+    pub fn new(config: Config, clients: Clients) -> Admin {
         Admin {
-            db: Db::new(
-                aws_sdk_dynamodb::Client::from_conf(ddb),
-                config.table.clone(),
-            ),
-            secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::from_conf(sm)),
+            db: clients.db,
+            secrets: clients.secrets,
             config,
         }
     }

@@ -22,8 +22,7 @@ use crate::ports::{
     AccessTokenStore, Clock, CodeStore, Directory, FederationStore, JsonFetcher, LoginTxStore,
     RefreshStore, SecretSource, SystemClock, ThrottleStore, UserStore,
 };
-use crate::store::Db;
-use crate::store::secrets_manager::{SecretCache, SecretsManager};
+use crate::store::secrets_manager::SecretCache;
 use crate::tokens::keys::Signer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +31,24 @@ use std::time::Duration;
 /// Both TTLs are part of the key-rotation rule (`domain::key_rotation`).
 const RECORD_TTL: Duration = Duration::from_secs(crate::domain::key_rotation::RECORD_CACHE);
 const SECRET_TTL: Duration = Duration::from_secs(crate::domain::key_rotation::KEY_SET_CACHE);
+
+/// Why the state could not provide what a request needs; the protocol layer
+/// maps each to its answer (`oauth::error`: 503 for an outage or a tenant
+/// being re-created, 500 for a stack that was never initialised).
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The URL document is not readable yet (right after a first deploy).
+    #[error("the server is starting; retry shortly")]
+    Starting,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Key(#[from] crate::tokens::keys::KeyError),
+}
 
 /// Every capability the flows use, each behind its narrow port.
 #[derive(Clone)]
@@ -54,16 +71,8 @@ impl Ports {
     /// DynamoDB and Secrets Manager from one SDK configuration, with explicit
     /// timeouts; the system clock.
     pub fn aws(config: &Config, sdk: &aws_config::SdkConfig) -> Ports {
-        let ddb = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .timeout_config(sdk_timeouts())
-            .build();
-        let sm = aws_sdk_secretsmanager::config::Builder::from(sdk)
-            .timeout_config(sdk_timeouts())
-            .build();
-        let db = Arc::new(Db::new(
-            aws_sdk_dynamodb::Client::from_conf(ddb),
-            config.table.clone(),
-        ));
+        let clients = crate::store::aws::Clients::new(sdk, &config.table);
+        let db = Arc::new(clients.db);
         Ports {
             directory: db.clone(),
             users: db.clone(),
@@ -76,9 +85,7 @@ impl Ports {
             // Only the token function fetches issuers' keys; it installs the
             // reqwest fetcher (`with_fetcher`), so no other binary links reqwest.
             fetcher: Arc::new(crate::tokens::trusted_issuers::NoFetcher),
-            secrets: Arc::new(SecretsManager::new(
-                aws_sdk_secretsmanager::Client::from_conf(sm),
-            )),
+            secrets: Arc::new(clients.secrets),
             clock: Arc::new(SystemClock),
         }
     }
@@ -107,26 +114,12 @@ pub struct AppState {
     issuer_keys: crate::tokens::trusted_issuers::KeyCache,
 }
 
-/// Explicit SDK timeouts, so a dependency that hangs becomes a 503 well inside
-/// the functions' 10 s Lambda timeout: each attempt (connection set-up
-/// included) gets 3 s, the whole call (with the SDK's standard retries) 6 s.
-pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
-    aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .read_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(3))
-        .operation_timeout(Duration::from_secs(6))
-        .build()
-}
-
 impl AppState {
     /// For a function's init phase: the environment, the SDK configuration and
     /// the clients (see the module comment for why this belongs in init).
     pub async fn from_env() -> AppState {
         let config = Config::from_env();
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let sdk = crate::store::aws::load().await;
         let state = Self::new(config, &sdk);
         state.warm_up().await;
         state
@@ -278,7 +271,7 @@ impl AppState {
     /// The public URLs (issuer, endpoints). Without `TOLLGATE_URLS_SECRET` they
     /// come from the environment; with it, from that secret, read once (by the
     /// init warm-up, else by the first request that needs a URL) and kept.
-    pub async fn urls(&self) -> Result<&Config, crate::oauth::error::OAuthError> {
+    pub async fn urls(&self) -> Result<&Config, StateError> {
         let Some(name) = &self.config.urls_secret else {
             return Ok(&self.config);
         };
@@ -299,13 +292,7 @@ impl AppState {
                         // not exist yet, and the next request should look again.
                         self.secrets().invalidate(name);
                         tracing::error!(secret = %name, error = %why, "URL document unavailable");
-                        Err(crate::oauth::error::OAuthError {
-                            retry_after: Some(crate::oauth::error::RETRY_AFTER_OUTAGE),
-                            ..crate::oauth::error::OAuthError::new(
-                                crate::oauth::error::ErrorCode::TemporarilyUnavailable,
-                                "the server is starting; retry shortly",
-                            )
-                        })
+                        Err(StateError::Starting)
                     }
                 }
             })
@@ -404,10 +391,7 @@ impl AppState {
     /// does not match signs nothing (503: the tenant is being deleted or
     /// re-created). A missing key set is 503 too: `tenant delete` removes it
     /// while warm functions may still hold the tenant's record.
-    pub async fn signer(
-        &self,
-        tenant: &Tenant,
-    ) -> Result<Arc<Signer>, crate::oauth::error::OAuthError> {
+    pub async fn signer(&self, tenant: &Tenant) -> Result<Arc<Signer>, StateError> {
         let now = self.now().secs();
         if let Some(s) = self.signers.get(&tenant.id) {
             if s.publishes_under(now, &tenant.public_jwks) {
@@ -420,14 +404,14 @@ impl AppState {
         // the rotation rule counts on, not that plus the secret cache's.
         self.secrets().invalidate(&name);
         let Some(raw) = self.secrets().get(&name).await? else {
-            return Err(crate::oauth::error::OAuthError::unavailable(format!(
+            return Err(StateError::Unavailable(format!(
                 "signing key secret missing for tenant {} (being deleted?)",
                 tenant.id
             )));
         };
         let signer = Arc::new(Signer::from_secret(&raw)?);
         if !signer.publishes_under(now, &tenant.public_jwks) {
-            return Err(crate::tokens::keys::KeyError::Unpublished.into());
+            return Err(StateError::Key(crate::tokens::keys::KeyError::Unpublished));
         }
         self.signers.insert(tenant.id.clone(), signer.clone());
         Ok(signer)
@@ -445,12 +429,12 @@ impl AppState {
     }
 
     /// The stack's login-transaction HMAC key.
-    pub async fn login_key(&self) -> Result<Vec<u8>, crate::oauth::error::OAuthError> {
+    pub async fn login_key(&self) -> Result<Vec<u8>, StateError> {
         let name = self.config.login_key_secret();
         match self.secrets().get(&name).await? {
             Some(k) if k.len() >= 32 => Ok(k.as_bytes().to_vec()),
-            _ => Err(crate::oauth::error::OAuthError::internal(
-                "login transaction key secret missing; run `tollgate-admin init`",
+            _ => Err(StateError::Internal(
+                "login transaction key secret missing; run `tollgate-admin init`".to_owned(),
             )),
         }
     }

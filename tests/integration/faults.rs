@@ -625,7 +625,7 @@ async fn a_tenant_delete_cut_short_at_any_step_never_answers_500() {
         let proxy = FaultProxy::start().await;
         proxy.plan(svc, Ops::Writes, spare, Fault::Refuse);
         let cut =
-            tollgate::admin::Admin::new(tollgate::Config::from_env(), &proxy.sdk_config().await);
+            crate::helpers::admin_over(tollgate::Config::from_env(), &proxy.sdk_config().await);
         assert!(cut.delete_tenant(&t.alias).await.is_err(), "{what}");
         assert_fault_hit(&proxy, svc);
 

@@ -122,6 +122,12 @@ pub async fn db() -> Db {
     )
 }
 
+/// The admin library over `sdk` (as the CLI builds it).
+pub fn admin_over(config: tollgate::Config, sdk: &aws_config::SdkConfig) -> tollgate::admin::Admin {
+    let clients = tollgate::store::aws::Clients::new(sdk, &config.table);
+    tollgate::admin::Admin::new(config, clients)
+}
+
 pub async fn sdk() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()

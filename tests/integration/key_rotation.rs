@@ -33,7 +33,7 @@ async fn published_in(db: &Db, id: &tollgate::TenantId) -> Vec<String> {
 }
 
 async fn admin_lib() -> Admin {
-    Admin::new(config(), &sdk().await)
+    crate::helpers::admin_over(config(), &sdk().await)
 }
 
 /// The key set as stored in Secrets Manager.
@@ -401,14 +401,14 @@ impl OwnTable {
 
     async fn new() -> OwnTable {
         let table = format!("tollgate-maint-{}", random_alias());
-        let admin = Admin::new(Self::config(&table), &sdk().await);
+        let admin = crate::helpers::admin_over(Self::config(&table), &sdk().await);
         admin.db.create_table().await.unwrap();
         OwnTable { admin, table }
     }
 
     /// The same table, every call through `proxy` (which counts them).
     async fn through(&self, proxy: &FaultProxy) -> Admin {
-        Admin::new(Self::config(&self.table), &proxy.sdk_config().await)
+        crate::helpers::admin_over(Self::config(&self.table), &proxy.sdk_config().await)
     }
 
     async fn tenant(&self, rotation_days: u64) -> tollgate::TenantId {

@@ -422,7 +422,7 @@ async fn every_change_made_with_the_cli_is_an_audit_line_without_secrets() {
 
 /// An admin talking to DynamoDB through `proxy` (its requests can be held).
 async fn admin_via(proxy: &FaultProxy) -> Admin {
-    Admin::new(config(), &proxy.sdk_config().await)
+    crate::helpers::admin_over(config(), &proxy.sdk_config().await)
 }
 
 fn strings(args: &[&str]) -> Vec<String> {

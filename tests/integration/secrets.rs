@@ -115,7 +115,8 @@ async fn missing_url_document_is_temporarily_unavailable_and_not_cached() {
         _ => None,
     });
     let state = tollgate::AppState::new(config, &sdk().await);
-    let err = state.urls().await.expect_err("no document yet");
+    let err =
+        tollgate::oauth::error::OAuthError::from(state.urls().await.expect_err("no document yet"));
     assert_eq!(
         err.code,
         tollgate::oauth::error::ErrorCode::TemporarilyUnavailable

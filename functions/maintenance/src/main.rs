@@ -13,7 +13,9 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    let admin = &Admin::new(tollgate::Config::from_env(), &sdk);
+    let config = tollgate::Config::from_env();
+    let clients = tollgate::store::aws::Clients::new(&sdk, &config.table);
+    let admin = &Admin::new(config, clients);
     run(service_fn(move |ev: LambdaEvent<Value>| async move {
         let budget = Budget::before_deadline(ev.context.deadline, tollgate::Now::system());
         let report = admin

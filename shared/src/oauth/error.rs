@@ -161,6 +161,25 @@ impl From<crate::tokens::keys::KeyError> for OAuthError {
     }
 }
 
+impl From<crate::state::StateError> for OAuthError {
+    fn from(e: crate::state::StateError) -> Self {
+        use crate::state::StateError;
+        match e {
+            StateError::Starting => OAuthError {
+                retry_after: Some(RETRY_AFTER_OUTAGE),
+                ..OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the server is starting; retry shortly",
+                )
+            },
+            StateError::Unavailable(why) => OAuthError::unavailable(why),
+            StateError::Internal(why) => OAuthError::internal(why),
+            StateError::Secret(e) => e.into(),
+            StateError::Key(e) => e.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

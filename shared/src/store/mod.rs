@@ -2,6 +2,7 @@
 //! (`crate::domain::records`); nothing outside `dynamo` knows an attribute
 //! name or a key.
 
+pub mod aws;
 mod dynamo;
 pub mod issuer_fetch;
 pub mod outbound;

@@ -67,7 +67,7 @@ async fn document(state: &AppState, tenant_id: &TenantId, doc: Doc) -> Discovery
                 body: metadata(urls, &tenant),
                 max_age: crate::domain::key_rotation::JWKS_MAX_AGE as u32,
             },
-            Err(e) => DiscoveryOutcome::Failed(e),
+            Err(e) => DiscoveryOutcome::Failed(e.into()),
         },
         Doc::Jwks => match serde_json::from_str::<Value>(&tenant.public_jwks) {
             Ok(keys) => DiscoveryOutcome::Document {

@@ -155,7 +155,7 @@ async fn token(
     let client = client?;
     // No grant writes anything before its tokens are signed; an unavailable
     // key fails the request here, before any state changes.
-    signer.map_err(|e| e.with_basic(client.basic))?;
+    signer.map_err(|e| OAuthError::from(e).with_basic(client.basic))?;
     let span = tracing::info_span!(
         "token",
         tenant = %tenant_id,

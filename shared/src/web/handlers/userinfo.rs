@@ -92,7 +92,7 @@ async fn userinfo(
     };
     let issuer = match state.urls().await {
         Ok(u) => u.issuer(tenant_id),
-        Err(e) => return (Outcome::Failed(e), None),
+        Err(e) => return (Outcome::Failed(e.into()), None),
     };
     let viewer = token_state::Viewer::Any;
     // Only a call that can succeed — a user's token with `openid` — is a use.
@@ -116,7 +116,7 @@ async fn userinfo(
                 };
                 return (Outcome::InvalidToken, origin);
             }
-            Err(e) => return (Outcome::Failed(e), None),
+            Err(e) => return (Outcome::Failed(e.into()), None),
         };
     let origin = cors::allowed_for(&active.client, cors::origin(req)).map(str::to_owned);
     // A client_credentials token names no user: nothing to tell.
