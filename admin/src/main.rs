@@ -6,10 +6,11 @@
 use clap::{Args, Parser, Subcommand};
 use std::io::Read;
 use std::process::ExitCode;
-use tollgate::admin::BrandingUpdate;
-use tollgate::admin::{
-    Admin, AdminError, ClientOpts, ClientUpdate, TenantOpts, TenantUpdate, UserOpts,
-};
+use tollgate::admin::clients::{ClientOpts, ClientUpdate};
+use tollgate::admin::tenants::BrandingUpdate;
+use tollgate::admin::tenants::{TenantOpts, TenantUpdate};
+use tollgate::admin::users::UserOpts;
+use tollgate::admin::{Admin, AdminError};
 
 #[derive(Parser)]
 #[command(
@@ -656,7 +657,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                 },
         } => {
             admin
-                .add_issuer(tollgate::admin_federation::IssuerOpts {
+                .add_issuer(tollgate::admin::issuers::IssuerOpts {
                     tenant,
                     issuer,
                     audiences,

@@ -12,9 +12,6 @@
 )]
 
 pub mod admin;
-pub mod admin_federation;
-pub mod admin_keys;
-pub mod admin_lifecycle;
 pub mod audit;
 pub mod cache;
 pub mod clock;

@@ -9,8 +9,9 @@
 use crate::fault_proxy::{Fault, FaultProxy, Ops, Service};
 use crate::helpers::*;
 use serde_json::Value;
-use tollgate::admin::{Admin, TenantOpts};
-use tollgate::admin_keys::{Budget, KeyOutcome};
+use tollgate::admin::Admin;
+use tollgate::admin::keys::{Budget, KeyOutcome};
+use tollgate::admin::tenants::TenantOpts;
 use tollgate::domain::key_rotation::{COMMIT_GRACE, PROPAGATION, RETRY_FAILED, signs_from};
 use tollgate::store::{Db, KeyCommit};
 use tollgate::testing::fakes::ManualClock;

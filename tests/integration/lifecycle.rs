@@ -5,7 +5,9 @@ use crate::fault_proxy::{Fault, FaultProxy, Ops, Service};
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::Value;
-use tollgate::admin::{Admin, BrandingUpdate, ClientUpdate, TenantUpdate};
+use tollgate::admin::Admin;
+use tollgate::admin::clients::ClientUpdate;
+use tollgate::admin::tenants::{BrandingUpdate, TenantUpdate};
 
 fn ok(args: &[&str]) -> Value {
     admin(args, None).unwrap_or_else(|e| panic!("{args:?}: {e}"))

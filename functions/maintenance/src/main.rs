@@ -5,7 +5,7 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use tollgate::admin::Admin;
-use tollgate::admin_keys::Budget;
+use tollgate::admin::keys::Budget;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -1,46 +1,31 @@
-//! Provisioning, as used by `tollgate-admin`: every operation validates all of
-//! its input before it writes anything, and undoes its own first write if the
-//! second fails, so nothing is left half-written.
+//! `tenant create|get|list|update|delete` and the demo bootstrap.
 
+use super::clients::ClientOpts;
+use super::users::UserOpts;
+use super::*;
 use crate::clock::Now;
-use crate::config::{Config, Function};
-use crate::crypto::{client_secret_hash, hash_password, random_alphanumeric, random_token};
-use crate::domain::branding::{self, Branding, Logo, Rgb};
-use crate::domain::records::{
-    Client, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, Grant, KeyState, SigningAlg,
-    Tenant, User,
-};
-use crate::domain::{redirect, scope};
-use crate::ids::{ClientId, TenantId, UserId};
+use crate::config::Function;
+use crate::domain::branding;
+use crate::domain::branding::Branding;
+use crate::domain::branding::Logo;
+use crate::domain::branding::Rgb;
+use crate::domain::records::DEFAULT_ACCESS_TOKEN_TTL;
+use crate::domain::records::DEFAULT_REFRESH_TOKEN_TTL;
+use crate::domain::records::KeyState;
+use crate::domain::records::SigningAlg;
+use crate::domain::records::Tenant;
+use crate::ids::TenantId;
 use crate::ports::SecretError;
 use crate::ports::StoreError;
-use crate::store::aws::Clients;
-use crate::store::secrets_manager::SecretsManager;
-use crate::store::{ClientChanges, Db, MapChange, TenantChanges, Updated};
-use crate::tokens::keys::{self, KeySet};
-use serde_json::{Value, json};
+use crate::store::MapChange;
+use crate::store::TenantChanges;
+use crate::store::Updated;
+use crate::store::secrets_manager::SecretSource;
+use crate::tokens::keys;
+use crate::tokens::keys::KeySet;
+use serde_json::Value;
+use serde_json::json;
 use std::collections::BTreeMap;
-
-/// A one-line, user-facing error.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct AdminError(pub String);
-
-impl From<StoreError> for AdminError {
-    fn from(e: StoreError) -> Self {
-        AdminError(format!("DynamoDB: {e}"))
-    }
-}
-
-impl From<SecretError> for AdminError {
-    fn from(e: SecretError) -> Self {
-        AdminError(format!("Secrets Manager: {e}"))
-    }
-}
-
-pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T, AdminError> {
-    Err(AdminError(msg.into()))
-}
 
 pub struct TenantOpts {
     pub name: Option<String>,
@@ -50,19 +35,6 @@ pub struct TenantOpts {
     pub signing_alg: Option<String>,
     pub sliding_max: Option<u64>,
     pub key_rotation_days: Option<u64>,
-}
-
-pub struct ClientOpts {
-    pub tenant: String,
-    pub name: String,
-    pub grants: Vec<String>,
-    pub redirect_uris: Vec<String>,
-    pub scopes: Vec<String>,
-    pub public: bool,
-    pub require_pkce: bool,
-    pub require_offline_access: bool,
-    pub web_origins: Vec<String>,
-    pub introspect: bool,
 }
 
 /// `tenant update`: `None` keeps the value.
@@ -188,7 +160,7 @@ impl BrandingEdit {
 }
 
 /// Reads a PNG logo, never more than the limit (plus one byte, to tell).
-fn read_logo(path: &std::path::Path) -> Result<Logo, AdminError> {
+pub(super) fn read_logo(path: &std::path::Path) -> Result<Logo, AdminError> {
     use std::io::Read;
     let fail = |e: std::io::Error| AdminError(format!("--logo {}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(fail)?;
@@ -210,103 +182,22 @@ pub fn branding_json(b: &Branding) -> Value {
     })
 }
 
-/// `client update`: `None` keeps the value; a list replaces the old one.
-pub struct ClientUpdate {
-    pub tenant: String,
-    pub client_id: String,
-    pub name: Option<String>,
-    pub redirect_uris: Option<Vec<String>>,
-    pub scopes: Option<Vec<String>>,
-    pub web_origins: Option<Vec<String>>,
-    pub introspect: Option<bool>,
-}
-
-pub struct UserOpts {
-    pub tenant: String,
-    pub username: String,
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub attrs: Vec<String>,
-    pub require_password_change: bool,
-}
-
-pub struct Admin {
-    pub config: Config,
-    pub db: Db,
-    pub secrets: SecretsManager,
-}
-
-/// A browser app's origin, exactly as browsers send it in `Origin`:
-/// `https://host[:port]` (or `http://` on localhost / loopback), nothing else.
-pub fn validate_web_origin(origin: &str) -> Result<String, AdminError> {
-    let bad = || {
-        AdminError(format!(
-            "--web-origin must be an origin such as https://app.example (no path): {origin}"
-        ))
-    };
-    let u = url::Url::parse(origin).map_err(|_| bad())?;
-    let serialized = match u.origin() {
-        o @ url::Origin::Tuple(..) => o.ascii_serialization(),
-        url::Origin::Opaque(_) => return Err(bad()),
-    };
-    if serialized != origin.trim_end_matches('/') || !one_line(origin) {
-        return Err(bad());
-    }
-    let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    match u.scheme() {
-        "https" => Ok(serialized),
-        "http" if loopback => Ok(serialized),
-        _ => Err(AdminError(format!(
-            "--web-origin must be https (http only on localhost or loopback): {origin}"
-        ))),
-    }
-}
-
-pub(crate) fn one_line(s: &str) -> bool {
-    !s.chars().any(char::is_control)
+pub(super) fn tenant_json(t: &Tenant) -> Value {
+    json!({
+        "tenant": t.id.as_str(),
+        "name": t.name,
+        "access_token_ttl": t.access_token_ttl,
+        "refresh_token_ttl": t.refresh_token_ttl,
+        "audiences": t.audiences,
+        "signing_alg": t.signing_alg.as_str(),
+        "kid": t.current_kid,
+        "sliding_max": t.sliding_max,
+        "branding": super::tenants::branding_json(&t.branding),
+        "created_at": t.created_at,
+    })
 }
 
 impl Admin {
-    /// The CLI and the maintenance function, over clients built with the
-    /// functions' explicit SDK timeouts (`store::aws::Clients`), so a call
-    /// that hangs fails within seconds instead of holding a run (or a key
-    /// change between its two writes) open.
-    pub fn new(config: Config, clients: Clients) -> Admin {
-        Admin {
-            db: clients.db,
-            secrets: clients.secrets,
-            config,
-        }
-    }
-
-    async fn tenant(&self, alias: &str) -> Result<(TenantId, Tenant), AdminError> {
-        let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
-        match self.db.get_tenant(&id).await? {
-            Some(t) if !t.deleting => Ok((id, t)),
-            Some(_) => err(format!(
-                "tenant {alias} is being deleted (run `tenant delete` again to finish)"
-            )),
-            None => err(format!("unknown tenant: {alias}")),
-        }
-    }
-
-    /// Creates the table (TTL on) and the stack's login-transaction key if missing.
-    pub async fn init(&self) -> Result<Value, AdminError> {
-        let created = self.db.create_table().await?;
-        let name = self.config.login_key_secret();
-        let login_key = match self.secrets.create(&name, &random_token(48)).await {
-            Ok(()) => "created",
-            Err(SecretError::AlreadyExists) => "exists",
-            Err(e) => return Err(e.into()),
-        };
-        Ok(json!({
-            "table": self.config.table,
-            "table_created": created,
-            "login_key_secret": name,
-            "login_key": login_key,
-        }))
-    }
-
     pub async fn create_tenant(&self, alias: &str, o: TenantOpts) -> Result<Value, AdminError> {
         let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
         let name = o.name.unwrap_or_else(|| alias.to_owned());
@@ -495,221 +386,105 @@ impl Admin {
         ))
     }
 
-    /// Changes a client's settings; flags left out keep their values. Never
-    /// prints or touches the secret. One write of the named fields only, so
-    /// a concurrent `disable` (or any other change) is never undone; the
-    /// read is for the checks against what no command changes (its grants,
-    /// public or not).
-    pub async fn update_client(&self, o: ClientUpdate) -> Result<Value, AdminError> {
-        let (tenant_id, _) = self.tenant(&o.tenant).await?;
-        let id = ClientId::parse(&o.client_id)
-            .map_err(|e| AdminError(format!("{e}: {:?}", o.client_id)))?;
-        let Some(c) = self.db.get_client(&tenant_id, &id).await? else {
-            return err(format!("unknown client: {}", o.client_id));
+    /// Zero to a tenant in one command: the tenant, its first client and its
+    /// first user. If the client or the user cannot be made, the tenant is
+    /// removed again: nothing is left half-written.
+    pub async fn bootstrap_tenant(
+        &self,
+        alias: &str,
+        tenant: TenantOpts,
+        client: ClientOpts,
+        user: UserOpts,
+        password: &str,
+    ) -> Result<Value, AdminError> {
+        let t = self.create_tenant(alias, tenant).await?;
+        let undo = |e: AdminError| async move {
+            let _ = self.delete_tenant(alias).await;
+            Err::<Value, _>(e)
         };
-        let mut changes = ClientChanges::default();
-        if let Some(name) = o.name {
-            if name.trim().is_empty() || name.len() > 200 || !one_line(&name) {
-                return err("--name must be 1 to 200 printable characters");
-            }
-            changes.name = Some(name);
-        }
-        if let Some(uris) = o.redirect_uris {
-            for r in &uris {
-                redirect::validate_registration(r).map_err(AdminError)?;
-            }
-            let needs_redirect =
-                c.has_grant(Grant::AuthorizationCode) || c.has_grant(Grant::Implicit);
-            if needs_redirect && uris.is_empty() {
-                return err(
-                    "authorization_code and implicit clients need at least one --redirect-uri",
-                );
-            }
-            changes.redirect_uris = Some(uris);
-        }
-        if let Some(scopes) = o.scopes {
-            let mut out: Vec<String> = Vec::new();
-            for s in &scopes {
-                for p in scope::parse(s).map_err(|_| AdminError(format!("malformed scope: {s}")))? {
-                    if !out.contains(&p) {
-                        out.push(p);
-                    }
-                }
-            }
-            changes.scopes = Some(out);
-        }
-        if let Some(origins) = o.web_origins {
-            let mut out: Vec<String> = Vec::new();
-            for origin in &origins {
-                let v = validate_web_origin(origin)?;
-                if !out.contains(&v) {
-                    out.push(v);
-                }
-            }
-            changes.web_origins = Some(out);
-        }
-        if let Some(i) = o.introspect {
-            if i && c.public {
-                return err("a --public client cannot be an --introspect resource server");
-            }
-            changes.introspect = Some(i);
-        }
-        let Some(c) = self.db.update_client(&tenant_id, &id, &changes).await? else {
-            return err(format!("unknown client: {}", o.client_id));
+        let c = match self
+            .create_client(ClientOpts {
+                tenant: alias.to_owned(),
+                ..client
+            })
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return undo(e).await,
         };
-        Ok(json!({
-            "client_id": c.client_id.as_str(),
-            "name": c.name,
-            "redirect_uris": c.redirect_uris,
-            "scopes": c.scopes,
-            "web_origins": c.web_origins,
-            "introspect": c.introspect,
-        }))
+        let u = match self
+            .create_user(
+                UserOpts {
+                    tenant: alias.to_owned(),
+                    ..user
+                },
+                password,
+            )
+            .await
+        {
+            Ok(u) => u,
+            Err(e) => return undo(e).await,
+        };
+        Ok(json!({"tenant": t, "client": c, "user": u}))
     }
 
-    pub async fn create_client(&self, o: ClientOpts) -> Result<Value, AdminError> {
-        if o.name.trim().is_empty() || o.name.len() > 200 || !one_line(&o.name) {
-            return err("--name must be 1 to 200 printable characters");
+    pub async fn get_tenant(&self, alias: &str) -> Result<Value, AdminError> {
+        let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
+        match self.db.get_tenant(&id).await? {
+            Some(t) => Ok(tenant_json(&t)),
+            None => fail(format!("unknown tenant: {alias}")),
         }
-        if o.grants.is_empty() {
-            return err("at least one --grant is required");
-        }
-        let mut grants = Vec::new();
-        for g in &o.grants {
-            match Grant::parse(g) {
-                Some(g) if !grants.contains(&g) => grants.push(g),
-                Some(_) => {}
-                None => {
-                    return err(format!(
-                        "unknown grant: {g} (use authorization_code, client_credentials, password, implicit, token_exchange)"
-                    ));
-                }
-            }
-        }
-        for r in &o.redirect_uris {
-            redirect::validate_registration(r).map_err(AdminError)?;
-        }
-        let needs_redirect =
-            grants.contains(&Grant::AuthorizationCode) || grants.contains(&Grant::Implicit);
-        if needs_redirect && o.redirect_uris.is_empty() {
-            return err("authorization_code and implicit clients need at least one --redirect-uri");
-        }
-        if o.public && grants.contains(&Grant::ClientCredentials) {
-            return err("a --public client cannot use client_credentials");
-        }
-        if o.public && grants.contains(&Grant::TokenExchange) {
-            return err("a --public client cannot use token_exchange");
-        }
-        let mut scopes: Vec<String> = Vec::new();
-        for s in &o.scopes {
-            let parsed =
-                scope::parse(s).map_err(|_| AdminError(format!("malformed scope: {s}")))?;
-            for p in parsed {
-                if !scopes.contains(&p) {
-                    scopes.push(p);
-                }
-            }
-        }
-        let mut web_origins: Vec<String> = Vec::new();
-        for origin in &o.web_origins {
-            let o = validate_web_origin(origin)?;
-            if !web_origins.contains(&o) {
-                web_origins.push(o);
-            }
-        }
-        if o.introspect && o.public {
-            return err("a --public client cannot be an --introspect resource server");
-        }
-        let (tenant_id, _) = self.tenant(&o.tenant).await?;
-        let client_id = ClientId::parse(&random_alphanumeric(ClientId::LEN))
-            .map_err(|e| AdminError(e.to_string()))?;
-        let secret = (!o.public).then(|| random_alphanumeric(64));
-        let secret_name = self.config.client_secret_name(&tenant_id, &client_id);
-        if let Some(s) = &secret {
-            self.secrets
-                .create(&secret_name, &client_secret_hash(s))
+    }
+
+    pub async fn list_tenants(
+        &self,
+        l: Option<i32>,
+        next: Option<&str>,
+    ) -> Result<Value, AdminError> {
+        Ok(page_json(
+            self.db.list_tenants(limit(l)?, next).await?,
+            tenant_json,
+        ))
+    }
+
+    /// Removes every item and secret of the tenant, and nothing of any other.
+    /// First the tenant is marked as being deleted: it serves nothing any
+    /// more (once the functions' 30 s record cache has passed; until then a
+    /// request that needs its vanished signing key gets 503, never 500), no
+    /// key change commits on it and the maintenance leaves it. Then the
+    /// secrets (the clients' are found through their records), then the
+    /// items. Safe to run again if interrupted.
+    pub async fn delete_tenant(&self, alias: &str) -> Result<Value, AdminError> {
+        let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
+        let marked = self.db.mark_tenant_deleting(&id).await?;
+        let mut secrets = vec![self.config.signing_key_secret(&id)];
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self
+                .db
+                .list_clients(&id, MAX_PAGE, cursor.as_deref())
                 .await?;
-        }
-        let client = Client {
-            tenant: tenant_id,
-            client_id: client_id.clone(),
-            name: o.name,
-            grants,
-            redirect_uris: o.redirect_uris,
-            scopes,
-            public: o.public,
-            require_pkce: o.require_pkce || o.public,
-            require_offline_access: o.require_offline_access,
-            web_origins,
-            introspect: o.introspect,
-            enabled: true,
-            created_at: Now::system().secs(),
-        };
-        if let Err(e) = self.db.create_client(&client).await {
-            if secret.is_some() {
-                let _ = self.secrets.delete_now(&secret_name).await;
-            }
-            return Err(e.into());
-        }
-        let mut out = json!({"client_id": client_id.as_str()});
-        if let Some(s) = secret {
-            out["client_secret"] = json!(s);
-        }
-        Ok(out)
-    }
-
-    pub async fn create_user(&self, o: UserOpts, password: &str) -> Result<Value, AdminError> {
-        let username = o.username.trim();
-        if username.is_empty() || username.len() > 256 || !one_line(username) {
-            return err("--username must be 1 to 256 printable characters");
-        }
-        if password.is_empty() {
-            return err("the password (read from stdin) is empty");
-        }
-        if password.len() > 1024 {
-            return err("the password is longer than 1024 bytes");
-        }
-        let mut attrs = BTreeMap::new();
-        for a in &o.attrs {
-            let Some((k, v)) = a.split_once('=') else {
-                return err(format!("--attr must be KEY=VALUE: {a}"));
-            };
-            if k.is_empty()
-                || !k
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
-            {
-                return err(format!("--attr key must be letters, digits, _ or -: {k}"));
-            }
-            attrs.insert(k.to_owned(), v.to_owned());
-        }
-        for (flag, v) in [("--email", &o.email), ("--name", &o.name)] {
-            if let Some(v) = v
-                && (v.is_empty() || v.len() > 256 || !one_line(v))
-            {
-                return err(format!("{flag} must be 1 to 256 printable characters"));
+            secrets.extend(
+                page.items
+                    .iter()
+                    .map(|c| self.config.client_secret_name(&id, &c.client_id)),
+            );
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
             }
         }
-        let (tenant_id, _) = self.tenant(&o.tenant).await?;
-        let user_id = UserId::generate();
-        let password_hash = hash_password(password).map_err(|e| AdminError(e.to_string()))?;
-        let user = User {
-            tenant: tenant_id,
-            user_id: user_id.clone(),
-            username: username.to_owned(),
-            password_hash,
-            email: o.email,
-            name: o.name,
-            attrs,
-            require_password_change: o.require_password_change,
-            pwd_version: 0,
-            enabled: true,
-            created_at: Now::system().secs(),
-        };
-        match self.db.create_user(&user).await {
-            Ok(()) => Ok(json!({"user_id": user_id.as_str()})),
-            Err(StoreError::AlreadyExists) => err(format!("username already exists: {username}")),
-            Err(e) => Err(e.into()),
+        let mut deleted_secrets = 0;
+        for name in &secrets {
+            if self.secrets.fetch(name).await?.is_some() {
+                self.secrets.delete_now(name).await?;
+                deleted_secrets += 1;
+            }
         }
+        let items = self.db.purge_tenant(&id).await?;
+        if !marked && items == 0 && deleted_secrets == 0 {
+            return fail(format!("unknown tenant: {alias}"));
+        }
+        Ok(json!({"tenant": alias, "deleted_items": items, "deleted_secrets": deleted_secrets}))
     }
 }

@@ -1,14 +1,16 @@
 //! The token-exchange half of `tollgate-admin` (SPEC: Provisioning CLI,
 //! Trusted issuers): `issuer add|list|remove` and `user link|unlink`.
 
-use crate::admin::{Admin, AdminError, err as fail, one_line};
+use super::*;
 use crate::clock::Now;
 use crate::domain::outbound::OutboundPolicy;
-use crate::domain::records::{ExternalLink, TrustedIssuer};
+use crate::domain::records::ExternalLink;
+use crate::domain::records::TrustedIssuer;
 use crate::ports::StoreError;
-use serde_json::{Value, json};
+use serde_json::Value;
+use serde_json::json;
 
-fn printable(s: &str, max: usize) -> bool {
+pub(super) fn printable(s: &str, max: usize) -> bool {
     !s.is_empty() && s.len() <= max && one_line(s)
 }
 
@@ -16,7 +18,7 @@ fn printable(s: &str, max: usize) -> bool {
 /// only to loopback on a local stack), not to an internal address literal;
 /// no query, fragment or credentials. (A name's addresses are checked when
 /// it is fetched.)
-fn fetchable(policy: OutboundPolicy, flag: &str, raw: &str) -> Result<(), AdminError> {
+pub(super) fn fetchable(policy: OutboundPolicy, flag: &str, raw: &str) -> Result<(), AdminError> {
     if !printable(raw, 512) {
         return fail(format!("{flag} must be 1 to 512 printable characters"));
     }
@@ -37,7 +39,7 @@ pub struct IssuerOpts {
     pub create_users: bool,
 }
 
-fn issuer_json(t: &TrustedIssuer) -> Value {
+pub(super) fn issuer_json(t: &TrustedIssuer) -> Value {
     json!({
         "tenant": t.tenant.as_str(),
         "issuer": t.issuer,

@@ -36,23 +36,31 @@
 //! others go on. Tenants written before the due index are entered in it by a
 //! sweep that runs once, resuming from a cursor stored in the table.
 
-use crate::admin::{Admin, AdminError, err};
-use crate::domain::key_rotation::{self, COMMIT_GRACE, RETRY_FAILED};
+use super::*;
+use crate::domain::key_rotation;
+use crate::domain::key_rotation::COMMIT_GRACE;
+use crate::domain::key_rotation::RETRY_FAILED;
 use crate::domain::records::Tenant;
 use crate::ids::TenantId;
 use crate::ports::Clock;
+use crate::store::KeyCommit;
+use crate::store::Sweep;
 use crate::store::secrets_manager::SecretSource;
-use crate::store::{KeyCommit, Sweep};
 use crate::tokens::keys::KeySet;
-use serde_json::{Value, json};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use serde_json::Value;
+use serde_json::json;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use std::time::Instant;
 
 /// Rounds of read-derive-commit a key change tries (another writer won the
 /// commit, or is between its two writes) before it reports [`KeyOutcome::Busy`].
 const KEY_CHANGE_ATTEMPTS: u32 = 5;
+
 /// Tenants per query of the due index.
 const DUE_PAGE: i32 = 100;
+
 /// What a maintenance invocation keeps back from its deadline: one tenant's
 /// upkeep (an RSA key generation takes seconds at 128 MB; three calls, each
 /// within the SDK's timeouts).
@@ -167,11 +175,11 @@ impl Report {
 }
 
 /// The longest an access token this tenant signs may stay valid.
-fn longest_token_life(t: &Tenant) -> u64 {
+pub(super) fn longest_token_life(t: &Tenant) -> u64 {
     t.access_token_ttl.max(t.sliding_max.unwrap_or(0))
 }
 
-fn rotation_days(t: &Tenant) -> u64 {
+pub(super) fn rotation_days(t: &Tenant) -> u64 {
     t.key_rotation_days
         .unwrap_or(key_rotation::DEFAULT_ROTATION_DAYS)
 }
@@ -363,7 +371,7 @@ impl Admin {
 
     /// Moves a failed tenant an hour down the schedule (best effort: if this
     /// fails too, it stays due and the next run tries it again).
-    async fn retry_later(&self, id: &TenantId, now: u64) {
+    pub(super) async fn retry_later(&self, id: &TenantId, now: u64) {
         let moved = match self.db.get_tenant_consistent(id).await {
             Ok(Some(t)) if !t.deleting => {
                 self.db
