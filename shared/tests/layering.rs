@@ -33,7 +33,7 @@ const OUTSIDE: &[(&str, &[&str])] = &[
     ("lambda_runtime", &["web"]),
     ("aws_sdk_dynamodb", &["store"]),
     ("aws_sdk_secretsmanager", &["store"]),
-    ("aws_config", &["store"]),
+    ("aws_config", &["store", "state"]),
     ("aws_smithy_runtime_api", &["store"]),
     ("aws_smithy_types", &["store"]),
     ("reqwest", &["store"]),

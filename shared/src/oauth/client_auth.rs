@@ -7,14 +7,36 @@ use crate::crypto::verify_client_secret_record;
 use crate::domain::records::Client;
 use crate::ids::TenantId;
 use crate::oauth::error::OAuthError;
-use crate::web::request::{Params, basic_credentials};
-use lambda_http::Request;
 use std::sync::Arc;
 
 /// What an unknown client's presented secret is checked against: a stored
 /// hash's shape that no secret matches (no SHA-256 is all zero bits), so a
 /// miss does the same hashing and comparison as a wrong secret.
 const UNKNOWN_CLIENT_RECORD: &str = "sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// The client credentials a request presented, read once at the edge
+/// (`web::request::client_credentials`): the `Authorization: Basic` header and
+/// the body's `client_id` / `client_secret`. Carries a secret: no `Debug`.
+pub struct ClientCredentials {
+    /// `None` without an `Authorization` header; `Some(None)` when it is not
+    /// valid Basic; else the (unescaped) id and secret.
+    pub basic: Option<Option<(String, String)>>,
+    pub body_id: Option<String>,
+    pub body_secret: Option<String>,
+    /// The body has a `client_secret` field (even an unreadable one).
+    pub body_sends_secret: bool,
+}
+
+impl ClientCredentials {
+    /// The client the request names (Basic, else `client_id`), whether or
+    /// not it authenticates: whose web origins CORS looks at.
+    pub fn named_client(&self) -> Option<&str> {
+        match &self.basic {
+            Some(Some((id, _))) => Some(id),
+            _ => self.body_id.as_deref(),
+        }
+    }
+}
 
 pub struct Authenticated {
     pub client: Arc<Client>,
@@ -32,21 +54,27 @@ impl std::ops::Deref for Authenticated {
 pub async fn authenticate(
     state: &AppState,
     tenant: &TenantId,
-    req: &Request,
-    p: &Params,
+    presented: &ClientCredentials,
 ) -> Result<Authenticated, OAuthError> {
-    let basic =
-        basic_credentials(req).map_err(|_| OAuthError::invalid_client().with_basic(true))?;
+    let basic = match &presented.basic {
+        None => None,
+        Some(None) => return Err(OAuthError::invalid_client().with_basic(true)),
+        Some(Some(pair)) => Some(pair.clone()),
+    };
     let used_basic = basic.is_some();
     let fail = || OAuthError::invalid_client().with_basic(used_basic);
     let (id, secret) = match basic {
         Some((id, secret)) => {
-            if p.has("client_secret") {
+            if presented.body_sends_secret {
                 return Err(OAuthError::invalid_request(
                     "use one client authentication method, not both",
                 ));
             }
-            if p.get("client_id").is_some_and(|body_id| body_id != id) {
+            if presented
+                .body_id
+                .as_deref()
+                .is_some_and(|body_id| body_id != id)
+            {
                 return Err(OAuthError::invalid_request(
                     "client_id in the body differs from the Authorization header",
                 ));
@@ -54,8 +82,8 @@ pub async fn authenticate(
             // `id:` with an empty secret is how some libraries send a public client.
             (id, Some(secret).filter(|s| !s.is_empty()))
         }
-        None => match p.get("client_id") {
-            Some(id) => (id.to_owned(), p.get("client_secret").map(str::to_owned)),
+        None => match &presented.body_id {
+            Some(id) => (id.clone(), presented.body_secret.clone()),
             None => return Err(fail()),
         },
     };

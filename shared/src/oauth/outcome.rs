@@ -3,9 +3,7 @@
 //! (status, `WWW-Authenticate`, `Retry-After`, `Cache-Control`, the Profix
 //! shapes, the security headers of the pages). Nothing here knows HTTP.
 
-use crate::oauth::error::{ErrorCode, OAuthError, RETRY_AFTER_OUTAGE, sanitize_description};
-use crate::web::i18n::Key;
-use crate::web::request::append_params;
+use crate::oauth::error::OAuthError;
 
 /// What a successful grant returns.
 #[derive(Debug)]
@@ -85,120 +83,6 @@ pub enum ChangePasswordOutcome {
     NoSuchTenant,
     /// An outage or internal failure: the token endpoint's error shape.
     Failed(OAuthError),
-}
-
-/// What kind of error page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PageError {
-    BadRequest,
-    NotFound,
-    TooLarge,
-}
-
-/// The authorize and callback endpoints: HTML pages and redirects.
-#[derive(Debug)]
-pub enum PageOutcome {
-    /// The login + consent form (rendered), possibly with an error on it.
-    LoginForm {
-        html: String,
-        /// Bad input on the form itself (no decision chosen): 400.
-        invalid: bool,
-        /// The user's password budget is spent: 429 with `Retry-After`.
-        throttled: Option<u64>,
-    },
-    /// An error page: used where redirecting would be unsafe.
-    /// Its words are keys, rendered in the page's language by `respond`.
-    ErrorPage {
-        kind: PageError,
-        title: Key,
-        message: Key,
-        /// Fills `{field}` in the message.
-        field: Option<String>,
-    },
-    /// To the client's redirect URI: a code, a token, or an error. 302 after
-    /// the authorize GET, 303 after the callback POST.
-    Redirect { location: String, after_post: bool },
-    /// Storage or Secrets Manager failed: 503 with `Retry-After`.
-    Unavailable { retry_after: u64 },
-    /// Tollgate itself failed (500).
-    Internal,
-}
-
-impl PageOutcome {
-    pub fn error(kind: PageError, title: Key, message: Key) -> PageOutcome {
-        PageOutcome::ErrorPage {
-            kind,
-            title,
-            message,
-            field: None,
-        }
-    }
-
-    pub fn bad_request(title: Key, message: Key) -> PageOutcome {
-        Self::error(PageError::BadRequest, title, message)
-    }
-
-    /// An outage; the cause is logged, not shown.
-    pub fn unavailable(cause: impl std::fmt::Display) -> PageOutcome {
-        tracing::error!(error = %cause, "dependency unavailable");
-        PageOutcome::Unavailable {
-            retry_after: RETRY_AFTER_OUTAGE,
-        }
-    }
-
-    /// An internal failure; the cause is logged, not shown.
-    pub fn internal(cause: impl std::fmt::Display) -> PageOutcome {
-        tracing::error!(error = %cause, "internal error");
-        PageOutcome::Internal
-    }
-
-    /// Unreadable input (too large, not UTF-8, a field too long).
-    pub fn bad_input(e: &crate::web::request::InputError) -> PageOutcome {
-        use crate::web::request::InputError;
-        let (kind, message, field) = match e {
-            InputError::TooLarge => (PageError::TooLarge, Key::MsgTooLarge, None),
-            InputError::NotUtf8 => (PageError::BadRequest, Key::MsgNotUtf8, None),
-            InputError::TooLong(f) => (
-                PageError::BadRequest,
-                Key::MsgTooLong,
-                Some(sanitize_description(f)),
-            ),
-        };
-        PageOutcome::ErrorPage {
-            kind,
-            title: Key::InvalidRequestTitle,
-            message,
-            field,
-        }
-    }
-}
-
-/// Where authorization errors go once the redirect URI is trusted (RFC 6749
-/// §4.1.2.1, with `state` and the RFC 9207 `iss`).
-pub struct ErrorRedirect<'a> {
-    pub redirect_uri: &'a str,
-    pub state: Option<&'a str>,
-    pub issuer: &'a str,
-    /// Implicit requests get their answer in the fragment.
-    pub fragment: bool,
-}
-
-impl ErrorRedirect<'_> {
-    pub fn send(&self, code: ErrorCode, description: &str, after_post: bool) -> PageOutcome {
-        let description = sanitize_description(description);
-        let mut pairs = vec![
-            ("error", code.as_str()),
-            ("error_description", description.as_str()),
-        ];
-        if let Some(s) = self.state {
-            pairs.push(("state", s));
-        }
-        pairs.push(("iss", self.issuer));
-        PageOutcome::Redirect {
-            location: append_params(self.redirect_uri, &pairs, self.fragment),
-            after_post,
-        }
-    }
 }
 
 /// Discovery: metadata and JWKS.

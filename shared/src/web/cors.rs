@@ -7,7 +7,8 @@
 use crate::AppState;
 use crate::domain::records::Client;
 use crate::ids::TenantId;
-use crate::web::request::{Params, basic_credentials, body_bytes, header_str};
+use crate::oauth::client_auth::ClientCredentials;
+use crate::web::request::{Params, body_bytes, client_credentials, header_str};
 use lambda_http::Request;
 
 /// The request's `Origin`, if a browser sent one.
@@ -25,18 +26,24 @@ pub fn allowed_for<'a>(client: &Client, origin: Option<&'a str>) -> Option<&'a s
 /// For a client-authenticated endpoint (token, refresh, revoke, introspect):
 /// the origin, if registered for the client the request names (Basic or
 /// `client_id`), whether or not it authenticates. Only looked at when a
-/// browser sent an `Origin`.
+/// browser sent an `Origin`. `presented`: the credentials the endpoint read
+/// from its form; when the form was refused (so there are none), the body is
+/// read as a form anyway, only to find the client named.
 pub async fn allowed_for_request(
     state: &AppState,
     tenant: &TenantId,
     req: &Request,
+    presented: Option<&ClientCredentials>,
 ) -> Option<String> {
     let origin = origin(req)?;
-    let id = match basic_credentials(req) {
-        Ok(Some((id, _))) => id,
-        _ => {
-            let p = Params::parse(body_bytes(req).ok()?).ok()?;
-            p.get("client_id")?.to_owned()
+    let id = match presented {
+        Some(c) => c.named_client()?.to_owned(),
+        None => {
+            let lenient = body_bytes(req)
+                .ok()
+                .and_then(|b| Params::parse(b).ok())
+                .or_else(|| Params::parse(b"").ok())?;
+            client_credentials(req, &lenient).named_client()?.to_owned()
         }
     };
     let client = state.enabled_client(tenant, &id).await.ok().flatten()?;

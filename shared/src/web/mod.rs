@@ -7,6 +7,7 @@ pub mod cors;
 pub mod handlers;
 pub mod html;
 pub mod i18n;
+pub mod page;
 pub mod request;
 pub mod respond;
 

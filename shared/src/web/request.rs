@@ -1,6 +1,7 @@
 //! Request parsing (parameters, routes, client credentials) and response builders.
 
 use crate::ids::TenantId;
+use crate::oauth::client_auth::ClientCredentials;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -296,6 +297,32 @@ pub fn is_form(req: &Request) -> bool {
 const MAX_AUTHORIZATION: usize = 1024;
 
 /// A malformed `Authorization` header.
+/// The client credentials the request presents, read once: the
+/// `Authorization: Basic` header and the form's `client_id` /
+/// `client_secret` (SPEC: Token, client authentication).
+pub fn client_credentials(req: &Request, form: &Params) -> ClientCredentials {
+    ClientCredentials {
+        basic: match basic_credentials(req) {
+            Ok(None) => None,
+            Ok(Some(pair)) => Some(Some(pair)),
+            Err(MalformedAuthorization) => Some(None),
+        },
+        body_id: form.get("client_id").map(str::to_owned),
+        body_secret: form.get("client_secret").map(str::to_owned),
+        body_sends_secret: form.has("client_secret"),
+    }
+}
+
+/// A client-authenticated endpoint's form ([`form_params`]) and the
+/// credentials it presents, read once.
+pub fn read_form(
+    req: &Request,
+) -> Result<(Params, ClientCredentials), crate::oauth::error::OAuthError> {
+    let p = form_params(req)?;
+    let presented = client_credentials(req, &p);
+    Ok((p, presented))
+}
+
 #[derive(Debug)]
 pub struct MalformedAuthorization;
 

@@ -4,11 +4,12 @@
 
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::outcome::{
-    ChangePasswordOutcome, DiscoveryOutcome, IntrospectOutcome, PageError, PageOutcome,
-    RevokeOutcome, TokenOutcome, Tokens, UserinfoOutcome,
+    ChangePasswordOutcome, DiscoveryOutcome, IntrospectOutcome, RevokeOutcome, TokenOutcome,
+    Tokens, UserinfoOutcome,
 };
 use crate::web::html::error_page;
 use crate::web::i18n::{Key, Lang};
+use crate::web::page::{PageError, PageOutcome};
 use crate::web::request::{
     Response, html_response, json_response, login_page_response, public_json, redirect,
 };

@@ -15,11 +15,11 @@ use crate::domain::throttling::Source;
 use crate::ids::{TenantId, UserId};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::mint::Issuer;
-use crate::oauth::outcome::{ErrorRedirect, PageError, PageOutcome};
 use crate::oauth::password_check::{self, Attempt, CredentialCheck};
 use crate::ports::StoreError;
 use crate::web::html::LoginPage;
 use crate::web::i18n::{Key, Lang};
+use crate::web::page::{ErrorRedirect, PageError, PageOutcome};
 use crate::web::request::{
     Params, Response, append_params, body_bytes, header_str, is_form, tenant_route,
 };

@@ -14,6 +14,7 @@ use crate::oauth::client_auth;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::outcome::ChangePasswordOutcome as Outcome;
 use crate::oauth::password_check::{self, Attempt, CredentialCheck};
+use crate::web::request::client_credentials;
 use crate::web::request::{Response, tenant_route};
 use lambda_http::Request;
 use lambda_http::http::Method;
@@ -58,27 +59,28 @@ async fn change_password(
         Ok(None) => return Outcome::NoSuchTenant,
         Err(e) => return Outcome::Failed(e.into()),
     }
-    let client = match client_auth::authenticate(state, tenant_id, req, &p).await {
-        Ok(c) => c,
-        Err(e) if e.code == ErrorCode::InvalidClient => {
-            return Outcome::ClientAuthFailed {
-                basic: e.basic_auth,
-            };
-        }
-        Err(e)
-            if matches!(
-                e.code,
-                ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
-            ) =>
-        {
-            return Outcome::Failed(e);
-        }
-        Err(e) => {
-            return Outcome::Refused {
-                message: e.description,
-            };
-        }
-    };
+    let client =
+        match client_auth::authenticate(state, tenant_id, &client_credentials(req, &p)).await {
+            Ok(c) => c,
+            Err(e) if e.code == ErrorCode::InvalidClient => {
+                return Outcome::ClientAuthFailed {
+                    basic: e.basic_auth,
+                };
+            }
+            Err(e)
+                if matches!(
+                    e.code,
+                    ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+                ) =>
+            {
+                return Outcome::Failed(e);
+            }
+            Err(e) => {
+                return Outcome::Refused {
+                    message: e.description,
+                };
+            }
+        };
     if !client.has_grant(Grant::Password) {
         return refused("This client is not allowed to change passwords.");
     }

@@ -11,12 +11,14 @@ use crate::AppState;
 use crate::clock::Now;
 use crate::ids::TenantId;
 use crate::oauth::client_auth;
+use crate::oauth::client_auth::ClientCredentials;
 use crate::oauth::error::OAuthError;
 use crate::oauth::outcome::RevokeOutcome as Outcome;
 use crate::oauth::token_state;
 use crate::tokens::jwt::verify_access_token;
 use crate::web::cors;
-use crate::web::request::{Response, form_params, tenant_route};
+use crate::web::request::{Params, read_form};
+use crate::web::request::{Response, tenant_route};
 use lambda_http::Request;
 use lambda_http::http::Method;
 
@@ -30,24 +32,27 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     if req.method() != Method::POST {
         return crate::web::request::method_not_allowed("POST");
     }
-    let outcome = revoke(state, &tenant, &req, state.now())
+    let form = read_form(&req);
+    let outcome = revoke(state, &tenant, &req, &form, state.now())
         .await
         .unwrap_or_else(Outcome::Refused);
-    let origin = cors::allowed_for_request(state, &tenant, &req).await;
+    let presented = form.as_ref().ok().map(|(_, c)| c);
+    let origin = cors::allowed_for_request(state, &tenant, &req, presented).await;
     crate::web::respond::with_cors(crate::web::respond::revoke(outcome), origin.as_deref())
 }
 
 async fn revoke(
     state: &AppState,
     tenant_id: &TenantId,
-    req: &Request,
+    _req: &Request,
+    form: &Result<(Params, ClientCredentials), OAuthError>,
     now: Now,
 ) -> Result<Outcome, OAuthError> {
-    let p = form_params(req)?;
+    let (p, presented) = form.as_ref().map_err(Clone::clone)?;
     let Some(tenant) = state.tenant(tenant_id).await? else {
         return Ok(Outcome::NoSuchTenant);
     };
-    let caller = client_auth::authenticate(state, tenant_id, req, &p).await?;
+    let caller = client_auth::authenticate(state, tenant_id, presented).await?;
     let Some(token) = p.get("token") else {
         return Err(OAuthError::invalid_request("token is required"));
     };

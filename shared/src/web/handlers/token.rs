@@ -4,6 +4,7 @@
 use crate::AppState;
 use crate::clock::Now;
 use crate::ids::TenantId;
+use crate::oauth::client_auth::ClientCredentials;
 use crate::oauth::client_auth::{self};
 use crate::oauth::error::OAuthError;
 use crate::oauth::grants::{
@@ -12,7 +13,8 @@ use crate::oauth::grants::{
 };
 use crate::oauth::outcome::TokenOutcome;
 use crate::web::cors;
-use crate::web::request::{Params, Response, form_params, tenant_route};
+use crate::web::request::{Params, read_form};
+use crate::web::request::{Response, tenant_route};
 use lambda_http::Request;
 use lambda_http::http::Method;
 
@@ -121,11 +123,13 @@ pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Respo
     if req.method() != Method::POST {
         return crate::web::request::method_not_allowed("POST");
     }
-    let outcome = match token(state, &tenant, &req, endpoint, state.now()).await {
+    let form = read_form(&req);
+    let outcome = match token(state, &tenant, &req, &form, endpoint, state.now()).await {
         Ok(o) => o,
         Err(e) => TokenOutcome::Refused(e),
     };
-    let origin = cors::allowed_for_request(state, &tenant, &req).await;
+    let presented = form.as_ref().ok().map(|(_, c)| c);
+    let origin = cors::allowed_for_request(state, &tenant, &req, presented).await;
     crate::web::respond::with_cors(crate::web::respond::token(outcome), origin.as_deref())
 }
 
@@ -133,14 +137,15 @@ async fn token(
     state: &AppState,
     tenant_id: &TenantId,
     req: &Request,
+    form: &Result<(Params, ClientCredentials), OAuthError>,
     endpoint: Endpoint,
     now: Now,
 ) -> Result<TokenOutcome, OAuthError> {
-    let p = form_params(req)?;
+    let (p, presented) = form.as_ref().map_err(Clone::clone)?;
     let Some(tenant) = state.tenant(tenant_id).await? else {
         return Ok(TokenOutcome::NoSuchTenant);
     };
-    let grant = TokenRequest::parse(&p)?;
+    let grant = TokenRequest::parse(p)?;
     if endpoint == Endpoint::Refresh && !matches!(grant, TokenRequest::RefreshToken { .. }) {
         return Err(OAuthError::new(
             crate::oauth::error::ErrorCode::UnsupportedGrantType,
@@ -149,7 +154,7 @@ async fn token(
     }
     // Every grant signs: load the tenant's key while the client is authenticated.
     let (client, signer) = tokio::join!(
-        client_auth::authenticate(state, tenant_id, req, &p),
+        client_auth::authenticate(state, tenant_id, presented),
         state.signer(&tenant)
     );
     let client = client?;
