@@ -23,7 +23,7 @@ use crate::ports::{
     RefreshStore, SecretSource, SystemClock, ThrottleStore, UserStore,
 };
 use crate::store::secrets_manager::SecretCache;
-use crate::tokens::keys::Signer;
+use crate::tokens::signer::Signer;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -157,7 +157,7 @@ impl AppState {
         };
         let rng = async {
             let _ = crate::crypto::random_bytes::<16>();
-            crate::tokens::keys::warm_up();
+            crate::tokens::signer::warm_up();
         };
         let warm = async { tokio::join!(ddb, sm, rng) };
         if tokio::time::timeout(Duration::from_secs(3), warm)

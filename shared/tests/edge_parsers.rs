@@ -36,9 +36,10 @@ use tollgate::ids::{ClientId, TenantId, UserId};
 use tollgate::oauth::error::sanitize_description;
 use tollgate::oauth::grants::max_grant_token_len;
 use tollgate::web::request::{
-    DEFAULT_MAX_LEN, InputError, MAX_BODY, Params, Seg, append_params, basic_credentials,
-    body_bytes, encode_pairs, is_form, match_route, max_len, pct, query_params, tenant_route,
+    DEFAULT_MAX_LEN, InputError, MAX_BODY, Params, Seg, basic_credentials, body_bytes, is_form,
+    match_route, max_len, query_params, tenant_route,
 };
+use tollgate::web::response::{append_params, encode_pairs, pct};
 
 type TestResult = Result<(), TestCaseError>;
 

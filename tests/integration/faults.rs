@@ -37,7 +37,7 @@ trait BodyOf {
 impl<B> BodyOf for http::Response<B> {
     type Body = B;
 }
-type Body = <tollgate::web::request::Response as BodyOf>::Body;
+type Body = <tollgate::web::response::Response as BodyOf>::Body;
 /// `lambda_http::Request`.
 type Request = http::Request<Body>;
 
@@ -98,7 +98,7 @@ impl std::fmt::Display for Answer {
 /// Runs a handler under [`BOUND`]; no answer in time fails the test.
 async fn bounded(
     what: &str,
-    call: impl std::future::Future<Output = tollgate::web::request::Response>,
+    call: impl std::future::Future<Output = tollgate::web::response::Response>,
 ) -> Answer {
     let start = Instant::now();
     // Boxed: a handler's future is large in a debug build, and a test nests it.

@@ -709,7 +709,7 @@ impl TestTenant {
 
     /// The tenant's current signing key, read from Secrets Manager: tests mint
     /// tokens with it to move time (an `iat` in the past) instead of sleeping.
-    pub async fn signer(&self) -> tollgate::tokens::keys::Signer {
+    pub async fn signer(&self) -> tollgate::tokens::signer::Signer {
         use tollgate::store::secrets_manager::SecretSource;
         let sm = tollgate::store::secrets_manager::SecretsManager::new(
             aws_sdk_secretsmanager::Client::new(&sdk().await),
@@ -719,7 +719,7 @@ impl TestTenant {
             .await
             .unwrap()
             .expect("the tenant's signing key");
-        tollgate::tokens::keys::Signer::from_secret(&raw).unwrap()
+        tollgate::tokens::signer::Signer::from_secret(&raw).unwrap()
     }
 
     /// A real access token's claims changed by `edit`, signed again with the

@@ -5,7 +5,8 @@ use crate::crypto::random_token;
 use crate::domain::claims::{ClaimSet, audience, user_claims};
 use crate::domain::records::{Tenant, User};
 use crate::ids::ClientId;
-use crate::tokens::keys::{KeyError, Signer};
+use crate::tokens::keys::KeyError;
+use crate::tokens::signer::Signer;
 use serde_json::{Map, Value, json};
 
 fn sign(
@@ -181,8 +182,12 @@ pub fn verify_access_token(
         .find(|k| k.get("kid").and_then(Value::as_str) == Some(kid))?;
     let signature = b64url_decode(sig)?;
     let signed = &token[..h.len() + 1 + c.len()];
-    if !crate::tokens::keys::verify_with_jwk(jwk, tenant.signing_alg, signed.as_bytes(), &signature)
-    {
+    if !crate::tokens::signer::verify_with_jwk(
+        jwk,
+        tenant.signing_alg,
+        signed.as_bytes(),
+        &signature,
+    ) {
         return None;
     }
     let claims: Map<String, Value> = serde_json::from_slice(&b64url_decode(c)?).ok()?;

@@ -305,7 +305,7 @@ pub async fn verify(
             Refusal::KeysUnavailable
         })?
         .ok_or(Refusal::UnknownKey)?;
-    if !crate::tokens::keys::verify_jws(&jwk, alg, token.signed.as_bytes(), &token.signature) {
+    if !crate::tokens::signer::verify_jws(&jwk, alg, token.signed.as_bytes(), &token.signature) {
         return Err(Refusal::Signature);
     }
     rules::check_claims(&token.claims, &issuer.issuer, &issuer.audiences, now)

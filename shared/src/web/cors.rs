@@ -70,7 +70,7 @@ pub async fn preflight(
     tenant: &TenantId,
     req: &Request,
     methods: &'static str,
-) -> crate::web::request::Response {
+) -> crate::web::response::Response {
     let origin = allowed_for_preflight(state, tenant, req).await;
     crate::web::respond::preflight(origin.as_deref(), methods)
 }

@@ -191,7 +191,7 @@ impl LoginPage<'_> {
             lang,
             &title,
             &body,
-            crate::web::request::LOGIN_REFERRER_POLICY,
+            crate::web::response::LOGIN_REFERRER_POLICY,
             &style,
         )
     }

@@ -10,12 +10,13 @@ pub mod i18n;
 pub mod page;
 pub mod request;
 pub mod respond;
+pub mod response;
 
 /// Runs one invocation and records its latency (milliseconds, dimension
 /// `function`) and, for a 5xx, a `ServerErrors` count (SPEC: Observability).
 pub async fn observed(
-    call: impl std::future::Future<Output = request::Response>,
-) -> request::Response {
+    call: impl std::future::Future<Output = response::Response>,
+) -> response::Response {
     let started = std::time::Instant::now();
     let resp = call.await;
     crate::audit::invocation(started.elapsed(), resp.status().as_u16());

@@ -4,7 +4,7 @@
 
 use crate::oauth::error::{ErrorCode, RETRY_AFTER_OUTAGE, sanitize_description};
 use crate::web::i18n::Key;
-use crate::web::request::append_params;
+use crate::web::response::append_params;
 
 /// What kind of error page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use crate::oauth::outcome::{
 use crate::web::html::error_page;
 use crate::web::i18n::{Key, Lang};
 use crate::web::page::{PageError, PageOutcome};
-use crate::web::request::{
+use crate::web::response::{
     Response, html_response, json_response, login_page_response, public_json, redirect,
 };
 use lambda_http::http::{HeaderValue, StatusCode};
@@ -100,7 +100,7 @@ pub fn token(o: TokenOutcome) -> Response {
             }),
         ),
         TokenOutcome::Refused(e) => oauth_error(e),
-        TokenOutcome::NoSuchTenant => crate::web::request::not_found_json(),
+        TokenOutcome::NoSuchTenant => crate::web::response::not_found_json(),
     }
 }
 
@@ -143,7 +143,7 @@ pub fn change_password(o: ChangePasswordOutcome) -> Response {
             false,
             "The password was changed by another request. Sign in again.",
         ),
-        ChangePasswordOutcome::NoSuchTenant => crate::web::request::not_found_json(),
+        ChangePasswordOutcome::NoSuchTenant => crate::web::response::not_found_json(),
         ChangePasswordOutcome::Failed(e) => oauth_error(e),
     }
 }
@@ -209,7 +209,7 @@ pub fn page(o: PageOutcome, lang: Lang) -> Response {
 pub fn discovery(o: DiscoveryOutcome) -> Response {
     match o {
         DiscoveryOutcome::Document { body, max_age } => public_json(&body, max_age),
-        DiscoveryOutcome::NotFound => crate::web::request::not_found_json(),
+        DiscoveryOutcome::NotFound => crate::web::response::not_found_json(),
         DiscoveryOutcome::Failed(e) => oauth_error(e),
     }
 }
@@ -220,7 +220,7 @@ pub fn introspect(o: IntrospectOutcome) -> Response {
         IntrospectOutcome::Active(body) => json_response(StatusCode::OK, &body),
         IntrospectOutcome::Inactive => json_response(StatusCode::OK, &json!({"active": false})),
         IntrospectOutcome::Refused(e) => oauth_error(e),
-        IntrospectOutcome::NoSuchTenant => crate::web::request::not_found_json(),
+        IntrospectOutcome::NoSuchTenant => crate::web::response::not_found_json(),
     }
 }
 
@@ -235,7 +235,7 @@ pub fn revoke(o: RevokeOutcome) -> Response {
             r
         }
         RevokeOutcome::Refused(e) => oauth_error(e),
-        RevokeOutcome::NoSuchTenant => crate::web::request::not_found_json(),
+        RevokeOutcome::NoSuchTenant => crate::web::response::not_found_json(),
     }
 }
 
@@ -274,7 +274,7 @@ pub fn userinfo(o: UserinfoOutcome) -> Response {
             "Bearer realm=\"tollgate\", error=\"invalid_request\"",
             json!({"error": "invalid_request", "error_description": "the request body is too large"}),
         ),
-        UserinfoOutcome::NoSuchTenant => crate::web::request::not_found_json(),
+        UserinfoOutcome::NoSuchTenant => crate::web::response::not_found_json(),
         UserinfoOutcome::Failed(e) => oauth_error(e),
     }
 }

@@ -377,7 +377,7 @@ impl World {
     pub async fn authorize(&self, query: &[(&str, &str)]) -> Resp {
         let uri = format!(
             "/oauth2/acme/authorize?{}",
-            crate::web::request::encode_pairs(query)
+            crate::web::response::encode_pairs(query)
         );
         let req = lambda_http::http::Request::builder()
             .method("GET")
@@ -545,7 +545,7 @@ fn form_request_from(
     http.source_ip = Some(ip.to_owned());
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.http = http;
-    b.body(Body::Text(crate::web::request::encode_pairs(form)))
+    b.body(Body::Text(crate::web::response::encode_pairs(form)))
         .unwrap()
         .with_request_context(RequestContext::ApiGatewayV2(context))
 }
@@ -557,8 +557,8 @@ pub struct Resp {
     pub body: String,
 }
 
-impl From<crate::web::request::Response> for Resp {
-    fn from(r: crate::web::request::Response) -> Resp {
+impl From<crate::web::response::Response> for Resp {
+    fn from(r: crate::web::response::Response) -> Resp {
         let (parts, body) = r.into_parts();
         let body = match body {
             Body::Text(t) => t,

@@ -8,7 +8,7 @@ use crate::domain::branding::{Branding, Logo, Rgb};
 async fn authorize_with(w: &World, query: &[(&str, &str)], accept: Option<&str>) -> Resp {
     let uri = format!(
         "/oauth2/acme/authorize?{}",
-        crate::web::request::encode_pairs(query)
+        crate::web::response::encode_pairs(query)
     );
     let mut b = lambda_http::http::Request::builder().method("GET").uri(uri);
     if let Some(a) = accept {

@@ -17,7 +17,8 @@ use crate::oauth::error::ErrorCode;
 use crate::web::html::LoginPage;
 use crate::web::i18n::{Key, Lang};
 use crate::web::page::{ErrorRedirect, PageError, PageOutcome};
-use crate::web::request::{Params, Response, header_str, query_params, tenant_route};
+use crate::web::request::{Params, header_str, query_params, tenant_route};
+use crate::web::response::Response;
 use lambda_http::Request;
 use lambda_http::http::Method;
 
@@ -30,7 +31,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
         accept_language,
     );
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return crate::web::request::method_not_allowed_page("GET, HEAD", lang);
+        return crate::web::response::method_not_allowed_page("GET, HEAD", lang);
     }
     let outcome = match tenant_route(req.uri().path(), &["authorize"]) {
         None => PageOutcome::error(PageError::NotFound, Key::NotFoundTitle, Key::NotFoundMsg),

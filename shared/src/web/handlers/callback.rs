@@ -20,9 +20,8 @@ use crate::ports::StoreError;
 use crate::web::html::LoginPage;
 use crate::web::i18n::{Key, Lang};
 use crate::web::page::{ErrorRedirect, PageError, PageOutcome};
-use crate::web::request::{
-    Params, Response, append_params, body_bytes, header_str, is_form, tenant_route,
-};
+use crate::web::request::{Params, body_bytes, header_str, is_form, tenant_route};
+use crate::web::response::{Response, append_params};
 use lambda_http::Request;
 use lambda_http::http::Method;
 use std::sync::Arc;
@@ -33,7 +32,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     // The browser's language until the login transaction names the page's.
     let browser = Lang::negotiate(None, header_str(&req, "accept-language"));
     if req.method() != Method::POST {
-        return crate::web::request::method_not_allowed_page("POST", browser);
+        return crate::web::response::method_not_allowed_page("POST", browser);
     }
     let (outcome, lang) = outcome(state, &req, browser).await;
     crate::web::respond::page(outcome, lang)

@@ -15,16 +15,17 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::outcome::ChangePasswordOutcome as Outcome;
 use crate::oauth::password_check::{self, Attempt, CredentialCheck};
 use crate::web::request::client_credentials;
-use crate::web::request::{Response, tenant_route};
+use crate::web::request::tenant_route;
+use crate::web::response::Response;
 use lambda_http::Request;
 use lambda_http::http::Method;
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     if req.method() != Method::POST {
-        return crate::web::request::method_not_allowed("POST");
+        return crate::web::response::method_not_allowed("POST");
     }
     let Some(tenant) = tenant_route(req.uri().path(), &["token", "changepassword"]) else {
-        return crate::web::request::not_found_json();
+        return crate::web::response::not_found_json();
     };
     crate::web::respond::change_password(change_password(state, &tenant, &req, state.now()).await)
 }

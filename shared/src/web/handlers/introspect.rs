@@ -17,21 +17,22 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::outcome::IntrospectOutcome as Outcome;
 use crate::oauth::token_state;
 use crate::web::cors;
+use crate::web::request::tenant_route;
 use crate::web::request::{Params, read_form};
-use crate::web::request::{Response, tenant_route};
+use crate::web::response::Response;
 use lambda_http::Request;
 use lambda_http::http::Method;
 use serde_json::{Value, json};
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     let Some(tenant) = tenant_route(req.uri().path(), &["introspect"]) else {
-        return crate::web::request::not_found_json();
+        return crate::web::response::not_found_json();
     };
     if req.method() == Method::OPTIONS {
         return cors::preflight(state, &tenant, &req, "POST").await;
     }
     if req.method() != Method::POST {
-        return crate::web::request::method_not_allowed("POST");
+        return crate::web::response::method_not_allowed("POST");
     }
     let form = read_form(&req);
     let outcome = introspect(state, &tenant, &req, &form, state.now())

@@ -17,20 +17,21 @@ use crate::oauth::outcome::RevokeOutcome as Outcome;
 use crate::oauth::token_state;
 use crate::tokens::jwt::verify_access_token;
 use crate::web::cors;
+use crate::web::request::tenant_route;
 use crate::web::request::{Params, read_form};
-use crate::web::request::{Response, tenant_route};
+use crate::web::response::Response;
 use lambda_http::Request;
 use lambda_http::http::Method;
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     let Some(tenant) = tenant_route(req.uri().path(), &["revoke"]) else {
-        return crate::web::request::not_found_json();
+        return crate::web::response::not_found_json();
     };
     if req.method() == Method::OPTIONS {
         return cors::preflight(state, &tenant, &req, "POST").await;
     }
     if req.method() != Method::POST {
-        return crate::web::request::method_not_allowed("POST");
+        return crate::web::response::method_not_allowed("POST");
     }
     let form = read_form(&req);
     let outcome = revoke(state, &tenant, &req, &form, state.now())

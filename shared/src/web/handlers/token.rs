@@ -13,8 +13,9 @@ use crate::oauth::grants::{
 };
 use crate::oauth::outcome::TokenOutcome;
 use crate::web::cors;
+use crate::web::request::tenant_route;
 use crate::web::request::{Params, read_form};
-use crate::web::request::{Response, tenant_route};
+use crate::web::response::Response;
 use lambda_http::Request;
 use lambda_http::http::Method;
 
@@ -115,13 +116,13 @@ pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Respo
         Endpoint::Refresh => &["refresh"],
     };
     let Some(tenant) = tenant_route(req.uri().path(), tail) else {
-        return crate::web::request::not_found_json();
+        return crate::web::response::not_found_json();
     };
     if req.method() == Method::OPTIONS {
         return cors::preflight(state, &tenant, &req, "POST").await;
     }
     if req.method() != Method::POST {
-        return crate::web::request::method_not_allowed("POST");
+        return crate::web::response::method_not_allowed("POST");
     }
     let form = read_form(&req);
     let outcome = match token(state, &tenant, &req, &form, endpoint, state.now()).await {

@@ -14,22 +14,21 @@ use crate::ids::TenantId;
 use crate::oauth::outcome::UserinfoOutcome as Outcome;
 use crate::oauth::token_state;
 use crate::web::cors;
-use crate::web::request::{
-    Params, Response, body_bytes, header_str, is_form, query_params, tenant_route,
-};
+use crate::web::request::{Params, body_bytes, header_str, is_form, query_params, tenant_route};
+use crate::web::response::Response;
 use lambda_http::Request;
 use lambda_http::http::Method;
 use serde_json::{Map, Value, json};
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     let Some(tenant) = tenant_route(req.uri().path(), &["userinfo"]) else {
-        return crate::web::request::not_found_json();
+        return crate::web::response::not_found_json();
     };
     if req.method() == Method::OPTIONS {
         return cors::preflight(state, &tenant, &req, "GET, POST").await;
     }
     if req.method() != Method::GET && req.method() != Method::POST {
-        return crate::web::request::method_not_allowed("GET, POST");
+        return crate::web::response::method_not_allowed("GET, POST");
     }
     let (outcome, origin) = userinfo(state, &tenant, &req, state.now()).await;
     crate::web::respond::with_cors(crate::web::respond::userinfo(outcome), origin.as_deref())
@@ -116,7 +115,7 @@ async fn userinfo(
                 };
                 return (Outcome::InvalidToken, origin);
             }
-            Err(e) => return (Outcome::Failed(e.into()), None),
+            Err(e) => return (Outcome::Failed(e), None),
         };
     let origin = cors::allowed_for(&active.client, cors::origin(req)).map(str::to_owned);
     // A client_credentials token names no user: nothing to tell.
