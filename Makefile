@@ -3,12 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ARCH ?= arm64
 
-.PHONY: help deps services stop dev test lint
+.PHONY: help deps services stop dev test lint check
 
 help:
 	@echo "make dev     run the local stack with the demo tenant (Ctrl-C stops it)"
 	@echo "make test    start the services if needed, then run every test"
 	@echo "make stop    stop the background services (DynamoDB Local, moto, watch)"
+	@echo "make check   the fast lane: fmt, clippy, MSRV, the library's tests (no services, seconds once built)"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
 	@echo "make fuzz    HTTP fuzz pass against a running make dev stack (FUZZ_REQUESTS=10000 FUZZ_SEED=…)"
 	@echo "make validate              offline checks of infra/template.yaml and samconfig.toml"
@@ -34,6 +35,11 @@ lint:
 
 test:
 	@scripts/test.sh
+
+# The fast lane: no DynamoDB, no emulator, no watch. The library's unit and
+# endpoint tests over the fakes, its property tests and the layering test.
+check: lint
+	cargo test -p tollgate --quiet
 
 # Random and mutated requests to every endpoint of a running `make dev` stack, in
 # a tenant of its own; a summary, and a non-zero exit on any 5xx, hang or

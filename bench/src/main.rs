@@ -11,6 +11,9 @@
 // The bench harness measures wall time and plays Lambda's clock: it may read
 // the system clock (clippy.toml keeps the library on the Clock port).
 #![allow(clippy::disallowed_methods)]
+// libc calls the harness needs (sysconf, process groups, the cgroup it moves
+// sandboxes into): each `unsafe` block says why it is sound.
+#![allow(unsafe_code)]
 
 mod checks;
 mod cold;

@@ -1,11 +1,21 @@
-//! Tollgate: the library every Tollgate Lambda function and the admin CLI share.
+//! Tollgate: the library every Tollgate Lambda function and the admin CLI
+//! share. The map (docs/architecture.md has the whole picture), lowest layer
+//! first; a module imports only from the layers below it
+//! (`shared/tests/layering.rs` checks every file):
 //!
-//! Layout: `ids` (parsed newtypes), `config` (environment), `store` (DynamoDB
-//! single-table adapter), `secrets` (Secrets Manager adapter with a TTL cache),
-//! `crypto` (randomness, hashing, passwords), `keys` (signing keys and JWKS),
-//! `jwt` (token minting), `http` (request parsing, responses, routing),
-//! `error` (RFC 6749 errors), `html` (login page), `handlers` (one module per
-//! endpoint and grant), `state` (what a warm Lambda keeps between invocations).
+//! | layer | modules | what |
+//! |---|---|---|
+//! | foundation | `ids`, `clock`, `cache`, `config`, `crypto`, `audit` | parsed newtypes, time, TTL caches, the environment, hashing and randomness, audit lines and metrics |
+//! | domain | `domain` | the SPEC's records and rules, pure (one file per rule) |
+//! | ports | `ports` | the narrow traits the protocol uses, and their error types |
+//! | adapters | `store` | DynamoDB, Secrets Manager, the outbound HTTP client, the AWS clients |
+//! | tokens | `tokens` | signing keys and JWKS, JWTs, trusted issuers |
+//! | wiring | `state` | what a warm Lambda keeps: the ports and their caches |
+//! | protocol | `oauth` | client authentication, password checks, token state, minting, one module per grant; no HTTP |
+//! | edge | `web` | the only module that names `lambda_http`: parsing, handlers, every response |
+//! | provisioning | `admin` | `tollgate-admin` and the maintenance function, by resource |
+//! | tests | `testing` | fakes, the contract suite, endpoint tests (`test`/`test-support` only) |
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

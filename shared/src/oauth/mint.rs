@@ -6,6 +6,7 @@
 use crate::AppState;
 use crate::clock::Now;
 use crate::crypto::{b64url, random_bytes, token_hash};
+use crate::domain::family_lifetime;
 use crate::domain::records::{Client, Family, RefreshChain, Tenant, User};
 use crate::domain::refresh_eligibility::gets_refresh_token;
 use crate::domain::refresh_rotation::first_token;
@@ -15,7 +16,7 @@ use crate::oauth::outcome::Tokens;
 use crate::tokens::jwt::{AccessToken, IdToken};
 
 /// Who issues, to whom, when.
-pub struct Issuer<'a> {
+pub struct Minter<'a> {
     pub state: &'a AppState,
     pub tenant: &'a Tenant,
     pub client: &'a Client,
@@ -42,7 +43,7 @@ pub struct Minted {
     pub family: Family,
 }
 
-impl Issuer<'_> {
+impl Minter<'_> {
     /// An RFC 9068 access token; `user: None` for client_credentials (then
     /// `sub` is the client id).
     pub async fn access_token(
@@ -108,16 +109,6 @@ impl Issuer<'_> {
         refresh: Option<RefreshChain>,
         auth_time: Option<u64>,
     ) -> Family {
-        // Never shorter than the access tokens it vouches for.
-        let access = self
-            .tenant
-            .access_token_ttl
-            .max(self.tenant.sliding_max.unwrap_or(0));
-        let lifetime = if refresh.is_some() {
-            self.tenant.refresh_token_ttl.max(access)
-        } else {
-            access
-        };
         Family {
             tenant: self.tenant.id.clone(),
             family_id,
@@ -126,14 +117,14 @@ impl Issuer<'_> {
             pwd_version: user.pwd_version,
             revoked: false,
             created_at: self.now.secs(),
-            expires_at: self.now.plus(lifetime),
+            expires_at: family_lifetime::started(self.tenant, self.now.secs(), refresh.is_some()),
             auth_time,
             refresh,
         }
     }
 
     /// Access-token-only answer (client_credentials, refresh's new access token
-    /// is made with [`Issuer::access_token`] and the successor).
+    /// is made with [`Minter::access_token`] and the successor).
     pub async fn access_only(&self, scope: String) -> Result<Tokens, OAuthError> {
         Ok(Tokens {
             access_token: self.access_token(&scope, None, None, None).await?,

@@ -13,6 +13,7 @@ use crate::oauth::outcome::TokenOutcome;
 const BAD_CODE: &str = "authorization code is invalid, expired or already used";
 
 /// `code`: `None` when it was too long to be valid.
+#[tracing::instrument(name = "authorization_code", skip_all)]
 pub async fn grant(
     ctx: &GrantCtx<'_>,
     code: Option<&str>,
@@ -92,7 +93,7 @@ pub async fn grant(
     // at any point leaves the code redeemable.
     let family_id = random_token(16);
     let minted = ctx
-        .issuer()
+        .minter()
         .user_tokens(UserGrant {
             user: &user,
             scope: &stored.scope,

@@ -7,6 +7,7 @@ use crate::domain::scope;
 use crate::oauth::error::OAuthError;
 use crate::oauth::outcome::TokenOutcome;
 
+#[tracing::instrument(name = "client_credentials", skip_all)]
 pub async fn grant(
     ctx: &GrantCtx<'_>,
     requested: Option<&str>,
@@ -35,6 +36,6 @@ pub async fn grant(
             parsed
         }
     };
-    let tokens = ctx.issuer().access_only(scope::join(&granted)).await?;
+    let tokens = ctx.minter().access_only(scope::join(&granted)).await?;
     Ok(tokens.into())
 }

@@ -14,7 +14,7 @@ use crate::clock::Now;
 use crate::domain::records::Tenant;
 use crate::domain::throttling::Source;
 use crate::oauth::client_auth::Authenticated;
-use crate::oauth::mint::Issuer;
+use crate::oauth::mint::Minter;
 
 /// The longest valid value of a grant's token parameter (`code`,
 /// `refresh_token`, `subject_token`), in bytes. A longer one is no malformed
@@ -71,8 +71,8 @@ pub struct GrantCtx<'a> {
 
 impl GrantCtx<'_> {
     /// Mints this grant's tokens.
-    pub fn issuer(&self) -> Issuer<'_> {
-        Issuer {
+    pub fn minter(&self) -> Minter<'_> {
+        Minter {
             state: self.state,
             tenant: self.tenant,
             client: &self.client.client,

@@ -11,6 +11,7 @@ use crate::oauth::mint::UserGrant;
 use crate::oauth::outcome::TokenOutcome;
 use crate::oauth::password_check::{self, Attempt, CredentialCheck};
 
+#[tracing::instrument(name = "password", skip_all)]
 pub async fn grant(
     ctx: &GrantCtx<'_>,
     username: &str,
@@ -50,7 +51,7 @@ pub async fn grant(
         });
     }
     let tokens = ctx
-        .issuer()
+        .minter()
         .user_tokens_stored(UserGrant {
             user: &user,
             scope: &scope,

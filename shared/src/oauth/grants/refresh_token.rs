@@ -16,6 +16,7 @@
 use super::GrantCtx;
 use crate::clock::Now;
 use crate::crypto::{b64url, b64url_decode, random_bytes, token_hash};
+use crate::domain::family_lifetime;
 use crate::domain::records::{Family, LastRotation, RefreshChain, User};
 use crate::domain::refresh_eligibility::may_refresh;
 use crate::domain::refresh_rotation::{
@@ -32,6 +33,7 @@ const REVOKED: &str = "refresh token is invalid, expired or revoked";
 
 /// `token`: `None` when it was too long to be valid (refused as an unknown
 /// token is).
+#[tracing::instrument(name = "refresh_token", skip_all)]
 pub async fn grant(
     ctx: &GrantCtx<'_>,
     token: Option<&str>,
@@ -141,16 +143,12 @@ pub async fn grant(
             }),
             ..chain.clone()
         };
-        // Never shorter than the access token issued with it (as when the
-        // family was started: `Issuer::family`).
-        let access_lifetime = ctx
-            .tenant
-            .access_token_ttl
-            .max(ctx.tenant.sliding_max.unwrap_or(0));
-        let family_expires_at = family
-            .expires_at
-            .max(next.expires_at)
-            .max(committed.plus(access_lifetime));
+        let family_expires_at = family_lifetime::rotated(
+            ctx.tenant,
+            family.expires_at,
+            next.expires_at,
+            committed.secs(),
+        );
         if store
             .rotate(&family, &next, family_expires_at, committed)
             .await?
@@ -235,7 +233,7 @@ async fn tokens(
     access_scope: String,
     successor: String,
 ) -> Result<Tokens, OAuthError> {
-    let issuer = ctx.issuer();
+    let issuer = ctx.minter();
     let access_token = issuer
         .access_token(
             &access_scope,

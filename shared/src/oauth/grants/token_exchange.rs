@@ -63,6 +63,7 @@ fn invalid(d: &str) -> OAuthError {
     OAuthError::invalid_request(d)
 }
 
+#[tracing::instrument(name = "token_exchange", skip_all)]
 pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcome, OAuthError> {
     let client = &ctx.client.client;
     if client.public {
@@ -149,7 +150,7 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
         Some(sid) => sid,
         None => {
             let family = ctx
-                .issuer()
+                .minter()
                 .family(&subject.user, random_token(16), None, None);
             ctx.state.refresh_tokens().start_family(&family).await?;
             family.family_id

@@ -73,6 +73,7 @@ async fn establish_client(
     }
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant_id))]
 pub async fn authorize(
     state: &AppState,
     tenant_id: &TenantId,

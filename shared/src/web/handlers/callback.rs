@@ -14,7 +14,7 @@ use crate::domain::redirect as redirect_uri;
 use crate::domain::throttling::Source;
 use crate::ids::{TenantId, UserId};
 use crate::oauth::error::ErrorCode;
-use crate::oauth::mint::Issuer;
+use crate::oauth::mint::Minter;
 use crate::oauth::password_check::{self, Attempt, CredentialCheck};
 use crate::ports::StoreError;
 use crate::web::html::LoginPage;
@@ -127,6 +127,7 @@ struct Ctx {
 
 /// The outcome, and the language to answer in: the login transaction's once
 /// it is verified, else `browser`.
+#[tracing::instrument(skip_all, fields(tenant = %tenant_id))]
 pub async fn callback(
     state: &AppState,
     tenant_id: &TenantId,
@@ -345,7 +346,7 @@ pub fn login_hint(tenant: &TenantId, user: &UserId) -> String {
 /// The implicit grant, answered here: the access token in the fragment, never
 /// a refresh token (minted by `flows::issue` like every other access token).
 async fn implicit(state: &AppState, ctx: &Ctx, user: &User, now: Now) -> PageOutcome {
-    let issuer = Issuer {
+    let issuer = Minter {
         state,
         tenant: &ctx.tenant,
         client: &ctx.client,

@@ -36,6 +36,7 @@ fn refused(message: &str) -> Outcome {
     }
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant_id))]
 async fn change_password(
     state: &AppState,
     tenant_id: &TenantId,

@@ -35,7 +35,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
         return crate::web::response::method_not_allowed("POST");
     }
     let form = read_form(&req);
-    let outcome = introspect(state, &tenant, &req, &form, state.now())
+    let outcome = introspect(state, &tenant, &form, state.now())
         .await
         .unwrap_or_else(Outcome::Refused);
     let presented = form.as_ref().ok().map(|(_, c)| c);
@@ -43,10 +43,10 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     crate::web::respond::with_cors(crate::web::respond::introspect(outcome), origin.as_deref())
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant_id))]
 async fn introspect(
     state: &AppState,
     tenant_id: &TenantId,
-    _req: &Request,
     form: &Result<(Params, ClientCredentials), OAuthError>,
     now: Now,
 ) -> Result<Outcome, OAuthError> {

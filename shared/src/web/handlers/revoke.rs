@@ -34,7 +34,7 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
         return crate::web::response::method_not_allowed("POST");
     }
     let form = read_form(&req);
-    let outcome = revoke(state, &tenant, &req, &form, state.now())
+    let outcome = revoke(state, &tenant, &form, state.now())
         .await
         .unwrap_or_else(Outcome::Refused);
     let presented = form.as_ref().ok().map(|(_, c)| c);
@@ -42,10 +42,10 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
     crate::web::respond::with_cors(crate::web::respond::revoke(outcome), origin.as_deref())
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant_id))]
 async fn revoke(
     state: &AppState,
     tenant_id: &TenantId,
-    _req: &Request,
     form: &Result<(Params, ClientCredentials), OAuthError>,
     now: Now,
 ) -> Result<Outcome, OAuthError> {

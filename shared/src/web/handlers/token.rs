@@ -134,6 +134,10 @@ pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Respo
     crate::web::respond::with_cors(crate::web::respond::token(outcome), origin.as_deref())
 }
 
+#[tracing::instrument(
+    skip_all,
+    fields(tenant = %tenant_id, client_id = tracing::field::Empty, grant_type = tracing::field::Empty)
+)]
 async fn token(
     state: &AppState,
     tenant_id: &TenantId,
@@ -162,13 +166,12 @@ async fn token(
     // No grant writes anything before its tokens are signed; an unavailable
     // key fails the request here, before any state changes.
     signer.map_err(|e| OAuthError::from(e).with_basic(client.basic))?;
-    let span = tracing::info_span!(
-        "token",
-        tenant = %tenant_id,
-        client_id = %client.client.client_id,
-        grant_type = grant.grant_type()
+    let span = tracing::Span::current();
+    span.record(
+        "client_id",
+        tracing::field::display(&client.client.client_id),
     );
-    let _guard = span.enter();
+    span.record("grant_type", grant.grant_type());
     let ctx = GrantCtx {
         state,
         tenant: &tenant,

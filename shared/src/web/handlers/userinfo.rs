@@ -72,6 +72,7 @@ fn bearer(req: &Request) -> Result<Option<String>, String> {
     }
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant_id))]
 async fn userinfo(
     state: &AppState,
     tenant_id: &TenantId,
