@@ -14,6 +14,7 @@ use crate::domain::redirect as redirect_uri;
 use crate::domain::throttling::Source;
 use crate::ids::{TenantId, UserId};
 use crate::oauth::error::ErrorCode;
+use crate::oauth::grants;
 use crate::oauth::mint::Minter;
 use crate::oauth::password_check::{self, Attempt, CredentialCheck};
 use crate::ports::StoreError;
@@ -343,30 +344,17 @@ pub fn login_hint(tenant: &TenantId, user: &UserId) -> String {
     format!("d {tenant} u {user}")
 }
 
-/// The implicit grant, answered here: the access token in the fragment, never
-/// a refresh token (minted by `flows::issue` like every other access token).
+/// The implicit grant (`oauth::grants::implicit` mints), answered in the
+/// redirect's fragment.
 async fn implicit(state: &AppState, ctx: &Ctx, user: &User, now: Now) -> PageOutcome {
-    let issuer = Minter {
+    let minter = Minter {
         state,
         tenant: &ctx.tenant,
         client: &ctx.client,
         issuer: &ctx.issuer,
         now,
     };
-    // The token's session: revoking it (or a password change) ends the token.
-    let family = issuer.family(user, random_token(16), None, Some(now.secs()));
-    if let Err(e) = state.refresh_tokens().start_family(&family).await {
-        return PageOutcome::unavailable(e);
-    }
-    let token = issuer
-        .access_token(
-            &ctx.tx.s,
-            Some(user),
-            Some(now.secs()),
-            Some(&family.family_id),
-        )
-        .await;
-    let token = match token {
+    let token = match grants::implicit::grant(&minter, user, &ctx.tx.s).await {
         Ok(t) => t,
         Err(e) if e.code == ErrorCode::TemporarilyUnavailable => {
             return PageOutcome::unavailable("signing key unavailable");
