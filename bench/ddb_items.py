@@ -7,7 +7,7 @@ item-size rules; the read units are what DynamoDB Local reports for a GetItem of
 the largest item of each kind (ReturnConsumedCapacity=TOTAL).
 
 The tenant and its clients share the partition `T#{tenant}`; every other item has
-a partition of its own, `T#{tenant}#{sort key}` (README: Storage), so the tenant's
+a partition of its own, `T#{tenant}#{sort key}` (docs/architecture.md: Storage), so the tenant's
 items are found with a filtered scan of the (local, small) table, not a query.
 """
 import json

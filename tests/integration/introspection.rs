@@ -159,7 +159,7 @@ async fn malformed_tokens_are_exactly_inactive() {
         assert_eq!(w.rs_sees(&token).await, inactive(), "{what}");
         assert_eq!(w.t.introspect(&w.app, &token).await, inactive(), "{what}");
     }
-    // Over the 4 KiB parameter limit (README, Limits on input) it is a bad
+    // Over the 4 KiB parameter limit (docs/behaviour.md, Limits on input) it is a bad
     // request rather than a token.
     let a =
         w.t.client_post(

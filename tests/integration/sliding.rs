@@ -209,7 +209,7 @@ async fn revoking_a_token_kept_alive_past_its_jwt_exp_makes_it_inactive() {
 /// LIBRARY BUG (reported): an introspection by a confidential client that may
 /// not see the token (not its own, not a resource server) answers
 /// `{"active": false}` but still counts as a use and moves the token's
-/// sliding deadline (`handlers/introspect.rs` calls `inspect::access_token`
+/// sliding deadline (`web/handlers/introspect.rs` calls `token_state::access_token`
 /// with `is_use = true` before the visibility check). Any client of the tenant
 /// can then keep another client's tokens alive, up to the sliding maximum,
 /// without ever being told they are active.

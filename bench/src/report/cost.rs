@@ -52,14 +52,14 @@ impl Report<'_> {
         let rru_cached = self.item("TENANT", "rru_eventual") + self.item("CLIENT", "rru_eventual");
         let cc_ddb = 1e6 * rru_cached * amort_rec * DDB_RRU;
         let cc_sm = 1e6 * 2.0 * amort_sec * SM_CALL;
-        // refresh (handlers/token/refresh.rs, store/dynamo/refresh.rs): the
+        // refresh (oauth/grants/refresh_token.rs, store/dynamo/refresh.rs): the
         // family (with its chain) and the user, strongly consistent; one
         // conditional UpdateItem of the family; the user again after it.
         let rf_rru = self.item("FAM", "rru_strong") + 2.0 * self.item("USER", "rru_strong");
         let rf_wru = self.wru("FAM");
         let rf_ddb = 1e6 * (rf_rru * DDB_RRU + rf_wru * DDB_WRU + rru_cached * amort_rec * DDB_RRU);
         let rf_sm = cc_sm;
-        // introspect (flows/inspect.rs, store/dynamo/access_tokens.rs): one strongly
+        // introspect (oauth/token_state.rs, store/dynamo/access_tokens.rs): one strongly
         // consistent BatchGetItem of the token's record, its session and its user
         // (1 RRU per key under 4 KB; a key with no item costs the same), at most one
         // conditional UpdateItem of the record per token per minute (1 WRU per KB),
@@ -138,8 +138,8 @@ impl Report<'_> {
             md,
             "Formula, per 1M requests: Lambda = 1M × ($0.20/1M + ⌈p50 ms⌉/1000 s × 0.125 GB × \
              $0.0000133334); DynamoDB = 1M × (RRU × $0.125/1M + WRU × $0.625/1M); Secrets \
-             Manager = 1M × calls × $0.05/10k. Counted from the code (shared/src/handlers/token, \
-             shared/src/handlers/introspect.rs, shared/src/flows/inspect.rs, \
+             Manager = 1M × calls × $0.05/10k. Counted from the code (shared/src/oauth/grants, \
+             shared/src/web/handlers/introspect.rs, shared/src/oauth/token_state.rs, \
              shared/src/store/dynamo/, shared/src/state.rs):\n\
              - client_credentials: GetItem tenant + GetItem client (eventually consistent, \
              {} + {} RRU measured by DynamoDB Local, cached 30 s per sandbox), GetSecretValue \

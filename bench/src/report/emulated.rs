@@ -336,7 +336,7 @@ impl Report<'_> {
         }
         tmd += &t(
             format!(
-                "$ per 1M logins ≤ ${T14_COST_LOGIN:.2} (Lambda part measured here; storage in the README)"
+                "$ per 1M logins ≤ ${T14_COST_LOGIN:.2} (Lambda part measured here; storage in docs/performance.md)"
             ),
             money(cost("login callback")),
             cost("login callback") <= T14_COST_LOGIN,

@@ -1,5 +1,5 @@
 //! In-memory fakes of every port, for fast tests of every grant and endpoint
-//! (`crate::flow_tests`) and for the contract suite (`crate::contract`), which
+//! (`crate::testing::endpoints`) and for the contract suite (`crate::testing::contract`), which
 //! runs the same checks against these fakes and against DynamoDB Local, so the
 //! fakes cannot drift from the adapter.
 //!
