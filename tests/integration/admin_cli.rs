@@ -3,6 +3,7 @@
 
 use crate::helpers::*;
 use tollgate::crypto::verify_client_secret;
+use tollgate::ports::{Directory, UserStore};
 use tollgate::store::secrets_manager::{SecretSource, SecretsManager};
 use tollgate::{ClientId, UserId};
 
@@ -47,7 +48,7 @@ async fn tenant_create_stores_tenant_and_signing_key() {
     assert_eq!(out["tenant"], alias);
     let tenant = db()
         .await
-        .get_tenant(&tollgate::TenantId::parse(&alias).unwrap())
+        .tenant(&tollgate::TenantId::parse(&alias).unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -98,7 +99,7 @@ async fn client_create_prints_secret_once_and_stores_only_its_hash() {
     let cid = ClientId::parse(&c.id).unwrap();
     let record = db()
         .await
-        .get_client(&t.tenant_id(), &cid)
+        .client(&t.tenant_id(), &cid)
         .await
         .unwrap()
         .unwrap();
@@ -133,7 +134,7 @@ async fn public_client_has_no_secret_anywhere() {
     );
     let record = db()
         .await
-        .get_client(&t.tenant_id(), &cid)
+        .client(&t.tenant_id(), &cid)
         .await
         .unwrap()
         .unwrap();
@@ -159,7 +160,7 @@ async fn user_create_hashes_the_password_with_argon2id() {
         .await;
     let user = db()
         .await
-        .get_user(&t.tenant_id(), &UserId::parse(&id).unwrap())
+        .user(&t.tenant_id(), &UserId::parse(&id).unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -170,7 +171,7 @@ async fn user_create_hashes_the_password_with_argon2id() {
     assert!(user.require_password_change);
     let by_name = db()
         .await
-        .find_user_by_username(&t.tenant_id(), "alice")
+        .user_by_username(&t.tenant_id(), "alice")
         .await
         .unwrap()
         .unwrap();
@@ -184,19 +185,9 @@ async fn user_create_hashes_the_password_with_argon2id() {
 #[tokio::test]
 async fn duplicate_alias_is_rejected_and_keeps_the_original_key() {
     let t = TestTenant::new().await;
-    let before = db()
-        .await
-        .get_tenant(&t.tenant_id())
-        .await
-        .unwrap()
-        .unwrap();
+    let before = db().await.tenant(&t.tenant_id()).await.unwrap().unwrap();
     fails_with(&["tenant", "create", &t.alias], None, "already exists");
-    let after = db()
-        .await
-        .get_tenant(&t.tenant_id())
-        .await
-        .unwrap()
-        .unwrap();
+    let after = db().await.tenant(&t.tenant_id()).await.unwrap().unwrap();
     assert_eq!(before.current_kid, after.current_kid);
 }
 
@@ -313,7 +304,7 @@ async fn empty_password_is_rejected_and_no_user_is_created() {
     );
     assert!(
         db().await
-            .find_user_by_username(&t.tenant_id(), "nopass")
+            .user_by_username(&t.tenant_id(), "nopass")
             .await
             .unwrap()
             .is_none()
@@ -334,12 +325,7 @@ async fn duplicate_username_is_rejected() {
 #[tokio::test]
 async fn key_rotate_keeps_previous_key_published() {
     let t = TestTenant::new().await;
-    let before = db()
-        .await
-        .get_tenant(&t.tenant_id())
-        .await
-        .unwrap()
-        .unwrap();
+    let before = db().await.tenant(&t.tenant_id()).await.unwrap().unwrap();
     let out = admin_async(
         vec![
             "key".into(),
@@ -423,12 +409,7 @@ async fn tenant_branding_is_set_shown_stored_and_cleared() {
         admin(&["tenant", "get", a], None).unwrap()["branding"],
         expected
     );
-    let stored = db()
-        .await
-        .get_tenant(&t.tenant_id())
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = db().await.tenant(&t.tenant_id()).await.unwrap().unwrap();
     assert_eq!(stored.branding.logo.unwrap().bytes(), png.as_slice());
 
     // The page shows it (escaped), the logo inline.

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use tollgate::crypto::random_token;
+use tollgate::ports::{RefreshStore, UserStore};
 
 fn inactive() -> Value {
     json!({"active": false})
@@ -368,7 +369,7 @@ async fn tokens_of_a_disabled_user_are_inactive() {
     let (at, rt) = w.session(&w.app, FULL_SCOPE).await;
     let db = db().await;
     let uid = tollgate::UserId::parse(&w.user_id).unwrap();
-    let mut user = db.get_user(&w.t.tenant_id(), &uid).await.unwrap().unwrap();
+    let mut user = db.user(&w.t.tenant_id(), &uid).await.unwrap().unwrap();
     user.enabled = false;
     db.put_user_raw(&user).await.unwrap();
     assert_eq!(w.rs_sees(&at).await, inactive(), "access token");
@@ -540,11 +541,7 @@ async fn access_token_stays_active_until_its_exp_when_its_refresh_token_expires_
     let now = now_secs();
     let db = db().await;
     let user_id = tollgate::UserId::parse(&w.user_id).unwrap();
-    let user = db
-        .get_user(&w.t.tenant_id(), &user_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let user = db.user(&w.t.tenant_id(), &user_id).await.unwrap().unwrap();
     let family = tollgate::domain::records::Family {
         tenant: w.t.tenant_id(),
         family_id: random_token(16),
@@ -557,14 +554,14 @@ async fn access_token_stays_active_until_its_exp_when_its_refresh_token_expires_
         auth_time: Some(now - 400),
         refresh: None,
     };
-    db.start_session(&family).await.unwrap();
+    db.start_family(&family).await.unwrap();
     // Control: the same planting with a session that has not expired.
     let live = tollgate::domain::records::Family {
         family_id: random_token(16),
         expires_at: now + 100,
         ..family.clone()
     };
-    db.start_session(&live).await.unwrap();
+    db.start_family(&live).await.unwrap();
     let control =
         w.t.resign(&at, |c| {
             c.insert("iat".into(), json!(now - 400));

@@ -13,6 +13,7 @@ use tollgate::admin::Admin;
 use tollgate::admin::keys::{Budget, KeyOutcome};
 use tollgate::admin::tenants::TenantOpts;
 use tollgate::domain::key_rotation::{COMMIT_GRACE, PROPAGATION, RETRY_FAILED, signs_from};
+use tollgate::ports::Directory;
 use tollgate::store::{Db, KeyCommit};
 use tollgate::testing::fakes::ManualClock;
 use tollgate::tokens::keys::KeySet;
@@ -24,7 +25,7 @@ async fn published(t: &TestTenant) -> Vec<String> {
 }
 
 async fn published_in(db: &Db, id: &tollgate::TenantId) -> Vec<String> {
-    let tenant = db.get_tenant(id).await.unwrap().unwrap();
+    let tenant = db.tenant(id).await.unwrap().unwrap();
     let keys: Value = serde_json::from_str(&tenant.public_jwks).unwrap();
     keys.as_array()
         .unwrap()
@@ -93,7 +94,7 @@ async fn the_schedule_publishes_then_signs_then_retires() {
         "signs after the caches expired"
     );
     assert_eq!(
-        a.db.get_tenant(&id).await.unwrap().unwrap().keys.due,
+        a.db.tenant(&id).await.unwrap().unwrap().keys.due,
         signs_from(due),
         "the maintenance looks again at the switch"
     );
@@ -598,7 +599,7 @@ async fn tenants_written_before_the_due_index_are_swept_in_once() {
 async fn a_new_token_lifetime_brings_the_tenant_back_to_the_maintenance() {
     let t = TestTenant::new().await;
     let db = db().await;
-    let before = db.get_tenant(&t.tenant_id()).await.unwrap().unwrap();
+    let before = db.tenant(&t.tenant_id()).await.unwrap().unwrap();
     assert!(
         before.keys.due > now_secs() + 80 * 86_400,
         "due at the rotation"
@@ -609,27 +610,16 @@ async fn a_new_token_lifetime_brings_the_tenant_back_to_the_maintenance() {
         None,
     )
     .unwrap();
-    let after = db.get_tenant(&t.tenant_id()).await.unwrap().unwrap();
+    let after = db.tenant(&t.tenant_id()).await.unwrap().unwrap();
     assert!(after.keys.due <= now_secs(), "due at once");
     // A name alone changes nothing of the schedule.
     let a = admin_lib().await;
     a.upkeep(&t.tenant_id(), now_secs()).await.unwrap();
-    let settled = db
-        .get_tenant(&t.tenant_id())
-        .await
-        .unwrap()
-        .unwrap()
-        .keys
-        .due;
+    let settled = db.tenant(&t.tenant_id()).await.unwrap().unwrap().keys.due;
     assert!(settled > now_secs() + 80 * 86_400);
     admin(&["tenant", "update", &t.alias, "--name", "Renamed"], None).unwrap();
     assert_eq!(
-        db.get_tenant(&t.tenant_id())
-            .await
-            .unwrap()
-            .unwrap()
-            .keys
-            .due,
+        db.tenant(&t.tenant_id()).await.unwrap().unwrap().keys.due,
         settled
     );
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use tollgate::admin::Admin;
 use tollgate::admin::clients::ClientUpdate;
 use tollgate::admin::tenants::{BrandingUpdate, TenantUpdate};
+use tollgate::ports::Directory;
 
 fn ok(args: &[&str]) -> Value {
     admin(args, None).unwrap_or_else(|e| panic!("{args:?}: {e}"))
@@ -531,12 +532,7 @@ async fn user_update_changes_only_the_fields_it_names() {
 #[tokio::test]
 async fn tenant_update_never_undoes_a_key_rotation_or_another_update() {
     let t = TestTenant::new().await;
-    let before = db()
-        .await
-        .get_tenant(&t.tenant_id())
-        .await
-        .unwrap()
-        .unwrap();
+    let before = db().await.tenant(&t.tenant_id()).await.unwrap().unwrap();
     let proxy = FaultProxy::start().await;
     let via_proxy = admin_via(&proxy).await;
     let update = via_proxy.update_tenant(
@@ -570,12 +566,7 @@ async fn tenant_update_never_undoes_a_key_rotation_or_another_update() {
         admin_async(strings(&other), None).await.unwrap();
     };
     with_write_held(&proxy, update, meanwhile).await.unwrap();
-    let after = db()
-        .await
-        .get_tenant(&t.tenant_id())
-        .await
-        .unwrap()
-        .unwrap();
+    let after = db().await.tenant(&t.tenant_id()).await.unwrap().unwrap();
     assert_eq!(after.name, "Renamed");
     assert_ne!(
         after.public_jwks, before.public_jwks,
@@ -619,12 +610,7 @@ async fn tenant_update_keeps_sliding_max_consistent_with_a_concurrent_update() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("--sliding-max"), "{e}");
-    let after = db()
-        .await
-        .get_tenant(&t.tenant_id())
-        .await
-        .unwrap()
-        .unwrap();
+    let after = db().await.tenant(&t.tenant_id()).await.unwrap().unwrap();
     assert_eq!(
         (after.access_token_ttl, after.sliding_max),
         (600, Some(1200))

@@ -4,6 +4,7 @@
 use crate::helpers::*;
 use futures::future::join_all;
 use reqwest::StatusCode;
+use tollgate::ports::UserStore;
 
 /// Moves a token's rotation time into the past (tests cannot wait 10 s).
 async fn age_rotation(t: &TestTenant, token: &str, secs: u64) {
@@ -247,7 +248,7 @@ async fn refresh_carries_the_users_current_claims() {
     let (c, rt1) = session(&t, "r11").await;
     let mut user = db()
         .await
-        .find_user_by_username(&t.tenant_id(), "r11")
+        .user_by_username(&t.tenant_id(), "r11")
         .await
         .unwrap()
         .unwrap();
@@ -265,7 +266,7 @@ async fn change_password_racing_a_refresh_leaves_no_usable_old_family_token() {
     let (c, rt1) = session(&t, "r12").await;
     let user = db()
         .await
-        .find_user_by_username(&t.tenant_id(), "r12")
+        .user_by_username(&t.tenant_id(), "r12")
         .await
         .unwrap()
         .unwrap();

@@ -15,6 +15,7 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tollgate::crypto::random_token;
+use tollgate::ports::AccessTokenStore;
 
 /// A session's token issued `ago` seconds ago with the tenant's lifetime `ttl`
 /// (the JWT's own `exp` is `iat + ttl`), with a new `jti`.
@@ -33,18 +34,17 @@ async fn issued_ago(w: &World, at: &str, ago: u64, ttl: u64) -> (String, String,
 
 /// Records a previous use: the deadline it set and when it was written.
 async fn previous_use(w: &World, jti: &str, deadline: u64, written_at: u64) {
-    let wrote = db()
-        .await
-        .extend_access_token(
-            &w.t.tenant_id(),
-            jti,
-            deadline,
-            60,
-            deadline + 86_400,
-            tollgate::Now(written_at),
-        )
-        .await
-        .unwrap();
+    let wrote = AccessTokenStore::extend(
+        &db().await,
+        &w.t.tenant_id(),
+        jti,
+        deadline,
+        60,
+        deadline + 86_400,
+        tollgate::Now(written_at),
+    )
+    .await
+    .unwrap();
     assert!(wrote, "the first write of a token's deadline");
 }
 

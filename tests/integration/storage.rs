@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use tollgate::clock::Now;
 use tollgate::crypto::{random_token, token_hash};
 use tollgate::domain::records::{AuthCode, Family, RefreshChain};
-use tollgate::ports::StoreError;
+use tollgate::ports::{CodeStore, RefreshStore, StoreError};
 use tollgate::{ClientId, UserId};
 
 fn code_for(t: &TestTenant, code: &str, expires_at: u64) -> AuthCode {
@@ -56,7 +56,7 @@ async fn consume_once_has_exactly_one_winner_among_20_concurrent_callers() {
     let db = db().await;
     let now = Now::system();
     let code = random_token(32);
-    db.put_code(&code_for(&t, &code, now.plus(60)))
+    CodeStore::put(&db, &code_for(&t, &code, now.plus(60)))
         .await
         .unwrap();
     let hash = token_hash(&code);
@@ -85,9 +85,9 @@ async fn create_if_absent_refuses_a_second_create() {
     let t = TestTenant::new().await;
     let db = db().await;
     let c = code_for(&t, "same-code", Now::system().plus(60));
-    db.put_code(&c).await.unwrap();
+    CodeStore::put(&db, &c).await.unwrap();
     assert!(matches!(
-        db.put_code(&c).await,
+        CodeStore::put(&db, &c).await,
         Err(StoreError::AlreadyExists)
     ));
 }
@@ -99,7 +99,7 @@ async fn expired_items_still_in_the_table_are_absent() {
     let now = Now::system();
     // Expired a second ago: DynamoDB's TTL sweeper has certainly not deleted it.
     let code = random_token(32);
-    db.put_code(&code_for(&t, &code, now.secs() - 1))
+    CodeStore::put(&db, &code_for(&t, &code, now.secs() - 1))
         .await
         .unwrap();
     let r = db
@@ -115,12 +115,12 @@ async fn expired_items_still_in_the_table_are_absent() {
     db.put_family_raw(&f).await.unwrap();
     let c = f.refresh.clone().unwrap();
     assert!(
-        !db.rotate_chain(&f, &next(&c, now), now.plus(3600), now)
+        !db.rotate(&f, &next(&c, now), now.plus(3600), now)
             .await
             .unwrap()
     );
     assert!(
-        db.rotate_chain(&f, &next(&c, now), now.plus(3600), Now(now.secs() - 10))
+        db.rotate(&f, &next(&c, now), now.plus(3600), Now(now.secs() - 10))
             .await
             .unwrap(),
         "the same item rotates for a writer whose clock is before its expiry"
@@ -129,13 +129,13 @@ async fn expired_items_still_in_the_table_are_absent() {
     f.expires_at = now.secs() - 1;
     db.put_family_raw(&f).await.unwrap();
     assert!(
-        db.get_family(&t.tenant_id(), "expired-fam", now)
+        db.family(&t.tenant_id(), "expired-fam", now)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        db.get_family(&t.tenant_id(), "expired-fam", Now(now.secs() - 10))
+        db.family(&t.tenant_id(), "expired-fam", Now(now.secs() - 10))
             .await
             .unwrap()
             .is_some()
@@ -157,32 +157,28 @@ async fn failed_rotate_leaves_the_current_token_usable() {
         ..f.clone()
     };
     assert!(
-        !db.rotate_chain(&stale, &next(&c1, now), now.plus(3600), now)
+        !db.rotate(&stale, &next(&c1, now), now.plus(3600), now)
             .await
             .unwrap()
     );
     // ...and leaves the current token as it was, rotatable.
     let read = db
-        .get_family(&t.tenant_id(), &f.family_id, now)
+        .family(&t.tenant_id(), &f.family_id, now)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(read.refresh.as_ref(), Some(&c1));
     let c2 = next(&c1, now);
-    assert!(
-        db.rotate_chain(&read, &c2, now.plus(3600), now)
-            .await
-            .unwrap()
-    );
+    assert!(db.rotate(&read, &c2, now.plus(3600), now).await.unwrap());
     let after = db
-        .get_family(&t.tenant_id(), &f.family_id, now)
+        .family(&t.tenant_id(), &f.family_id, now)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(after.refresh.as_ref(), Some(&c2));
     // A second rotation from the same read is refused.
     assert!(
-        !db.rotate_chain(&read, &next(&c1, now), now.plus(3600), now)
+        !db.rotate(&read, &next(&c1, now), now.plus(3600), now)
             .await
             .unwrap()
     );
@@ -199,7 +195,7 @@ async fn revoked_family_cannot_rotate() {
         .await
         .unwrap();
     assert!(
-        db.get_family(&t.tenant_id(), &f.family_id, now)
+        db.family(&t.tenant_id(), &f.family_id, now)
             .await
             .unwrap()
             .unwrap()
@@ -207,7 +203,7 @@ async fn revoked_family_cannot_rotate() {
     );
     let c = f.refresh.clone().unwrap();
     assert!(
-        !db.rotate_chain(&f, &next(&c, now), now.plus(3600), now)
+        !db.rotate(&f, &next(&c, now), now.plus(3600), now)
             .await
             .unwrap()
     );

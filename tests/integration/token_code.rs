@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use tollgate::clock::Now;
 use tollgate::crypto::{random_token, token_hash};
 use tollgate::domain::records::AuthCode;
+use tollgate::ports::CodeStore;
 
 #[tokio::test]
 async fn oauth2_crate_completes_the_flow_and_tokens_verify_against_jwks() {
@@ -487,8 +488,9 @@ async fn expired_code_is_invalid_grant() {
     let c = t.code_client().await;
     let code = random_token(32);
     let now = Now::system();
-    db().await
-        .put_code(&AuthCode {
+    CodeStore::put(
+        &db().await,
+        &AuthCode {
             tenant: t.tenant_id(),
             code_hash: token_hash(&code),
             client_id: tollgate::ClientId::parse(&c.id).unwrap(),
@@ -501,9 +503,10 @@ async fn expired_code_is_invalid_grant() {
             auth_time: now.secs() - 120,
             expires_at: now.secs() - 60,
             family_id: None,
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await
+    .unwrap();
     let (s, v) = t
         .token(
             Some(&c),

@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tollgate::crypto::b64url;
+use tollgate::ports::FederationStore;
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -538,7 +539,7 @@ async fn node_oidc_provider_tokens_are_exchanged_for_linked_users() {
     .unwrap();
     assert_eq!(
         db().await
-            .get_link(&t.tenant_id(), &idp.issuer, "partner-app")
+            .linked_user(&t.tenant_id(), &idp.issuer, "partner-app")
             .await
             .unwrap(),
         None

@@ -11,6 +11,7 @@ use crate::domain::redirect;
 use crate::domain::scope;
 use crate::ids::ClientId;
 use crate::ids::TenantId;
+use crate::ports::Directory;
 use crate::ports::SecretError;
 use crate::store::ClientChanges;
 use crate::store::secrets_manager::SecretSource;
@@ -94,7 +95,7 @@ impl Admin {
         let (tenant_id, _) = self.tenant(&o.tenant).await?;
         let id = ClientId::parse(&o.client_id)
             .map_err(|e| AdminError(format!("{e}: {:?}", o.client_id)))?;
-        let Some(c) = self.db.get_client(&tenant_id, &id).await? else {
+        let Some(c) = self.db.client(&tenant_id, &id).await? else {
             return err(format!("unknown client: {}", o.client_id));
         };
         let mut changes = ClientChanges::default();
@@ -256,7 +257,7 @@ impl Admin {
         let tenant = self.tenant_id(alias).await?;
         let id =
             ClientId::parse(client_id).map_err(|e| AdminError(format!("{e}: {client_id:?}")))?;
-        match self.db.get_client(&tenant, &id).await? {
+        match self.db.client(&tenant, &id).await? {
             Some(c) => Ok((tenant, c)),
             None => fail(format!("unknown client: {client_id}")),
         }

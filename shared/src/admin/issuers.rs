@@ -6,6 +6,7 @@ use crate::clock::Now;
 use crate::domain::outbound::OutboundPolicy;
 use crate::domain::records::ExternalLink;
 use crate::domain::records::TrustedIssuer;
+use crate::ports::FederationStore;
 use crate::ports::StoreError;
 use serde_json::Value;
 use serde_json::json;
@@ -119,7 +120,7 @@ impl Admin {
         if !printable(subject, crate::domain::token_exchange::MAX_SUBJECT) {
             return fail("--subject must be 1 to 255 printable characters");
         }
-        if self.db.get_trusted_issuer(&tenant, issuer).await?.is_none() {
+        if self.db.trusted_issuer(&tenant, issuer).await?.is_none() {
             return fail(format!(
                 "unknown issuer: {issuer} (add it first with `issuer add`)"
             ));
@@ -138,7 +139,7 @@ impl Admin {
                 "subject": subject,
             })),
             Err(StoreError::AlreadyExists) => {
-                let holder = self.db.get_link(&tenant, issuer, subject).await?;
+                let holder = self.db.linked_user(&tenant, issuer, subject).await?;
                 fail(format!(
                     "this subject is already linked to user {}",
                     holder.map(|h| h.to_string()).unwrap_or_default()

@@ -15,8 +15,10 @@ use crate::domain::records::Tenant;
 use crate::domain::records::User;
 use crate::ids::TenantId;
 use crate::ids::UserId;
+use crate::ports::Directory;
 use crate::ports::SecretError;
 use crate::ports::StoreError;
+use crate::ports::UserStore;
 use crate::store::Db;
 use crate::store::Page;
 use crate::store::aws::Clients;
@@ -93,7 +95,7 @@ impl Admin {
 
     pub(super) async fn tenant(&self, alias: &str) -> Result<(TenantId, Tenant), AdminError> {
         let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
-        match self.db.get_tenant(&id).await? {
+        match self.db.tenant(&id).await? {
             Some(t) if !t.deleting => Ok((id, t)),
             Some(_) => err(format!(
                 "tenant {alias} is being deleted (run `tenant delete` again to finish)"
@@ -121,7 +123,7 @@ impl Admin {
 
     pub(crate) async fn tenant_id(&self, alias: &str) -> Result<TenantId, AdminError> {
         let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
-        match self.db.get_tenant(&id).await? {
+        match self.db.tenant(&id).await? {
             Some(t) if !t.deleting => Ok(id),
             Some(_) => fail(format!(
                 "tenant {alias} is being deleted (run `tenant delete` again to finish)"
@@ -137,7 +139,7 @@ impl Admin {
     ) -> Result<(TenantId, User), AdminError> {
         let tenant = self.tenant_id(alias).await?;
         let id = UserId::parse(user_id).map_err(|e| AdminError(format!("{e}: {user_id:?}")))?;
-        match self.db.get_user(&tenant, &id).await? {
+        match self.db.user(&tenant, &id).await? {
             Some(u) => Ok((tenant, u)),
             None => fail(format!("unknown user: {user_id}")),
         }

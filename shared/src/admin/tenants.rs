@@ -15,6 +15,7 @@ use crate::domain::records::KeyState;
 use crate::domain::records::SigningAlg;
 use crate::domain::records::Tenant;
 use crate::ids::TenantId;
+use crate::ports::Directory;
 use crate::ports::SecretError;
 use crate::ports::StoreError;
 use crate::store::MapChange;
@@ -235,7 +236,7 @@ impl Admin {
                 AdminError(format!("--signing-alg must be ES256 or RS256, not {a}"))
             })?,
         };
-        if self.db.get_tenant(&id).await?.is_some() {
+        if self.db.tenant(&id).await?.is_some() {
             return err(format!("tenant already exists: {alias}"));
         }
         let now = Now::system().secs();
@@ -430,7 +431,7 @@ impl Admin {
 
     pub async fn get_tenant(&self, alias: &str) -> Result<Value, AdminError> {
         let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
-        match self.db.get_tenant(&id).await? {
+        match self.db.tenant(&id).await? {
             Some(t) => Ok(tenant_json(&t)),
             None => fail(format!("unknown tenant: {alias}")),
         }

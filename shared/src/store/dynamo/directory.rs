@@ -5,57 +5,15 @@ use crate::ports::{self, BoxFuture, StoreResult};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
 impl Db {
-    /// The web origins of the tenant's enabled clients: one query of the
-    /// tenant's partition (only its clients carry the attribute).
-    pub async fn tenant_web_origins(&self, tenant: &TenantId) -> Result<Vec<String>, StoreError> {
-        let mut out: Vec<String> = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :p AND begins_with(sk, :c)")
-                .expression_attribute_values(":p", s(tenant_pk(tenant)))
-                .expression_attribute_values(":c", s(sk::client_prefix()))
-                .projection_expression("web_origins, enabled")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(backend)?;
-            for i in page.items() {
-                if Get(i).bool_or("enabled", true) {
-                    for o in Get(i).list("web_origins") {
-                        if !out.contains(&o) {
-                            out.push(o);
-                        }
-                    }
-                }
-            }
-            match page.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => return Ok(out),
-            }
-        }
-    }
-
     // ---- tenants -----------------------------------------------------------
 
     pub async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
         self.put_if_absent(t.into()).await
     }
 
-    pub async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        self.get(key(id, sk::TENANT.into()), false)
-            .await?
-            .as_ref()
-            .map(Tenant::try_from)
-            .transpose()
-    }
-
     /// The tenant read strongly consistently (a key change starts from it).
     pub async fn get_tenant_consistent(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        self.get(key(id, sk::TENANT.into()), true)
+        self.get_item(key(id, sk::TENANT.into()), true)
             .await?
             .as_ref()
             .map(Tenant::try_from)
@@ -154,18 +112,6 @@ impl Db {
     pub async fn create_client(&self, c: &Client) -> Result<(), StoreError> {
         self.put_if_absent(c.into()).await
     }
-
-    pub async fn get_client(
-        &self,
-        tenant: &TenantId,
-        id: &ClientId,
-    ) -> Result<Option<Client>, StoreError> {
-        self.get(key(tenant, sk::client(id)), false)
-            .await?
-            .as_ref()
-            .map(Client::try_from)
-            .transpose()
-    }
 }
 
 /// A key change as [`Db::commit_keys`] writes it.
@@ -208,16 +154,62 @@ where
 
 impl ports::Directory for Db {
     fn tenant<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, StoreResult<Option<Tenant>>> {
-        Box::pin(self.get_tenant(id))
+        Box::pin(async move {
+            self.get_item(key(id, sk::TENANT.into()), false)
+                .await?
+                .as_ref()
+                .map(Tenant::try_from)
+                .transpose()
+        })
     }
+
     fn client<'a>(
         &'a self,
         tenant: &'a TenantId,
         id: &'a ClientId,
     ) -> BoxFuture<'a, StoreResult<Option<Client>>> {
-        Box::pin(self.get_client(tenant, id))
+        Box::pin(async move {
+            self.get_item(key(tenant, sk::client(id)), false)
+                .await?
+                .as_ref()
+                .map(Client::try_from)
+                .transpose()
+        })
     }
+
+    /// The web origins of the tenant's enabled clients: one query of the
+    /// tenant's partition (only its clients carry the attribute).
     fn web_origins<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, StoreResult<Vec<String>>> {
-        Box::pin(self.tenant_web_origins(tenant))
+        Box::pin(async move {
+            let mut out: Vec<String> = Vec::new();
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("pk = :p AND begins_with(sk, :c)")
+                    .expression_attribute_values(":p", s(tenant_pk(tenant)))
+                    .expression_attribute_values(":c", s(sk::client_prefix()))
+                    .projection_expression("web_origins, enabled")
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                for i in page.items() {
+                    if Get(i).bool_or("enabled", true) {
+                        for o in Get(i).list("web_origins") {
+                            if !out.contains(&o) {
+                                out.push(o);
+                            }
+                        }
+                    }
+                }
+                match page.last_evaluated_key() {
+                    Some(k) => start = Some(k.clone()),
+                    None => return Ok(out),
+                }
+            }
+        })
     }
 }

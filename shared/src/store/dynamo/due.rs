@@ -56,7 +56,7 @@ impl Db {
 
     /// The sweep's progress (a consistent read).
     pub async fn sweep(&self) -> Result<Sweep, StoreError> {
-        let Some(item) = self.get(sweep_key(), true).await? else {
+        let Some(item) = self.get_item(sweep_key(), true).await? else {
             return Ok(Sweep::default());
         };
         let g = Get(&item);

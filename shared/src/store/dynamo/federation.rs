@@ -94,18 +94,6 @@ impl Db {
             .map_err(backend)
     }
 
-    pub async fn get_trusted_issuer(
-        &self,
-        tenant: &TenantId,
-        issuer: &str,
-    ) -> Result<Option<TrustedIssuer>, StoreError> {
-        self.get(key(tenant, sk::issuer(issuer)), true)
-            .await?
-            .as_ref()
-            .map(TrustedIssuer::try_from)
-            .transpose()
-    }
-
     /// Every trusted issuer of the tenant (a tenant has a handful).
     pub async fn list_trusted_issuers(
         &self,
@@ -158,19 +146,6 @@ impl Db {
 
     // ---- links --------------------------------------------------------------
 
-    pub async fn get_link(
-        &self,
-        tenant: &TenantId,
-        issuer: &str,
-        subject: &str,
-    ) -> Result<Option<UserId>, StoreError> {
-        self.get(key(tenant, sk::link(issuer, subject)), true)
-            .await?
-            .as_ref()
-            .map(|i| Get(i).user_id("user_id"))
-            .transpose()
-    }
-
     /// Links an issuer's subject to an existing user: the link is created
     /// only if absent and the user must exist (one transaction).
     /// `AlreadyExists`: the subject is linked already; `Malformed`: no such user.
@@ -218,51 +193,13 @@ impl Db {
     /// The link keys a user item lists (for deleting the user).
     pub(super) async fn user_link_keys(&self, u: &User) -> Result<Vec<String>, StoreError> {
         Ok(self
-            .get(key(&u.tenant, sk::user(&u.user_id)), true)
+            .get_item(key(&u.tenant, sk::user(&u.user_id)), true)
             .await?
             .and_then(|i| match i.get("links") {
                 Some(AttributeValue::Ss(v)) => Some(v.clone()),
                 _ => None,
             })
             .unwrap_or_default())
-    }
-
-    /// The user, its username pointer and its link, each only if absent.
-    pub async fn create_linked_user(
-        &self,
-        u: &User,
-        issuer: &str,
-        subject: &str,
-    ) -> Result<(), StoreError> {
-        let l = ExternalLink {
-            tenant: u.tenant.clone(),
-            issuer: issuer.to_owned(),
-            subject: subject.to_owned(),
-            user_id: u.user_id.clone(),
-        };
-        let mut user_item: Item = u.into();
-        user_item.insert(
-            "links".into(),
-            AttributeValue::Ss(vec![sk::link(issuer, subject)]),
-        );
-        let mut pointer = key(&u.tenant, sk::username(&normalize_username(&u.username)));
-        pointer.insert("user_id".into(), s(u.user_id.as_str()));
-        let items = vec![
-            self.put_op(link_item(&l), Some("attribute_not_exists(pk)"))?,
-            self.put_op(pointer, Some("attribute_not_exists(pk)"))?,
-            self.put_op(user_item, Some("attribute_not_exists(pk)"))?,
-        ];
-        match self.transact_idempotent(items).await? {
-            Ok(()) => Ok(()),
-            Err(r) if r.iter().any(|c| c == "ConditionalCheckFailed") => {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(r) if r.iter().any(|c| c == "TransactionConflict") => {
-                // A concurrent first exchange is writing the same link.
-                Err(StoreError::AlreadyExists)
-            }
-            Err(r) => Err(StoreError::Backend(format!("transaction cancelled: {r:?}"))),
-        }
     }
 }
 
@@ -272,7 +209,13 @@ impl ports::FederationStore for Db {
         tenant: &'a TenantId,
         issuer: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<TrustedIssuer>>> {
-        Box::pin(self.get_trusted_issuer(tenant, issuer))
+        Box::pin(async move {
+            self.get_item(key(tenant, sk::issuer(issuer)), true)
+                .await?
+                .as_ref()
+                .map(TrustedIssuer::try_from)
+                .transpose()
+        })
     }
 
     fn linked_user<'a>(
@@ -281,15 +224,52 @@ impl ports::FederationStore for Db {
         issuer: &'a str,
         subject: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<UserId>>> {
-        Box::pin(self.get_link(tenant, issuer, subject))
+        Box::pin(async move {
+            self.get_item(key(tenant, sk::link(issuer, subject)), true)
+                .await?
+                .as_ref()
+                .map(|i| Get(i).user_id("user_id"))
+                .transpose()
+        })
     }
 
+    /// The user, its username pointer and its link, each only if absent.
     fn create_linked_user<'a>(
         &'a self,
-        user: &'a User,
+        u: &'a User,
         issuer: &'a str,
         subject: &'a str,
     ) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(Db::create_linked_user(self, user, issuer, subject))
+        Box::pin(async move {
+            let l = ExternalLink {
+                tenant: u.tenant.clone(),
+                issuer: issuer.to_owned(),
+                subject: subject.to_owned(),
+                user_id: u.user_id.clone(),
+            };
+            let mut user_item: Item = u.into();
+            user_item.insert(
+                "links".into(),
+                AttributeValue::Ss(vec![sk::link(issuer, subject)]),
+            );
+            let mut pointer = key(&u.tenant, sk::username(&normalize_username(&u.username)));
+            pointer.insert("user_id".into(), s(u.user_id.as_str()));
+            let items = vec![
+                self.put_op(link_item(&l), Some("attribute_not_exists(pk)"))?,
+                self.put_op(pointer, Some("attribute_not_exists(pk)"))?,
+                self.put_op(user_item, Some("attribute_not_exists(pk)"))?,
+            ];
+            match self.transact_idempotent(items).await? {
+                Ok(()) => Ok(()),
+                Err(r) if r.iter().any(|c| c == "ConditionalCheckFailed") => {
+                    Err(StoreError::AlreadyExists)
+                }
+                Err(r) if r.iter().any(|c| c == "TransactionConflict") => {
+                    // A concurrent first exchange is writing the same link.
+                    Err(StoreError::AlreadyExists)
+                }
+                Err(r) => Err(StoreError::Backend(format!("transaction cancelled: {r:?}"))),
+            }
+        })
     }
 }

@@ -106,7 +106,7 @@ impl Db {
     /// change, a strongly consistent read.
     async fn update_fields(&self, k: Item, f: Fields) -> Result<Option<Item>, StoreError> {
         if f.is_empty() {
-            return self.get(k, true).await;
+            return self.get_item(k, true).await;
         }
         let mut condition = "attribute_exists(pk)".to_owned();
         for c in &f.conditions {
@@ -168,7 +168,7 @@ impl Db {
     /// The tenant as `tenant update` edits it: a strongly consistent read,
     /// so a retry after [`Updated::ChangedMeanwhile`] sees the change.
     pub async fn get_tenant_for_update(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        self.get(key(id, sk::TENANT.into()), true)
+        self.get_item(key(id, sk::TENANT.into()), true)
             .await?
             .as_ref()
             .map(Tenant::try_from)
@@ -237,7 +237,7 @@ impl Db {
         let k = key(id, sk::TENANT.into());
         match self.update_fields(k.clone(), f).await? {
             Some(i) => Ok(Updated::Done(Tenant::try_from(&i)?)),
-            None => match self.get(k, true).await? {
+            None => match self.get_item(k, true).await? {
                 None => Ok(Updated::NoSuchRecord),
                 Some(_) => Ok(Updated::ChangedMeanwhile),
             },

@@ -3,30 +3,19 @@
 use super::*;
 use crate::ports::{self, BoxFuture, StoreResult};
 
-impl Db {
-    // ---- login transactions -----------------------------------------------
-
-    /// Marks a login transaction used; `AlreadyExists` if it was used before.
-    pub async fn use_login_tx(
-        &self,
-        tenant: &TenantId,
-        tx_id: &str,
-        expires_at: u64,
-    ) -> Result<(), StoreError> {
-        let mut i = key(tenant, sk::login_tx(tx_id));
-        i.insert("expires_at".into(), n(expires_at));
-        i.insert(TTL.into(), n(expires_at));
-        self.put_if_absent(i).await
-    }
-}
-
 impl ports::LoginTxStore for Db {
+    /// Marks a login transaction used; `AlreadyExists` if it was used before.
     fn use_once<'a>(
         &'a self,
         tenant: &'a TenantId,
         tx_id: &'a str,
         expires_at: u64,
     ) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(self.use_login_tx(tenant, tx_id, expires_at))
+        Box::pin(async move {
+            let mut i = key(tenant, sk::login_tx(tx_id));
+            i.insert("expires_at".into(), n(expires_at));
+            i.insert(TTL.into(), n(expires_at));
+            self.put_if_absent(i).await
+        })
     }
 }

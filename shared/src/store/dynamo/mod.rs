@@ -254,7 +254,7 @@ impl Db {
 
     // ---- generic primitives -----------------------------------------------
 
-    async fn get(&self, k: Item, consistent: bool) -> Result<Option<Item>, StoreError> {
+    async fn get_item(&self, k: Item, consistent: bool) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()

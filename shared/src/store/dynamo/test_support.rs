@@ -16,7 +16,7 @@ pub struct RawItem {
 impl Db {
     /// Writes a family as given (tests use it to plant expired items).
     pub async fn put_family_raw(&self, f: &Family) -> Result<(), StoreError> {
-        self.start_session(f).await
+        crate::ports::RefreshStore::start_family(self, f).await
     }
 
     /// Overwrites a user record as given (tests change claims behind a session).

@@ -25,80 +25,6 @@ impl Db {
             ))),
         }
     }
-
-    pub async fn get_user(
-        &self,
-        tenant: &TenantId,
-        id: &UserId,
-    ) -> Result<Option<User>, StoreError> {
-        self.get(key(tenant, sk::user(id)), true)
-            .await?
-            .as_ref()
-            .map(User::try_from)
-            .transpose()
-    }
-
-    /// The user with this username (case-insensitive). Always two reads, the
-    /// pointer and then a user item (a key no user has when the name is
-    /// unknown), so known and unknown usernames cost the same.
-    pub async fn find_user_by_username(
-        &self,
-        tenant: &TenantId,
-        username: &str,
-    ) -> Result<Option<User>, StoreError> {
-        let normalized = normalize_username(username);
-        let pointer = if normalized.is_empty() {
-            None
-        } else {
-            self.get(key(tenant, sk::username(&normalized)), true)
-                .await?
-        };
-        let id = pointer
-            .as_ref()
-            .map(|p| Get(p).user_id("user_id"))
-            .transpose()?;
-        let user_sk = id.as_ref().map_or_else(|| sk::NO_USER.to_owned(), sk::user);
-        self.get(key(tenant, user_sk), true)
-            .await?
-            .filter(|_| id.is_some())
-            .as_ref()
-            .map(User::try_from)
-            .transpose()
-    }
-
-    /// Sets a new password hash if the user is still at `expected_version`;
-    /// clears the change-required flag and bumps the version (which kills
-    /// every refresh-token family born before). `false` if the version moved.
-    pub async fn change_password(
-        &self,
-        tenant: &TenantId,
-        id: &UserId,
-        expected_version: u64,
-        new_hash: &str,
-    ) -> Result<bool, StoreError> {
-        match self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(tenant, sk::user(id))))
-            .update_expression(
-                "SET password_hash = :h, require_password_change = :f, pwd_version = :nv",
-            )
-            .condition_expression("attribute_exists(pk) AND pwd_version = :v")
-            .expression_attribute_values(":h", s(new_hash))
-            .expression_attribute_values(":f", b(false))
-            .expression_attribute_values(":v", n(expected_version))
-            .expression_attribute_values(":nv", n(expected_version.saturating_add(1)))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(se) if se.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(backend(e)),
-            },
-        }
-    }
 }
 
 impl ports::UserStore for Db {
@@ -107,15 +33,48 @@ impl ports::UserStore for Db {
         tenant: &'a TenantId,
         id: &'a UserId,
     ) -> BoxFuture<'a, StoreResult<Option<User>>> {
-        Box::pin(self.get_user(tenant, id))
+        Box::pin(async move {
+            self.get_item(key(tenant, sk::user(id)), true)
+                .await?
+                .as_ref()
+                .map(User::try_from)
+                .transpose()
+        })
     }
+
+    /// The user with this username (case-insensitive). Always two reads, the
+    /// pointer and then a user item (a key no user has when the name is
+    /// unknown), so known and unknown usernames cost the same.
     fn user_by_username<'a>(
         &'a self,
         tenant: &'a TenantId,
         username: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<User>>> {
-        Box::pin(self.find_user_by_username(tenant, username))
+        Box::pin(async move {
+            let normalized = normalize_username(username);
+            let pointer = if normalized.is_empty() {
+                None
+            } else {
+                self.get_item(key(tenant, sk::username(&normalized)), true)
+                    .await?
+            };
+            let id = pointer
+                .as_ref()
+                .map(|p| Get(p).user_id("user_id"))
+                .transpose()?;
+            let user_sk = id.as_ref().map_or_else(|| sk::NO_USER.to_owned(), sk::user);
+            self.get_item(key(tenant, user_sk), true)
+                .await?
+                .filter(|_| id.is_some())
+                .as_ref()
+                .map(User::try_from)
+                .transpose()
+        })
     }
+
+    /// Sets a new password hash if the user is still at `expected_version`;
+    /// clears the change-required flag and bumps the version (which kills
+    /// every refresh-token family born before). `false` if the version moved.
     fn change_password<'a>(
         &'a self,
         tenant: &'a TenantId,
@@ -123,12 +82,29 @@ impl ports::UserStore for Db {
         expected_version: u64,
         new_hash: &'a str,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(Db::change_password(
-            self,
-            tenant,
-            id,
-            expected_version,
-            new_hash,
-        ))
+        Box::pin(async move {
+            match self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(tenant, sk::user(id))))
+                .update_expression(
+                    "SET password_hash = :h, require_password_change = :f, pwd_version = :nv",
+                )
+                .condition_expression("attribute_exists(pk) AND pwd_version = :v")
+                .expression_attribute_values(":h", s(new_hash))
+                .expression_attribute_values(":f", b(false))
+                .expression_attribute_values(":v", n(expected_version))
+                .expression_attribute_values(":nv", n(expected_version.saturating_add(1)))
+                .send()
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) => match e.as_service_error() {
+                    Some(se) if se.is_conditional_check_failed_exception() => Ok(false),
+                    _ => Err(backend(e)),
+                },
+            }
+        })
     }
 }
