@@ -965,6 +965,8 @@ def check_maintenance(cfn: dict) -> list[str]:
                 ("dynamodb:Query", f"{TABLE_ARN}/index/due"),
                 ("secretsmanager:GetSecretValue", keys),
                 ("secretsmanager:PutSecretValue", keys),
+                # The vault keys, read only (background refresh of upstream connections).
+                ("secretsmanager:GetSecretValue", keys.replace("/signing-keys-", "/vault-keys-")),
             }
             got = role_policy_pairs(res, cfn, lid)
             if got != want:
