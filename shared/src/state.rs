@@ -425,21 +425,12 @@ impl AppState {
     }
 
     /// The tenant's vault (upstream tokens at rest), parsed once per cache
-    /// period. With `opening`, a cached set that lacks the envelope's kid (a
-    /// rotation since) is read again, at most every 5 s. A missing set is
-    /// 503 (never created here: `tenant create` and `provider add` make it).
-    pub async fn vault(
-        &self,
-        tenant: &TenantId,
-        opening: Option<&crate::domain::connections::Sealed>,
-    ) -> Result<Arc<Vault>, StateError> {
-        let stale = |v: &Vault| {
-            opening.is_some_and(|s| !v.knows_kid_of(s))
-                && self.vaults.age(tenant) > Some(Duration::from_secs(5))
-        };
-        match self.vaults.get(tenant) {
-            Some(v) if !stale(&v) => return Ok(v),
-            _ => {}
+    /// period like the signing keys (a new kid is published that long before
+    /// it is used: `tokens::vault`). A missing set is 503: it is never created
+    /// here (`tenant create` and `provider add` make it).
+    pub async fn vault(&self, tenant: &TenantId) -> Result<Arc<Vault>, StateError> {
+        if let Some(v) = self.vaults.get(tenant) {
+            return Ok(v);
         }
         let name = self.config.vault_key_secret(tenant);
         self.secrets().invalidate(&name);

@@ -33,7 +33,7 @@ async fn tenant_create_makes_the_vault_keys_and_tenant_delete_removes_them() {
     // Seal through the functions' state, store in DynamoDB, read back, open.
     let sdk = sdk().await;
     let state = AppState::new(config(), &sdk);
-    let vault = state.vault(&id, None).await.unwrap();
+    let vault = state.vault(&id).await.unwrap();
     let key = ConnectionKey {
         tenant: id.clone(),
         owner: Owner::User(UserId::parse("vault-user").unwrap()),
@@ -115,7 +115,7 @@ async fn a_tenant_created_before_the_vault_gets_keys_only_from_the_cli() {
 
     let sdk = sdk().await;
     let state = AppState::new(config(), &sdk);
-    let err = state.vault(&id, None).await.unwrap_err();
+    let err = state.vault(&id).await.unwrap_err();
     assert!(
         err.to_string().contains("vault key secret missing"),
         "{err}"
@@ -130,10 +130,7 @@ async fn a_tenant_created_before_the_vault_gets_keys_only_from_the_cli() {
     assert!(!admin.ensure_vault_keys(&id).await.unwrap());
     VaultKeys::parse(&sm.fetch(&name).await.unwrap().unwrap()).unwrap();
     // A fresh state (the missing set was not cached) opens what it seals.
-    let vault = AppState::new(config(), &sdk)
-        .vault(&id, None)
-        .await
-        .unwrap();
+    let vault = AppState::new(config(), &sdk).vault(&id).await.unwrap();
     let key = ConnectionKey {
         tenant: id.clone(),
         owner: Owner::Service,

@@ -3,9 +3,11 @@
 //! vault key set held in Secrets Manager (`{prefix}/{tenant}/vault-keys`).
 //!
 //! - The key set ([`VaultKeys`]) is JSON `{"current": kid, "keys": {kid:
-//!   b64url(32 random bytes)}}`. Rotation adds a new current kid and keeps the
-//!   old ones, so every stored ciphertext still opens; a commit re-encrypts
-//!   under the current kid as tokens rotate.
+//!   b64url(32 random bytes)}}`. Rotation publishes a new key first and makes
+//!   it current only after the key-set cache period (as signing keys:
+//!   publish, then use), keeping the old ones, so every stored ciphertext still
+//!   opens and no function meets a kid it has not loaded; a commit
+//!   re-encrypts under the current kid as tokens rotate.
 //! - An envelope is `v1.{kid}.{b64url(nonce ‖ ciphertext ‖ tag)}` with a random
 //!   96-bit nonce (safe for about 2³² messages per key: rotate the kid long
 //!   before).
@@ -90,8 +92,13 @@ impl VaultKeys {
         }
     }
 
-    /// A new current key; the old ones are kept for opening.
-    pub fn rotated(&self) -> VaultKeys {
+    /// Rotation, step 1: a new key added to the set, not yet current. Every
+    /// function must know a kid before anything is sealed under it (a copy of
+    /// the set is cached for `KEY_SET_CACHE`), so the new kid is promoted
+    /// only once that long has passed since this set was stored — then no
+    /// sandbox meets a kid it has not loaded, and an unknown kid always means
+    /// a corrupt item.
+    pub fn with_new_key(&self) -> (VaultKeys, String) {
         let mut keys = self.keys.clone();
         let mut kid = new_kid();
         while keys.contains_key(&kid) {
@@ -101,7 +108,24 @@ impl VaultKeys {
             kid.clone(),
             Zeroizing::new(random_bytes::<KEY_LEN>().to_vec()),
         );
-        VaultKeys { current: kid, keys }
+        let set = VaultKeys {
+            current: self.current.clone(),
+            keys,
+        };
+        (set, kid)
+    }
+
+    /// Rotation, step 2 (at least `domain::key_rotation::KEY_SET_CACHE` after
+    /// step 1 was stored): `kid` becomes current; the old keys stay, so every
+    /// stored ciphertext still opens (commits re-encrypt as tokens rotate).
+    pub fn promoted(&self, kid: &str) -> Result<VaultKeys, VaultError> {
+        if !self.keys.contains_key(kid) {
+            return Err(VaultError::KeySet("no such kid"));
+        }
+        Ok(VaultKeys {
+            current: kid.to_owned(),
+            keys: self.keys.clone(),
+        })
     }
 
     pub fn current_kid(&self) -> &str {
@@ -218,16 +242,6 @@ impl Vault {
         )))
     }
 
-    /// Whether the envelope names a kid of this key set (a copy cached before
-    /// a rotation elsewhere reads the set again before giving up).
-    pub fn knows_kid_of(&self, sealed: &Sealed) -> bool {
-        sealed
-            .as_str()
-            .split('.')
-            .nth(1)
-            .is_some_and(|kid| self.keys.contains_key(kid))
-    }
-
     /// Decrypts what [`Vault::seal`] made for the same connection and field.
     pub fn open(
         &self,
@@ -326,7 +340,8 @@ mod tests {
         // the other (whose key and authenticated data differ), fails.
         let keys = VaultKeys::generate();
         let old_kid = keys.current_kid().to_owned();
-        let keys = keys.rotated();
+        let (keys, new_kid) = keys.with_new_key();
+        let keys = keys.promoted(&new_kid).unwrap();
         let v = keys.vault().unwrap();
         let k = conn("acme", Some("u1"), "maximizer");
         let sealed = v.seal(&k, Field::RefreshToken, &secret(RT)).unwrap();
@@ -402,7 +417,6 @@ mod tests {
             .seal(&k, Field::RefreshToken, &secret(RT))
             .unwrap();
         let other = VaultKeys::generate().vault().unwrap();
-        assert!(!other.knows_kid_of(&sealed));
         assert_eq!(
             other.open(&k, Field::RefreshToken, &sealed).map(|_| ()),
             Err(VaultError::Undecryptable)
@@ -418,12 +432,31 @@ mod tests {
             .unwrap()
             .seal(&k, Field::RefreshToken, &secret(RT))
             .unwrap();
-        // Through the stored form, as the functions read it.
-        let rotated = VaultKeys::parse(keys.rotated().to_json().unwrap().expose_secret()).unwrap();
+        // Step 1, through the stored form: published, not yet used.
+        let (published, new_kid) = keys.with_new_key();
+        let published = VaultKeys::parse(published.to_json().unwrap().expose_secret()).unwrap();
+        assert_eq!(published.current_kid(), keys.current_kid());
+        assert_eq!(published.kids().count(), 2);
+        let v = published.vault().unwrap();
+        let still_old = v.seal(&k, Field::RefreshToken, &secret("x")).unwrap();
+        assert!(
+            still_old
+                .as_str()
+                .starts_with(&format!("v1.{}.", keys.current_kid()))
+        );
+        // Step 2: the new kid is current; the old ciphertext still opens.
+        let rotated = VaultKeys::parse(
+            published
+                .promoted(&new_kid)
+                .unwrap()
+                .to_json()
+                .unwrap()
+                .expose_secret(),
+        )
+        .unwrap();
+        assert_eq!(rotated.current_kid(), new_kid);
         assert_ne!(rotated.current_kid(), keys.current_kid());
-        assert_eq!(rotated.kids().count(), 2);
         let v = rotated.vault().unwrap();
-        assert!(v.knows_kid_of(&old));
         assert_eq!(
             v.open(&k, Field::RefreshToken, &old)
                 .unwrap()
@@ -431,15 +464,28 @@ mod tests {
             RT
         );
         let new = v.seal(&k, Field::RefreshToken, &secret("next")).unwrap();
-        assert!(
-            new.as_str()
-                .starts_with(&format!("v1.{}.", rotated.current_kid()))
+        assert!(new.as_str().starts_with(&format!("v1.{new_kid}.")));
+        assert_eq!(
+            v.open(&k, Field::RefreshToken, &new)
+                .unwrap()
+                .expose_secret(),
+            "next"
         );
-        // The set without the old key no longer opens the old ciphertext.
+        // A copy that had loaded only step 1 opens what step 2 seals.
+        assert_eq!(
+            published
+                .vault()
+                .unwrap()
+                .open(&k, Field::RefreshToken, &new)
+                .unwrap()
+                .expose_secret(),
+            "next"
+        );
+        // Without the old key the old ciphertext no longer opens.
         let only_new = VaultKeys::parse(
             &serde_json::json!({
-                "current": rotated.current_kid(),
-                "keys": {rotated.current_kid(): b64url(&rotated.keys[rotated.current_kid()])},
+                "current": new_kid,
+                "keys": {new_kid.clone(): b64url(&rotated.keys[&new_kid])},
             })
             .to_string(),
         )
@@ -452,6 +498,7 @@ mod tests {
                 .map(|_| ()),
             Err(VaultError::Undecryptable)
         );
+        assert!(rotated.promoted("no-such-kid").is_err());
     }
 
     #[test]
