@@ -93,9 +93,10 @@ TABLE_ACTIONS = {
 }
 # Which of the stack's secrets each function may read (and no other): a tenant's
 # private signing keys, a client's secret hash, the stack's login key, the URL
-# document. introspect, revoke and userinfo check access tokens against the public
+# document, a tenant's vault keys (upstream tokens at rest: read by every function
+# that opens or seals them — token, callback, userinfo, maintenance). introspect, revoke and userinfo check access tokens against the public
 # JWKS on the tenant item, so they never need a private key.
-ALL_SECRETS = {"tenant_key", "client_secret", "login_key", "urls_doc"}
+ALL_SECRETS = {"tenant_key", "client_secret", "login_key", "urls_doc", "vault_key"}
 SECRET_READS = {
     "authorize": ALL_SECRETS,
     "callback": ALL_SECRETS,
@@ -105,8 +106,8 @@ SECRET_READS = {
     "discovery": {"urls_doc"},
     "introspect": {"client_secret", "urls_doc"},
     "revoke": {"client_secret", "urls_doc"},
-    "userinfo": {"urls_doc"},
-    "maintenance": {"tenant_key"},
+    "userinfo": {"urls_doc", "vault_key"},
+    "maintenance": {"tenant_key", "vault_key"},
 }
 # Secrets Manager actions per function: the public functions only read; maintenance
 # reads and rewrites each tenant's signing-key set (admin.rs load_key_set,
@@ -543,11 +544,13 @@ def check_iam(cfn: dict) -> list[str]:
             "client_secret": secret_arn(f"{prefix}/acme/clients/ABCDEFGHIJKLMNOPQRST"),
             "login_key": secret_arn(f"{prefix}/stack/login-tx-key"),
             "urls_doc": secret_arn(f"{prefix}/stack/urls"),
+            "vault_key": secret_arn(f"{prefix}/acme/vault-keys"),
         }
         other_stack = [
             secret_arn(f"{prefix}-other/acme/signing-keys"),
             secret_arn(f"{prefix}-other/acme/clients/ABCDEFGHIJKLMNOPQRST"),
             secret_arn(f"{prefix}-other/stack/urls"),
+            secret_arn(f"{prefix}-other/acme/vault-keys"),
         ]
         for name, lid in ALL_FUNCTIONS.items():
             if lid not in cfn["Resources"]:
@@ -962,6 +965,8 @@ def check_maintenance(cfn: dict) -> list[str]:
                 ("dynamodb:Query", f"{TABLE_ARN}/index/due"),
                 ("secretsmanager:GetSecretValue", keys),
                 ("secretsmanager:PutSecretValue", keys),
+                # The vault keys, read only (background refresh of upstream connections).
+                ("secretsmanager:GetSecretValue", keys.replace("/signing-keys-", "/vault-keys-")),
             }
             got = role_policy_pairs(res, cfn, lid)
             if got != want:

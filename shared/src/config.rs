@@ -183,6 +183,11 @@ impl Config {
         format!("{}/{}/signing-keys", self.secret_prefix, tenant)
     }
 
+    /// The tenant's vault key set (upstream tokens at rest; `tokens::vault`).
+    pub fn vault_key_secret(&self, tenant: &TenantId) -> String {
+        format!("{}/{}/vault-keys", self.secret_prefix, tenant)
+    }
+
     pub fn client_secret_name(&self, tenant: &TenantId, client: &crate::ClientId) -> String {
         format!("{}/{}/clients/{}", self.secret_prefix, tenant, client)
     }

@@ -64,6 +64,33 @@ impl fmt::Display for ClientId {
     }
 }
 
+/// An upstream provider's name within a tenant: a slug,
+/// `[a-z0-9][a-z0-9-]{0,62}` (no `#`, `|`, `.` or `~`, so it is safe in
+/// storage keys and in the vault's authenticated data).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderName(String);
+
+impl ProviderName {
+    pub fn parse(s: &str) -> Result<Self, ParseIdError> {
+        match TenantId::parse(s) {
+            Ok(_) => Ok(ProviderName(s.to_owned())),
+            Err(_) => Err(ParseIdError(
+                "provider name must match [a-z0-9][a-z0-9-]{0,62}",
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProviderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A user id: 1 to 64 of `[A-Za-z0-9_-]` (the CLI issues 22-char random ids).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserId(String);

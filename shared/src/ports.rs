@@ -9,11 +9,14 @@
 //! `Arc<dyn …>` and no handler is generic.
 
 use crate::clock::Now;
+use crate::domain::connections::{
+    Connection, ConnectionKey, Failure, Leased, NewConnection, Owner, Refreshed,
+};
 use crate::domain::records::{
     AuthCode, Client, Family, RefreshChain, Reservation, Tenant, TrustedIssuer, User,
 };
 use crate::domain::throttling::{Budget, Slot, Source};
-use crate::ids::{ClientId, TenantId, UserId};
+use crate::ids::{ClientId, ProviderName, TenantId, UserId};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -246,6 +249,90 @@ pub trait LoginTxStore: Send + Sync {
         tx_id: &'a str,
         expires_at: u64,
     ) -> BoxFuture<'a, StoreResult<()>>;
+}
+
+/// Upstream connections (SPEC: Upstream providers; `domain::connections`):
+/// one item each, every operation ONE strongly consistent read or ONE
+/// conditional write, so a single-use refresh token is used once at any
+/// concurrency (research §4.2: lease, re-read, one upstream call, commit
+/// fenced on the generation).
+pub trait ConnectionStore: Send + Sync {
+    /// The connection, read strongly consistently.
+    fn get<'a>(&'a self, key: &'a ConnectionKey) -> BoxFuture<'a, StoreResult<Option<Connection>>>;
+    /// Creates the connection, or replaces it on a fresh grant: a new
+    /// generation (above any earlier one, so nothing a holder of the old grant
+    /// commits can land), status active, no lease, no failures.
+    fn connect<'a>(
+        &'a self,
+        new: &'a NewConnection,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Connection>>;
+    /// Takes the lease for a refresh: only if the connection is active or
+    /// degraded, still at `read_generation`, and its lease is free or expired
+    /// at `now`. Records the attempt (generation, time). `Some`: the item as
+    /// it now is (the strongly consistent re-read) with the attempt it
+    /// replaced; `None`: someone else holds it or refreshed it (or it is dead
+    /// or gone) — read again.
+    fn lease<'a>(
+        &'a self,
+        key: &'a ConnectionKey,
+        read_generation: u64,
+        owner: &'a str,
+        until: u64,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<Option<Leased>>>;
+    /// Stores a refresh's outcome, fenced on `used_generation` only (not on
+    /// the lease: a slow holder whose lease expired still holds the one live
+    /// successor if nobody advanced the generation). The generation moves on,
+    /// the lease is released, status active, failures 0; without a new
+    /// refresh token the stored one is kept. `false`: the generation moved
+    /// (someone else committed or reconnected) — nothing written.
+    fn commit<'a>(
+        &'a self,
+        refreshed: &'a Refreshed,
+        used_generation: u64,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Records a failed refresh of `generation` (fenced on it). Transient:
+    /// `degraded`, one failure more, the lease held until the cooldown ends —
+    /// never `reconnect_required`, and never over it. Dead:
+    /// `reconnect_required` with the reason, lease released. `false`: the
+    /// generation moved (or a transient failure met a dead grant).
+    fn record_failure<'a>(
+        &'a self,
+        key: &'a ConnectionKey,
+        generation: u64,
+        failure: &'a Failure,
+        now: Now,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Deletes the connection; what it held (to revoke at the provider).
+    fn remove<'a>(
+        &'a self,
+        key: &'a ConnectionKey,
+    ) -> BoxFuture<'a, StoreResult<Option<Connection>>>;
+    /// The owner's connections, by provider name (`GET …/connections`).
+    fn list_for_owner<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        owner: &'a Owner,
+    ) -> BoxFuture<'a, StoreResult<Vec<Connection>>>;
+    /// A page of the tenant's connections, of one provider or all (the
+    /// operator's `connection list`, `provider remove`), by owner then
+    /// provider; `next` is the cursor of the following page.
+    fn list_for_tenant<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        provider: Option<&'a ProviderName>,
+        limit: usize,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<ConnectionPage>>;
+}
+
+/// One page of a tenant's connections.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionPage {
+    pub items: Vec<Connection>,
+    pub next: Option<String>,
 }
 
 /// Secrets (client-secret hashes, signing keys, the login key, the URL

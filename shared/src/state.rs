@@ -19,11 +19,12 @@ use crate::ids::{ClientId, TenantId};
 use crate::ports::SecretError;
 use crate::ports::StoreError;
 use crate::ports::{
-    AccessTokenStore, Clock, CodeStore, Directory, FederationStore, JsonFetcher, LoginTxStore,
-    RefreshStore, SecretSource, SystemClock, ThrottleStore, UserStore,
+    AccessTokenStore, Clock, CodeStore, ConnectionStore, Directory, FederationStore, JsonFetcher,
+    LoginTxStore, RefreshStore, SecretSource, SystemClock, ThrottleStore, UserStore,
 };
 use crate::store::secrets_manager::SecretCache;
 use crate::tokens::signer::Signer;
+use crate::tokens::vault::{Vault, VaultKeys};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +62,8 @@ pub struct Ports {
     pub login_txs: Arc<dyn LoginTxStore>,
     pub access_tokens: Arc<dyn AccessTokenStore>,
     pub federation: Arc<dyn FederationStore>,
+    /// Upstream connections (the token vault).
+    pub connections: Arc<dyn ConnectionStore>,
     /// Trusted issuers' discovery documents and JWKS (token exchange).
     pub fetcher: Arc<dyn JsonFetcher>,
     pub secrets: Arc<dyn SecretSource>,
@@ -81,7 +84,8 @@ impl Ports {
             throttle: db.clone(),
             login_txs: db.clone(),
             access_tokens: db.clone(),
-            federation: db,
+            federation: db.clone(),
+            connections: db,
             // Only the token function fetches issuers' keys; it installs the
             // reqwest fetcher (`with_fetcher`), so no other binary links reqwest.
             fetcher: Arc::new(crate::tokens::trusted_issuers::NoFetcher),
@@ -108,6 +112,8 @@ pub struct AppState {
     /// A tenant's web origins; an empty list is cached as absent.
     web_origins: RecordCache<TenantId, Arc<Vec<String>>>,
     signers: TtlCache<TenantId, Arc<Signer>>,
+    /// Each tenant's vault keys, parsed (cached like the signing keys).
+    vaults: TtlCache<TenantId, Arc<Vault>>,
     /// Trusted issuers by (tenant, issuer), absent ones included.
     issuers: RecordCache<(TenantId, String), Arc<TrustedIssuer>>,
     /// Each trusted issuer's public keys (their own refetch rules).
@@ -193,6 +199,7 @@ impl AppState {
             clients: RecordCache::new(RECORD_TTL, 4096, 1024),
             web_origins: RecordCache::new(RECORD_TTL, 1024, 256),
             signers: TtlCache::new(SECRET_TTL, 1024),
+            vaults: TtlCache::new(SECRET_TTL, 1024),
             issuers: RecordCache::new(RECORD_TTL, 1024, 256),
             issuer_keys: crate::tokens::trusted_issuers::KeyCache::new(),
         }
@@ -415,6 +422,29 @@ impl AppState {
         }
         self.signers.insert(tenant.id.clone(), signer.clone());
         Ok(signer)
+    }
+
+    /// The tenant's vault (upstream tokens at rest), parsed once per cache
+    /// period like the signing keys (a new kid is published that long before
+    /// it is used: `tokens::vault`). A missing set is 503: it is never created
+    /// here (`tenant create` and `provider add` make it).
+    pub async fn vault(&self, tenant: &TenantId) -> Result<Arc<Vault>, StateError> {
+        if let Some(v) = self.vaults.get(tenant) {
+            return Ok(v);
+        }
+        let name = self.config.vault_key_secret(tenant);
+        self.secrets().invalidate(&name);
+        let Some(raw) = self.secrets().get(&name).await? else {
+            return Err(StateError::Unavailable(format!(
+                "vault key secret missing for tenant {tenant}"
+            )));
+        };
+        let vault = VaultKeys::parse(&raw)
+            .and_then(|k| k.vault())
+            .map_err(|e| StateError::Internal(format!("tenant {tenant}: {e}")))?;
+        let vault = Arc::new(vault);
+        self.vaults.insert(tenant.clone(), vault.clone());
+        Ok(vault)
     }
 
     /// Test aid: forgets the cached records (tenants, clients, web origins,

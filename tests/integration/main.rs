@@ -31,3 +31,4 @@ mod storage;
 mod token_code;
 mod token_exchange;
 mod userinfo;
+mod vault;

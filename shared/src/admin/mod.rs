@@ -1,13 +1,15 @@
 //! The provisioning library behind `tollgate-admin` and the maintenance
 //! function, by resource: `tenants`, `clients`, `users`, `issuers` (trusted
-//! issuers and links) and `keys` (rotation and the scheduled upkeep). Every
-//! command answers one JSON value or an [`AdminError`] (one line).
+//! issuers and links), `keys` (rotation and the scheduled upkeep) and `vault`
+//! (the key set that encrypts upstream tokens). Every command answers one JSON
+//! value or an [`AdminError`] (one line).
 
 pub mod clients;
 pub mod issuers;
 pub mod keys;
 pub mod tenants;
 pub mod users;
+pub mod vault;
 
 use crate::config::Config;
 use crate::crypto::random_token;

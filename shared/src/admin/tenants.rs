@@ -239,6 +239,8 @@ impl Admin {
         if self.db.tenant(&id).await?.is_some() {
             return err(format!("tenant already exists: {alias}"));
         }
+        // First, and idempotent: an interrupted create can simply be run again.
+        self.ensure_vault_keys(&id).await?;
         let now = Now::system().secs();
         let set = KeySet::new(
             keys::generate(alg).map_err(|e| AdminError(e.to_string()))?,
@@ -458,7 +460,10 @@ impl Admin {
     pub async fn delete_tenant(&self, alias: &str) -> Result<Value, AdminError> {
         let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
         let marked = self.db.mark_tenant_deleting(&id).await?;
-        let mut secrets = vec![self.config.signing_key_secret(&id)];
+        let mut secrets = vec![
+            self.config.signing_key_secret(&id),
+            self.config.vault_key_secret(&id),
+        ];
         let mut cursor: Option<String> = None;
         loop {
             let page = self

@@ -21,10 +21,13 @@
 //! | new-password policy (NIST SP 800-63B) | `password_policy.rs` |
 //! | token exchange: subject tokens, external JWTs (RFC 8725), `act` | `token_exchange.rs` |
 //! | sign-in page branding (logo, colour and its contrast, scope words) | `branding.rs` |
+//! | upstream connections: the record, owner, health, lease and generation | `connections.rs` |
+//! | upstream refresh timing: freshness margin, lease > function > call, lenient `expires_in` | `upstream_refresh.rs` |
 
 pub mod branding;
 pub mod claims;
 pub mod code_lifetime;
+pub mod connections;
 pub mod family_lifetime;
 pub mod key_rotation;
 pub mod login_tx;
@@ -39,6 +42,7 @@ pub mod scope;
 pub mod sliding_expiry;
 pub mod throttling;
 pub mod token_exchange;
+pub mod upstream_refresh;
 
 #[cfg(test)]
 mod tests {
@@ -50,6 +54,7 @@ mod tests {
             ("branding.rs", include_str!("branding.rs")),
             ("claims.rs", include_str!("claims.rs")),
             ("code_lifetime.rs", include_str!("code_lifetime.rs")),
+            ("connections.rs", include_str!("connections.rs")),
             ("family_lifetime.rs", include_str!("family_lifetime.rs")),
             ("outbound.rs", include_str!("outbound.rs")),
             ("key_rotation.rs", include_str!("key_rotation.rs")),
@@ -67,6 +72,7 @@ mod tests {
             ("sliding_expiry.rs", include_str!("sliding_expiry.rs")),
             ("throttling.rs", include_str!("throttling.rs")),
             ("token_exchange.rs", include_str!("token_exchange.rs")),
+            ("upstream_refresh.rs", include_str!("upstream_refresh.rs")),
         ];
         let forbidden = [
             "aws_sdk",

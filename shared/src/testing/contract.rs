@@ -70,7 +70,9 @@ macro_rules! ensure {
 }
 
 // Token exchange's port (after `ensure!`, which it uses).
+mod connections;
 mod federation;
+pub use connections::connections_contract;
 pub use federation::{IssuerSeed, federation_contract};
 
 fn missing(what: &str) -> Violation {
@@ -1414,6 +1416,12 @@ mod tests {
     async fn fake_throttle_keeps_the_contract() {
         let s = FakeStore::new();
         check(throttle_contract(&s, &tenant(), NOW).await);
+    }
+
+    #[tokio::test]
+    async fn fake_connections_keep_the_contract() {
+        let s = FakeStore::new();
+        check(connections_contract(&s, &tenant(), NOW).await);
     }
 
     #[tokio::test]

@@ -40,6 +40,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
+mod connections;
 mod federation;
 pub use federation::FakeFetcher;
 
@@ -176,6 +177,9 @@ struct Tables {
     issuers: HashMap<Key, crate::domain::records::TrustedIssuer>,
     /// Links, by (issuer, subject).
     links: HashMap<(TenantId, String, String), UserId>,
+    /// Upstream connections, in the listing index's order.
+    connections:
+        std::collections::BTreeMap<connections::ConnKey, crate::domain::connections::Connection>,
 }
 
 /// An access token's record, as the adapter stores it.
@@ -814,6 +818,7 @@ pub fn ports(
         login_txs: store.clone(),
         access_tokens: store.clone(),
         federation: store.clone(),
+        connections: store.clone(),
         fetcher: Arc::new(FakeFetcher::new()),
         secrets: secrets.clone(),
         clock: clock.clone(),

@@ -1,7 +1,9 @@
 //! Tokens: the tenant's signing keys and JWKS, the JWTs Tollgate mints and
-//! verifies, and the external issuers a tenant trusts for token exchange.
+//! verifies, the external issuers a tenant trusts for token exchange, and the
+//! vault that encrypts upstream tokens at rest.
 
 pub mod jwt;
 pub mod keys;
 pub mod signer;
 pub mod trusted_issuers;
+pub mod vault;

@@ -1,7 +1,12 @@
 //! Records ↔ items: the only place that maps fields to attributes.
 
+use super::connections::{OWNER, PROVIDER, STATUS};
 use super::*;
 use crate::domain::branding::{Branding, Logo, Rgb};
+use crate::domain::connections::{
+    Attempt, CachedToken, Connection, ConnectionKey, Lease, Owner, Sealed, Status,
+};
+use crate::ids::ProviderName;
 
 impl TryFrom<&Item> for Tenant {
     type Error = StoreError;
@@ -290,4 +295,53 @@ fn chain_of(g: &Get<'_>) -> Result<Option<RefreshChain>, StoreError> {
             Err(_) => None,
         },
     }))
+}
+
+// ---- upstream connections (`connections.rs`) --------------------------------
+
+impl TryFrom<&Item> for Connection {
+    type Error = StoreError;
+    fn try_from(i: &Item) -> Result<Self, StoreError> {
+        let g = Get(i);
+        let bad = |what: &str| StoreError::Malformed(format!("connection {what}"));
+        let owner = Owner::from_key(&g.s(OWNER)?).ok_or_else(|| bad("owner"))?;
+        let provider = ProviderName::parse(&g.s(PROVIDER)?).map_err(|_| bad("provider"))?;
+        let access_token = match g.opt_s("at_ct") {
+            Some(ct) => Some(CachedToken {
+                sealed: Sealed::from_stored(ct),
+                issued_at: g.n("at_iat")?,
+                expires_at: g.n("at_exp")?,
+            }),
+            None => None,
+        };
+        Ok(Connection {
+            key: ConnectionKey {
+                tenant: g.tenant()?,
+                owner,
+                provider,
+            },
+            refresh_token: g.opt_s("rt_ct").map(Sealed::from_stored),
+            access_token,
+            scope: g.opt_s("c_scope").unwrap_or_default(),
+            account: g.opt_s("c_account"),
+            status: Status::parse(&g.s(STATUS)?).ok_or_else(|| bad("status"))?,
+            reason: g.opt_s("c_reason"),
+            generation: g.n("rt_gen")?,
+            lease: match (g.opt_s("lease_owner"), g.n("lease_until").ok()) {
+                (owner, Some(until)) => Some(Lease {
+                    owner: owner.unwrap_or_default(),
+                    until,
+                }),
+                _ => None,
+            },
+            attempt: match (g.n("attempt_gen"), g.n("attempt_at")) {
+                (Ok(generation), Ok(at)) => Some(Attempt { generation, at }),
+                _ => None,
+            },
+            connected_at: g.n_or("connected_at", 0),
+            last_refresh_at: g.n("last_refresh_at").ok(),
+            failures: u32::try_from(g.n_or("failures", 0)).unwrap_or(u32::MAX),
+            refresh_due_at: g.n("refresh_due_at").ok(),
+        })
+    }
 }

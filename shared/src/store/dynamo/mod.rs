@@ -75,9 +75,10 @@ fn key(t: &TenantId, sk: String) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
-/// The listing index (`list`, keys only): a tenant's users, for the CLI. Only
-/// user items carry its keys, and users are written rarely (create, password
-/// change), so the index partition per tenant is cold.
+/// The listing index (`list`, keys only): a tenant's users, for the CLI, and
+/// its upstream connections (`connections.rs`). Only user and connection items
+/// carry its keys, and their keys are written rarely (create, connect), so the
+/// index partitions per tenant are cold.
 const LIST_INDEX: &str = "list";
 const LPK: &str = "lpk";
 const LSK: &str = "lsk";
@@ -155,6 +156,11 @@ mod sk {
     }
     pub fn access_token(jti: &str) -> String {
         format!("AT#{jti}")
+    }
+    /// An upstream connection (hot: read and written by refreshes), on a
+    /// partition of its own; owner `~` is the tenant's service connection.
+    pub fn connection(owner: &str, provider: &str) -> String {
+        format!("UC#{owner}#{provider}")
     }
 }
 
@@ -348,6 +354,7 @@ impl Db {
 
 mod access_tokens;
 mod codes;
+mod connections;
 mod directory;
 pub use directory::KeyCommit;
 pub use due::{DueCursor, Sweep};
