@@ -14,13 +14,14 @@
 use crate::cache::{RecordCache, TtlCache};
 use crate::clock::Now;
 use crate::config::Config;
+use crate::domain::providers::Provider;
 use crate::domain::records::{Client, Tenant, TrustedIssuer};
 use crate::ids::{ClientId, TenantId};
 use crate::ports::SecretError;
 use crate::ports::StoreError;
 use crate::ports::{
     AccessTokenStore, Clock, CodeStore, Directory, FederationStore, JsonFetcher, LoginTxStore,
-    RefreshStore, SecretSource, SystemClock, ThrottleStore, UserStore,
+    ProviderStore, RefreshStore, SecretSource, SystemClock, ThrottleStore, UserStore,
 };
 use crate::store::secrets_manager::SecretCache;
 use crate::tokens::signer::Signer;
@@ -61,6 +62,8 @@ pub struct Ports {
     pub login_txs: Arc<dyn LoginTxStore>,
     pub access_tokens: Arc<dyn AccessTokenStore>,
     pub federation: Arc<dyn FederationStore>,
+    /// Upstream providers (the token vault).
+    pub providers: Arc<dyn ProviderStore>,
     /// Trusted issuers' discovery documents and JWKS (token exchange).
     pub fetcher: Arc<dyn JsonFetcher>,
     pub secrets: Arc<dyn SecretSource>,
@@ -81,7 +84,8 @@ impl Ports {
             throttle: db.clone(),
             login_txs: db.clone(),
             access_tokens: db.clone(),
-            federation: db,
+            federation: db.clone(),
+            providers: db,
             // Only the token function fetches issuers' keys; it installs the
             // reqwest fetcher (`with_fetcher`), so no other binary links reqwest.
             fetcher: Arc::new(crate::tokens::trusted_issuers::NoFetcher),
@@ -110,6 +114,8 @@ pub struct AppState {
     signers: TtlCache<TenantId, Arc<Signer>>,
     /// Trusted issuers by (tenant, issuer), absent ones included.
     issuers: RecordCache<(TenantId, String), Arc<TrustedIssuer>>,
+    /// Upstream providers by (tenant, name), absent ones included.
+    providers: RecordCache<(TenantId, String), Arc<Provider>>,
     /// Each trusted issuer's public keys (their own refetch rules).
     issuer_keys: crate::tokens::trusted_issuers::KeyCache,
 }
@@ -194,6 +200,7 @@ impl AppState {
             web_origins: RecordCache::new(RECORD_TTL, 1024, 256),
             signers: TtlCache::new(SECRET_TTL, 1024),
             issuers: RecordCache::new(RECORD_TTL, 1024, 256),
+            providers: RecordCache::new(RECORD_TTL, 1024, 256),
             issuer_keys: crate::tokens::trusted_issuers::KeyCache::new(),
         }
     }
@@ -257,6 +264,31 @@ impl AppState {
             .map(Arc::new);
         self.issuers.insert(k, t.clone());
         Ok(t)
+    }
+
+    /// The tenant's provider named `name` (a name a caller sent, e.g. an
+    /// exchange's `audience`): cached like the records, absent ones too; a
+    /// name that is not a provider name is unknown without a read.
+    pub async fn provider(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<Arc<Provider>>, StoreError> {
+        if crate::domain::providers::check_name(name).is_err() {
+            return Ok(None);
+        }
+        let k = (tenant.clone(), name.to_owned());
+        if let Some(p) = self.providers.get(&k) {
+            return Ok(p);
+        }
+        let p = self
+            .ports
+            .providers
+            .provider(tenant, name)
+            .await?
+            .map(Arc::new);
+        self.providers.insert(k, p.clone());
+        Ok(p)
     }
 
     /// The time now (the edge of a request reads it once and passes it down).

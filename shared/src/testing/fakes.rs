@@ -41,6 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 mod federation;
+mod providers;
 pub use federation::FakeFetcher;
 
 /// Locks, taking over a mutex poisoned by a panicking test thread: every
@@ -176,6 +177,8 @@ struct Tables {
     issuers: HashMap<Key, crate::domain::records::TrustedIssuer>,
     /// Links, by (issuer, subject).
     links: HashMap<(TenantId, String, String), UserId>,
+    /// Upstream providers, by name.
+    providers: HashMap<Key, crate::domain::providers::Provider>,
 }
 
 /// An access token's record, as the adapter stores it.
@@ -814,6 +817,7 @@ pub fn ports(
         login_txs: store.clone(),
         access_tokens: store.clone(),
         federation: store.clone(),
+        providers: store.clone(),
         fetcher: Arc::new(FakeFetcher::new()),
         secrets: secrets.clone(),
         clock: clock.clone(),
