@@ -1,11 +1,12 @@
 //! The provisioning library behind `tollgate-admin` and the maintenance
 //! function, by resource: `tenants`, `clients`, `users`, `issuers` (trusted
-//! issuers and links) and `keys` (rotation and the scheduled upkeep). Every
+//! issuers and links), `providers` (upstream providers) and `keys` (rotation and the scheduled upkeep). Every
 //! command answers one JSON value or an [`AdminError`] (one line).
 
 pub mod clients;
 pub mod issuers;
 pub mod keys;
+pub mod providers;
 pub mod tenants;
 pub mod users;
 

@@ -48,6 +48,17 @@ impl Preset {
         Preset::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
+    /// The name shown to users when none is given (`None`: the provider's name).
+    pub fn display_name(self) -> Option<&'static str> {
+        match self {
+            Preset::Maximizer | Preset::MaximizerOnPremise => Some("Maximizer"),
+            Preset::Profix => Some("Profix"),
+            Preset::Keap => Some("Keap"),
+            Preset::B2cRopc => Some("MAX Customer API"),
+            Preset::Oidc | Preset::OAuth2 => None,
+        }
+    }
+
     /// The preset's quirks.
     pub fn quirks(self) -> &'static Quirks {
         match self {
