@@ -154,7 +154,7 @@ fn b2c_ropc_is_a_public_password_client_with_offline_access() {
     );
     let api = "https://maxcustomerportal.onmicrosoft.com/ea/api".to_owned();
     assert_eq!(
-        q.scopes(&[api.clone()]),
+        q.scopes(std::slice::from_ref(&api)),
         vec![api, "offline_access".to_owned()]
     );
     assert!(check_secret(Preset::B2cRopc, true).is_err());
