@@ -105,3 +105,65 @@ impl ProviderStore for FakeStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::providers::{Endpoints, Preset, UpstreamGrant};
+    use crate::state::AppState;
+    use crate::testing::fakes::Fakes;
+
+    /// The functions read providers through `AppState::provider`: cached like
+    /// the records (absent ones too), and a name that is no provider name
+    /// (an audience URI) costs no read at all.
+    #[tokio::test]
+    async fn the_state_caches_provider_reads_and_never_reads_a_malformed_name() {
+        let fakes = Fakes::new(1_000);
+        let state = AppState::with_ports(crate::Config::from_lookup(|_| None), fakes.ports());
+        let tenant = TenantId::parse("acme").unwrap();
+        let p = Provider {
+            tenant: tenant.clone(),
+            name: "crm".into(),
+            preset: Preset::Keap,
+            vars: Default::default(),
+            endpoints: Endpoints {
+                token: "https://api.infusionsoft.com/token".into(),
+                ..Endpoints::default()
+            },
+            client_id: "c".into(),
+            has_client_secret: true,
+            scopes: vec!["full".into()],
+            grant: UpstreamGrant::AuthorizationCode,
+            display_name: "Keap".into(),
+            sign_in: false,
+            create_users: false,
+            created_at: 1,
+        };
+        fakes.store.create_provider(&p).await.unwrap();
+        fakes.store.clear_calls();
+        for _ in 0..3 {
+            assert_eq!(
+                state.provider(&tenant, "crm").await.unwrap().as_deref(),
+                Some(&p)
+            );
+            assert!(state.provider(&tenant, "other").await.unwrap().is_none());
+            assert!(
+                state
+                    .provider(&tenant, "https://api.acme.example")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        let reads = fakes
+            .store
+            .calls()
+            .into_iter()
+            .filter(|c| *c == "providers.provider")
+            .count();
+        assert_eq!(
+            reads, 2,
+            "one read per known or unknown name, none for a malformed one"
+        );
+    }
+}
