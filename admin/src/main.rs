@@ -18,7 +18,7 @@ use tollgate::admin::{Admin, AdminError};
 #[command(
     name = "tollgate-admin",
     version,
-    about = "Provision Tollgate tenants, clients, users and keys"
+    about = "Provision Tollgate tenants, clients, users, keys, trusted issuers and upstream providers"
 )]
 struct Cli {
     #[command(subcommand)]
