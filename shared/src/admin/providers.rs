@@ -247,9 +247,15 @@ impl Admin {
             refresh: o.refresh_url,
             revocation: o.revocation_url,
         };
-        let endpoints =
-            providers::resolve_endpoints(preset, &vars, &overrides, discovered.as_ref(), policy)
-                .map_err(invalid)?;
+        let endpoints = providers::resolve_endpoints(
+            preset,
+            grant,
+            &vars,
+            &overrides,
+            discovered.as_ref(),
+            policy,
+        )
+        .map_err(invalid)?;
         let urls = self.public_config().await?;
         let p = Provider {
             tenant: tenant.clone(),

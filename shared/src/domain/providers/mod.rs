@@ -163,12 +163,13 @@ pub fn check_endpoint(policy: OutboundPolicy, what: &str, raw: &str) -> Result<S
     Ok(raw.to_owned())
 }
 
-/// The endpoints of a provider of `preset` with these `vars`, `overrides`
-/// and (for `oidc`) `discovered` document, every one checked under `policy`.
-/// Vars are validated before they are substituted; the overrides replace
-/// the preset's URLs and keep its other quirks.
+/// The endpoints of a provider of `preset` used with `grant`, with these
+/// `vars`, `overrides` and (for `oidc`) `discovered` document, every one
+/// checked under `policy`. Vars are validated before they are substituted;
+/// the overrides replace the preset's URLs and keep its other quirks.
 pub fn resolve_endpoints(
     preset: Preset,
+    grant: UpstreamGrant,
     vars: &BTreeMap<String, String>,
     overrides: &Overrides,
     discovered: Option<&Discovered>,
@@ -214,7 +215,7 @@ pub fn resolve_endpoints(
     let Some(token) = token else {
         return invalid(format!("the {preset} preset needs --token-url"));
     };
-    if q.grants.contains(&UpstreamGrant::AuthorizationCode) && authorize.is_none() {
+    if grant == UpstreamGrant::AuthorizationCode && authorize.is_none() {
         return invalid(format!("the {preset} preset needs --authorize-url"));
     }
     let check = |what: &str, u: Option<String>| -> Result<Option<String>, Invalid> {

@@ -11,6 +11,7 @@ fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 fn resolve(p: Preset, v: &[(&str, &str)]) -> Result<Endpoints, Invalid> {
     resolve_endpoints(
         p,
+        p.quirks().grants[0],
         &vars(v),
         &Overrides::default(),
         None,
@@ -199,15 +200,43 @@ fn oidc_takes_the_discovered_endpoints_and_oauth2_the_given_ones() {
     };
     let none = BTreeMap::new();
     let pol = OutboundPolicy::PUBLIC;
-    let e = resolve_endpoints(Preset::Oidc, &none, &Overrides::default(), Some(&d), pol).unwrap();
+    let e = resolve_endpoints(
+        Preset::Oidc,
+        Preset::Oidc.quirks().grants[0],
+        &none,
+        &Overrides::default(),
+        Some(&d),
+        pol,
+    )
+    .unwrap();
     assert_eq!(e.token, "https://idp.example.com/token");
     assert_eq!(e.issuer.as_deref(), Some("https://idp.example.com"));
     assert_eq!(
         e.revocation.as_deref(),
         Some("https://idp.example.com/revoke")
     );
-    assert!(resolve_endpoints(Preset::Oidc, &none, &Overrides::default(), None, pol).is_err());
-    assert!(resolve_endpoints(Preset::Keap, &none, &Overrides::default(), Some(&d), pol).is_err());
+    assert!(
+        resolve_endpoints(
+            Preset::Oidc,
+            Preset::Oidc.quirks().grants[0],
+            &none,
+            &Overrides::default(),
+            None,
+            pol
+        )
+        .is_err()
+    );
+    assert!(
+        resolve_endpoints(
+            Preset::Keap,
+            Preset::Keap.quirks().grants[0],
+            &none,
+            &Overrides::default(),
+            Some(&d),
+            pol
+        )
+        .is_err()
+    );
     assert!(
         resolve(Preset::OAuth2, &[]).is_err(),
         "oauth2 needs its endpoints"
@@ -218,10 +247,36 @@ fn oidc_takes_the_discovered_endpoints_and_oauth2_the_given_ones() {
         refresh: Some("https://as.example.com/refresh".into()),
         revocation: None,
     };
-    let e = resolve_endpoints(Preset::OAuth2, &none, &o, None, pol).unwrap();
+    let e = resolve_endpoints(
+        Preset::OAuth2,
+        Preset::OAuth2.quirks().grants[0],
+        &none,
+        &o,
+        None,
+        pol,
+    )
+    .unwrap();
+    // A client credentials provider needs no authorize URL.
+    let cc = Overrides {
+        token: Some("https://as.example.com/token".into()),
+        ..Overrides::default()
+    };
+    let g = UpstreamGrant::ClientCredentials;
+    let e2 = resolve_endpoints(Preset::OAuth2, g, &none, &cc, None, pol).unwrap();
+    assert_eq!(e2.authorize, None);
+    let g = UpstreamGrant::AuthorizationCode;
+    assert!(resolve_endpoints(Preset::OAuth2, g, &none, &cc, None, pol).is_err());
     assert_eq!(e.refresh_url(), "https://as.example.com/refresh");
     // An override keeps the preset's other quirks (a proxy, a test server).
-    let e = resolve_endpoints(Preset::Keap, &none, &o, None, pol).unwrap();
+    let e = resolve_endpoints(
+        Preset::Keap,
+        Preset::Keap.quirks().grants[0],
+        &none,
+        &o,
+        None,
+        pol,
+    )
+    .unwrap();
     assert_eq!(e.token, "https://as.example.com/token");
     assert!(check_sign_in(Preset::Oidc, UpstreamGrant::AuthorizationCode, true).is_ok());
     assert!(check_sign_in(Preset::Keap, UpstreamGrant::AuthorizationCode, true).is_err());
@@ -369,6 +424,7 @@ fn ssrf_through_overrides_and_discovery_is_refused() {
         assert!(
             resolve_endpoints(
                 Preset::OAuth2,
+                Preset::OAuth2.quirks().grants[0],
                 &none,
                 &with_token(bad),
                 None,
@@ -387,13 +443,31 @@ fn ssrf_through_overrides_and_discovery_is_refused() {
             _ => o.revocation = bad,
         }
         assert!(
-            resolve_endpoints(Preset::Keap, &none, &o, None, OutboundPolicy::PUBLIC).is_err(),
+            resolve_endpoints(
+                Preset::Keap,
+                Preset::Keap.quirks().grants[0],
+                &none,
+                &o,
+                None,
+                OutboundPolicy::PUBLIC
+            )
+            .is_err(),
             "override {field}"
         );
     }
     // Plain http to loopback only on a local stack.
     let local = with_token("http://127.0.0.1:9000/token");
-    assert!(resolve_endpoints(Preset::OAuth2, &none, &local, None, OutboundPolicy::LOCAL).is_ok());
+    assert!(
+        resolve_endpoints(
+            Preset::OAuth2,
+            Preset::OAuth2.quirks().grants[0],
+            &none,
+            &local,
+            None,
+            OutboundPolicy::LOCAL
+        )
+        .is_ok()
+    );
     // A public issuer cannot name internal endpoints, even on a local stack.
     let d = Discovered {
         issuer: "https://idp.example.com".into(),
@@ -405,6 +479,7 @@ fn ssrf_through_overrides_and_discovery_is_refused() {
     assert!(
         resolve_endpoints(
             Preset::Oidc,
+            Preset::Oidc.quirks().grants[0],
             &none,
             &Overrides::default(),
             Some(&d),
