@@ -216,7 +216,6 @@ impl Admin {
             let all: Vec<&str> = Preset::ALL.iter().map(|p| p.as_str()).collect();
             return fail(format!("--preset must be one of {}", all.join(", ")));
         };
-        let q = preset.quirks();
         check_client_id(&o.client_id)?;
         if let Some(s) = &o.client_secret {
             check_secret_value(s)?;
@@ -232,7 +231,7 @@ impl Admin {
             .clone()
             .unwrap_or_else(|| preset.display_name().unwrap_or(&o.name).to_owned());
         check_display_name(&display_name)?;
-        let scopes = q.scopes(&parse_scopes(&o.scopes)?);
+        let scopes = providers::scopes_for(preset, &parse_scopes(&o.scopes)?).map_err(invalid)?;
         let vars = parse_vars(&o.vars)?;
         let policy = OutboundPolicy::for_stack(&self.config);
         let discovered = match (&o.issuer, preset) {
@@ -351,7 +350,7 @@ impl Admin {
             scopes: u
                 .scopes
                 .as_deref()
-                .map(|s| parse_scopes(s).map(|s| current.quirks().scopes(&s)))
+                .map(|s| providers::scopes_for(current.preset, &parse_scopes(s)?).map_err(invalid))
                 .transpose()?,
             client_id: u.client_id,
             has_client_secret: u.client_secret.as_ref().map(|_| true),

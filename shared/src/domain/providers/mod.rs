@@ -263,6 +263,18 @@ pub fn check_sign_in(preset: Preset, grant: UpstreamGrant, sign_in: bool) -> Res
     Ok(())
 }
 
+/// The scopes to ask of a provider of `preset`, from the `given` ones: the
+/// preset's defaults when none are given, its required ones always added.
+pub fn scopes_for(preset: Preset, given: &[String]) -> Result<Vec<String>, Invalid> {
+    let q = preset.quirks();
+    if q.scope_required && given.is_empty() {
+        return invalid(format!(
+            "the {preset} preset needs --scope (the API's scope at the provider)"
+        ));
+    }
+    Ok(q.scopes(given))
+}
+
 /// Whether a client secret is given as the preset wants.
 pub fn check_secret(preset: Preset, has_secret: bool) -> Result<(), Invalid> {
     match (preset.quirks().secret, has_secret) {
@@ -278,3 +290,5 @@ pub fn check_secret(preset: Preset, has_secret: bool) -> Result<(), Invalid> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod ssrf_tests;

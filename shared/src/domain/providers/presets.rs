@@ -108,6 +108,7 @@ const BASE: Quirks = Quirks {
     code_sends_redirect_uri: true,
     refresh_sends_redirect_uri: false,
     default_scopes: &[],
+    scope_required: false,
     required_scopes: &[],
     scope_separator: " ",
     extra_authorize_params: &[],
@@ -284,9 +285,14 @@ const B2C_ROPC: Quirks = Quirks {
     token_auth: ClientAuth::None,
     refresh_auth: ClientAuth::None,
     pkce: false,
-    // 002:66–72 "scope=https://maxcustomerportal.onmicrosoft.com/ea/api" (the API scope,
-    // given with --scope); 002:58 "You may also include the scope offline_access".
+    // 002:56 "you must include the application's scope"; 002:66–72
+    // "scope=https://maxcustomerportal.onmicrosoft.com/ea/api" (given with --scope);
+    // 002:58 "You may also include the scope offline_access … to receive a refresh token".
+    scope_required: true,
     required_scopes: &["offline_access"],
+    // Microsoft's sample also sends `response_type=token id_token`; MAX's curl
+    // (002:66–72) does not, so none (research §1.2: unconfirmed).
+    extra_token_params: &[],
     // add-ropc-policy.md: "expires_in": "3600" (a string), then 3600.
     default_expires_in: 3600,
     // error-codes: "AADB2C90080: The provided grant has expired" is an invalid_grant.

@@ -127,6 +127,9 @@ pub struct Quirks {
     pub refresh_sends_redirect_uri: bool,
     /// Scopes asked for when the provider is added without `--scope`.
     pub default_scopes: &'static [&'static str],
+    /// At least one scope must be given (`--scope`): B2C's API scope, which
+    /// names the tenant's own API and so has no default.
+    pub scope_required: bool,
     /// Scopes always added (`offline_access` for a refresh token).
     pub required_scopes: &'static [&'static str],
     pub scope_separator: &'static str,
