@@ -351,6 +351,8 @@ async fn provider_add_refuses_ssrf_and_bad_input_writing_nothing() {
                 "policy=B2C_1_ROPC",
                 "--client-id",
                 "c",
+                "--scope",
+                "https://t.onmicrosoft.com/api",
             ],
             None,
             "--var tenant",

@@ -289,6 +289,6 @@ pub fn check_secret(preset: Preset, has_secret: bool) -> Result<(), Invalid> {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod ssrf_tests;
+#[cfg(test)]
+mod tests;
