@@ -3,6 +3,8 @@
 //! region). Prints one JSON object on stdout; on error, one line on stderr and
 //! a non-zero exit.
 
+mod providers;
+
 use clap::{Args, Parser, Subcommand};
 use std::io::Read;
 use std::process::ExitCode;
@@ -16,7 +18,7 @@ use tollgate::admin::{Admin, AdminError};
 #[command(
     name = "tollgate-admin",
     version,
-    about = "Provision Tollgate tenants, clients, users and keys"
+    about = "Provision Tollgate tenants, clients, users, keys, trusted issuers and upstream providers"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,6 +53,11 @@ enum Command {
     Issuer {
         #[command(subcommand)]
         command: IssuerCmd,
+    },
+    /// Upstream providers (the token vault).
+    Provider {
+        #[command(subcommand)]
+        command: providers::ProviderCmd,
     },
 }
 
@@ -405,7 +412,7 @@ enum KeyCmd {
 }
 
 /// The password is stdin, minus one trailing newline.
-fn read_password() -> Result<String, AdminError> {
+pub(crate) fn read_password() -> Result<String, AdminError> {
     let mut s = String::new();
     std::io::stdin()
         .read_to_string(&mut s)
@@ -666,6 +673,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                 })
                 .await
         }
+        Command::Provider { command } => providers::run(&admin, command).await,
         Command::Issuer {
             command: IssuerCmd::List(t),
         } => admin.list_issuers(&t.tenant).await,
@@ -726,6 +734,7 @@ fn audit_line(args: &[String]) -> Option<String> {
             "tenant": tenant,
             "client_id": flag("--client-id"),
             "user_id": flag("--user-id"),
+            "provider": (kind == "provider").then(|| flag("--name")).flatten(),
         })
         .to_string(),
     )

@@ -192,6 +192,20 @@ impl Config {
         format!("{}/{}/clients/{}", self.secret_prefix, tenant, client)
     }
 
+    /// An upstream provider's client secret (`provider add --client-secret-stdin`).
+    pub fn upstream_secret_name(&self, tenant: &TenantId, provider: &str) -> String {
+        format!("{}/{}/upstream/{}", self.secret_prefix, tenant, provider)
+    }
+
+    /// The redirect URI to register at an upstream provider: the callback
+    /// function's public URL (or the stack's custom domain).
+    pub fn upstream_callback(&self, tenant: &TenantId, provider: &str) -> String {
+        format!(
+            "{}/oauth2/{tenant}/upstream/{provider}/callback",
+            self.function_base(Function::Callback)
+        )
+    }
+
     pub fn login_key_secret(&self) -> String {
         format!("{}/stack/login-tx-key", self.secret_prefix)
     }

@@ -64,19 +64,33 @@ impl fmt::Display for ClientId {
     }
 }
 
-/// An upstream provider's name within a tenant: a slug,
-/// `[a-z0-9][a-z0-9-]{0,62}` (no `#`, `|`, `.` or `~`, so it is safe in
-/// storage keys and in the vault's authenticated data).
+/// An upstream provider's name within a tenant: a slug of 1 to
+/// [`ProviderName::MAX_LEN`] `a-z`, `0-9` and single `-`, starting with a
+/// letter and not ending with `-`. It has no scheme, so as a token exchange's
+/// `audience` it never collides with a tenant's audience URIs; it is safe in
+/// a URL path (`…/upstream/{name}/callback`), a scope (`upstream:{name}`),
+/// storage keys and the vault's authenticated data (no `#`, `|`, `.`, `~`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProviderName(String);
 
 impl ProviderName {
+    pub const MAX_LEN: usize = 40;
+
     pub fn parse(s: &str) -> Result<Self, ParseIdError> {
-        match TenantId::parse(s) {
-            Ok(_) => Ok(ProviderName(s.to_owned())),
-            Err(_) => Err(ParseIdError(
-                "provider name must match [a-z0-9][a-z0-9-]{0,62}",
-            )),
+        let b = s.as_bytes();
+        let ok = !b.is_empty()
+            && b.len() <= Self::MAX_LEN
+            && b[0].is_ascii_lowercase()
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && !s.ends_with('-')
+            && !s.contains("--");
+        if ok {
+            Ok(ProviderName(s.to_owned()))
+        } else {
+            Err(ParseIdError(
+                "a provider name is 1 to 40 of a-z, 0-9 and single '-', starting with a letter",
+            ))
         }
     }
 

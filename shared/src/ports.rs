@@ -12,6 +12,7 @@ use crate::clock::Now;
 use crate::domain::connections::{
     Connection, ConnectionKey, Failure, Leased, NewConnection, Owner, Refreshed,
 };
+use crate::domain::providers::Provider;
 use crate::domain::records::{
     AuthCode, Client, Family, RefreshChain, Reservation, Tenant, TrustedIssuer, User,
 };
@@ -366,6 +367,51 @@ pub trait FederationStore: Send + Sync {
         issuer: &'a str,
         subject: &'a str,
     ) -> BoxFuture<'a, StoreResult<()>>;
+}
+
+/// The named fields of a provider that `provider update` changes (`None`:
+/// left alone; an inner `None` removes an optional endpoint).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderChanges {
+    pub display_name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub client_id: Option<String>,
+    pub has_client_secret: Option<bool>,
+    pub sign_in: Option<bool>,
+    pub create_users: Option<bool>,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub refresh_url: Option<Option<String>>,
+    pub revocation_url: Option<Option<String>>,
+}
+
+/// Upstream providers (SPEC: Upstream providers): tenant-level records the
+/// admin writes and the functions read (cached by `AppState`).
+pub trait ProviderStore: Send + Sync {
+    /// The tenant's provider named `name`.
+    fn provider<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        name: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Provider>>>;
+    /// Every provider of the tenant (a tenant has a handful), by name.
+    fn providers<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, StoreResult<Vec<Provider>>>;
+    /// Create-if-absent: `Err(StoreError::AlreadyExists)` when the name is taken.
+    fn create_provider<'a>(&'a self, p: &'a Provider) -> BoxFuture<'a, StoreResult<()>>;
+    /// One conditional write of the named fields of an existing provider:
+    /// the provider as it now is, or `None` when there is none.
+    fn update_provider<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        name: &'a str,
+        changes: &'a ProviderChanges,
+    ) -> BoxFuture<'a, StoreResult<Option<Provider>>>;
+    /// Removes the provider: the record as it was, or `None` if there was none.
+    fn remove_provider<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        name: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Provider>>>;
 }
 
 /// An HTTP GET of a JSON document: a trusted issuer's discovery document and

@@ -63,6 +63,12 @@ async fn dynamodb_connections_keep_the_contract() {
 }
 
 #[tokio::test]
+async fn dynamodb_providers_keep_the_contract() {
+    let db = db().await;
+    check(contract::providers_contract(&db, &fresh_tenant()).await);
+}
+
+#[tokio::test]
 async fn dynamodb_login_txs_keep_the_contract() {
     let db = db().await;
     check(contract::login_tx_contract(&db, &fresh_tenant(), Now::system()).await);

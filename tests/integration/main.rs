@@ -20,6 +20,7 @@ mod hardening;
 mod introspection;
 mod key_rotation;
 mod lifecycle;
+mod providers;
 mod provisioning;
 mod refresh;
 mod revocation;

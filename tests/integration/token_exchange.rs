@@ -24,11 +24,11 @@ const IDP_API: &str = "https://api.partner.example";
 // ---- the external provider ---------------------------------------------------
 
 /// node-oidc-provider on 127.0.0.1, stopped on drop.
-struct Idp {
+pub(crate) struct Idp {
     child: Option<Child>,
     port: u16,
     keys: std::path::PathBuf,
-    issuer: String,
+    pub(crate) issuer: String,
 }
 
 fn free_port() -> u16 {
@@ -73,7 +73,7 @@ fn spawn_idp(port: u16, keys: &std::path::Path, rotate: bool) -> Child {
 }
 
 impl Idp {
-    fn start() -> Idp {
+    pub(crate) fn start() -> Idp {
         let port = free_port();
         let keys =
             std::env::temp_dir().join(format!("tollgate-idp-{}-{port}.json", random_alias()));

@@ -1,12 +1,13 @@
 //! The provisioning library behind `tollgate-admin` and the maintenance
 //! function, by resource: `tenants`, `clients`, `users`, `issuers` (trusted
-//! issuers and links), `keys` (rotation and the scheduled upkeep) and `vault`
-//! (the key set that encrypts upstream tokens). Every command answers one JSON
-//! value or an [`AdminError`] (one line).
+//! issuers and links), `providers` (upstream providers), `keys` (rotation and the
+//! scheduled upkeep) and `vault` (the key set that encrypts upstream tokens).
+//! Every command answers one JSON value or an [`AdminError`] (one line).
 
 pub mod clients;
 pub mod issuers;
 pub mod keys;
+pub mod providers;
 pub mod tenants;
 pub mod users;
 pub mod vault;

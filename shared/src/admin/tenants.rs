@@ -480,6 +480,10 @@ impl Admin {
                 None => break,
             }
         }
+        // Upstream providers' client secrets (their items go with the partition).
+        for p in crate::ports::ProviderStore::providers(&self.db, &id).await? {
+            secrets.push(self.config.upstream_secret_name(&id, &p.name));
+        }
         let mut deleted_secrets = 0;
         for name in &secrets {
             if self.secrets.fetch(name).await?.is_some() {

@@ -34,6 +34,7 @@ pub mod login_tx;
 pub mod outbound;
 pub mod password_policy;
 pub mod pkce;
+pub mod providers;
 pub mod records;
 pub mod redirect;
 pub mod refresh_eligibility;

@@ -74,6 +74,8 @@ mod connections;
 mod federation;
 pub use connections::connections_contract;
 pub use federation::{IssuerSeed, federation_contract};
+mod providers;
+pub use providers::providers_contract;
 
 fn missing(what: &str) -> Violation {
     Violation(format!("{what}: not found"))
@@ -1434,6 +1436,12 @@ mod tests {
     async fn fake_store_keeps_the_whole_contract_on_one_tenant() {
         let s = FakeStore::new();
         check(storage_contract(&Stores::of(&s), &tenant(), NOW).await);
+    }
+
+    #[tokio::test]
+    async fn fake_providers_keep_the_contract() {
+        let s = FakeStore::new();
+        check(providers_contract(&s, &TenantId::parse("acme").unwrap()).await);
     }
 
     #[tokio::test]

@@ -42,6 +42,7 @@ use std::task::{Context, Poll};
 
 mod connections;
 mod federation;
+mod providers;
 pub use federation::FakeFetcher;
 
 /// Locks, taking over a mutex poisoned by a panicking test thread: every
@@ -180,6 +181,8 @@ struct Tables {
     /// Upstream connections, in the listing index's order.
     connections:
         std::collections::BTreeMap<connections::ConnKey, crate::domain::connections::Connection>,
+    /// Upstream providers, by name.
+    providers: HashMap<Key, crate::domain::providers::Provider>,
 }
 
 /// An access token's record, as the adapter stores it.
@@ -819,6 +822,7 @@ pub fn ports(
         access_tokens: store.clone(),
         federation: store.clone(),
         connections: store.clone(),
+        providers: store.clone(),
         fetcher: Arc::new(FakeFetcher::new()),
         secrets: secrets.clone(),
         clock: clock.clone(),

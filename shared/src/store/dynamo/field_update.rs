@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 /// An update expression built a field at a time; every attribute name and
 /// value goes through a placeholder (`name` is a reserved word).
 #[derive(Default)]
-struct Fields {
+pub(super) struct Fields {
     sets: Vec<String>,
     removes: Vec<String>,
     conditions: Vec<String>,
@@ -37,7 +37,7 @@ impl Fields {
         p
     }
 
-    fn set(&mut self, path: &[&str], v: AttributeValue) {
+    pub(super) fn set(&mut self, path: &[&str], v: AttributeValue) {
         let n = self.name(path);
         let v = self.value(v);
         self.sets.push(format!("{n} = {v}"));
@@ -49,7 +49,7 @@ impl Fields {
     }
 
     /// `Some` sets the attribute, `None` removes it.
-    fn set_or_remove(&mut self, attr: &str, v: Option<AttributeValue>) {
+    pub(super) fn set_or_remove(&mut self, attr: &str, v: Option<AttributeValue>) {
         match v {
             Some(v) => self.set(&[attr], v),
             None => self.remove(&[attr]),
@@ -104,7 +104,11 @@ impl Db {
     /// fields' conditions: the item as it now is, or `None` when a condition
     /// failed (no such item, or a value changed meanwhile). With nothing to
     /// change, a strongly consistent read.
-    async fn update_fields(&self, k: Item, f: Fields) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn update_fields(
+        &self,
+        k: Item,
+        f: Fields,
+    ) -> Result<Option<Item>, StoreError> {
         if f.is_empty() {
             return self.get_item(k, true).await;
         }

@@ -104,6 +104,14 @@ mod sk {
     pub const TENANT: &str = "TENANT";
     const CLIENT: &str = "CLIENT#";
     const ISSUER: &str = "ISSUER#";
+    const PROVIDER: &str = "PROVIDER#";
+    /// An upstream provider, in the tenant's partition (its name is a slug).
+    pub fn provider(name: &str) -> String {
+        format!("{PROVIDER}{name}")
+    }
+    pub fn provider_prefix() -> &'static str {
+        PROVIDER
+    }
     pub fn client(id: &crate::ClientId) -> String {
         format!("{CLIENT}{id}")
     }
@@ -112,7 +120,7 @@ mod sk {
         CLIENT
     }
     pub fn is_tenant_level(sk: &str) -> bool {
-        sk == TENANT || sk.starts_with(CLIENT) || sk.starts_with(ISSUER)
+        sk == TENANT || sk.starts_with(CLIENT) || sk.starts_with(ISSUER) || sk.starts_with(PROVIDER)
     }
     /// A trusted issuer, in the tenant's partition (read with the records,
     /// listed by prefix). Keyed by a hash: an issuer URL may be long and
@@ -365,6 +373,7 @@ mod items;
 mod lifecycle;
 pub use lifecycle::Page;
 mod login_tx;
+mod providers;
 mod refresh;
 mod table;
 #[cfg(feature = "test-support")]

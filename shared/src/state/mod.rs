@@ -11,16 +11,20 @@
 //! `with_ports` builds the same state over any implementation of the ports (the
 //! in-memory fakes in tests).
 
+mod ports;
+pub use ports::Ports;
+
 use crate::cache::{RecordCache, TtlCache};
 use crate::clock::Now;
 use crate::config::Config;
+use crate::domain::providers::Provider;
 use crate::domain::records::{Client, Tenant, TrustedIssuer};
 use crate::ids::{ClientId, TenantId};
 use crate::ports::SecretError;
 use crate::ports::StoreError;
 use crate::ports::{
-    AccessTokenStore, Clock, CodeStore, ConnectionStore, Directory, FederationStore, JsonFetcher,
-    LoginTxStore, RefreshStore, SecretSource, SystemClock, ThrottleStore, UserStore,
+    AccessTokenStore, CodeStore, FederationStore, JsonFetcher, LoginTxStore, RefreshStore,
+    SecretSource, ThrottleStore, UserStore,
 };
 use crate::store::secrets_manager::SecretCache;
 use crate::tokens::signer::Signer;
@@ -51,50 +55,6 @@ pub enum StateError {
     Key(#[from] crate::tokens::keys::KeyError),
 }
 
-/// Every capability the flows use, each behind its narrow port.
-#[derive(Clone)]
-pub struct Ports {
-    pub directory: Arc<dyn Directory>,
-    pub users: Arc<dyn UserStore>,
-    pub codes: Arc<dyn CodeStore>,
-    pub refresh: Arc<dyn RefreshStore>,
-    pub throttle: Arc<dyn ThrottleStore>,
-    pub login_txs: Arc<dyn LoginTxStore>,
-    pub access_tokens: Arc<dyn AccessTokenStore>,
-    pub federation: Arc<dyn FederationStore>,
-    /// Upstream connections (the token vault).
-    pub connections: Arc<dyn ConnectionStore>,
-    /// Trusted issuers' discovery documents and JWKS (token exchange).
-    pub fetcher: Arc<dyn JsonFetcher>,
-    pub secrets: Arc<dyn SecretSource>,
-    pub clock: Arc<dyn Clock>,
-}
-
-impl Ports {
-    /// DynamoDB and Secrets Manager from one SDK configuration, with explicit
-    /// timeouts; the system clock.
-    pub fn aws(config: &Config, sdk: &aws_config::SdkConfig) -> Ports {
-        let clients = crate::store::aws::Clients::new(sdk, &config.table);
-        let db = Arc::new(clients.db);
-        Ports {
-            directory: db.clone(),
-            users: db.clone(),
-            codes: db.clone(),
-            refresh: db.clone(),
-            throttle: db.clone(),
-            login_txs: db.clone(),
-            access_tokens: db.clone(),
-            federation: db.clone(),
-            connections: db,
-            // Only the token function fetches issuers' keys; it installs the
-            // reqwest fetcher (`with_fetcher`), so no other binary links reqwest.
-            fetcher: Arc::new(crate::tokens::trusted_issuers::NoFetcher),
-            secrets: Arc::new(clients.secrets),
-            clock: Arc::new(SystemClock),
-        }
-    }
-}
-
 pub struct AppState {
     /// Table, secret prefix and (unless `urls_secret` is set) the public URLs.
     pub config: Config,
@@ -116,6 +76,8 @@ pub struct AppState {
     vaults: TtlCache<TenantId, Arc<Vault>>,
     /// Trusted issuers by (tenant, issuer), absent ones included.
     issuers: RecordCache<(TenantId, String), Arc<TrustedIssuer>>,
+    /// Upstream providers by (tenant, name), absent ones included.
+    providers: RecordCache<(TenantId, String), Arc<Provider>>,
     /// Each trusted issuer's public keys (their own refetch rules).
     issuer_keys: crate::tokens::trusted_issuers::KeyCache,
 }
@@ -201,6 +163,7 @@ impl AppState {
             signers: TtlCache::new(SECRET_TTL, 1024),
             vaults: TtlCache::new(SECRET_TTL, 1024),
             issuers: RecordCache::new(RECORD_TTL, 1024, 256),
+            providers: RecordCache::new(RECORD_TTL, 1024, 256),
             issuer_keys: crate::tokens::trusted_issuers::KeyCache::new(),
         }
     }
@@ -264,6 +227,31 @@ impl AppState {
             .map(Arc::new);
         self.issuers.insert(k, t.clone());
         Ok(t)
+    }
+
+    /// The tenant's provider named `name` (a name a caller sent, e.g. an
+    /// exchange's `audience`): cached like the records, absent ones too; a
+    /// name that is not a provider name is unknown without a read.
+    pub async fn provider(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<Arc<Provider>>, StoreError> {
+        if crate::domain::providers::check_name(name).is_err() {
+            return Ok(None);
+        }
+        let k = (tenant.clone(), name.to_owned());
+        if let Some(p) = self.providers.get(&k) {
+            return Ok(p);
+        }
+        let p = self
+            .ports
+            .providers
+            .provider(tenant, name)
+            .await?
+            .map(Arc::new);
+        self.providers.insert(k, p.clone());
+        Ok(p)
     }
 
     /// The time now (the edge of a request reads it once and passes it down).
