@@ -734,3 +734,18 @@ async fn a_client_may_be_registered_for_a_provider_with_its_upstream_scope() {
         serde_json::json!(["upstream:crm", "upstream:other"])
     );
 }
+
+#[tokio::test]
+async fn the_first_provider_of_a_tenant_made_before_the_vault_gives_it_vault_keys() {
+    let t = TestTenant::new().await;
+    let name = config().vault_key_secret(&t.tenant_id());
+    // As if the tenant predated the vault.
+    sm().await.delete_now(&name).await.unwrap();
+    assert!(sm().await.fetch(&name).await.unwrap().is_none());
+    cli(&add_maximizer(&t, "max"), Some(SECRET)).await.unwrap();
+    let keys = sm().await.fetch(&name).await.unwrap();
+    assert!(
+        keys.is_some_and(|k| tollgate::tokens::vault::VaultKeys::parse(&k).is_ok()),
+        "provider add made no vault key set"
+    );
+}

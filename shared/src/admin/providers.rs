@@ -271,6 +271,9 @@ impl Admin {
             create_users: o.create_users,
             created_at: Now::system().secs(),
         };
+        // Tenants created before the vault get its key set with their first
+        // provider (the functions never create it; idempotent).
+        self.ensure_vault_keys(&tenant).await?;
         // The record first: a secret never exists without its provider.
         match ProviderStore::create_provider(&self.db, &p).await {
             Err(StoreError::AlreadyExists) => {
