@@ -16,7 +16,6 @@ use super::*;
 use crate::domain::connections::*;
 use crate::ids::ProviderName;
 use crate::ports::{self, BoxFuture, ConnectionPage, StoreResult};
-use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 // The attribute names the mapping (`items.rs`) shares with the expressions.
 pub(super) const OWNER: &str = "c_owner";
@@ -106,54 +105,13 @@ impl Db {
         }
     }
 
-    /// Consistent batch reads of connection items by key (unprocessed keys
-    /// retried a few times).
+    /// Consistent batch reads of connection items by key.
     async fn connections_by_keys(&self, keys: Vec<Item>) -> Result<Vec<Connection>, StoreError> {
-        let mut out = Vec::new();
-        for chunk in keys.chunks(100) {
-            let mut wanted = chunk.to_vec();
-            for attempt in 0..5u64 {
-                if wanted.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
-                }
-                let page = self
-                    .client
-                    .batch_get_item()
-                    .request_items(
-                        &self.table,
-                        build(
-                            KeysAndAttributes::builder()
-                                .set_keys(Some(std::mem::take(&mut wanted)))
-                                .consistent_read(true)
-                                .build(),
-                        )?,
-                    )
-                    .send()
-                    .await
-                    .map_err(backend)?;
-                for i in page
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    out.push(Connection::try_from(&i)?);
-                }
-                wanted = page
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-            }
-            if !wanted.is_empty() {
-                return Err(StoreError::Backend(
-                    "connection listing: keys left unread".into(),
-                ));
-            }
-        }
-        Ok(out)
+        self.batch_get_consistent(&keys)
+            .await?
+            .iter()
+            .map(Connection::try_from)
+            .collect()
     }
 
     /// One page of the listing index: the base-table keys and the cursor.

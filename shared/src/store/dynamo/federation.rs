@@ -99,29 +99,7 @@ impl Db {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<TrustedIssuer>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :p AND begins_with(sk, :i)")
-                .expression_attribute_values(":p", s(tenant_pk(tenant)))
-                .expression_attribute_values(":i", s(sk::issuer_prefix()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(backend)?;
-            for i in page.items() {
-                out.push(TrustedIssuer::try_from(i)?);
-            }
-            match page.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => return Ok(out),
-            }
-        }
+        self.tenant_level(tenant, sk::issuer_prefix()).await
     }
 
     /// Removes a trusted issuer; `false` if there was none. Its links stay

@@ -2,7 +2,7 @@
 //! disabling, deletes, and purging a whole tenant. Rare, operator-driven.
 
 use super::*;
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 
 /// One page of a listing and the cursor of the next (opaque to callers).
 pub struct Page<T> {
@@ -134,42 +134,12 @@ impl Db {
                 ]))
             })
             .collect();
-        let mut users = Vec::new();
-        for chunk in keys.chunks(100) {
-            let mut wanted = chunk.to_vec();
-            for _ in 0..5 {
-                if wanted.is_empty() {
-                    break;
-                }
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(
-                        &self.table,
-                        build(
-                            KeysAndAttributes::builder()
-                                .set_keys(Some(std::mem::take(&mut wanted)))
-                                .consistent_read(true)
-                                .build(),
-                        )?,
-                    )
-                    .send()
-                    .await
-                    .map_err(backend)?;
-                for i in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    users.push(User::try_from(&i)?);
-                }
-                wanted = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-            }
-        }
+        let mut users = self
+            .batch_get_consistent(&keys)
+            .await?
+            .iter()
+            .map(User::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
         users.sort_by(|a, b| a.username.cmp(&b.username));
         Ok(Page {
             items: users,

@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::Client as DdbClient;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
+    Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -279,6 +279,84 @@ impl Db {
             .await
             .map_err(backend)?;
         Ok(out.item)
+    }
+
+    /// Every tenant-level item of one kind (`prefix`: providers, trusted
+    /// issuers; a tenant has a handful), strongly consistent, all pages.
+    async fn tenant_level<T>(&self, tenant: &TenantId, prefix: &str) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'a> TryFrom<&'a Item, Error = StoreError>,
+    {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :i)")
+                .expression_attribute_values(":p", s(tenant_pk(tenant)))
+                .expression_attribute_values(":i", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            for i in page.items() {
+                out.push(T::try_from(i)?);
+            }
+            match page.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Strongly consistent batch reads of `keys` (100 at a time), unprocessed
+    /// keys retried with a short backoff; keys still unread after that fail
+    /// the call rather than shorten a listing.
+    async fn batch_get_consistent(&self, keys: &[Item]) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut wanted = chunk.to_vec();
+            for attempt in 0..5u64 {
+                if wanted.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+                let page = self
+                    .client
+                    .batch_get_item()
+                    .request_items(
+                        &self.table,
+                        build(
+                            KeysAndAttributes::builder()
+                                .set_keys(Some(std::mem::take(&mut wanted)))
+                                .consistent_read(true)
+                                .build(),
+                        )?,
+                    )
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                out.extend(
+                    page.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                wanted = page
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+            if !wanted.is_empty() {
+                return Err(StoreError::Backend("batch read: keys left unread".into()));
+            }
+        }
+        Ok(out)
     }
 
     /// Create-if-absent: `AlreadyExists` when an item with the key is present.

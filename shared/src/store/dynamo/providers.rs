@@ -88,29 +88,7 @@ impl From<&Provider> for Item {
 
 impl Db {
     async fn provider_list(&self, tenant: &TenantId) -> StoreResult<Vec<Provider>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :p AND begins_with(sk, :i)")
-                .expression_attribute_values(":p", s(tenant_pk(tenant)))
-                .expression_attribute_values(":i", s(sk::provider_prefix()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(backend)?;
-            for i in page.items() {
-                out.push(Provider::try_from(i)?);
-            }
-            match page.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => return Ok(out),
-            }
-        }
+        self.tenant_level(tenant, sk::provider_prefix()).await
     }
 
     async fn provider_update(
