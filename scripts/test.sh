@@ -36,6 +36,21 @@ if [ "$watch_up" = 0 ]; then
     --ignore-changes --env-file .local/watch.env >.local/watch.log 2>&1 </dev/null) &
   echo $! >.local/watch.pid
   for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break; sleep 0.1; done
+  # cargo lambda watch builds each function on its first request (with its own
+  # flags, so the build above does not cover it): one request to every
+  # function now, so no test waits for a compiler (a browser test's 30 s would not).
+  echo "[test] building the functions behind the watch (first request to each)"
+  python3 - "$WATCH_PORT" <<'PY'
+import sys, urllib.error, urllib.request
+port = sys.argv[1]
+for f in ["discovery", "authorize", "callback", "token", "refresh", "change-password",
+          "introspect", "revoke", "userinfo"]:
+    url = f"http://127.0.0.1:{port}/lambda-url/{f}/oauth2/warm-up/none"
+    try:
+        urllib.request.urlopen(url, timeout=900).read()
+    except urllib.error.HTTPError:
+        pass  # any answer means the function is built and running
+PY
 fi
 
 echo "[test] cargo test"
