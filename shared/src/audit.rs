@@ -100,6 +100,82 @@ pub fn token_exchanged(tenant: &TenantId, r: ExchangeRecord<'_>) {
     ));
 }
 
+/// The token vault's events (SPEC: Upstream providers — Health).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamEvent {
+    Connected,
+    Refreshed,
+    RefreshFailed,
+    ReconnectRequired,
+    Disconnected,
+    /// A refresh's new tokens could not be stored before the function's time
+    /// ran out (the provider answered; the tokens are lost).
+    CommitFailed,
+}
+
+impl UpstreamEvent {
+    pub fn name(self) -> &'static str {
+        match self {
+            UpstreamEvent::Connected => "upstream_connected",
+            UpstreamEvent::Refreshed => "upstream_refreshed",
+            UpstreamEvent::RefreshFailed => "upstream_refresh_failed",
+            UpstreamEvent::ReconnectRequired => "upstream_reconnect_required",
+            UpstreamEvent::Disconnected => "upstream_disconnected",
+            UpstreamEvent::CommitFailed => "upstream_commit_failed",
+        }
+    }
+
+    fn metric(self) -> &'static str {
+        match self {
+            UpstreamEvent::Connected => "UpstreamConnected",
+            UpstreamEvent::Refreshed => "UpstreamRefreshed",
+            UpstreamEvent::RefreshFailed => "UpstreamRefreshFailed",
+            UpstreamEvent::ReconnectRequired => "UpstreamReconnectRequired",
+            UpstreamEvent::Disconnected => "UpstreamDisconnected",
+            UpstreamEvent::CommitFailed => "UpstreamCommitFailed",
+        }
+    }
+}
+
+/// One token-vault event: the audit line (tenant, provider, owner — a user
+/// id or `~` for the service connection — and a fixed-word detail such as a
+/// failure class; never upstream text) and its metric, per tenant, per
+/// provider and for the stack. The provider is always one the tenant has
+/// (read from the store), never a name from a request.
+pub fn upstream(
+    event: UpstreamEvent,
+    tenant: &TenantId,
+    provider: &str,
+    owner: &str,
+    detail: &str,
+) {
+    tracing::info!(
+        target: "audit",
+        event = event.name(),
+        tenant = %tenant,
+        provider = provider,
+        user_id = owner,
+        detail = detail,
+        "audit"
+    );
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": crate::clock::Now::system().secs().saturating_mul(1000),
+            "CloudWatchMetrics": [{
+                "Namespace": "Tollgate",
+                "Dimensions": [["tenant"], [], ["tenant", "provider"], ["provider"]],
+                "Metrics": [{"Name": event.metric(), "Unit": "Count"}],
+            }],
+        },
+        "tenant": tenant.as_str(),
+        "provider": provider,
+        "event": event.name(),
+        "detail": detail,
+        event.metric(): 1,
+    });
+    emit_metric(&line.to_string());
+}
+
 /// Records one event: the audit line and its metric.
 pub fn record(event: Event, tenant: &TenantId, s: Subject<'_>) {
     let client = s.client.map(ClientId::as_str).unwrap_or("");

@@ -426,6 +426,47 @@ pub trait JsonFetcher: Send + Sync {
     ) -> BoxFuture<'a, Result<serde_json::Value, crate::ports::FetchError>>;
 }
 
+/// Calls to upstream providers' token, revocation and password-change
+/// endpoints (the token vault): one POST, bounded, timed out, never following
+/// a redirect, only to addresses the stack's outbound policy allows. What the
+/// answer means is the engine's call (`domain::providers::engine`).
+pub trait UpstreamHttp: Send + Sync {
+    /// Builds the HTTP client now (a function's init phase, at full CPU).
+    fn prepare(&self) {}
+    fn post<'a>(
+        &'a self,
+        call: &'a crate::domain::providers::engine::Call,
+    ) -> BoxFuture<
+        'a,
+        Result<
+            crate::domain::providers::engine::HttpAnswer,
+            crate::domain::providers::engine::CallError,
+        >,
+    >;
+}
+
+/// For functions that never call a provider: every call is refused unsent.
+pub struct NoUpstream;
+
+impl UpstreamHttp for NoUpstream {
+    fn post<'a>(
+        &'a self,
+        _call: &'a crate::domain::providers::engine::Call,
+    ) -> BoxFuture<
+        'a,
+        Result<
+            crate::domain::providers::engine::HttpAnswer,
+            crate::domain::providers::engine::CallError,
+        >,
+    > {
+        Box::pin(async {
+            Err(crate::domain::providers::engine::CallError::NotSent(
+                "this function does not call upstream providers".into(),
+            ))
+        })
+    }
+}
+
 /// The time, read at the edge of a request (and when a rotation commits).
 pub trait Clock: Send + Sync {
     fn now(&self) -> Now;

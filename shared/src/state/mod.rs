@@ -150,6 +150,13 @@ impl AppState {
         self
     }
 
+    /// The same state calling upstream providers through `upstream` (the
+    /// functions of the token vault: `store::upstream_http::ReqwestUpstream`).
+    pub fn with_upstream(mut self, upstream: Arc<dyn crate::ports::UpstreamHttp>) -> AppState {
+        self.ports.upstream = upstream;
+        self
+    }
+
     pub fn with_ports(config: Config, ports: Ports) -> AppState {
         AppState {
             config,
@@ -351,6 +358,27 @@ impl AppState {
         self.web_origins
             .insert(tenant.clone(), (!o.is_empty()).then(|| o.clone()));
         Ok(o)
+    }
+
+    /// Tollgate's client secret at an upstream provider (`None`: a public
+    /// upstream client, or the provider has none stored). Cached as long as
+    /// the records (a `provider update --client-secret-stdin` reaches every
+    /// function within 30 s).
+    pub async fn upstream_client_secret(
+        &self,
+        provider: &Provider,
+    ) -> Result<Option<secrecy::SecretString>, SecretError> {
+        if !provider.has_client_secret {
+            return Ok(None);
+        }
+        let name = self
+            .config
+            .upstream_secret_name(&provider.tenant, &provider.name);
+        Ok(self
+            .client_secrets
+            .get(&name)
+            .await?
+            .map(|s| secrecy::SecretString::from(s.to_string())))
     }
 
     /// The stored hash of a client's secret.

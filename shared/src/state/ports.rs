@@ -4,7 +4,8 @@
 use crate::config::Config;
 use crate::ports::{
     AccessTokenStore, Clock, CodeStore, ConnectionStore, Directory, FederationStore, JsonFetcher,
-    LoginTxStore, ProviderStore, RefreshStore, SecretSource, SystemClock, ThrottleStore, UserStore,
+    LoginTxStore, NoUpstream, ProviderStore, RefreshStore, SecretSource, SystemClock,
+    ThrottleStore, UpstreamHttp, UserStore,
 };
 use std::sync::Arc;
 
@@ -25,6 +26,9 @@ pub struct Ports {
     pub providers: Arc<dyn ProviderStore>,
     /// Trusted issuers' discovery documents and JWKS (token exchange).
     pub fetcher: Arc<dyn JsonFetcher>,
+    /// Upstream providers' token endpoints (the token vault): installed by the
+    /// functions that call them (`AppState::with_upstream`).
+    pub upstream: Arc<dyn UpstreamHttp>,
     pub secrets: Arc<dyn SecretSource>,
     pub clock: Arc<dyn Clock>,
 }
@@ -49,6 +53,7 @@ impl Ports {
             // Only the token function fetches issuers' keys; it installs the
             // reqwest fetcher (`with_fetcher`), so no other binary links reqwest.
             fetcher: Arc::new(crate::tokens::trusted_issuers::NoFetcher),
+            upstream: Arc::new(NoUpstream),
             secrets: Arc::new(clients.secrets),
             clock: Arc::new(SystemClock),
         }

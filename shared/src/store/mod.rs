@@ -7,6 +7,7 @@ mod dynamo;
 pub mod issuer_fetch;
 pub mod outbound;
 pub mod secrets_manager;
+pub mod upstream_http;
 
 #[cfg(feature = "test-support")]
 pub use dynamo::RawItem;

@@ -39,13 +39,23 @@ pub fn client_resolving_with(
     policy: OutboundPolicy,
     lookup: Arc<dyn Resolve>,
 ) -> reqwest::Result<reqwest::Client> {
+    client_timed(policy, lookup, TOTAL_TIMEOUT)
+}
+
+/// The same with a total timeout of its own (an upstream provider's token
+/// endpoint gets `upstream_refresh::UPSTREAM_CALL`).
+pub fn client_timed(
+    policy: OutboundPolicy,
+    lookup: Arc<dyn Resolve>,
+    total: std::time::Duration,
+) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .dns_resolver(Arc::new(PublicResolver { policy, lookup }))
         .no_proxy()
         .https_only(!policy.is_local())
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(TOTAL_TIMEOUT)
+        .timeout(total)
         .user_agent("tollgate")
         .build()
 }

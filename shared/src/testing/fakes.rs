@@ -43,7 +43,9 @@ use std::task::{Context, Poll};
 mod connections;
 mod federation;
 mod providers;
+mod upstream;
 pub use federation::FakeFetcher;
+pub use upstream::{FakeUpstream, Fault};
 
 /// Locks, taking over a mutex poisoned by a panicking test thread: every
 /// update below is a single assignment or insert, so the data stays whole.
@@ -824,6 +826,7 @@ pub fn ports(
         connections: store.clone(),
         providers: store.clone(),
         fetcher: Arc::new(FakeFetcher::new()),
+        upstream: Arc::new(FakeUpstream::new()),
         secrets: secrets.clone(),
         clock: clock.clone(),
     }
@@ -836,6 +839,7 @@ pub struct Fakes {
     pub secrets: Arc<FakeSecrets>,
     pub clock: Arc<ManualClock>,
     pub fetcher: Arc<FakeFetcher>,
+    pub upstream: Arc<FakeUpstream>,
 }
 
 impl Fakes {
@@ -846,12 +850,14 @@ impl Fakes {
             secrets: Arc::new(FakeSecrets::new()),
             clock: Arc::new(ManualClock::new(start)),
             fetcher: Arc::new(FakeFetcher::new()),
+            upstream: Arc::new(FakeUpstream::new()),
         }
     }
 
     pub fn ports(&self) -> Ports {
         Ports {
             fetcher: self.fetcher.clone(),
+            upstream: self.upstream.clone(),
             ..ports(&self.store, &self.secrets, &self.clock)
         }
     }

@@ -6,4 +6,5 @@ pub mod jwt;
 pub mod keys;
 pub mod signer;
 pub mod trusted_issuers;
+pub mod upstream;
 pub mod vault;

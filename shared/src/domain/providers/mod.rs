@@ -7,6 +7,7 @@
 //! the engine that will call the providers reads only those fields, and has
 //! no provider-specific branch.
 
+pub mod engine;
 pub mod presets;
 mod quirks;
 mod vars;

@@ -1,0 +1,199 @@
+//! A scripted upstream provider for domain tests: every [`Call`] the engine
+//! makes is recorded (grant type and the token it carried) and answered by
+//! a model of a provider with single-use, rotating refresh tokens and reuse
+//! detection (Maximizer, Profix: any double use kills the grant), or by a
+//! fault chosen by the test (lost answer after rotating, 5xx, 429, …).
+//! Real servers are exercised by the integration tests.
+
+use crate::domain::providers::engine::{Call, CallError, HttpAnswer};
+use crate::ports::{BoxFuture, UpstreamHttp};
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// What the next call meets instead of the model's answer.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// The provider does its work (rotates) and the answer is lost.
+    LoseAnswerAfterRotating,
+    /// Nothing reaches the provider.
+    NotSent,
+    /// This status and body, the model untouched.
+    Answer(u16, String, Option<u64>),
+}
+
+#[derive(Debug, Default)]
+struct Model {
+    /// The live refresh token (single use).
+    current: Option<String>,
+    /// Tokens already used: presenting one again kills the grant.
+    used: Vec<String>,
+    dead: bool,
+    serial: u64,
+    /// Answer without a refresh token (no rotation).
+    keep_refresh_token: bool,
+    expires_in: Option<serde_json::Value>,
+    faults: VecDeque<Fault>,
+    /// (grant_type, refresh_token or code) of every call.
+    calls: Vec<(String, Option<String>)>,
+    delay: Option<Duration>,
+}
+
+/// The fake provider.
+#[derive(Default)]
+pub struct FakeUpstream {
+    model: Mutex<Model>,
+}
+
+impl FakeUpstream {
+    pub fn new() -> FakeUpstream {
+        FakeUpstream::default()
+    }
+
+    fn m(&self) -> MutexGuard<'_, Model> {
+        self.model.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Issues a first grant (as a code redemption would) and returns its
+    /// refresh token.
+    pub fn grant(&self) -> String {
+        let mut m = self.m();
+        m.serial += 1;
+        m.dead = false;
+        let rt = format!("rt-{}", m.serial);
+        m.current = Some(rt.clone());
+        rt
+    }
+
+    pub fn push_fault(&self, f: Fault) {
+        self.m().faults.push_back(f);
+    }
+
+    pub fn set_delay(&self, d: Option<Duration>) {
+        self.m().delay = d;
+    }
+
+    pub fn keep_refresh_token(&self, keep: bool) {
+        self.m().keep_refresh_token = keep;
+    }
+
+    pub fn set_expires_in(&self, v: Option<serde_json::Value>) {
+        self.m().expires_in = v;
+    }
+
+    /// Refresh grants received so far.
+    pub fn refreshes(&self) -> usize {
+        self.m()
+            .calls
+            .iter()
+            .filter(|(g, _)| g == "refresh_token")
+            .count()
+    }
+
+    pub fn calls(&self) -> Vec<(String, Option<String>)> {
+        self.m().calls.clone()
+    }
+
+    /// Whether reuse detection killed the grant.
+    pub fn is_dead(&self) -> bool {
+        self.m().dead
+    }
+
+    pub fn current_refresh_token(&self) -> Option<String> {
+        self.m().current.clone()
+    }
+
+    fn answer(&self, call: &Call) -> Result<HttpAnswer, CallError> {
+        let mut m = self.m();
+        let grant = call.form.get("grant_type").unwrap_or("").to_owned();
+        let token = call
+            .form
+            .get("refresh_token")
+            .or(call.form.get("code"))
+            .or(call.form.get("token"))
+            .map(str::to_owned);
+        m.calls.push((grant.clone(), token.clone()));
+        let fault = m.faults.pop_front();
+        if let Some(Fault::NotSent) = fault {
+            return Err(CallError::NotSent("connect refused".into()));
+        }
+        if let Some(Fault::Answer(status, body, retry_after)) = fault {
+            return Ok(HttpAnswer {
+                status,
+                body: body.into_bytes(),
+                retry_after,
+            });
+        }
+        let ok = |m: &mut Model, rotated: Option<String>| {
+            m.serial += 1;
+            let mut body = serde_json::json!({
+                "access_token": format!("at-{}", m.serial),
+                "token_type": "Bearer",
+            });
+            if let Some(e) = &m.expires_in {
+                body["expires_in"] = e.clone();
+            } else {
+                body["expires_in"] = 600.into();
+            }
+            if let Some(rt) = rotated {
+                body["refresh_token"] = rt.into();
+            }
+            HttpAnswer {
+                status: 200,
+                body: body.to_string().into_bytes(),
+                retry_after: None,
+            }
+        };
+        let invalid_grant = || HttpAnswer {
+            status: 400,
+            body: br#"{"error":"invalid_grant"}"#.to_vec(),
+            retry_after: None,
+        };
+        let answer = match grant.as_str() {
+            "refresh_token" => {
+                let presented = token.unwrap_or_default();
+                if m.dead || m.current.as_deref() != Some(presented.as_str()) {
+                    if m.used.contains(&presented) {
+                        // Reuse detection: the whole grant dies.
+                        m.dead = true;
+                        m.current = None;
+                    }
+                    invalid_grant()
+                } else if m.keep_refresh_token {
+                    ok(&mut m, None)
+                } else {
+                    m.used.push(presented);
+                    m.serial += 1;
+                    let next = format!("rt-{}", m.serial);
+                    m.current = Some(next.clone());
+                    ok(&mut m, Some(next))
+                }
+            }
+            "client_credentials" => ok(&mut m, None),
+            "password" | "authorization_code" => {
+                m.serial += 1;
+                let rt = format!("rt-{}", m.serial);
+                m.current = Some(rt.clone());
+                m.dead = false;
+                ok(&mut m, Some(rt))
+            }
+            _ => invalid_grant(),
+        };
+        if let Some(Fault::LoseAnswerAfterRotating) = fault {
+            return Err(CallError::Lost("timeout".into()));
+        }
+        Ok(answer)
+    }
+}
+
+impl UpstreamHttp for FakeUpstream {
+    fn post<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Result<HttpAnswer, CallError>> {
+        Box::pin(async move {
+            let delay = self.m().delay;
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            self.answer(call)
+        })
+    }
+}
