@@ -348,6 +348,10 @@ def check_functions(raw: dict, cfn: dict) -> list[str]:
             lo, hi = (3, 30) if name in FUNCTIONS else (60, 900)
             if not lo <= int(f.get("Timeout", 3)) <= hi:
                 p.append(f"{lid}: Timeout {f.get('Timeout')} outside {lo}..{hi} s")
+            # The token vault's timing chain (shared/src/domain/upstream_refresh.rs):
+            # upstream call 8 s < the token function's timeout 20 s < lease 30 s.
+            if name == "token" and int(f.get("Timeout", 3)) != 20:
+                p.append(f"{lid}: Timeout must be 20 s (upstream call 8 s < 20 s < lease 30 s), is {f.get('Timeout')}")
             want_mem = raw["Resources"][lid]["Properties"].get("MemorySize")
             if f.get("MemorySize") != want_mem:
                 p.append(f"{lid}: MemorySize {f.get('MemorySize')} after the transform, {want_mem} in the template")
@@ -1277,6 +1281,10 @@ def _memory_beyond_one_vcpu(t):
     t["Resources"]["TokenFunction"]["Properties"]["MemorySize"] = 3008
 
 
+def _token_timeout_default(t):
+    del t["Resources"]["TokenFunction"]["Properties"]["Timeout"]
+
+
 def _drop_function(t):
     del t["Resources"]["RefreshFunction"]
 
@@ -1540,6 +1548,7 @@ MUTATIONS = [
     ("arch default", _set_arch_default, lambda r, c: check_functions(r, c)),
     ("memory in Globals", _memory_in_globals, lambda r, c: check_functions(r, c)),
     ("memory beyond one vCPU", _memory_beyond_one_vcpu, lambda r, c: check_functions(r, c)),
+    ("token function without the vault's timeout", _token_timeout_default, lambda r, c: check_functions(r, c)),
     ("function missing", _drop_function, lambda r, c: check_functions(r, c) + check_no_cycles(c)),
     ("no function URL", _no_url, lambda r, c: check_functions(r, c) + check_function_urls(c)),
     ("table action on *", _star_table, lambda r, c: check_iam(c)),

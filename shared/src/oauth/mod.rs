@@ -10,3 +10,4 @@ pub mod mint;
 pub mod outcome;
 pub mod password_check;
 pub mod token_state;
+pub mod upstream;
