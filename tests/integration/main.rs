@@ -34,4 +34,5 @@ mod token_exchange;
 mod upstream_script;
 mod userinfo;
 mod vault;
+mod vault_retrieval;
 mod vault_service;
