@@ -159,7 +159,7 @@ fn assert_served(a: &Answer) -> String {
     assert_eq!(v["issued_token_type"], ACCESS);
     assert_eq!(v["token_type"], "Bearer");
     let at = v["access_token"].as_str().unwrap().to_owned();
-    assert!(at.starts_with("at-"), "{v}");
+    assert!(at.starts_with("at"), "{v}");
     at
 }
 
@@ -189,8 +189,10 @@ async fn twenty_concurrent_exchanges_of_an_expired_connection_refresh_once() {
     let r = Retrieval::connected().await;
     let subject = r.subject().await;
     r.wait_stale().await;
-    // A slow refresh, so the twenty meet it under way.
+    // A slow refresh, so the twenty meet it under way; its `expires_in` a
+    // string (B2C).
     r.s.script([Step::Delay(Duration::from_millis(1500))]);
+    r.s.set_expires_in(ExpiresIn::Text("600".into()));
     let answers = futures::future::join_all((0..20).map(|_| r.exchange(&subject))).await;
     let tokens: Vec<String> = answers.iter().map(assert_served).collect();
     assert_eq!(
@@ -200,6 +202,10 @@ async fn twenty_concurrent_exchanges_of_an_expired_connection_refresh_once() {
     );
     assert!(!r.s.is_dead(), "a refresh token was used twice");
     assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+    for a in &answers {
+        let left = a.json()["expires_in"].as_u64().unwrap();
+        assert!((580..600).contains(&left), "expires_in {left}");
+    }
     let c = r.stored().await;
     assert_eq!(c.status.as_str(), "active");
     assert_eq!(c.generation, 2);
@@ -272,8 +278,12 @@ async fn a_token_endpoint_slower_than_the_timeout_is_503_with_retry_after() {
 }
 
 #[tokio::test]
-async fn html_500_and_429_are_503_with_retry_after_and_keep_the_grant() {
-    for (step, min) in [(Step::Html500, 30), (Step::TooMany(45), 45)] {
+async fn html_500_429_and_a_redirect_are_503_with_retry_after_and_keep_the_grant() {
+    for (step, min) in [
+        (Step::Html500, 30),
+        (Step::TooMany(45), 45),
+        (Step::Redirect, 30),
+    ] {
         let r = Retrieval::connected().await;
         let subject = r.subject().await;
         r.wait_stale().await;
@@ -288,8 +298,10 @@ async fn html_500_and_429_are_503_with_retry_after_and_keep_the_grant() {
         let c = r.stored().await;
         assert_eq!(c.status.as_str(), "degraded", "{step:?}");
         assert_eq!(c.failures, 1);
-        // The refresh token is still the live one upstream.
+        // The refresh token is still the live one upstream; a redirect
+        // was not followed.
         assert!(!r.s.is_dead());
+        assert_eq!(r.s.hits("/elsewhere"), 0, "{step:?}");
         // During the cooldown nobody calls the provider.
         assert_unavailable(&r.exchange(&subject).await, 1);
         assert_eq!(r.s.count("refresh_token"), 1);
@@ -380,4 +392,33 @@ async fn keaps_dead_grant_pattern_is_reconnect_required_and_refreshes_go_with_ba
     let a = r.exchange(&subject).await;
     assert_error(&a, StatusCode::BAD_REQUEST, "reconnect_required");
     assert_eq!(r.s.count("refresh_token"), 1);
+}
+
+#[tokio::test]
+async fn profix_tokens_with_bangs_are_refreshed_and_served_intact() {
+    let r = Retrieval::provider("profix", "password").await;
+    r.s.set_bang(true);
+    r.s.set_expires_in(ExpiresIn::Number(SHORT));
+    cli(
+        &[
+            "provider", "connect", "--tenant", &r.t.alias, "--name", NAME,
+        ],
+        Some("svc-user\nsvc password\n"),
+    )
+    .await;
+    let connected = r.s.current_refresh_token().unwrap();
+    assert!(connected.contains('!'));
+    let subject = r.subject().await;
+    r.wait_stale().await;
+    let at = assert_served(&r.exchange(&subject).await);
+    assert!(at.contains('!'), "{at}");
+    let refresh =
+        r.s.requests()
+            .into_iter()
+            .find(|q| q.grant_type.as_deref() == Some("refresh_token"))
+            .unwrap();
+    // Sent form-encoded and read back exactly: the grant lives on.
+    assert_eq!(refresh.field("refresh_token"), Some(connected.as_str()));
+    assert!(!r.s.is_dead());
+    assert_eq!(r.stored().await.generation, 2);
 }
