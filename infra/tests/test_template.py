@@ -89,14 +89,17 @@ TABLE_ACTIONS = {
     "introspect": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
     "revoke": {"dynamodb:GetItem", "dynamodb:UpdateItem"} | CORS,
     "userinfo": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
-    "maintenance": {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:Query"},
+    # + the upkeep of upstream connections: consistent batch reads of the due ones.
+    "maintenance": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:Query"},
 }
 # Which of the stack's secrets each function may read (and no other): a tenant's
 # private signing keys, a client's secret hash, the stack's login key, the URL
 # document, a tenant's vault keys (upstream tokens at rest: read by every function
 # that opens or seals them — token, callback, userinfo, maintenance). introspect, revoke and userinfo check access tokens against the public
 # JWKS on the tenant item, so they never need a private key.
-ALL_SECRETS = {"tenant_key", "client_secret", "login_key", "urls_doc", "vault_key"}
+# An upstream provider's client secret (`upstream_secret`) is read by the functions
+# that call providers.
+ALL_SECRETS = {"tenant_key", "client_secret", "login_key", "urls_doc", "vault_key", "upstream_secret"}
 SECRET_READS = {
     "authorize": ALL_SECRETS,
     "callback": ALL_SECRETS,
@@ -107,7 +110,7 @@ SECRET_READS = {
     "introspect": {"client_secret", "urls_doc"},
     "revoke": {"client_secret", "urls_doc"},
     "userinfo": {"urls_doc", "vault_key"},
-    "maintenance": {"tenant_key", "vault_key"},
+    "maintenance": {"tenant_key", "vault_key", "upstream_secret", "urls_doc"},
 }
 # Secrets Manager actions per function: the public functions only read; maintenance
 # reads and rewrites each tenant's signing-key set (admin.rs load_key_set,
@@ -549,12 +552,14 @@ def check_iam(cfn: dict) -> list[str]:
             "login_key": secret_arn(f"{prefix}/stack/login-tx-key"),
             "urls_doc": secret_arn(f"{prefix}/stack/urls"),
             "vault_key": secret_arn(f"{prefix}/acme/vault-keys"),
+            "upstream_secret": secret_arn(f"{prefix}/acme/upstream/crm"),
         }
         other_stack = [
             secret_arn(f"{prefix}-other/acme/signing-keys"),
             secret_arn(f"{prefix}-other/acme/clients/ABCDEFGHIJKLMNOPQRST"),
             secret_arn(f"{prefix}-other/stack/urls"),
             secret_arn(f"{prefix}-other/acme/vault-keys"),
+            secret_arn(f"{prefix}-other/acme/upstream/crm"),
         ]
         for name, lid in ALL_FUNCTIONS.items():
             if lid not in cfn["Resources"]:
@@ -959,10 +964,25 @@ def check_maintenance(cfn: dict) -> list[str]:
             ):
                 p.append(f"{lid}: the only invoke permission must be EventBridge's, from its rule: {perms}")
             env = {k: v for k, v in function_env(res, lid).items() if k.startswith("TOLLGATE_")}
-            if env != {"TOLLGATE_TABLE": TABLE_NAME, "TOLLGATE_SECRET_PREFIX": prefix}:
-                p.append(f"{lid}: environment must be exactly the table and the secret prefix, is {env}")
+            # The table, the secret prefix and the stack's URLs (a refresh resends the
+            # callback URL as redirect_uri where the provider wants it).
+            urls = (
+                {"TOLLGATE_ISSUER_BASE", "TOLLGATE_FUNCTION_URL_TEMPLATE"} if overrides is WITH_DOMAIN
+                else {"TOLLGATE_URLS_SECRET"}
+            )
+            if (
+                env.get("TOLLGATE_TABLE") != TABLE_NAME
+                or env.get("TOLLGATE_SECRET_PREFIX") != prefix
+                or set(env) != {"TOLLGATE_TABLE", "TOLLGATE_SECRET_PREFIX", *urls}
+                or ("TOLLGATE_URLS_SECRET" in env and env["TOLLGATE_URLS_SECRET"] != f"{prefix}/stack/urls")
+            ):
+                p.append(f"{lid}: environment must be exactly the table, the secret prefix and the URLs, is {env}")
             keys = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{prefix}/*/signing-keys-??????"
+            secrets = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{prefix}"
             want = {
+                ("dynamodb:BatchGetItem", TABLE_ARN),
+                ("secretsmanager:GetSecretValue", f"{secrets}/*/upstream/*"),
+                ("secretsmanager:GetSecretValue", f"{secrets}/stack/urls-??????"),
                 ("dynamodb:GetItem", TABLE_ARN),
                 ("dynamodb:Scan", TABLE_ARN),
                 ("dynamodb:UpdateItem", TABLE_ARN),
