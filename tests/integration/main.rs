@@ -31,5 +31,8 @@ mod sliding;
 mod storage;
 mod token_code;
 mod token_exchange;
+mod upstream_script;
 mod userinfo;
 mod vault;
+mod vault_retrieval;
+mod vault_service;

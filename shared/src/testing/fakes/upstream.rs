@@ -38,7 +38,26 @@ struct Model {
     faults: VecDeque<Fault>,
     /// (grant_type, refresh_token or code) of every call.
     calls: Vec<(String, Option<String>)>,
+    /// Every call as sent: URL, form fields, whether it carried Basic.
+    posts: Vec<Posted>,
     delay: Option<Duration>,
+}
+
+/// One call as the fake received it (tests assert what was sent where).
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub url: String,
+    pub form: Vec<(String, String)>,
+    pub basic: bool,
+}
+
+impl Posted {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The fake provider.
@@ -96,6 +115,11 @@ impl FakeUpstream {
         self.m().calls.clone()
     }
 
+    /// Every call received, in order, with its URL and form.
+    pub fn posts(&self) -> Vec<Posted> {
+        self.m().posts.clone()
+    }
+
     /// Whether reuse detection killed the grant.
     pub fn is_dead(&self) -> bool {
         self.m().dead
@@ -115,6 +139,16 @@ impl FakeUpstream {
             .or(call.form.get("token"))
             .map(str::to_owned);
         m.calls.push((grant.clone(), token.clone()));
+        m.posts.push(Posted {
+            url: call.url.clone(),
+            form: call
+                .form
+                .pairs()
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+            basic: call.basic.is_some(),
+        });
         let fault = m.faults.pop_front();
         if let Some(Fault::LoseAnswer) = fault {
             return Err(CallError::Lost("connection reset".into()));
