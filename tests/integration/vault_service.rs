@@ -230,7 +230,10 @@ async fn profix_require_change_password_is_reported_then_changed_and_connected()
         (v["replaced"].clone(), v["status"].clone()),
         (true.into(), "active".into())
     );
-    assert_eq!(stored(&t, "profix").await.unwrap().generation, 2);
+    assert_eq!(
+        stored(&t, "profix").await.unwrap().generation,
+        c.generation + 1
+    );
     // A wrong password is the upstream's refusal: one line, nothing echoed.
     let e = cli(&connect, Some("svc\nnot the password\n"))
         .await

@@ -257,6 +257,9 @@ pub(crate) async fn connect_service(
     };
     let new = new_connection(ctx.vault, key, p.quirks(), &answer, None, ctx.now)
         .map_err(|e| AdminError(format!("cannot seal the tokens: {e}")))?;
+    // Whether this replaces a connection (for the operator; connect itself
+    // creates or replaces in one write).
+    let replaced = ctx.connections.get(&new.key).await?.is_some();
     let stored = ctx.connections.connect(&new, ctx.now).await?;
     audit::upstream(
         UpstreamEvent::Connected,
@@ -272,7 +275,7 @@ pub(crate) async fn connect_service(
         "expires_in": answer.expires_in,
         "scope": stored.scope,
         "has_refresh_token": stored.refresh_token.is_some(),
-        "replaced": stored.generation > 1,
+        "replaced": replaced,
     });
     if let Some(c) = changed {
         out["password_changed"] = json!(c);
@@ -508,9 +511,10 @@ mod tests {
         assert!(e.0.contains("client_credentials"), "{e}");
         assert_eq!(w.fakes.upstream.posts().len(), 1);
         // Connecting again replaces the one service connection.
+        let before = w.stored(&p).unwrap().generation;
         let again = w.connect(&p, None).await.unwrap();
         assert_eq!(again["replaced"], true);
-        assert_eq!(w.stored(&p).unwrap().generation, 2);
+        assert_eq!(w.stored(&p).unwrap().generation, before + 1);
     }
 
     #[tokio::test]
