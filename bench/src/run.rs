@@ -16,6 +16,22 @@ pub async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
     let t0 = Instant::now();
     std::fs::create_dir_all(&cfg.log_dir).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&cfg.out_dir).map_err(|e| e.to_string())?;
+    if env_or("BENCH_VAULT_ONLY", "0") == "1" {
+        // Development aid: only the token vault's measurements (emulated
+        // CPU); needs only the token function's binary.
+        log("provisioning a tenant with tollgate-admin");
+        let lab = Lab::provision(&cfg)?;
+        let v = vault_pass(&cfg, &lab).await?;
+        let path = cfg.out_dir.join("vault.json");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
+        )
+        .map_err(|e| e.to_string())?;
+        log(format!("{v}"));
+        log(format!("wrote {}", path.display()));
+        return Ok(());
+    }
     for f in FUNCTIONS.into_iter().chain([FLOOR]) {
         if !cfg.bin(f).is_file() {
             return Err(format!("missing {}", cfg.bin(f).display()));
@@ -39,19 +55,6 @@ pub async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
     let mut lab = Lab::provision(&cfg)?;
     log(format!("tenant {}", lab.tenant));
 
-    if env_or("BENCH_VAULT_ONLY", "0") == "1" {
-        // Development aid: only the token vault's measurements (emulated CPU).
-        let v = vault_pass(&cfg, &lab).await?;
-        let path = cfg.out_dir.join("vault.json");
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
-        )
-        .map_err(|e| e.to_string())?;
-        log(format!("{v}"));
-        log(format!("wrote {}", path.display()));
-        return Ok(());
-    }
     if env_or("BENCH_LOAD_ONLY", "0") == "1" {
         // Development aid: only the load comparison, summarised on stderr.
         for row in [
