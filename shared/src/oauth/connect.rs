@@ -159,7 +159,7 @@ pub struct Redirect<'a> {
     pub error: Option<&'a str>,
     pub iss: Option<&'a str>,
     /// Any parameter by name (the preset's account-label parameters).
-    pub param: &'a dyn Fn(&str) -> Option<&'a str>,
+    pub param: &'a (dyn Fn(&str) -> Option<&'a str> + Sync),
 }
 
 /// What the client hears back.
@@ -180,11 +180,15 @@ pub enum Finish {
     /// An outage before the transaction was taken: 503.
     Unavailable(String),
     /// The transaction was taken: back to the client.
-    ToClient {
-        client: ClientRequest,
-        user: UserId,
-        answer: ClientAnswer,
-    },
+    ToClient(Box<ToClient>),
+}
+
+/// A taken transaction's answer to the client.
+#[derive(Debug)]
+pub struct ToClient {
+    pub client: ClientRequest,
+    pub user: UserId,
+    pub answer: ClientAnswer,
 }
 
 /// The provider's redirect to `…/upstream/{provider_in_path}/callback`.
@@ -217,11 +221,11 @@ pub async fn finish(
         return Finish::Refused;
     }
     let answer = connect(state, &tx, redirect, cookie, now).await;
-    Finish::ToClient {
+    Finish::ToClient(Box::new(ToClient {
         client: tx.client,
         user: tx.user_id,
         answer,
-    }
+    }))
 }
 
 fn error(code: ErrorCode, description: &'static str) -> ClientAnswer {

@@ -259,7 +259,10 @@ async fn upstream_provider(
     if ProviderName::parse(name).is_err() {
         return refuse(ErrorCode::InvalidRequest, "unknown upstream provider");
     }
-    if !scopes.contains(&upstream_scope(name)) {
+    // Asked for in the request's `scope` itself (not only registered: a
+    // request without `scope` gets the client's registered scopes).
+    let wanted = upstream_scope(name);
+    if !scopes.contains(&wanted) || !scope::contains(p.get("scope").unwrap_or(""), &wanted) {
         return refuse(
             ErrorCode::InvalidScope,
             "upstream requires the scope upstream:{name} for the same provider",

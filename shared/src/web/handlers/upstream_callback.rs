@@ -96,11 +96,12 @@ async fn outcome(state: &AppState, req: &Request, browser: Lang) -> (PageOutcome
             (refused(), browser)
         }
         Finish::Unavailable(cause) => (PageOutcome::unavailable(cause), browser),
-        Finish::ToClient {
-            client,
-            user,
-            answer,
-        } => {
+        Finish::ToClient(to) => {
+            let connect::ToClient {
+                client,
+                user,
+                answer,
+            } = *to;
             let lang = client
                 .lang
                 .as_deref()
