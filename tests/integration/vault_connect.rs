@@ -157,7 +157,10 @@ async fn a_user_connects_a_maximizer_style_account_through_both_login_pages() {
             "Bookings will use your Upstream CRM account (after you sign in, you continue to Upstream CRM to connect it)"
         );
         let violations = b.axe(&axe_src).await;
-        assert!(violations.is_empty(), "axe on the connect consent page: {violations:#?}");
+        assert!(
+            violations.is_empty(),
+            "axe on the connect consent page: {violations:#?}"
+        );
         sign_in(b, "alice").await;
         // On to the upstream's own login page (Maximizer-style: no PKCE,
         // an alphanumeric state, the printed callback URI).
@@ -167,7 +170,10 @@ async fn a_user_connects_a_maximizer_style_account_through_both_login_pages() {
         assert_eq!(param(&q, "redirect_uri"), Some(callback_uri.clone()));
         assert_eq!(param(&q, "code_challenge"), None);
         let up_state = param(&q, "state").unwrap();
-        assert!(up_state.bytes().all(|c| c.is_ascii_alphanumeric()), "{up_state}");
+        assert!(
+            up_state.bytes().all(|c| c.is_ascii_alphanumeric()),
+            "{up_state}"
+        );
         sign_in(b, UPSTREAM_USER).await;
         // Back through the callback function to the app, with Tollgate's code.
         (wait_url(b, &redirect_uri).await, up_state)
@@ -219,10 +225,15 @@ async fn a_user_connects_a_maximizer_style_account_through_both_login_pages() {
         .unwrap();
     let (_, claims) = up.verify(upstream_at.expose_secret(), None).await;
     assert_eq!(claims["sub"], up_user.as_str());
-    assert!(conn.refresh_token.is_some(), "the upstream refresh token is kept");
+    assert!(
+        conn.refresh_token.is_some(),
+        "the upstream refresh token is kept"
+    );
     let items = db().await.tenant_items(&down.tenant_id()).await.unwrap();
     assert!(
-        items.iter().all(|i| !i.dump.contains(upstream_at.expose_secret())),
+        items
+            .iter()
+            .all(|i| !i.dump.contains(upstream_at.expose_secret())),
         "the upstream token is stored only sealed"
     );
     assert!(
@@ -268,11 +279,7 @@ impl Session {
     async fn text_of_selector(&self, css: &str) -> String {
         let e = self.wait_for(css).await;
         let v: Value = self
-            .cmd(
-                reqwest::Method::GET,
-                &format!("/element/{e}/text"),
-                None,
-            )
+            .cmd(reqwest::Method::GET, &format!("/element/{e}/text"), None)
             .await
             .unwrap();
         v.as_str().unwrap_or_default().to_owned()
