@@ -51,94 +51,141 @@ async fn sign_in(b: &Session, username: &str) {
     b.click(&allow).await;
 }
 
+/// Two tenants of this stack: `up` acting as Maximizer, with a user and the
+/// client Tollgate is registered as (its redirect URI the printed
+/// `callback_uri`), and `down`, which added it as provider [`PROVIDER`]; an
+/// app of `down` registered for it (redirect URI `redirect_uri`), and alice.
+struct Connect {
+    up: TestTenant,
+    up_user: String,
+    up_client: TestClient,
+    down: TestTenant,
+    callback_uri: String,
+    app: TestClient,
+    redirect_uri: String,
+    alice: String,
+}
+
+impl Connect {
+    async fn new(redirect_uri: &str) -> Connect {
+        // The upstream: a tenant of this stack acting as Maximizer.
+        let up = TestTenant::with(&["--name", "Upstream CRM"]).await;
+        let up_user = up.user(UPSTREAM_USER, &["--name", "Max User"]).await;
+        // The tenant that connects it, and the redirect URI it will print.
+        let down = TestTenant::with(&["--name", "Acme"]).await;
+        let callback_uri = format!(
+            "{}/oauth2/{}/upstream/{PROVIDER}/callback",
+            stack().function_base("callback"),
+            down.alias
+        );
+        let up_client = up
+            .client(&[
+                "--name",
+                "Tollgate connector",
+                "--grant",
+                "authorization_code",
+                "--redirect-uri",
+                &callback_uri,
+                "--scope",
+                "api",
+            ])
+            .await;
+        let added = admin_async(
+            [
+                "provider",
+                "add",
+                "--tenant",
+                &down.alias,
+                "--name",
+                PROVIDER,
+                "--preset",
+                "maximizer",
+                "--var",
+                "region=x",
+                "--var",
+                "company_alias=y",
+                "--authorize-url",
+                &up.url("authorize", "authorize"),
+                "--token-url",
+                &up.token_url(),
+                "--refresh-url",
+                &up.url("refresh", "refresh"),
+                "--client-id",
+                &up_client.id,
+                "--client-secret-stdin",
+                "--display-name",
+                "Upstream CRM",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            Some(format!("{}\n", up_client.secret())),
+        )
+        .await
+        .unwrap();
+        assert_eq!(added["callback_uri"], callback_uri, "{added}");
+
+        // The app: a confidential client of `down` registered for the provider.
+        let redirect_uri = redirect_uri.to_owned();
+        let app = down
+            .client(&[
+                "--name",
+                "Bookings",
+                "--grant",
+                "authorization_code",
+                "--redirect-uri",
+                &redirect_uri,
+                "--scope",
+                "openid",
+                "--scope",
+                &format!("upstream:{PROVIDER}"),
+            ])
+            .await;
+        let alice = down.user("alice", &["--name", "Alice"]).await;
+        Connect {
+            up,
+            up_user,
+            up_client,
+            down,
+            callback_uri,
+            app,
+            redirect_uri,
+            alice,
+        }
+    }
+
+    /// Tollgate's authorize URL for the app, with `upstream`.
+    fn authorize_url(&self) -> url::Url {
+        let scope = format!("openid upstream:{PROVIDER}");
+        let mut authorize = url::Url::parse(&self.down.url("authorize", "authorize")).unwrap();
+        authorize.query_pairs_mut().extend_pairs([
+            ("response_type", "code"),
+            ("client_id", self.app.id.as_str()),
+            ("redirect_uri", self.redirect_uri.as_str()),
+            ("scope", scope.as_str()),
+            ("state", "st-connect"),
+            ("upstream", PROVIDER),
+        ]);
+        authorize
+    }
+}
+
 #[tokio::test]
 async fn a_user_connects_a_maximizer_style_account_through_both_login_pages() {
-    // The upstream: a tenant of this stack acting as Maximizer.
-    let up = TestTenant::with(&["--name", "Upstream CRM"]).await;
-    let up_user = up.user(UPSTREAM_USER, &["--name", "Max User"]).await;
-    // The tenant that connects it, and the redirect URI it will print.
-    let down = TestTenant::with(&["--name", "Acme"]).await;
-    let callback_uri = format!(
-        "{}/oauth2/{}/upstream/{PROVIDER}/callback",
-        stack().function_base("callback"),
-        down.alias
-    );
-    let up_client = up
-        .client(&[
-            "--name",
-            "Tollgate connector",
-            "--grant",
-            "authorization_code",
-            "--redirect-uri",
-            &callback_uri,
-            "--scope",
-            "api",
-        ])
-        .await;
-    let added = admin_async(
-        [
-            "provider",
-            "add",
-            "--tenant",
-            &down.alias,
-            "--name",
-            PROVIDER,
-            "--preset",
-            "maximizer",
-            "--var",
-            "region=x",
-            "--var",
-            "company_alias=y",
-            "--authorize-url",
-            &up.url("authorize", "authorize"),
-            "--token-url",
-            &up.token_url(),
-            "--refresh-url",
-            &up.url("refresh", "refresh"),
-            "--client-id",
-            &up_client.id,
-            "--client-secret-stdin",
-            "--display-name",
-            "Upstream CRM",
-        ]
-        .map(str::to_owned)
-        .to_vec(),
-        Some(format!("{}\n", up_client.secret())),
-    )
-    .await
-    .unwrap();
-    assert_eq!(added["callback_uri"], callback_uri, "{added}");
-
-    // The app: a confidential client of `down` registered for the provider,
-    // whose redirect URI is a page on 127.0.0.1.
     let site = Site::start().await;
     site.set_page("<!DOCTYPE html><title>App</title><p>Back in the app.</p>".into());
-    let redirect_uri = format!("{}/", site.origin());
-    let app = down
-        .client(&[
-            "--name",
-            "Bookings",
-            "--grant",
-            "authorization_code",
-            "--redirect-uri",
-            &redirect_uri,
-            "--scope",
-            "openid",
-            "--scope",
-            &format!("upstream:{PROVIDER}"),
-        ])
-        .await;
-    let alice = down.user("alice", &["--name", "Alice"]).await;
+    let c = Connect::new(&format!("{}/", site.origin())).await;
+    let Connect {
+        up,
+        up_user,
+        up_client,
+        down,
+        callback_uri,
+        app,
+        redirect_uri,
+        alice,
+    } = &c;
     let scope = format!("openid upstream:{PROVIDER}");
-    let mut authorize = url::Url::parse(&down.url("authorize", "authorize")).unwrap();
-    authorize.query_pairs_mut().extend_pairs([
-        ("response_type", "code"),
-        ("client_id", app.id.as_str()),
-        ("redirect_uri", redirect_uri.as_str()),
-        ("scope", scope.as_str()),
-        ("state", "st-connect"),
-        ("upstream", PROVIDER),
-    ]);
+    let authorize = c.authorize_url();
     let axe_src = std::fs::read_to_string(AXE)
         .expect("node_modules/axe-core is missing: run `scripts/local.sh deps`");
 
@@ -261,7 +308,7 @@ async fn a_user_connects_a_maximizer_style_account_through_both_login_pages() {
     // state) connects nothing: the error page, never a redirect.
     let replay = stack()
         .http
-        .get(&callback_uri)
+        .get(callback_uri.as_str())
         .query(&[("code", "whatever"), ("state", up_state.as_str())])
         .send()
         .await
@@ -284,4 +331,110 @@ impl Session {
             .unwrap();
         v.as_str().unwrap_or_default().to_owned()
     }
+}
+
+/// The `__Host-` cookie's value from a response's `Set-Cookie`.
+fn binding_cookie(resp: &reqwest::Response) -> String {
+    let set = resp
+        .headers()
+        .get("set-cookie")
+        .expect("the browser-binding cookie")
+        .to_str()
+        .unwrap();
+    assert!(set.starts_with("__Host-tollgate-upstream="), "{set}");
+    for attr in ["; Path=/", "; Secure", "; HttpOnly", "; SameSite=Lax"] {
+        assert!(set.contains(attr), "{attr} in {set}");
+    }
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// The provider's redirect back, sent with `cookie` (a `name=value` pair).
+async fn back(url: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut req = stack().http.get(url);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    req.send().await.unwrap()
+}
+
+/// Without a browser: both login pages posted directly, so the test holds the
+/// provider's redirect and the cookie, and can send them apart.
+#[tokio::test]
+async fn a_provider_redirect_from_another_browser_or_replayed_connects_nothing() {
+    let c = Connect::new(REDIRECT).await;
+    // Two connects of alice's, in two "browsers".
+    let mut starts = Vec::new();
+    for _ in 0..2 {
+        let page = stack()
+            .http
+            .get(c.authorize_url())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let to_provider = c.down.submit(&page, "alice", PASSWORD, "allow").await;
+        assert_eq!(to_provider.status(), 303);
+        let cookie = binding_cookie(&to_provider);
+        let at_up = location(&to_provider);
+        assert!(
+            at_up.starts_with(&c.up.url("authorize", "authorize")),
+            "{at_up}"
+        );
+        let up_page = stack().http.get(&at_up).send().await.unwrap();
+        assert_eq!(up_page.status(), 200);
+        let up_page = up_page.text().await.unwrap();
+        let redirect =
+            c.up.submit(&up_page, UPSTREAM_USER, PASSWORD, "allow")
+                .await;
+        assert_eq!(redirect.status(), 303);
+        let redirect = location(&redirect);
+        assert!(redirect.starts_with(&c.callback_uri), "{redirect}");
+        starts.push((redirect, cookie));
+    }
+    let (first, first_cookie) = &starts[0];
+    let (second, second_cookie) = &starts[1];
+    let key = ConnectionKey {
+        tenant: c.down.tenant_id(),
+        owner: Owner::User(UserId::parse(&c.alice).unwrap()),
+        provider: ProviderName::parse(PROVIDER).unwrap(),
+    };
+    let state = AppState::new(config(), &sdk().await);
+    // No cookie, or the other connect's: the 400 page, nothing connected.
+    for cookie in [
+        None,
+        Some(second_cookie.as_str()),
+        Some("__Host-tollgate-upstream=forged"),
+    ] {
+        let r = back(first, cookie).await;
+        assert_eq!(r.status(), 400, "{cookie:?}");
+        assert!(r.headers().get("location").is_none());
+    }
+    assert!(state.ports().connections.get(&key).await.unwrap().is_none());
+    // Its own browser finishes it, once.
+    let r = back(first, Some(first_cookie)).await;
+    assert_eq!(r.status(), 303);
+    let to_app = location(&r);
+    assert!(to_app.starts_with(REDIRECT), "{to_app}");
+    let cleared = r.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let code = param(&query_of(&to_app), "code").unwrap();
+    let conn = state.ports().connections.get(&key).await.unwrap().unwrap();
+    let r = back(first, Some(first_cookie)).await;
+    assert_eq!(r.status(), 400, "a replay");
+    // The second connect still finishes in its own browser, and replaces the
+    // grant (a new generation).
+    let r = back(second, Some(second_cookie)).await;
+    assert_eq!(r.status(), 303);
+    let again = state.ports().connections.get(&key).await.unwrap().unwrap();
+    assert!(again.generation > conn.generation);
+    // The app's first code redeems.
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+    ];
+    let (status, tokens) = c.down.token(Some(&c.app), &form).await;
+    assert_eq!(status, 200, "{tokens}");
 }
