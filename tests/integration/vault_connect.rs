@@ -223,7 +223,7 @@ async fn a_user_connects_a_maximizer_style_account_through_both_login_pages() {
         );
         sign_in(b, UPSTREAM_USER).await;
         // Back through the callback function to the app, with Tollgate's code.
-        (wait_url(b, &redirect_uri).await, up_state)
+        (wait_url(b, redirect_uri).await, up_state)
     };
     let outcome = tokio::time::timeout(FLOW, flow).await;
     browser.close().await;
@@ -246,7 +246,7 @@ async fn a_user_connects_a_maximizer_style_account_through_both_login_pages() {
     let state = AppState::new(config(), &sdk().await);
     let key = ConnectionKey {
         tenant: down.tenant_id(),
-        owner: Owner::User(UserId::parse(&alice).unwrap()),
+        owner: Owner::User(UserId::parse(alice).unwrap()),
         provider: ProviderName::parse(PROVIDER).unwrap(),
     };
     let conn = state
@@ -294,14 +294,14 @@ async fn a_user_connects_a_maximizer_style_account_through_both_login_pages() {
         ("code", code.as_str()),
         ("redirect_uri", redirect_uri.as_str()),
     ];
-    let (status, tokens) = down.token(Some(&app), &form).await;
+    let (status, tokens) = down.token(Some(app), &form).await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(tokens["scope"], scope.as_str());
     let (_, claims) = down
         .verify(tokens["access_token"].as_str().unwrap(), None)
         .await;
     assert_eq!(claims["sub"], alice.as_str());
-    let (status, again) = down.token(Some(&app), &form).await;
+    let (status, again) = down.token(Some(app), &form).await;
     assert_eq!((status.as_u16(), err_code(&again)), (400, "invalid_grant"));
 
     // The provider's redirect sent again from elsewhere (no cookie, a spent
