@@ -301,6 +301,25 @@ async fn a_user_connects_a_maximizer_style_account_through_both_login_pages() {
         .verify(tokens["access_token"].as_str().unwrap(), None)
         .await;
     assert_eq!(claims["sub"], alice.as_str());
+    // And the app gets the upstream token through RFC 8693 (the lead's
+    // retrieval grant): the one the connect stored, still fresh.
+    let exchanged = [
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", tokens["access_token"].as_str().unwrap()),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+        ("audience", PROVIDER),
+    ];
+    let (status, upstream) = down.token(Some(app), &exchanged).await;
+    assert_eq!(status, 200, "{upstream}");
+    assert_eq!(upstream["access_token"], upstream_at.expose_secret());
+    assert!(upstream.get("refresh_token").is_none());
+    // The code works once (a replay also revokes what it issued).
     let (status, again) = down.token(Some(app), &form).await;
     assert_eq!((status.as_u16(), err_code(&again)), (400, "invalid_grant"));
 
