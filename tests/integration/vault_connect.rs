@@ -457,3 +457,50 @@ async fn a_provider_redirect_from_another_browser_or_replayed_connects_nothing()
     let (status, tokens) = c.down.token(Some(&c.app), &form).await;
     assert_eq!(status, 200, "{tokens}");
 }
+
+/// The provider's redirect route on the real stack, sent garbage: never a
+/// 5xx, never a redirect; an HTML page for every refusal.
+#[tokio::test]
+async fn the_provider_redirect_route_answers_garbage_with_4xx_pages() {
+    let t = TestTenant::new().await;
+    let base = format!(
+        "{}/oauth2/{}/upstream/{PROVIDER}/callback",
+        stack().function_base("callback"),
+        t.alias
+    );
+    let long = "a".repeat(5000);
+    let cases: Vec<(reqwest::Method, String, u16)> = vec![
+        (reqwest::Method::GET, base.clone(), 400),
+        (reqwest::Method::GET, format!("{base}?code=x&state=y"), 400),
+        (reqwest::Method::GET, format!("{base}?state=y&state=z"), 400),
+        (reqwest::Method::GET, format!("{base}?state={long}"), 400),
+        (reqwest::Method::GET, format!("{base}?state=%FF%FE"), 400),
+        (
+            reqwest::Method::GET,
+            format!("{base}?error=access_denied"),
+            400,
+        ),
+        (reqwest::Method::POST, format!("{base}?code=x&state=y"), 405),
+        (
+            reqwest::Method::GET,
+            // Not the route (no provider name): the login callback's 405.
+            base.replace(PROVIDER, "Not_A_Provider"),
+            405,
+        ),
+        (reqwest::Method::GET, base.replace(&t.alias, "nope"), 400),
+    ];
+    for (method, url, status) in cases {
+        let r = stack()
+            .http
+            .request(method.clone(), &url)
+            .header("cookie", "__Host-tollgate-upstream=forged")
+            .send()
+            .await
+            .unwrap();
+        let shown = &url[..url.len().min(120)];
+        assert_eq!(r.status().as_u16(), status, "{method} {shown}");
+        assert!(r.headers().get("location").is_none(), "{shown}");
+        let ctype = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ctype.starts_with("text/html"), "{shown}: {ctype}");
+    }
+}
