@@ -1,7 +1,10 @@
 //! POST /oauth2/{tenant}/callback — the login form's target: refuse foreign
 //! posts (login CSRF), verify the login transaction, check credentials (behind
 //! the throttle) and the decision, issue the code (or, for implicit clients,
-//! the access token), and 303 to the client.
+//! the access token), and 303 to the client — or, when the request connects
+//! an upstream account (`upstream={name}`), 303 on to the provider, the
+//! browser bound by a cookie (`oauth::connect`; the provider's redirect back
+//! is `upstream_callback`).
 
 use crate::AppState;
 use crate::clock::Now;
