@@ -795,6 +795,10 @@ ROUTES = {
     "/OAuth2/acme/Authorize": "authorize",
     "/oauth2/acme/callback": "callback",
     "/OAuth2/acme/Callback": "callback",
+    # The upstream providers' redirect back (the connect flow) reaches the host
+    # that set the browser-binding cookie.
+    "/oauth2/acme/upstream/maximizer/callback": "callback",
+    "/OAuth2/acme/Upstream/maximizer/Callback": "callback",
     "/oauth2/acme/token": "token",
     "/OAuth2/acme/Token": "token",
     "/oauth2/acme/token/changepassword": "change-password",

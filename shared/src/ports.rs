@@ -50,6 +50,9 @@ pub struct FetchError(pub String);
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type StoreResult<T> = Result<T, StoreError>;
 
+mod upstream_tx;
+pub use upstream_tx::UpstreamTxStore;
+
 /// Tenants and their clients (read by every request; cached by `AppState`).
 pub trait Directory: Send + Sync {
     fn tenant<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, StoreResult<Option<Tenant>>>;

@@ -1654,6 +1654,9 @@ fn wire(tx: &LoginTx, text: impl Fn(&str) -> String) -> serde_json::Value {
     if let Some(l) = &tx.l {
         put("l", l.clone().into());
     }
+    if let Some(u) = &tx.u {
+        put("u", u.clone().into());
+    }
     serde_json::Value::Object(o)
 }
 
@@ -1687,6 +1690,8 @@ struct WireV2 {
     id: String,
     #[serde(default)]
     l: Option<String>,
+    #[serde(default)]
+    u: Option<String>,
 }
 
 /// What `open` must make of a correctly signed payload at `now`: the v2
@@ -1717,6 +1722,7 @@ fn open_model(payload: &[u8], now: u64) -> Option<LoginTx> {
         exp: w.exp,
         id: w.id,
         l: w.l,
+        u: w.u,
     };
     (tx.exp > now).then_some(tx)
 }
@@ -1736,7 +1742,7 @@ fn hmac_key_block(k: &[u8]) -> [u8; 64] {
 fn login_tx() -> impl Strategy<Value = LoginTx> {
     // Each member boxed: twelve value trees side by side overflow a test
     // thread's stack in a debug build.
-    (
+    let fields = (
         prop_oneof![valid_alias(), any_str(16)].boxed(),
         prop_oneof!["[A-Za-z0-9]{20}", any_str(24)].boxed(),
         prop_oneof![registrable(), any_str(40)].boxed(),
@@ -1758,21 +1764,24 @@ fn login_tx() -> impl Strategy<Value = LoginTx> {
             any_str(8)
         ])
         .boxed(),
-    )
-        .prop_map(|(t, c, r, ri, s, st, cc, n, rt, exp, id, l)| LoginTx {
-            t,
-            c,
-            r,
-            ri,
-            s,
-            st,
-            cc,
-            n,
-            rt,
-            exp,
-            id,
-            l,
-        })
+    );
+    // The provider to connect: a provider name, or any text.
+    let upstream = option::of(prop_oneof!["[a-z][a-z0-9-]{0,12}", any_str(8)]).boxed();
+    (fields, upstream).prop_map(|((t, c, r, ri, s, st, cc, n, rt, exp, id, l), u)| LoginTx {
+        t,
+        c,
+        r,
+        ri,
+        s,
+        st,
+        cc,
+        n,
+        rt,
+        exp,
+        id,
+        l,
+        u,
+    })
 }
 
 fn mac_key() -> impl Strategy<Value = Vec<u8>> {
@@ -1820,7 +1829,7 @@ fn json_payload() -> impl Strategy<Value = Vec<u8>> {
         "[A-Za-z0-9_-]{0,12}".prop_map(serde_json::Value::from),
     ];
     let fields = vec![
-        "t", "c", "r", "ri", "s", "st", "cc", "n", "rt", "exp", "id", "l", "zz",
+        "t", "c", "r", "ri", "s", "st", "cc", "n", "rt", "exp", "id", "l", "u", "zz",
     ];
     prop_oneof![
         4 => (login_tx(), select(fields), option::of(value)).prop_map(|(tx, f, v)| {

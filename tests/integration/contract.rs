@@ -69,6 +69,12 @@ async fn dynamodb_providers_keep_the_contract() {
 }
 
 #[tokio::test]
+async fn dynamodb_upstream_txs_keep_the_contract() {
+    let db = db().await;
+    check(contract::upstream_tx_contract(&db, &fresh_tenant(), Now::system()).await);
+}
+
+#[tokio::test]
 async fn dynamodb_login_txs_keep_the_contract() {
     let db = db().await;
     check(contract::login_tx_contract(&db, &fresh_tenant(), Now::system()).await);

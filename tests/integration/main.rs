@@ -34,5 +34,6 @@ mod token_exchange;
 mod upstream_script;
 mod userinfo;
 mod vault;
+mod vault_connect;
 mod vault_retrieval;
 mod vault_service;

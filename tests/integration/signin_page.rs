@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 const USERNAME: &str = "dana";
 const LOGO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/logo.png");
-const AXE: &str = concat!(
+pub const AXE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../node_modules/axe-core/axe.min.js"
 );
@@ -205,7 +205,7 @@ impl Session {
     }
 
     /// Runs axe-core in the page: its violations (impact, id, nodes).
-    async fn axe(&self, axe_src: &str) -> Vec<Value> {
+    pub async fn axe(&self, axe_src: &str) -> Vec<Value> {
         let script = format!(
             "{axe_src}\n;const done = arguments[arguments.length - 1];\
              axe.run(document, {{resultTypes: ['violations']}})\

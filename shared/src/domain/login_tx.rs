@@ -54,6 +54,11 @@ pub struct LoginTx {
     /// callback answers in it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub l: Option<String>,
+    /// The upstream provider whose account the user connects after signing
+    /// in (`upstream={name}`; SPEC: Connecting a user's account). Optional,
+    /// so the format stays v2: a transaction without it means what it meant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub u: Option<String>,
 }
 
 impl LoginTx {
@@ -123,6 +128,7 @@ mod tests {
             exp: 1000,
             id: "id".into(),
             l: Some("fr".into()),
+            u: None,
         }
     }
 

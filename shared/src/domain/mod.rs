@@ -23,6 +23,7 @@
 //! | sign-in page branding (logo, colour and its contrast, scope words) | `branding.rs` |
 //! | upstream connections: the record, owner, health, lease and generation | `connections.rs` |
 //! | upstream refresh timing: freshness margin, lease > function > call, lenient `expires_in` | `upstream_refresh.rs` |
+//! | the connect flow's upstream transaction: browser binding, state key, single use | `upstream_tx.rs` |
 
 pub mod branding;
 pub mod claims;
@@ -44,6 +45,7 @@ pub mod sliding_expiry;
 pub mod throttling;
 pub mod token_exchange;
 pub mod upstream_refresh;
+pub mod upstream_tx;
 
 #[cfg(test)]
 mod tests {

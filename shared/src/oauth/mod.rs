@@ -4,6 +4,7 @@
 //! and turns their outcomes into responses.
 
 pub mod client_auth;
+pub mod connect;
 pub mod error;
 pub mod grants;
 pub mod mint;

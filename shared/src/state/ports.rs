@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::ports::{
     AccessTokenStore, Clock, CodeStore, ConnectionStore, Directory, FederationStore, JsonFetcher,
     LoginTxStore, NoUpstream, ProviderStore, RefreshStore, SecretSource, SystemClock,
-    ThrottleStore, UpstreamHttp, UserStore,
+    ThrottleStore, UpstreamHttp, UpstreamTxStore, UserStore,
 };
 use std::sync::Arc;
 
@@ -24,6 +24,8 @@ pub struct Ports {
     pub connections: Arc<dyn ConnectionStore>,
     /// Upstream providers (the token vault).
     pub providers: Arc<dyn ProviderStore>,
+    /// The connect flow's upstream transactions.
+    pub upstream_txs: Arc<dyn UpstreamTxStore>,
     /// Trusted issuers' discovery documents and JWKS (token exchange).
     pub fetcher: Arc<dyn JsonFetcher>,
     /// Upstream providers' token endpoints (the token vault): installed by the
@@ -49,6 +51,7 @@ impl Ports {
             access_tokens: db.clone(),
             federation: db.clone(),
             connections: db.clone(),
+            upstream_txs: db.clone(),
             providers: db,
             // Only the token function fetches issuers' keys; it installs the
             // reqwest fetcher (`with_fetcher`), so no other binary links reqwest.

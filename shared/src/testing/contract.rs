@@ -76,6 +76,8 @@ pub use connections::connections_contract;
 pub use federation::{IssuerSeed, federation_contract};
 mod providers;
 pub use providers::providers_contract;
+mod upstream_tx;
+pub use upstream_tx::upstream_tx_contract;
 
 fn missing(what: &str) -> Violation {
     Violation(format!("{what}: not found"))
@@ -1424,6 +1426,12 @@ mod tests {
     async fn fake_connections_keep_the_contract() {
         let s = FakeStore::new();
         check(connections_contract(&s, &tenant(), NOW).await);
+    }
+
+    #[tokio::test]
+    async fn fake_upstream_txs_keep_the_contract() {
+        let s = FakeStore::new();
+        check(upstream_tx_contract(&s, &tenant(), NOW).await);
     }
 
     #[tokio::test]

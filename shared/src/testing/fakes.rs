@@ -44,6 +44,7 @@ mod connections;
 mod federation;
 mod providers;
 mod upstream;
+mod upstream_tx;
 pub use federation::FakeFetcher;
 pub use upstream::{FakeUpstream, Fault, Posted};
 
@@ -185,6 +186,8 @@ struct Tables {
         std::collections::BTreeMap<connections::ConnKey, crate::domain::connections::Connection>,
     /// Upstream providers, by name.
     providers: HashMap<Key, crate::domain::providers::Provider>,
+    /// The connect flow's upstream transactions, by state hash.
+    upstream_txs: HashMap<Key, crate::domain::upstream_tx::UpstreamTx>,
 }
 
 /// An access token's record, as the adapter stores it.
@@ -824,6 +827,7 @@ pub fn ports(
         access_tokens: store.clone(),
         federation: store.clone(),
         connections: store.clone(),
+        upstream_txs: store.clone(),
         providers: store.clone(),
         fetcher: Arc::new(FakeFetcher::new()),
         upstream: Arc::new(FakeUpstream::new()),

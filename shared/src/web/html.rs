@@ -81,6 +81,10 @@ pub struct LoginPage<'a> {
     /// The request carried no `state`: warn that the application did not
     /// protect this sign-in against cross-site request forgery.
     pub no_state: bool,
+    /// Connecting an upstream account: its scope (`upstream:{name}`) and the
+    /// provider's display name; that scope's item says the application will
+    /// use the user's account there.
+    pub upstream: Option<(&'a str, &'a str)>,
 }
 
 impl LoginPage<'_> {
@@ -101,6 +105,18 @@ impl LoginPage<'_> {
         self.scopes
             .iter()
             .map(|s| {
+                if let Some((scope, provider)) = self.upstream
+                    && s == scope
+                {
+                    let client = format!("<strong>{}</strong>", escape(self.client_name));
+                    let provider = format!("<strong>{}</strong>", escape(provider));
+                    let words = say(
+                        self.lang,
+                        Key::UsesUpstream,
+                        &[("client", &client), ("provider", &provider)],
+                    );
+                    return format!("<li data-scope=\"{}\">{words}</li>", escape(s));
+                }
                 let words = match i18n::scope_key(s) {
                     Some(k) => Some(say(self.lang, k, &[])),
                     None => self.branding.scope_descriptions.get(s).map(|d| escape(d)),
@@ -241,6 +257,7 @@ mod tests {
             username: "",
             error: None,
             no_state: false,
+            upstream: None,
         }
     }
 
@@ -262,9 +279,10 @@ mod tests {
             username: "\"><img src=x>",
             error: Some(Key::ErrBadCredentials),
             no_state: true,
+            upstream: Some(("upstream:m", "<b>Max</b>")),
         }
         .render();
-        for raw in ["<script>", "<img", "<s>", "<i>", "<u>"] {
+        for raw in ["<script>", "<img", "<s>", "<i>", "<u>", "<b>"] {
             assert!(!p.contains(raw), "{raw} is escaped");
         }
         assert!(p.contains("&lt;i&gt;Acme&lt;/i&gt;"));

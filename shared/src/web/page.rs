@@ -41,9 +41,33 @@ pub enum PageOutcome {
     Unavailable { retry_after: u64 },
     /// Tollgate itself failed (500).
     Internal,
+    /// `outcome`, with a `Set-Cookie` header (the connect flow's browser
+    /// binding: set on the way to the provider, cleared on the way back).
+    WithCookie {
+        outcome: Box<PageOutcome>,
+        set_cookie: String,
+    },
 }
 
 impl PageOutcome {
+    /// This outcome, setting (`Some(value)`) or clearing (`None`) the connect
+    /// flow's browser-binding cookie: `__Host-` (Secure, `Path=/`, no
+    /// `Domain`), HttpOnly, `SameSite=Lax` (the provider's redirect back is a
+    /// top-level cross-site GET, which Lax lets through and Strict would not).
+    pub fn with_binding_cookie(self, value: Option<&str>) -> PageOutcome {
+        use crate::domain::upstream_tx::{COOKIE, LIFETIME};
+        let (v, age) = match value {
+            Some(v) => (v, LIFETIME),
+            None => ("", 0),
+        };
+        PageOutcome::WithCookie {
+            outcome: Box::new(self),
+            set_cookie: format!(
+                "{COOKIE}={v}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={age}"
+            ),
+        }
+    }
+
     pub fn error(kind: PageError, title: Key, message: Key) -> PageOutcome {
         PageOutcome::ErrorPage {
             kind,
@@ -117,5 +141,32 @@ impl ErrorRedirect<'_> {
             location: append_params(self.redirect_uri, &pairs, self.fragment),
             after_post,
         }
+    }
+}
+
+/// Maximizer's `login_hint`: `d {tenant} u {user_id}` (spaces sent as `%20`).
+pub fn login_hint(tenant: &crate::ids::TenantId, user: &crate::ids::UserId) -> String {
+    format!("d {tenant} u {user}")
+}
+
+/// The authorization response (RFC 6749 §4.1.2): the code, the client's
+/// `state`, the RFC 9207 `iss`, and Maximizer's `login_hint`; 303.
+pub fn code_redirect(
+    req: &crate::domain::upstream_tx::ClientRequest,
+    code: &str,
+    issuer: &str,
+    tenant: &crate::ids::TenantId,
+    user: &crate::ids::UserId,
+) -> PageOutcome {
+    let mut pairs = vec![("code", code)];
+    if let Some(s) = &req.state {
+        pairs.push(("state", s));
+    }
+    pairs.push(("iss", issuer));
+    let hint = login_hint(tenant, user);
+    pairs.push(("login_hint", &hint));
+    PageOutcome::Redirect {
+        location: append_params(&req.redirect_uri, &pairs, false),
+        after_post: true,
     }
 }

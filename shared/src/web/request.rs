@@ -442,6 +442,7 @@ mod tests {
             exp: u64::MAX,
             id: "i".repeat(22),
             l: Some("zh-Hant".into()),
+            u: Some("p".repeat(crate::ids::ProviderName::MAX_LEN)),
         };
         let key = b"k".repeat(32);
         let sealed = worst.seal(&key);

@@ -206,6 +206,17 @@ pub fn page(o: PageOutcome, lang: Lang) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR,
             error_page(lang, Key::InternalTitle, Key::InternalMsg, None),
         ),
+        PageOutcome::WithCookie {
+            outcome,
+            set_cookie,
+        } => {
+            let mut r = page(*outcome, lang);
+            if let Ok(v) = HeaderValue::from_str(&set_cookie) {
+                r.headers_mut()
+                    .append(lambda_http::http::header::SET_COOKIE, v);
+            }
+            r
+        }
     }
 }
 

@@ -165,6 +165,10 @@ mod sk {
     pub fn login_tx(id: &str) -> String {
         format!("TX#{id}")
     }
+    /// A connect flow's upstream transaction, by the hash of its `state`.
+    pub fn upstream_tx(state_hash: &str) -> String {
+        format!("UTX#{state_hash}")
+    }
     pub fn access_token(jti: &str) -> String {
         format!("AT#{jti}")
     }
@@ -463,4 +467,5 @@ mod test_support;
 #[cfg(feature = "test-support")]
 pub use test_support::RawItem;
 mod throttle;
+mod upstream_tx;
 mod users;

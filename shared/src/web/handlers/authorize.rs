@@ -9,10 +9,12 @@ use crate::clock::Now;
 use crate::config::Function;
 use crate::crypto::random_token;
 use crate::domain::login_tx::{self, LoginTx};
+use crate::domain::providers::{Provider, upstream_scope};
 use crate::domain::records::{Client, Grant};
 use crate::domain::redirect as redirect_uri;
 use crate::domain::scope;
-use crate::ids::TenantId;
+use crate::ids::{ProviderName, TenantId};
+use crate::oauth::connect;
 use crate::oauth::error::ErrorCode;
 use crate::web::html::LoginPage;
 use crate::web::i18n::{Key, Lang};
@@ -21,6 +23,7 @@ use crate::web::request::{Params, header_str, query_params, tenant_route};
 use crate::web::response::Response;
 use lambda_http::Request;
 use lambda_http::http::Method;
+use std::sync::Arc;
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
     let accept_language = header_str(&req, "accept-language");
@@ -170,6 +173,12 @@ pub async fn authorize(
         );
     }
 
+    let upstream = match upstream_provider(state, tenant_id, p, &scopes, implicit).await {
+        Ok(u) => u,
+        Err(Ok((code, d))) => return fail(code, d),
+        Err(Err(outage)) => return outage,
+    };
+
     let key = match key {
         Ok(k) => k,
         Err(_) => return PageOutcome::unavailable("login key unavailable"),
@@ -187,6 +196,7 @@ pub async fn authorize(
         exp: now.plus(login_tx::LIFETIME),
         id: random_token(16),
         l: Some(lang.code().to_owned()),
+        u: upstream.as_ref().map(|u| u.name.clone()),
     };
     let sealed = tx.seal(&key);
     // Only a client's very long registered scopes can make it longer than the
@@ -197,6 +207,7 @@ pub async fn authorize(
             "the authorization request is too large to carry through the sign-in",
         );
     }
+    let upstream_scope_of_page = upstream.as_ref().map(|u| upstream_scope(&u.name));
     let page = LoginPage {
         lang,
         action: &urls.endpoint(Function::Callback, tenant_id),
@@ -211,10 +222,58 @@ pub async fn authorize(
             .unwrap_or(""),
         error: None,
         no_state: !p.has("state"),
+        upstream: upstream
+            .as_ref()
+            .zip(upstream_scope_of_page.as_deref())
+            .map(|(u, s)| (s, u.display_name.as_str())),
     };
     PageOutcome::LoginForm {
         html: page.render(),
         invalid: false,
         throttled: None,
+    }
+}
+
+/// `upstream={name}` (SPEC: Connecting a user's account): a provider of the
+/// tenant that can be connected in a browser, asked for with the scope
+/// `upstream:{name}` (which `scope::resolve` grants only to a client
+/// registered with it), by a code request. `Err(Ok(..))`: the error for the
+/// client's redirect; `Err(Err(..))`: an outage.
+async fn upstream_provider(
+    state: &AppState,
+    tenant: &TenantId,
+    p: &Params,
+    scopes: &[String],
+    implicit: bool,
+) -> Result<Option<Arc<Provider>>, Result<(ErrorCode, &'static str), PageOutcome>> {
+    let Some(name) = p.get("upstream") else {
+        return Ok(None);
+    };
+    let refuse = |code, d| Err(Ok((code, d)));
+    if implicit {
+        return refuse(
+            ErrorCode::InvalidRequest,
+            "upstream requires response_type=code",
+        );
+    }
+    if ProviderName::parse(name).is_err() {
+        return refuse(ErrorCode::InvalidRequest, "unknown upstream provider");
+    }
+    // Asked for in the request's `scope` itself (not only registered: a
+    // request without `scope` gets the client's registered scopes).
+    let wanted = upstream_scope(name);
+    if !scopes.contains(&wanted) || !scope::contains(p.get("scope").unwrap_or(""), &wanted) {
+        return refuse(
+            ErrorCode::InvalidScope,
+            "upstream requires the scope upstream:{name} for the same provider",
+        );
+    }
+    match state.provider(tenant, name).await {
+        Ok(Some(provider)) if connect::connectable(&provider) => Ok(Some(provider)),
+        Ok(_) => refuse(
+            ErrorCode::InvalidRequest,
+            "unknown upstream provider, or one that cannot be connected in a browser",
+        ),
+        Err(e) => Err(Err(PageOutcome::unavailable(e))),
     }
 }

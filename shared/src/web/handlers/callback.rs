@@ -1,18 +1,22 @@
 //! POST /oauth2/{tenant}/callback — the login form's target: refuse foreign
 //! posts (login CSRF), verify the login transaction, check credentials (behind
 //! the throttle) and the decision, issue the code (or, for implicit clients,
-//! the access token), and 303 to the client.
+//! the access token), and 303 to the client — or, when the request connects
+//! an upstream account (`upstream={name}`), 303 on to the provider, the
+//! browser bound by a cookie (`oauth::connect`; the provider's redirect back
+//! is `upstream_callback`).
 
 use crate::AppState;
 use crate::clock::Now;
 use crate::config::Function;
-use crate::crypto::{random_token, token_hash};
-use crate::domain::code_lifetime::CODE_TTL;
 use crate::domain::login_tx::LoginTx;
-use crate::domain::records::{AuthCode, Client, Tenant, User};
+use crate::domain::providers::upstream_scope;
+use crate::domain::records::{Client, Tenant, User};
 use crate::domain::redirect as redirect_uri;
 use crate::domain::throttling::Source;
+use crate::domain::upstream_tx::ClientRequest;
 use crate::ids::{TenantId, UserId};
+use crate::oauth::connect::{self, StartFailure};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::grants;
 use crate::oauth::mint::Minter;
@@ -20,7 +24,7 @@ use crate::oauth::password_check::{self, Attempt, CredentialCheck};
 use crate::ports::StoreError;
 use crate::web::html::LoginPage;
 use crate::web::i18n::{Key, Lang};
-use crate::web::page::{ErrorRedirect, PageError, PageOutcome};
+use crate::web::page::{ErrorRedirect, PageError, PageOutcome, code_redirect};
 use crate::web::request::{Params, body_bytes, header_str, is_form, tenant_route};
 use crate::web::response::{Response, append_params};
 use lambda_http::Request;
@@ -124,6 +128,8 @@ struct Ctx {
     lang: Lang,
     /// The caller's address (the guess throttle's per-source budget).
     source: Source,
+    /// The display name of the provider to connect (`tx.u`), for the page.
+    upstream: Option<String>,
 }
 
 /// The outcome, and the language to answer in: the login transaction's once
@@ -208,11 +214,20 @@ async fn verify_tx(
     {
         return Err(expired());
     }
+    let upstream = match &tx.u {
+        Some(name) => state
+            .provider(tenant_id, name)
+            .await
+            .map_err(PageOutcome::unavailable)?
+            .map(|p| p.display_name.clone()),
+        None => None,
+    };
     let urls = state
         .urls()
         .await
         .map_err(|_| PageOutcome::unavailable("public URLs unavailable"))?;
     Ok(Ctx {
+        upstream,
         tenant,
         client,
         issuer: urls.issuer(tenant_id),
@@ -251,6 +266,7 @@ fn form_again(ctx: &Ctx, p: &Params, msg: Key, state: FormState) -> PageOutcome 
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
+    let upstream_scope = ctx.tx.u.as_deref().map(upstream_scope);
     let page = LoginPage {
         lang: ctx.lang,
         action: &ctx.action,
@@ -262,6 +278,7 @@ fn form_again(ctx: &Ctx, p: &Params, msg: Key, state: FormState) -> PageOutcome 
         username: p.get("username").unwrap_or(""),
         error: Some(msg),
         no_state: ctx.tx.st.is_none(),
+        upstream: upstream_scope.as_deref().zip(ctx.upstream.as_deref()),
     };
     PageOutcome::LoginForm {
         html: page.render(),
@@ -307,41 +324,68 @@ async fn allow(
     if ctx.tx.rt == "token" {
         return implicit(state, ctx, &user, now).await;
     }
-    let code = random_token(32);
-    let record = AuthCode {
-        tenant: tenant_id.clone(),
-        code_hash: token_hash(&code),
+    let req = client_request(ctx);
+    if let Some(provider) = &ctx.tx.u {
+        return to_provider(state, ctx, tenant_id, provider, &user.user_id, req, now).await;
+    }
+    match connect::issue_code(state, tenant_id, &req, &user.user_id, now.secs(), now).await {
+        Ok(code) => code_redirect(&req, &code, &ctx.issuer, tenant_id, &user.user_id),
+        Err(e) => PageOutcome::unavailable(e),
+    }
+}
+
+/// What the code will need, from the login transaction.
+fn client_request(ctx: &Ctx) -> ClientRequest {
+    ClientRequest {
         client_id: ctx.client.client_id.clone(),
         redirect_uri: ctx.tx.r.clone(),
         redirect_uri_in_request: ctx.tx.ri,
         scope: ctx.tx.s.clone(),
         code_challenge: ctx.tx.cc.clone(),
         nonce: ctx.tx.n.clone(),
-        user_id: user.user_id.clone(),
-        auth_time: now.secs(),
-        expires_at: now.plus(CODE_TTL),
-        family_id: None,
-    };
-    if let Err(e) = state.codes().put(&record).await {
-        return PageOutcome::unavailable(e);
-    }
-    tracing::info!(tenant = %tenant_id, client_id = %ctx.client.client_id, user_id = %user.user_id, "authorization code issued");
-    let mut pairs = vec![("code", code.as_str())];
-    if let Some(s) = &ctx.tx.st {
-        pairs.push(("state", s));
-    }
-    pairs.push(("iss", &ctx.issuer));
-    let hint = login_hint(tenant_id, &user.user_id);
-    pairs.push(("login_hint", &hint));
-    PageOutcome::Redirect {
-        location: append_params(&ctx.tx.r, &pairs, false),
-        after_post: true,
+        state: ctx.tx.st.clone(),
+        lang: Some(ctx.lang.code().to_owned()),
     }
 }
 
-/// Maximizer's `login_hint`: `d {tenant} u {user_id}` (spaces sent as `%20`).
-pub fn login_hint(tenant: &TenantId, user: &UserId) -> String {
-    format!("d {tenant} u {user}")
+/// Connecting an upstream account: on to the provider, the browser bound by
+/// the cookie; the client's code comes after the provider's redirect
+/// (`upstream_callback`).
+async fn to_provider(
+    state: &AppState,
+    ctx: &Ctx,
+    tenant_id: &TenantId,
+    provider: &str,
+    user: &UserId,
+    req: ClientRequest,
+    now: Now,
+) -> PageOutcome {
+    let err = ErrorRedirect {
+        redirect_uri: &ctx.tx.r,
+        state: ctx.tx.st.as_deref(),
+        issuer: &ctx.issuer,
+        fragment: false,
+    };
+    match connect::start(state, tenant_id, provider, user, req, now).await {
+        Ok(to) => PageOutcome::Redirect {
+            location: to.location,
+            after_post: true,
+        }
+        .with_binding_cookie(Some(&to.binding)),
+        Err(StartFailure::NotConnectable) => err.send(
+            ErrorCode::InvalidRequest,
+            "the upstream provider cannot be connected",
+            true,
+        ),
+        Err(StartFailure::Unavailable(cause)) => {
+            tracing::error!(error = %cause, "connect: dependency unavailable");
+            err.send(
+                ErrorCode::TemporarilyUnavailable,
+                "the service is temporarily unavailable; try again later",
+                true,
+            )
+        }
+    }
 }
 
 /// The implicit grant (`oauth::grants::implicit` mints), answered in the

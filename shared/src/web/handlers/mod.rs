@@ -10,4 +10,18 @@ pub mod discovery;
 pub mod introspect;
 pub mod revoke;
 pub mod token;
+pub mod upstream_callback;
 pub mod userinfo;
+
+/// The callback function's routes: the provider's redirect of the connect
+/// flow (`GET …/upstream/{provider}/callback`), else the login form's target.
+pub async fn callback_function(
+    state: &crate::AppState,
+    req: lambda_http::Request,
+) -> crate::web::response::Response {
+    if upstream_callback::route(req.uri().path()).is_some() {
+        upstream_callback::handle(state, req).await
+    } else {
+        callback::handle(state, req).await
+    }
+}

@@ -87,6 +87,15 @@ pub(super) const EN: &[(Key, &str)] = &[
     ),
     (MethodNotAllowedTitle, "Method not allowed"),
     (MethodNotAllowedMsg, "This page cannot be used that way."),
+    (
+        UsesUpstream,
+        "{client} will use your {provider} account (after you sign in, you continue to {provider} to connect it)",
+    ),
+    (ConnectFailedTitle, "Account not connected"),
+    (
+        ConnectFailedMsg,
+        "This return from the other service has expired, was already used, or was opened in another browser. Nothing was connected.",
+    ),
 ];
 
 pub(super) const FR: &[(Key, &str)] = &[
@@ -180,6 +189,15 @@ pub(super) const FR: &[(Key, &str)] = &[
     (
         MethodNotAllowedMsg,
         "Cette page ne peut pas être utilisée de cette façon.",
+    ),
+    (
+        UsesUpstream,
+        "{client} utilisera votre compte {provider} (après la connexion, vous continuerez vers {provider} pour le relier)",
+    ),
+    (ConnectFailedTitle, "Compte non relié"),
+    (
+        ConnectFailedMsg,
+        "Ce retour depuis l’autre service a expiré, a déjà été utilisé ou a été ouvert dans un autre navigateur. Rien n’a été relié.",
     ),
 ];
 
@@ -275,6 +293,15 @@ pub(super) const NL: &[(Key, &str)] = &[
         MethodNotAllowedMsg,
         "Deze pagina kan niet op deze manier worden gebruikt.",
     ),
+    (
+        UsesUpstream,
+        "{client} gebruikt uw {provider}-account (na het aanmelden gaat u verder naar {provider} om het te koppelen)",
+    ),
+    (ConnectFailedTitle, "Account niet gekoppeld"),
+    (
+        ConnectFailedMsg,
+        "Deze terugkeer van de andere dienst is verlopen, werd al gebruikt of werd in een andere browser geopend. Er is niets gekoppeld.",
+    ),
 ];
 
 pub(super) const DE: &[(Key, &str)] = &[
@@ -365,5 +392,14 @@ pub(super) const DE: &[(Key, &str)] = &[
     (
         MethodNotAllowedMsg,
         "Diese Seite kann so nicht verwendet werden.",
+    ),
+    (
+        UsesUpstream,
+        "{client} wird Ihr {provider}-Konto verwenden (nach der Anmeldung geht es weiter zu {provider}, um es zu verbinden)",
+    ),
+    (ConnectFailedTitle, "Konto nicht verbunden"),
+    (
+        ConnectFailedMsg,
+        "Diese Rückkehr vom anderen Dienst ist abgelaufen, wurde bereits verwendet oder in einem anderen Browser geöffnet. Es wurde nichts verbunden.",
     ),
 ];

@@ -119,6 +119,7 @@ keys! {
     SignInRefusedTitle, SignInRefusedMsg, SignInExpiredTitle, SignInExpiredMsg,
     UnavailableTitle, UnavailableMsg, InternalTitle, InternalMsg,
     MethodNotAllowedTitle, MethodNotAllowedMsg,
+    UsesUpstream, ConnectFailedTitle, ConnectFailedMsg,
 }
 
 /// The text of `key` in `lang` (English if a translation were ever missing).
