@@ -16,6 +16,7 @@ mod callback;
 mod change_password;
 mod client_credentials;
 mod code_grant;
+mod connections;
 mod discovery;
 mod introspect;
 mod password;

@@ -37,6 +37,17 @@ struct Model {
     /// (grant_type, refresh_token or code) of every call.
     calls: Vec<(String, Option<String>)>,
     delay: Option<Duration>,
+    /// Every call as sent: URL, form, Basic credentials.
+    requests: Vec<Recorded>,
+}
+
+/// One call as the provider received it (tests check client auth with it).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub url: String,
+    pub form: Vec<(String, String)>,
+    /// HTTP Basic (id, secret), as sent (form-urlencoded).
+    pub basic: Option<(String, String)>,
 }
 
 /// The fake provider.
@@ -94,6 +105,11 @@ impl FakeUpstream {
         self.m().calls.clone()
     }
 
+    /// Every call as sent (URL, form, Basic).
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.m().requests.clone()
+    }
+
     /// Whether reuse detection killed the grant.
     pub fn is_dead(&self) -> bool {
         self.m().dead
@@ -113,6 +129,21 @@ impl FakeUpstream {
             .or(call.form.get("token"))
             .map(str::to_owned);
         m.calls.push((grant.clone(), token.clone()));
+        m.requests.push(Recorded {
+            url: call.url.clone(),
+            form: call
+                .form
+                .pairs()
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+            basic: call.basic.as_ref().map(|(u, p)| {
+                (
+                    u.clone(),
+                    secrecy::ExposeSecret::expose_secret(p).to_owned(),
+                )
+            }),
+        });
         let fault = m.faults.pop_front();
         if let Some(Fault::NotSent) = fault {
             return Err(CallError::NotSent("connect refused".into()));
@@ -170,6 +201,19 @@ impl FakeUpstream {
                 }
             }
             "client_credentials" => ok(&mut m, None),
+            // RFC 7009 revocation: the live refresh token dies (200 whatever
+            // the token was, §2.2).
+            "" if call.form.get("token").is_some() => {
+                if m.current.is_some() && m.current == token {
+                    m.current = None;
+                    m.dead = true;
+                }
+                HttpAnswer {
+                    status: 200,
+                    body: Vec::new(),
+                    retry_after: None,
+                }
+            }
             "password" | "authorization_code" => {
                 m.serial += 1;
                 let rt = format!("rt-{}", m.serial);

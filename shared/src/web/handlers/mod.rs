@@ -6,8 +6,22 @@
 pub mod authorize;
 pub mod callback;
 pub mod change_password;
+pub mod connections;
 pub mod discovery;
 pub mod introspect;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
+
+/// The userinfo function: UserInfo, and the signed-in user's upstream
+/// connections (`…/connections`, `…/connections/{provider}`).
+pub async fn userinfo_function(
+    state: &crate::AppState,
+    req: lambda_http::Request,
+) -> crate::web::response::Response {
+    if connections::route(req.uri().path()).is_some() {
+        connections::handle(state, req).await
+    } else {
+        userinfo::handle(state, req).await
+    }
+}
