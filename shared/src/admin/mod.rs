@@ -5,6 +5,7 @@
 //! Every command answers one JSON value or an [`AdminError`] (one line).
 
 pub mod clients;
+pub mod connections;
 pub mod issuers;
 pub mod keys;
 pub mod providers;
