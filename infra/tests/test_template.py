@@ -88,7 +88,9 @@ TABLE_ACTIONS = {
     "discovery": {"dynamodb:GetItem"},
     "introspect": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
     "revoke": {"dynamodb:GetItem", "dynamodb:UpdateItem"} | CORS,
-    "userinfo": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
+    # userinfo also serves the user's upstream connections: GET lists them (the
+    # `list` index, then BatchGetItem), DELETE removes one (DeleteItem).
+    "userinfo": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} | CORS,
     "maintenance": {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:Query"},
 }
 # Which of the stack's secrets each function may read (and no other): a tenant's
@@ -96,7 +98,10 @@ TABLE_ACTIONS = {
 # document, a tenant's vault keys (upstream tokens at rest: read by every function
 # that opens or seals them — token, callback, userinfo, maintenance). introspect, revoke and userinfo check access tokens against the public
 # JWKS on the tenant item, so they never need a private key.
-ALL_SECRETS = {"tenant_key", "client_secret", "login_key", "urls_doc", "vault_key"}
+# A provider's upstream client secret is read where a call to the provider is
+# made (token, callback: their {prefix}/* read; userinfo: the revocation of
+# DELETE …/connections).
+ALL_SECRETS = {"tenant_key", "client_secret", "login_key", "urls_doc", "vault_key", "upstream_secret"}
 SECRET_READS = {
     "authorize": ALL_SECRETS,
     "callback": ALL_SECRETS,
@@ -106,7 +111,7 @@ SECRET_READS = {
     "discovery": {"urls_doc"},
     "introspect": {"client_secret", "urls_doc"},
     "revoke": {"client_secret", "urls_doc"},
-    "userinfo": {"urls_doc", "vault_key"},
+    "userinfo": {"urls_doc", "vault_key", "upstream_secret"},
     "maintenance": {"tenant_key", "vault_key"},
 }
 # Secrets Manager actions per function: the public functions only read; maintenance
@@ -124,7 +129,11 @@ TABLE_NAME = f"{STACK}-Table-1A2B3C4D5E6F"
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE_NAME}"
 # Table actions granted on an index instead of the table: only the maintenance's
 # Query of the `due` index.
-INDEX_GRANTS = {"maintenance": {("dynamodb:Query", f"{TABLE_ARN}/index/due")}}
+INDEX_GRANTS = {
+    "maintenance": {("dynamodb:Query", f"{TABLE_ARN}/index/due")},
+    # GET …/connections: the user's connections through the keys-only `list` index.
+    "userinfo": {("dynamodb:Query", f"{TABLE_ARN}/index/list")},
+}
 DEFAULT = {}
 WITH_DOMAIN = {"CustomDomain": DOMAIN, "CertificateArn": CERT, "HostedZoneId": "Z0123456789ABCDEFGHIJ"}
 
@@ -545,12 +554,14 @@ def check_iam(cfn: dict) -> list[str]:
             "login_key": secret_arn(f"{prefix}/stack/login-tx-key"),
             "urls_doc": secret_arn(f"{prefix}/stack/urls"),
             "vault_key": secret_arn(f"{prefix}/acme/vault-keys"),
+            "upstream_secret": secret_arn(f"{prefix}/acme/upstream/crm"),
         }
         other_stack = [
             secret_arn(f"{prefix}-other/acme/signing-keys"),
             secret_arn(f"{prefix}-other/acme/clients/ABCDEFGHIJKLMNOPQRST"),
             secret_arn(f"{prefix}-other/stack/urls"),
             secret_arn(f"{prefix}-other/acme/vault-keys"),
+            secret_arn(f"{prefix}-other/acme/upstream/crm"),
         ]
         for name, lid in ALL_FUNCTIONS.items():
             if lid not in cfn["Resources"]:
@@ -801,6 +812,9 @@ ROUTES = {
     "/oauth2/acme/userinfo": "userinfo",
     "/OAuth2/acme/UserInfo": "userinfo",
     "/OAuth2/acme/Userinfo": "userinfo",
+    "/oauth2/acme/connections": "userinfo",
+    "/OAuth2/acme/Connections": "userinfo",
+    "/oauth2/acme/connections/crm": "userinfo",
     # a tenant named like an endpoint still routes by the last segment
     "/oauth2/token/authorize": "authorize",
     "/oauth2/authorize/jwks.json": "discovery",

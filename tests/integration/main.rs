@@ -33,3 +33,4 @@ mod token_code;
 mod token_exchange;
 mod userinfo;
 mod vault;
+mod vault_connections;
