@@ -1261,6 +1261,17 @@ def test_alarms(cfn):
     assert check_alarms(cfn) == []
 
 
+def test_userinfo_deletes_connection_items_only(raw):
+    """DELETE …/connections removes a connection item; the function may delete
+    nothing else (connection partitions are T#{tenant}#UC#{owner}#{provider})."""
+    deletes = [st for st in statements(raw, "UserinfoFunction") if "dynamodb:DeleteItem" in as_list(st["Action"])]
+    assert len(deletes) == 1, deletes
+    assert as_list(deletes[0]["Action"]) == ["dynamodb:DeleteItem"], deletes
+    assert deletes[0].get("Condition") == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*#UC#*"]}
+    }, deletes
+
+
 def test_package_script_builds_every_function():
     assert check_package_script(PACKAGE_SCRIPT.read_text()) == []
 
