@@ -14,6 +14,7 @@ if out=$(printf '%s' "$DEMO_PASSWORD" | "$ADMIN" tenant bootstrap demo --name "D
     --audience https://api.demo.example \
     --client-name "Demo App" --grant authorization_code --grant password --grant client_credentials \
     --redirect-uri "$REDIRECT" --redirect-uri https://oauth.example.com/callback --scope api \
+    --scope upstream:crm \
     --username demo --email demo@demo.example --user-name "Demo User" --attr role=admin \
     2>.local/seed.err); then
   python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(json.dumps({"client": d["client"], "user": d["user"], "username": "demo", "password": sys.argv[2]}))' \
@@ -23,6 +24,36 @@ elif grep -q "already exists" .local/seed.err && [[ -f $DEMO ]]; then
 else
   cat .local/seed.err >&2
   exit 1
+fi
+
+# The token vault's demo: tenant `demo-crm` of this same stack plays a
+# Maximizer-style upstream (600 s access tokens, single-use rotating refresh
+# tokens), and `demo` has provider `crm` for it (the maximizer preset, its
+# endpoints pointed at demo-crm; refresh grants go to the refresh function).
+UPSTREAM=.local/demo-crm.json
+CRM_PASSWORD=${CRM_PASSWORD:-crm-password}
+url() { printf '%s' "${TOLLGATE_FUNCTION_URL_TEMPLATE//\{function\}/$1}"; }
+CALLBACK_URI="$(url callback)/oauth2/demo/upstream/crm/callback"
+if [[ ! -f $UPSTREAM ]]; then
+  if crm=$(printf '%s' "$CRM_PASSWORD" | "$ADMIN" tenant bootstrap demo-crm --name "Demo CRM (upstream)" \
+      --access-token-ttl 600 --audience https://api.crm.example \
+      --client-name "Tollgate vault" --grant authorization_code --redirect-uri "$CALLBACK_URI" --scope crm \
+      --username crm-user --email crm-user@crm.example --user-name "CRM User" 2>.local/seed.err); then
+    crm_client=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client"]["client_id"])' "$crm")
+    crm_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client"]["client_secret"])' "$crm")
+    printf '%s\n' "$crm_secret" | "$ADMIN" provider add --tenant demo --name crm --preset maximizer \
+      --var region=demo --var company_alias=demo-crm --display-name "Demo CRM" \
+      --authorize-url "$(url authorize)/oauth2/demo-crm/authorize" \
+      --token-url "$(url token)/oauth2/demo-crm/token" \
+      --refresh-url "$(url refresh)/oauth2/demo-crm/refresh" \
+      --client-id "$crm_client" --client-secret-stdin --scope crm >/dev/null 2>.local/seed.err \
+      || { cat .local/seed.err >&2; exit 1; }
+    python3 -c 'import json,sys; print(json.dumps({"username": "crm-user", "password": sys.argv[1]}))' \
+      "$CRM_PASSWORD" >"$UPSTREAM"
+  elif ! grep -q "already exists" .local/seed.err; then
+    cat .local/seed.err >&2
+    exit 1
+  fi
 fi
 
 python3 - "$DEMO" "$REDIRECT" <<'PY'
@@ -44,5 +75,17 @@ Tollgate demo tenant is ready.
   introspection: {u('introspect')}/oauth2/demo/introspect
   revocation:    {u('revoke')}/oauth2/demo/revoke
   userinfo:      {u('userinfo')}/oauth2/demo/userinfo
+""")
+crm = json.load(open(".local/demo-crm.json")) if os.path.exists(".local/demo-crm.json") else None
+if crm:
+    q = urllib.parse.urlencode({"response_type": "code", "client_id": d["client"]["client_id"],
+        "redirect_uri": sys.argv[2], "scope": "openid api upstream:crm", "upstream": "crm",
+        "state": "demo-connect"}, quote_via=urllib.parse.quote)
+    print(f"""Token vault: provider `crm` is tenant demo-crm of this stack (Maximizer-style).
+  connect URL:   {u('authorize')}/oauth2/demo/authorize?{q}
+                 (sign in as {d['username']}, allow, then at Demo CRM as {crm['username']} / {crm['password']})
+  upstream token: POST the token URL with grant_type=urn:ietf:params:oauth:grant-type:token-exchange,
+                 subject_token=<the demo access token>, subject_token_type=urn:ietf:params:oauth:token-type:access_token,
+                 audience=crm (README: "The token vault")
 """)
 PY

@@ -91,16 +91,16 @@ TABLE_ACTIONS = {
     # userinfo also serves the user's upstream connections: GET lists them (the
     # `list` index, then BatchGetItem), DELETE removes one (DeleteItem).
     "userinfo": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} | CORS,
-    "maintenance": {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:Query"},
+    # + the upkeep of upstream connections: consistent batch reads of the due ones.
+    "maintenance": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:Query"},
 }
 # Which of the stack's secrets each function may read (and no other): a tenant's
 # private signing keys, a client's secret hash, the stack's login key, the URL
 # document, a tenant's vault keys (upstream tokens at rest: read by every function
 # that opens or seals them — token, callback, userinfo, maintenance). introspect, revoke and userinfo check access tokens against the public
 # JWKS on the tenant item, so they never need a private key.
-# A provider's upstream client secret is read where a call to the provider is
-# made (token, callback: their {prefix}/* read; userinfo: the revocation of
-# DELETE …/connections).
+# An upstream provider's client secret (`upstream_secret`) is read by the functions
+# that call providers (userinfo: the revocation of DELETE …/connections).
 ALL_SECRETS = {"tenant_key", "client_secret", "login_key", "urls_doc", "vault_key", "upstream_secret"}
 SECRET_READS = {
     "authorize": ALL_SECRETS,
@@ -112,7 +112,7 @@ SECRET_READS = {
     "introspect": {"client_secret", "urls_doc"},
     "revoke": {"client_secret", "urls_doc"},
     "userinfo": {"urls_doc", "vault_key", "upstream_secret"},
-    "maintenance": {"tenant_key", "vault_key"},
+    "maintenance": {"tenant_key", "vault_key", "upstream_secret", "urls_doc"},
 }
 # Secrets Manager actions per function: the public functions only read; maintenance
 # reads and rewrites each tenant's signing-key set (admin.rs load_key_set,
@@ -357,6 +357,10 @@ def check_functions(raw: dict, cfn: dict) -> list[str]:
             lo, hi = (3, 30) if name in FUNCTIONS else (60, 900)
             if not lo <= int(f.get("Timeout", 3)) <= hi:
                 p.append(f"{lid}: Timeout {f.get('Timeout')} outside {lo}..{hi} s")
+            # The token vault's timing chain (shared/src/domain/upstream_refresh.rs):
+            # upstream call 8 s < the token function's timeout 20 s < lease 30 s.
+            if name == "token" and int(f.get("Timeout", 3)) != 20:
+                p.append(f"{lid}: Timeout must be 20 s (upstream call 8 s < 20 s < lease 30 s), is {f.get('Timeout')}")
             want_mem = raw["Resources"][lid]["Properties"].get("MemorySize")
             if f.get("MemorySize") != want_mem:
                 p.append(f"{lid}: MemorySize {f.get('MemorySize')} after the transform, {want_mem} in the template")
@@ -969,10 +973,25 @@ def check_maintenance(cfn: dict) -> list[str]:
             ):
                 p.append(f"{lid}: the only invoke permission must be EventBridge's, from its rule: {perms}")
             env = {k: v for k, v in function_env(res, lid).items() if k.startswith("TOLLGATE_")}
-            if env != {"TOLLGATE_TABLE": TABLE_NAME, "TOLLGATE_SECRET_PREFIX": prefix}:
-                p.append(f"{lid}: environment must be exactly the table and the secret prefix, is {env}")
+            # The table, the secret prefix and the stack's URLs (a refresh resends the
+            # callback URL as redirect_uri where the provider wants it).
+            urls = (
+                {"TOLLGATE_ISSUER_BASE", "TOLLGATE_FUNCTION_URL_TEMPLATE"} if overrides is WITH_DOMAIN
+                else {"TOLLGATE_URLS_SECRET"}
+            )
+            if (
+                env.get("TOLLGATE_TABLE") != TABLE_NAME
+                or env.get("TOLLGATE_SECRET_PREFIX") != prefix
+                or set(env) != {"TOLLGATE_TABLE", "TOLLGATE_SECRET_PREFIX", *urls}
+                or ("TOLLGATE_URLS_SECRET" in env and env["TOLLGATE_URLS_SECRET"] != f"{prefix}/stack/urls")
+            ):
+                p.append(f"{lid}: environment must be exactly the table, the secret prefix and the URLs, is {env}")
             keys = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{prefix}/*/signing-keys-??????"
+            secrets = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{prefix}"
             want = {
+                ("dynamodb:BatchGetItem", TABLE_ARN),
+                ("secretsmanager:GetSecretValue", f"{secrets}/*/upstream/*"),
+                ("secretsmanager:GetSecretValue", f"{secrets}/stack/urls-??????"),
                 ("dynamodb:GetItem", TABLE_ARN),
                 ("dynamodb:Scan", TABLE_ARN),
                 ("dynamodb:UpdateItem", TABLE_ARN),
@@ -1302,6 +1321,10 @@ def _memory_beyond_one_vcpu(t):
     t["Resources"]["TokenFunction"]["Properties"]["MemorySize"] = 3008
 
 
+def _token_timeout_default(t):
+    del t["Resources"]["TokenFunction"]["Properties"]["Timeout"]
+
+
 def _drop_function(t):
     del t["Resources"]["RefreshFunction"]
 
@@ -1565,6 +1588,7 @@ MUTATIONS = [
     ("arch default", _set_arch_default, lambda r, c: check_functions(r, c)),
     ("memory in Globals", _memory_in_globals, lambda r, c: check_functions(r, c)),
     ("memory beyond one vCPU", _memory_beyond_one_vcpu, lambda r, c: check_functions(r, c)),
+    ("token function without the vault's timeout", _token_timeout_default, lambda r, c: check_functions(r, c)),
     ("function missing", _drop_function, lambda r, c: check_functions(r, c) + check_no_cycles(c)),
     ("no function URL", _no_url, lambda r, c: check_functions(r, c) + check_function_urls(c)),
     ("table action on *", _star_table, lambda r, c: check_iam(c)),

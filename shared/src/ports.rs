@@ -327,6 +327,15 @@ pub trait ConnectionStore: Send + Sync {
         limit: usize,
         cursor: Option<&'a str>,
     ) -> BoxFuture<'a, StoreResult<ConnectionPage>>;
+    /// A page of the connections due for background upkeep at `now` (their
+    /// `refresh_due_at` passed, the grant alive), the longest overdue first,
+    /// across tenants: the maintenance function's work list.
+    fn due<'a>(
+        &'a self,
+        now: Now,
+        limit: usize,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<ConnectionPage>>;
 }
 
 /// One page of a tenant's connections.

@@ -4,6 +4,7 @@ use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
 use tollgate::domain::outbound::OutboundPolicy;
 use tollgate::store::issuer_fetch::ReqwestFetcher;
+use tollgate::store::upstream_http::ReqwestUpstream;
 use tollgate::web::handlers::token::{Endpoint, handle};
 
 #[tokio::main(flavor = "current_thread")]
@@ -14,8 +15,12 @@ async fn main() -> Result<(), Error> {
     // init, at full CPU. Loopback is reachable only on a local stack.
     let state = AppState::from_env().await;
     let policy = OutboundPolicy::for_stack(&state.config);
-    let state = state.with_fetcher(std::sync::Arc::new(ReqwestFetcher::new(policy)));
+    let state = state
+        .with_fetcher(std::sync::Arc::new(ReqwestFetcher::new(policy)))
+        .with_upstream(std::sync::Arc::new(ReqwestUpstream::new(policy)));
     state.ports().fetcher.prepare();
+    // The token vault's exchange calls upstream providers (same policy).
+    state.ports().upstream.prepare();
     // Checks passwords: the Argon2 working memory is set up in init.
     tollgate::crypto::prepare_password_hashing();
     let state = &state;

@@ -123,6 +123,11 @@ pub struct CachedToken {
     pub expires_at: u64,
 }
 
+/// The lease owner a transient failure leaves for its cooldown: no refresh is
+/// in progress, and waiters answer at once (503 with `Retry-After`). Never a
+/// live holder's id (those are random tokens).
+pub const COOLDOWN_OWNER: &str = "~cooldown";
+
 /// A refresh in progress: who holds the connection, until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -163,6 +168,13 @@ pub struct Connection {
     pub failures: u32,
     /// When the maintenance should refresh it even if idle (per preset).
     pub refresh_due_at: Option<u64>,
+}
+
+impl Lease {
+    /// Whether this is a transient failure's cooldown, not a live refresh.
+    pub fn is_cooldown(&self) -> bool {
+        self.owner == COOLDOWN_OWNER
+    }
 }
 
 impl Connection {

@@ -8,18 +8,16 @@
 //! token while the first may still be waiting for its answer), and the
 //! upstream call's own timeout leaves the holder time to commit what it got.
 //!
-//! What the template must say (infra/template.yaml): the functions that refresh
-//! (the token function; the maintenance function for idle connections) need a
-//! `Timeout` of at least [`FUNCTION_TIMEOUT`]; today `Globals` gives 10 s, so the
-//! token function needs its own `Timeout: 20` when the exchange grant lands.
-//! The maintenance function runs for up to 300 s, longer than a lease: it must
-//! give each connection's refresh its own deadline of [`FUNCTION_TIMEOUT`]
-//! (stop retrying a commit after it) — the generation fence keeps a late
-//! commit safe either way.
+//! The template (infra/template.yaml, checked by infra/tests) gives the token
+//! function `Timeout: 20` ([`FUNCTION_TIMEOUT`]); the maintenance function
+//! runs for up to 300 s and gives each connection's refresh its own deadline
+//! of [`FUNCTION_TIMEOUT`] (`oauth::upkeep`) — the generation fence keeps a
+//! late commit safe either way.
 
 use std::time::Duration;
 
-/// The upstream token endpoint call (connect + answer), retry included.
+/// One upstream token endpoint call (connect + answer). A lost answer's one
+/// retry is a second call, started only with this much time left plus 1 s.
 pub const UPSTREAM_CALL: Duration = Duration::from_secs(8);
 /// The timeout a refreshing function must run with (or its per-refresh
 /// deadline): the upstream call, then the commit and its retries.

@@ -16,6 +16,11 @@ pub enum ErrorCode {
     LoginRequired,
     /// RFC 8693 §2.2.2: the requested audience or resource is not one we serve.
     InvalidTarget,
+    /// The token vault (SPEC: Getting an upstream token): no connection to
+    /// the provider for this user or service.
+    NotLinked,
+    /// The vault: the stored upstream grant is dead; the user must connect again.
+    ReconnectRequired,
 }
 
 impl ErrorCode {
@@ -33,6 +38,8 @@ impl ErrorCode {
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::NotLinked => "not_linked",
+            ErrorCode::ReconnectRequired => "reconnect_required",
         }
     }
 }

@@ -12,3 +12,5 @@ pub mod mint;
 pub mod outcome;
 pub mod password_check;
 pub mod token_state;
+pub mod upkeep;
+pub mod upstream;

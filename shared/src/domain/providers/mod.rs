@@ -15,7 +15,6 @@ mod vars;
 pub use presets::Preset;
 pub use quirks::{
     ClientAuth, DeadGrant, Quirks, SecretRule, StateCharset, TokenChars, UpstreamGrant,
-    parse_expires_in,
 };
 pub use vars::{VarKind, VarSpec, fill_template, validate_vars};
 

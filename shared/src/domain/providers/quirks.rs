@@ -196,24 +196,3 @@ impl Quirks {
         out
     }
 }
-
-/// The longest lifetime believed (a year).
-pub const MAX_EXPIRES_IN: u64 = 366 * 24 * 3600;
-
-/// `expires_in` read leniently (B2C answers `"3600"`, a string, then 3600):
-/// a non-negative integer or a string of 1 to 10 ASCII digits; missing or
-/// `null` → `default`; anything else (negative, fractional, garbage) →
-/// `None`. Capped at [`MAX_EXPIRES_IN`].
-pub fn parse_expires_in(value: Option<&serde_json::Value>, default: u64) -> Option<u64> {
-    let secs = match value {
-        None | Some(serde_json::Value::Null) => default,
-        Some(serde_json::Value::Number(n)) => n.as_u64()?,
-        Some(serde_json::Value::String(s))
-            if !s.is_empty() && s.len() <= 10 && s.bytes().all(|c| c.is_ascii_digit()) =>
-        {
-            s.parse().ok()?
-        }
-        Some(_) => return None,
-    };
-    Some(secs.min(MAX_EXPIRES_IN))
-}

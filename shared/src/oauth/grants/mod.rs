@@ -9,6 +9,7 @@ pub mod implicit;
 pub mod password;
 pub mod refresh_token;
 pub mod token_exchange;
+pub mod upstream_token;
 
 use crate::AppState;
 use crate::clock::Now;

@@ -65,6 +65,10 @@ fn invalid(d: &str) -> OAuthError {
 
 #[tracing::instrument(name = "token_exchange", skip_all)]
 pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcome, OAuthError> {
+    // `audience={provider}`: an upstream token from the vault.
+    if super::upstream_token::is_provider_audience(r.audience.as_deref()) {
+        return super::upstream_token::grant(ctx, r).await;
+    }
     let client = &ctx.client.client;
     if client.public {
         return Err(OAuthError::unauthorized_client(

@@ -72,6 +72,18 @@ impl Expr {
         }
         t
     }
+    /// The due index's keys (`connections_due.rs`): set with the upkeep
+    /// time, removed without one.
+    fn due(&mut self, at: Option<u64>) {
+        match at {
+            Some(t) => {
+                self.set(DPK, s(DUE_CONNECTIONS));
+                self.set(DUE, n(t));
+            }
+            None => self.remove.extend([DPK, DUE]),
+        }
+    }
+
     fn cached(&mut self, at: Option<&CachedToken>) {
         self.set_or_remove("at_ct", at.map(|a| s(a.sealed.as_str())));
         self.set_or_remove("at_iat", at.map(|a| n(a.issued_at)));
@@ -186,6 +198,7 @@ impl ports::ConnectionStore for Db {
             e.set("connected_at", n(now.secs()));
             e.set("failures", n(0));
             e.set_or_remove("refresh_due_at", c.refresh_due_at.map(n));
+            e.due(c.refresh_due_at);
             e.set(LPK, s(listing(&k.tenant)));
             e.set(LSK, s(format!("{}#{}", k.owner.as_key(), k.provider)));
             e.set
@@ -269,6 +282,7 @@ impl ports::ConnectionStore for Db {
             }
             if let Some(due) = r.refresh_due_at {
                 e.set("refresh_due_at", n(due));
+                e.due(Some(due));
             }
             e.set("rt_gen", n(used_generation.saturating_add(1)));
             e.set(STATUS, s(Status::Active.as_str()));
@@ -317,6 +331,7 @@ impl ports::ConnectionStore for Db {
                     e.set(STATUS, s(Status::Degraded.as_str()));
                     e.set("c_reason", s(class.clone()));
                     e.set("lease_until", n(*retry_at));
+                    e.set("lease_owner", s(COOLDOWN_OWNER));
                     e.value(":active", s(Status::Active.as_str()));
                     e.value(":degraded", s(Status::Degraded.as_str()));
                     "rt_gen = :gen AND c_status IN (:active, :degraded)"
@@ -325,6 +340,8 @@ impl ports::ConnectionStore for Db {
                     e.set(STATUS, s(Status::ReconnectRequired.as_str()));
                     e.set("c_reason", s(reason.clone()));
                     e.remove.extend(["lease_owner", "lease_until"]);
+                    // A dead grant leaves the upkeep's work list.
+                    e.due(None);
                     "rt_gen = :gen"
                 }
             };
@@ -379,6 +396,15 @@ impl ports::ConnectionStore for Db {
             items.sort_by(|a, b| a.key.provider.cmp(&b.key.provider));
             Ok(items)
         })
+    }
+
+    fn due<'a>(
+        &'a self,
+        now: Now,
+        limit: usize,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<ConnectionPage>> {
+        Box::pin(self.due_connections(now, limit, cursor))
     }
 
     fn list_for_tenant<'a>(

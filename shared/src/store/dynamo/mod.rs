@@ -96,6 +96,9 @@ const DUE_INDEX: &str = "due";
 const DPK: &str = "dpk";
 const DUE: &str = "due";
 const DUE_TENANTS: &str = "TENANT";
+/// The due index's partition of upstream connections due for upkeep
+/// (`connections_due.rs`).
+const DUE_CONNECTIONS: &str = "UPSTREAM";
 /// The tenant item's key generation (`KeyState::generation`).
 const KEY_GEN: &str = "key_gen";
 const DELETING: &str = "deleting";
@@ -441,6 +444,7 @@ impl Db {
 mod access_tokens;
 mod codes;
 mod connections;
+mod connections_due;
 mod directory;
 pub use directory::KeyCommit;
 pub use due::{DueCursor, Sweep};

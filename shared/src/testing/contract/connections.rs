@@ -218,7 +218,84 @@ pub async fn connections_contract(s: &dyn ConnectionStore, tenant: &TenantId, no
 
     failures(s, &key, 4, Now(t2.plus(100))).await?;
     reconnect_and_remove(s, &key, now).await?;
-    listings(s, tenant, &user, now).await
+    listings(s, tenant, &user, now).await?;
+    due_listing(s, tenant).await
+}
+
+/// The upkeep's work list: due connections only, the longest overdue
+/// first, paged; a commit moves one out (its new due time), a dead grant
+/// leaves it. The times are far in the past, unique to this run, so other
+/// tests' connections (due months from now) never interfere; leftovers of
+/// other runs are skipped by tenant.
+async fn due_listing(s: &dyn ConnectionStore, tenant: &TenantId) -> Outcome {
+    let base = 1_000_000 + u64::from(crate::crypto::random_bytes::<2>()[0]) * 1000;
+    let mut keys = Vec::new();
+    for (i, due) in [
+        (0u64, base + 30),
+        (1, base + 10),
+        (2, base + 20),
+        (3, base + 500),
+    ] {
+        let key = ConnectionKey {
+            tenant: tenant.clone(),
+            owner: Owner::User(new_user_id()?),
+            provider: provider(&format!("due{i}"))?,
+        };
+        let mut new = new_connection(&key, Now(base));
+        new.refresh_due_at = Some(due);
+        s.connect(&new, Now(base)).await?;
+        keys.push(key);
+    }
+    let mine = |page: &crate::ports::ConnectionPage| -> Vec<String> {
+        page.items
+            .iter()
+            .filter(|c| &c.key.tenant == tenant)
+            .map(|c| c.key.provider.to_string())
+            .collect()
+    };
+    let at = Now(base + 100);
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let page = s.due(at, 2, cursor.as_deref()).await?;
+        ensure!(page.items.len() <= 2, "a page over its limit");
+        seen.extend(mine(&page));
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    ensure!(
+        seen == ["due1", "due2", "due0"],
+        "due at {}: {seen:?}, expected due1, due2, due0 (due3 is not due yet)",
+        at.secs()
+    );
+    // A commit moves its connection's due time on; a dead grant leaves the list.
+    let mut r = refreshed(&keys[1], true, at);
+    r.refresh_due_at = Some(base + 10_000);
+    ensure!(s.commit(&r, 1, at).await?, "commit of due1");
+    let dead = Failure::Dead {
+        reason: "invalid_grant".into(),
+    };
+    ensure!(
+        s.record_failure(&keys[2], 1, &dead, at).await?,
+        "due2 marked dead"
+    );
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let page = s.due(at, 50, cursor.as_deref()).await?;
+        seen.extend(mine(&page));
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    ensure!(seen == ["due0"], "after a commit and a death: {seen:?}");
+    for k in &keys {
+        s.remove(k).await?;
+    }
+    Ok(())
 }
 
 /// Transient failures degrade and cool down but never kill the grant; a dead
@@ -250,7 +327,10 @@ async fn failures(
         ensure!(
             c.status == Status::Degraded
                 && c.failures == i
-                && c.reason.as_deref() == Some("upstream_5xx"),
+                && c.reason.as_deref() == Some("upstream_5xx")
+                && c.lease
+                    .as_ref()
+                    .is_some_and(|l| l.is_cooldown() && l.until == retry_at),
             "after {i} transient failures: {c:?}"
         );
         // The cooldown: nobody calls the provider again before retry_at.

@@ -25,6 +25,7 @@ mod signin_page;
 mod tenant_lifecycle;
 mod token_exchange;
 mod token_input;
+mod upstream_token;
 
 use crate::AppState;
 use crate::config::Config;

@@ -25,6 +25,14 @@ impl FakeStore {
     pub fn connection_raw(&self, k: &ConnectionKey) -> Option<Connection> {
         lock(&self.tables).connections.get(&ck(k)).cloned()
     }
+
+    /// Changes a stored connection behind the port's back (a tampered or
+    /// swapped ciphertext, for tests).
+    pub fn tamper_connection(&self, k: &ConnectionKey, f: impl FnOnce(&mut Connection)) {
+        if let Some(c) = lock(&self.tables).connections.get_mut(&ck(k)) {
+            f(c);
+        }
+    }
 }
 
 impl ConnectionStore for FakeStore {
@@ -161,7 +169,7 @@ impl ConnectionStore for FakeStore {
                     c.status = Status::Degraded;
                     c.reason = Some(class.clone());
                     c.lease = Some(Lease {
-                        owner: c.lease.take().map(|l| l.owner).unwrap_or_default(),
+                        owner: COOLDOWN_OWNER.to_owned(),
                         until: *retry_at,
                     });
                 }
@@ -228,6 +236,42 @@ impl ConnectionStore for FakeStore {
                 }
                 _ => None,
             };
+            Ok(ConnectionPage { items, next })
+        })
+    }
+
+    fn due<'a>(
+        &'a self,
+        now: Now,
+        limit: usize,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<ConnectionPage>> {
+        Box::pin(async move {
+            self.round_trip("connections.due").await?;
+            let limit = limit.clamp(1, 100);
+            let tables = self.tables();
+            // The adapter's order: the due time, then the item's key.
+            let order = |c: &Connection| {
+                format!(
+                    "{:020}\t{}\t{}\t{}",
+                    c.refresh_due_at.unwrap_or(0),
+                    c.key.tenant,
+                    c.key.owner.as_key(),
+                    c.key.provider
+                )
+            };
+            let mut due: Vec<&Connection> = tables
+                .connections
+                .values()
+                .filter(|c| c.status != Status::ReconnectRequired)
+                .filter(|c| c.refresh_due_at.is_some_and(|d| d <= now.secs()))
+                .filter(|c| cursor.is_none_or(|cur| order(c).as_str() > cur))
+                .collect();
+            due.sort_by_key(|c| order(c));
+            let items: Vec<Connection> = due.iter().take(limit).map(|c| (*c).clone()).collect();
+            let next = (due.len() > limit)
+                .then(|| items.last().map(order))
+                .flatten();
             Ok(ConnectionPage { items, next })
         })
     }

@@ -16,6 +16,8 @@ use std::time::Duration;
 pub enum Fault {
     /// The provider does its work (rotates) and the answer is lost.
     LoseAnswerAfterRotating,
+    /// The answer is lost before the provider did anything.
+    LoseAnswer,
     /// Nothing reaches the provider.
     NotSent,
     /// This status and body, the model untouched.
@@ -145,6 +147,9 @@ impl FakeUpstream {
             }),
         });
         let fault = m.faults.pop_front();
+        if let Some(Fault::LoseAnswer) = fault {
+            return Err(CallError::Lost("connection reset".into()));
+        }
         if let Some(Fault::NotSent) = fault {
             return Err(CallError::NotSent("connect refused".into()));
         }
