@@ -1,9 +1,13 @@
-//! `tollgate-admin provider add|get|list|update|remove` (SPEC: Provisioning
-//! CLI). `provider connect` and `connection …` are not here yet.
+//! `tollgate-admin provider add|get|list|update|remove|connect` (SPEC:
+//! Provisioning CLI).
 
 use clap::{Args, Subcommand};
+use secrecy::zeroize::Zeroizing;
+use std::io::Read;
+use tollgate::admin::connect::UpstreamLogin;
 use tollgate::admin::providers::{ProviderOpts, ProviderUpdate};
 use tollgate::admin::{Admin, AdminError};
+use tollgate::domain::providers::UpstreamGrant;
 
 #[derive(Subcommand)]
 pub enum ProviderCmd {
@@ -20,6 +24,23 @@ pub enum ProviderCmd {
     Update(Box<ProviderUpdateArgs>),
     /// Remove a provider and its client secret.
     Remove(ProviderRef),
+    /// Make the tenant's service connection to a password or
+    /// client_credentials provider (password providers: the upstream
+    /// username and password as two lines on stdin, never stored).
+    Connect(ProviderConnect),
+}
+
+#[derive(Args)]
+pub struct ProviderConnect {
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    name: String,
+    /// Take the provider's ChangePassword step first (Profix
+    /// RequireChangePassword): three lines on stdin, the username, the
+    /// current password and the new password.
+    #[arg(long)]
+    change_password: bool,
 }
 
 #[derive(Args)]
@@ -56,6 +77,10 @@ pub struct ProviderAdd {
     refresh_url: Option<String>,
     #[arg(long)]
     revocation_url: Option<String>,
+    /// Profix's ChangePassword endpoint (default: the preset's, or
+    /// `{--token-url}/ChangePassword` when the token URL is given).
+    #[arg(long)]
+    password_change_url: Option<String>,
     #[arg(long)]
     client_id: String,
     /// Read the upstream client secret from stdin (without it: a public client).
@@ -130,6 +155,7 @@ pub async fn run(admin: &Admin, cmd: ProviderCmd) -> Result<serde_json::Value, A
                     token_url: a.token_url,
                     refresh_url: a.refresh_url,
                     revocation_url: a.revocation_url,
+                    password_change_url: a.password_change_url,
                     client_id: a.client_id,
                     scopes: a.scopes,
                     grant: a.grant,
@@ -161,5 +187,32 @@ pub async fn run(admin: &Admin, cmd: ProviderCmd) -> Result<serde_json::Value, A
                 .await
         }
         ProviderCmd::Remove(r) => admin.remove_provider(&r.tenant, &r.name).await,
+        ProviderCmd::Connect(c) => {
+            admin
+                .connect_provider(&c.tenant, &c.name, |grant| {
+                    read_login(grant, c.change_password)
+                })
+                .await
+        }
     }
+}
+
+/// The upstream credentials from stdin, only for a password provider (a
+/// client_credentials provider reads nothing). The buffer is zeroed when
+/// dropped.
+fn read_login(grant: UpstreamGrant, change: bool) -> Result<Option<UpstreamLogin>, AdminError> {
+    if grant != UpstreamGrant::Password {
+        if change {
+            return Err(AdminError(format!(
+                "--change-password is for password providers (this one uses {})",
+                grant.as_str()
+            )));
+        }
+        return Ok(None);
+    }
+    let mut input = Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| AdminError(format!("cannot read the credentials from stdin: {e}")))?;
+    UpstreamLogin::from_lines(&input, change).map(Some)
 }

@@ -18,7 +18,7 @@ const SLIDING_MAX: &str = "86400";
 /// Scope of the user token that introspection and userinfo are measured with.
 const USER_SCOPE: &str = "openid profile email api";
 
-fn admin(cfg: &Cfg, args: &[&str], stdin: Option<&str>) -> R<Value> {
+pub fn admin(cfg: &Cfg, args: &[&str], stdin: Option<&str>) -> R<Value> {
     use std::io::Write;
     let mut child = std::process::Command::new(&cfg.admin)
         .args(args)
@@ -265,7 +265,7 @@ impl Lab {
         &self.users[i % self.users.len()]
     }
 
-    fn base(&self) -> String {
+    pub fn base(&self) -> String {
         format!("/oauth2/{}", self.tenant)
     }
 

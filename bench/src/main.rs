@@ -33,6 +33,7 @@ mod run;
 mod runtime;
 mod sandbox;
 mod sweep;
+mod vault;
 mod warm;
 
 use config::{Cfg, env_or};

@@ -8,7 +8,7 @@ use crate::load_vs_peer::{load_peer, load_tollgate, merge};
 use crate::rss::rss_diagnostic;
 use crate::sweep::sweep_phase;
 use crate::warm::warm_phase;
-use crate::{FLOOR, FUNCTIONS, R, log, procfs, report};
+use crate::{FLOOR, FUNCTIONS, R, log, procfs, report, vault};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,22 @@ pub async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
     let t0 = Instant::now();
     std::fs::create_dir_all(&cfg.log_dir).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&cfg.out_dir).map_err(|e| e.to_string())?;
+    if env_or("BENCH_VAULT_ONLY", "0") == "1" {
+        // Development aid: only the token vault's measurements (emulated
+        // CPU); needs only the token function's binary.
+        log("provisioning a tenant with tollgate-admin");
+        let lab = Lab::provision(&cfg)?;
+        let v = vault_pass(&cfg, &lab).await?;
+        let path = cfg.out_dir.join("vault.json");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
+        )
+        .map_err(|e| e.to_string())?;
+        log(format!("{v}"));
+        log(format!("wrote {}", path.display()));
+        return Ok(());
+    }
     for f in FUNCTIONS.into_iter().chain([FLOOR]) {
         if !cfg.bin(f).is_file() {
             return Err(format!("missing {}", cfg.bin(f).display()));
@@ -114,6 +130,9 @@ pub async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
     }
     let (ours, peer) = (ours.ok_or("no load rounds")?, peer.ok_or("no load rounds")?);
 
+    log("token vault");
+    let vault = vault_pass(&cfg, &lab).await?;
+
     log("DynamoDB item sizes");
     let items = item_sizes(&cfg, &lab.tenant)?;
 
@@ -136,6 +155,7 @@ pub async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
         rss_diag,
         emulated,
         sweep,
+        vault,
         tenant: lab.tenant.clone(),
         elapsed: t0.elapsed(),
     };
@@ -156,6 +176,54 @@ pub async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
         t0.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// The token vault (vault.rs): its provider and service connection, the two
+/// warm series on a token sandbox at its configured memory's CPU share (when
+/// the share can be emulated), and 20 concurrent exchanges of an expired
+/// connection.
+async fn vault_pass(cfg: &Cfg, lab: &Lab) -> R<Value> {
+    let v = vault::VaultLab::provision(cfg, lab).await?;
+    let emulate = cfg.no_throttle.is_none();
+    let tok = crate::sandbox::Warm::start_with(
+        cfg,
+        "token",
+        &[],
+        "token.vault.log",
+        cfg.throttle_for("token", emulate),
+    )
+    .await?;
+    let series = vault::vault_series(cfg, &v, &tok).await;
+    tok.stop().await;
+    let (series, facts) = series?;
+    let concurrent = vault::concurrent_expired(cfg, &v, Duration::from_millis(300)).await?;
+    let tick_ms = 1000.0 / procfs::clk_tck() as f64;
+    let rows: Vec<Value> = series
+        .iter()
+        .map(|s| {
+            let mut l = s.samples_us.clone();
+            l.sort_unstable();
+            let p = |q: f64| {
+                l.get(((l.len() as f64 - 1.0) * q) as usize)
+                    .copied()
+                    .unwrap_or(0)
+            };
+            serde_json::json!({
+                "series": s.endpoint,
+                "n": l.len(),
+                "p50_us": p(0.5),
+                "p99_us": p(0.99),
+                "cpu_ms_per_req": s.cpu_ticks as f64 * tick_ms / l.len().max(1) as f64,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "memory_mb": cfg.memory_of("token"),
+        "cpu_emulated": emulate,
+        "series": rows,
+        "refreshing": facts,
+        "concurrent_expired": concurrent,
+    }))
 }
 
 /// Sizes of the tenant's DynamoDB items and the read units DynamoDB Local

@@ -12,6 +12,7 @@ mod emulated;
 mod functions;
 mod load_vs_peer;
 mod targets;
+mod vault;
 mod warm;
 
 use crate::cold::Cold;
@@ -78,6 +79,8 @@ pub struct Report<'a> {
     /// The warm series and cold starts again, Lambda's CPU share emulated.
     pub emulated: Option<Emulated>,
     pub sweep: Vec<SweepRow>,
+    /// The token vault's measurements (run.rs `vault_pass`).
+    pub vault: Value,
     pub tenant: String,
     pub elapsed: Duration,
 }
@@ -238,6 +241,7 @@ impl Report<'_> {
         js.insert("lambda_cpu_emulated".into(), head_js);
 
         self.targets_section(&mut md, &mut js, worst, (oc, pc), cc_total);
+        self.vault_section(&mut md, &mut js);
         (md, Value::Object(js))
     }
 }

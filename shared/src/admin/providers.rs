@@ -30,6 +30,8 @@ pub struct ProviderOpts {
     pub token_url: Option<String>,
     pub refresh_url: Option<String>,
     pub revocation_url: Option<String>,
+    /// Profix's ChangePassword endpoint, when not next to `--token-url`.
+    pub password_change_url: Option<String>,
     pub client_id: String,
     /// Read from stdin by the CLI (`--client-secret-stdin`).
     pub client_secret: Option<String>,
@@ -245,6 +247,7 @@ impl Admin {
             token: o.token_url,
             refresh: o.refresh_url,
             revocation: o.revocation_url,
+            password_change: o.password_change_url,
         };
         let endpoints = providers::resolve_endpoints(
             preset,

@@ -128,6 +128,21 @@ pub struct CachedToken {
 /// live holder's id (those are random tokens).
 pub const COOLDOWN_OWNER: &str = "~cooldown";
 
+/// Where a new connection's generations start (the item did not exist, or
+/// was removed): from the clock (`now` × 10⁶) plus a random offset below
+/// 10⁶, never from 0. Only equality matters to the fences (lease and commit
+/// require the generation read), so a holder of a removed grant cannot
+/// commit onto (or kill) the one made after it: a later second is beyond
+/// any old generation (that would take 10⁶ refreshes per second of the old
+/// grant's age), and within the same second the offsets differ but for a
+/// one-in-a-million chance.
+pub fn first_generation_base(now: crate::clock::Now) -> u64 {
+    let r = u32::from_le_bytes(crate::crypto::random_bytes::<4>());
+    now.secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(r % 1_000_000))
+}
+
 /// A refresh in progress: who holds the connection, until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -234,7 +249,17 @@ pub enum Failure {
     /// The provider was down, slow, rate-limiting or answered garbage: the
     /// connection is `degraded`, one failure more, and no one calls the
     /// provider for it again before `retry_at` (the lease is held until then).
-    Transient { class: String, retry_at: u64 },
+    ///
+    /// `outcome_unknown`: the provider may have used the refresh token (its
+    /// answer was lost, or was unreadable after it rotated): the attempt stays
+    /// recorded, so the next holder's call is the one retry of that token
+    /// (`Leased::interrupted`). Otherwise the attempt is cleared: the token
+    /// was certainly not used, and the next holder's call is a first call.
+    Transient {
+        class: String,
+        retry_at: u64,
+        outcome_unknown: bool,
+    },
     /// The grant is dead: `reconnect_required` with the reason.
     Dead { reason: String },
 }

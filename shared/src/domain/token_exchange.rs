@@ -226,6 +226,15 @@ pub fn exchanged_scope(
     requested: Option<&[String]>,
     ceiling: &[String],
 ) -> Result<Vec<String>, String> {
+    // `upstream:{provider}` is a user's consent for one app to use their
+    // account at the provider (the token vault): it never passes to the
+    // client of an exchange, whatever the subject carried.
+    let ceiling: Vec<String> = ceiling
+        .iter()
+        .filter(|s| !is_upstream_scope(s))
+        .cloned()
+        .collect();
+    let ceiling = ceiling.as_slice();
     match requested {
         None => Ok(ceiling.to_vec()),
         Some(req) => match req.iter().find(|s| !ceiling.contains(s)) {
@@ -233,6 +242,11 @@ pub fn exchanged_scope(
             None => Ok(req.to_vec()),
         },
     }
+}
+
+/// Whether a scope is the token vault's `upstream:{provider}`.
+pub fn is_upstream_scope(s: &str) -> bool {
+    s.starts_with("upstream:")
 }
 
 /// The new token's `aud`: the one audience asked for (already checked to be

@@ -8,6 +8,7 @@
 //! run; a dead one leaves the work list.
 
 use crate::AppState;
+use crate::domain::connections::Status;
 use crate::domain::upstream_refresh::FUNCTION_TIMEOUT;
 use crate::oauth::upstream::{self, Mode, Unserved};
 use std::time::Duration;
@@ -51,6 +52,13 @@ pub async fn refresh_due(state: &AppState, deadline: Instant) -> UpkeepReport {
                 report.unfinished = true;
                 return report;
             }
+            // The index lags the items: what the consistent read says counts.
+            let now = state.now().secs();
+            if c.status == Status::ReconnectRequired || c.refresh_due_at.is_none_or(|due| due > now)
+            {
+                report.skipped += 1;
+                continue;
+            }
             let provider = match state.provider(&c.key.tenant, c.key.provider.as_str()).await {
                 Ok(Some(p)) => p,
                 Ok(None) => {
@@ -63,20 +71,22 @@ pub async fn refresh_due(state: &AppState, deadline: Instant) -> UpkeepReport {
                     continue;
                 }
             };
+            // Each refresh as if it were a function of its own: a deadline
+            // inside FUNCTION_TIMEOUT, and stopped at it (as Lambda would stop
+            // the token function; the lease outlives it either way).
             let own_deadline = Instant::now() + FUNCTION_TIMEOUT - Duration::from_secs(1);
-            match upstream::token(
+            let refresh = upstream::token(
                 state,
                 &provider,
                 &c.key,
                 Mode::Upkeep(c.generation),
                 own_deadline,
-            )
-            .await
-            {
-                Ok(_) => report.refreshed += 1,
-                Err(Unserved::ReconnectRequired) => report.reconnect_required += 1,
-                Err(Unserved::NotLinked) => report.skipped += 1,
-                Err(Unserved::Unavailable { .. }) => report.failed += 1,
+            );
+            match tokio::time::timeout(FUNCTION_TIMEOUT, refresh).await {
+                Ok(Ok(_)) => report.refreshed += 1,
+                Ok(Err(Unserved::ReconnectRequired)) => report.reconnect_required += 1,
+                Ok(Err(Unserved::NotLinked)) => report.skipped += 1,
+                Ok(Err(Unserved::Unavailable { .. })) | Err(_) => report.failed += 1,
             }
         }
         cursor = page.next;
@@ -90,7 +100,7 @@ pub async fn refresh_due(state: &AppState, deadline: Instant) -> UpkeepReport {
 mod tests {
     use super::*;
     use crate::clock::Now;
-    use crate::domain::connections::{ConnectionKey, Owner, Status};
+    use crate::domain::connections::{ConnectionKey, Owner};
     use crate::domain::providers::engine::{HttpAnswer, read_token_answer};
     use crate::domain::providers::{Endpoints, Preset, Provider, UpstreamGrant};
     use crate::ids::{ProviderName, TenantId, UserId};
@@ -188,7 +198,7 @@ mod tests {
         assert_eq!(fakes.upstream.refreshes(), 3);
         let refreshed = fakes.store.connection_raw(&keys[2]).unwrap();
         assert_eq!(refreshed.status, Status::Active);
-        assert_eq!(refreshed.generation, 2);
+        assert!(refreshed.last_refresh_at.is_some(), "{refreshed:?}");
         assert!(refreshed.refresh_due_at.unwrap() > fakes.clock.now().secs() + 29 * 86_400);
         // Nothing is due any more: a second run calls no one.
         assert_eq!(refresh_due(&state, far).await, UpkeepReport::default());

@@ -79,8 +79,22 @@ pub enum Mode {
 /// How long a waiter sleeps between reads of a connection being refreshed.
 const POLL_FIRST: Duration = Duration::from_millis(50);
 const POLL_MAX: Duration = Duration::from_millis(250);
+/// The longest a waiter waits for someone else's refresh: the upstream call
+/// and its commit. Longer, and it answers 503 (a slow provider must not hold
+/// every instance of the function).
+const MAX_WAIT: Duration = Duration::from_secs(UPSTREAM_CALL.as_secs() + 2);
 /// Time kept back before the deadline for answering.
 const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+/// What a holder keeps back of its lease after an upstream call: the commit.
+const LEASE_MARGIN: Duration = Duration::from_secs(3);
+
+/// What a refresh needs before it takes the lease (read first, so that a
+/// slow read never eats into the lease): Tollgate's client secret at the
+/// provider and the redirect URI some providers want again.
+struct Registration {
+    secret: Option<SecretString>,
+    redirect_uri: String,
+}
 
 /// A fresh upstream access token for the connection `key` of provider `p`,
 /// refreshing when needed, all before `deadline`.
@@ -96,7 +110,10 @@ pub async fn token(
         unavailable(2)
     })?;
     let store = &state.ports().connections;
+    let started = Instant::now();
     let mut delay = POLL_FIRST;
+    let mut first_generation = None;
+    let mut registration = None;
     loop {
         let now = state.now();
         let c = store
@@ -107,26 +124,37 @@ pub async fn token(
         if c.status == Status::ReconnectRequired {
             return Err(Unserved::ReconnectRequired);
         }
+        let first = *first_generation.get_or_insert(c.generation);
+        let cached = c.access_token.as_ref();
         let wanted = match mode {
-            Mode::Serve => c
-                .access_token
-                .as_ref()
-                .is_some_and(|at| is_fresh(at.issued_at, at.expires_at, now.secs())),
+            // Fresh, or refreshed by someone else since this request began
+            // (a token living less than the margin is never "fresh": without
+            // this, every waiter would refresh again).
+            Mode::Serve => cached.is_some_and(|at| {
+                is_fresh(at.issued_at, at.expires_at, now.secs())
+                    || (c.generation != first && at.expires_at > now.secs())
+            }),
             Mode::Upkeep(generation) => c.generation != generation,
         };
-        if wanted {
-            return serve(state, &vault, &c, now).await;
+        if wanted && let Some(served) = serve(&vault, &c) {
+            return Ok(served);
         }
         if let Some(lease) = c.lease.as_ref().filter(|l| l.until >= now.secs()) {
             if lease.is_cooldown() {
                 return Err(unavailable(lease.until - now.secs() + 1));
             }
             // A refresh is under way: its commit comes before its answer.
-            if Instant::now() + delay + ANSWER_MARGIN >= deadline {
+            let waited = started.elapsed() + delay;
+            if waited >= MAX_WAIT || Instant::now() + delay + ANSWER_MARGIN >= deadline {
                 return Err(unavailable(1));
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(POLL_MAX);
+            continue;
+        }
+        if registration.is_none() {
+            registration = Some(registration_of(state, p).await?);
+            // That took time: look again before leasing.
             continue;
         }
         if !timing::may_start(deadline.saturating_duration_since(Instant::now())) {
@@ -141,7 +169,13 @@ pub async fn token(
             // Someone else leased or committed first: read again.
             continue;
         };
-        if let Some(served) = refresh(state, &vault, p, &leased, deadline).await? {
+        let reg = registration.as_ref().ok_or_else(|| unavailable(1))?;
+        let lease_end = Instant::now() + timing::LEASE;
+        let limits = Limits {
+            deadline,
+            lease_end,
+        };
+        if let Some(served) = refresh(state, &vault, p, reg, &leased, limits).await? {
             return Ok(served);
         }
         // The generation moved under us (a reconnect, or a slow holder's
@@ -149,25 +183,55 @@ pub async fn token(
     }
 }
 
-async fn serve(
-    state: &AppState,
-    vault: &Vault,
-    c: &Connection,
-    now: Now,
-) -> Result<Served, Unserved> {
-    let Some(at) = &c.access_token else {
-        return Err(unavailable(1));
-    };
+async fn registration_of(state: &AppState, p: &Provider) -> Result<Registration, Unserved> {
+    let secret = state.upstream_client_secret(p).await.map_err(|e| {
+        tracing::error!(error = %e, "upstream client secret unavailable");
+        unavailable(2)
+    })?;
+    let redirect_uri = state
+        .urls()
+        .await
+        .map_err(|_| unavailable(2))?
+        .upstream_callback(&p.tenant, &p.name);
+    Ok(Registration {
+        secret,
+        redirect_uri,
+    })
+}
+
+/// The cached access token, opened. `None` when there is none or it does
+/// not open: it is only a cache, so the caller refreshes (the refresh token
+/// is what must fail closed).
+fn serve(vault: &Vault, c: &Connection) -> Option<Served> {
+    let at = c.access_token.as_ref()?;
     match vault.open(&c.key, Field::AccessToken, &at.sealed) {
-        Ok(token) => Ok(Served {
+        Ok(token) => Some(Served {
             access_token: token,
             expires_at: at.expires_at,
             scope: c.scope.clone(),
         }),
         Err(_) => {
-            mark_dead(state, c, c.generation, "undecryptable", now).await?;
-            Err(Unserved::ReconnectRequired)
+            tracing::warn!(provider = %c.key.provider, "cached upstream access token undecryptable; refreshing");
+            None
         }
+    }
+}
+
+/// When a holder must be done: the function's deadline, and the end of its
+/// lease (after which another holder may use the same refresh token).
+#[derive(Clone, Copy)]
+struct Limits {
+    deadline: Instant,
+    lease_end: Instant,
+}
+
+impl Limits {
+    /// Whether an upstream call started now ends with time to commit, both
+    /// before the deadline and well inside the lease.
+    fn may_call(&self) -> bool {
+        let now = Instant::now();
+        now + UPSTREAM_CALL + Duration::from_secs(1) <= self.deadline
+            && now + UPSTREAM_CALL + LEASE_MARGIN <= self.lease_end
     }
 }
 
@@ -176,30 +240,20 @@ async fn refresh(
     state: &AppState,
     vault: &Vault,
     p: &Provider,
+    reg: &Registration,
     leased: &Leased,
-    deadline: Instant,
+    limits: Limits,
 ) -> Result<Option<Served>, Unserved> {
     let c = &leased.connection;
     let generation = c.generation;
     let started = state.now();
-    let secret = match state.upstream_client_secret(p).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "upstream client secret unavailable");
-            return transient(state, c, "secret_unavailable", None, started).await;
-        }
-    };
     let client = UpstreamClient {
         id: &p.client_id,
-        secret: secret.as_ref(),
-    };
-    let redirect_uri = match state.urls().await {
-        Ok(cfg) => cfg.upstream_callback(&p.tenant, &p.name),
-        Err(_) => return Err(unavailable(2)),
+        secret: reg.secret.as_ref(),
     };
     let call = match &c.refresh_token {
         Some(sealed) => match vault.open(&c.key, Field::RefreshToken, sealed) {
-            Ok(rt) => engine::refresh_call(p, &client, &rt, &redirect_uri),
+            Ok(rt) => engine::refresh_call(p, &client, &rt, &reg.redirect_uri),
             Err(_) => return mark_dead(state, c, generation, "undecryptable", started).await,
         },
         None if p.grant == UpstreamGrant::ClientCredentials => {
@@ -211,6 +265,11 @@ async fn refresh(
     // this call is the one retry it gets.
     let mut retried = leased.interrupted();
     loop {
+        if !limits.may_call() {
+            // Reads were slow: no call that could outlive the lease. The
+            // token is unused; the next holder may go at once.
+            return transient(state, c, "no_time", Some(1), started, false).await;
+        }
         let sent_at = state.now();
         let outcome =
             match tokio::time::timeout(UPSTREAM_CALL, state.ports().upstream.post(&call)).await {
@@ -221,20 +280,19 @@ async fn refresh(
             Ok(a) => a,
             Err(CallError::NotSent(why)) => {
                 tracing::warn!(provider = %p.name, why = %why, "upstream refresh not sent");
-                return transient(state, c, "unreachable", None, sent_at).await;
+                return transient(state, c, "unreachable", None, sent_at, retried).await;
             }
             Err(CallError::Lost(why)) => {
                 tracing::warn!(provider = %p.name, why = %why, retried, "upstream refresh answer lost");
-                let time_left = deadline.saturating_duration_since(Instant::now());
-                if !retried && time_left >= UPSTREAM_CALL + Duration::from_secs(1) {
+                if !retried && limits.may_call() {
                     retried = true;
                     continue;
                 }
-                return transient(state, c, "answer_lost", None, sent_at).await;
+                return transient(state, c, "answer_lost", None, sent_at, true).await;
             }
         };
         return match engine::read_token_answer(p.quirks(), &answer) {
-            Ok(tokens) => commit(state, vault, p, c, &tokens, sent_at, deadline).await,
+            Ok(tokens) => commit(state, vault, p, c, &tokens, sent_at, limits.deadline).await,
             Err(Refusal::Dead { reason }) => {
                 let reason = if retried {
                     "refresh_outcome_unknown".to_owned()
@@ -247,7 +305,11 @@ async fn refresh(
                 mark_dead(state, c, generation, "password_change_required", sent_at).await
             }
             Err(Refusal::Transient { class, retry_after }) => {
-                transient(state, c, class, retry_after, sent_at).await
+                // A 2xx the engine could not accept: the provider may have
+                // rotated, so the token's fate is unknown (the next holder's
+                // call is its one retry). Any other answer used nothing.
+                let unknown = retried || (200..300).contains(&answer.status);
+                transient(state, c, class, retry_after, sent_at, unknown).await
             }
         };
     }
@@ -357,21 +419,29 @@ async fn mark_dead(
     Err(Unserved::ReconnectRequired)
 }
 
-/// A passing failure: degraded, one failure more, a cooldown.
+/// A passing failure: degraded, one failure more, a cooldown (at least
+/// [`TRANSIENT_COOLDOWN`], or the provider's `Retry-After`; `no_time`: the
+/// wait given). `outcome_unknown`: the refresh token may have been used.
 async fn transient(
     state: &AppState,
     c: &Connection,
     class: &'static str,
     retry_after: Option<u64>,
     now: Now,
+    outcome_unknown: bool,
 ) -> Result<Option<Served>, Unserved> {
-    let wait = retry_after
-        .unwrap_or(0)
-        .max(TRANSIENT_COOLDOWN.as_secs())
-        .min(3600);
+    let wait = if class == "no_time" {
+        retry_after.unwrap_or(1)
+    } else {
+        retry_after
+            .unwrap_or(0)
+            .max(TRANSIENT_COOLDOWN.as_secs())
+            .min(3600)
+    };
     let failure = Failure::Transient {
         class: class.to_owned(),
         retry_at: now.secs() + wait,
+        outcome_unknown,
     };
     let recorded = state
         .ports()

@@ -188,7 +188,7 @@ async fn connection_remove_revokes_at_the_provider_and_reports_it() {
     assert_eq!(out["revoked"], true);
     assert_eq!(out["revocation"], "revoked");
     assert!(!s.exists(&user("alice"), "crm").await);
-    let sent = s.fakes.upstream.requests();
+    let sent = s.fakes.upstream.posts();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].url, REVOKE_URL);
     let form: BTreeMap<_, _> = sent[0].form.iter().cloned().collect();
@@ -204,7 +204,7 @@ async fn connection_remove_revokes_at_the_provider_and_reports_it() {
         .await
         .unwrap_err();
     assert!(e.0.contains("no connection"), "{e}");
-    assert_eq!(s.fakes.upstream.requests().len(), 1);
+    assert_eq!(s.fakes.upstream.posts().len(), 1);
 
     // No revocation endpoint: removed, not revoked.
     s.connect(&Owner::Service, "keap").await;
@@ -272,7 +272,7 @@ async fn purges_remove_and_revoke_exactly_the_connections_they_name() {
     let revocations = s
         .fakes
         .upstream
-        .requests()
+        .posts()
         .iter()
         .filter(|r| r.url == REVOKE_URL)
         .count();
@@ -302,5 +302,5 @@ async fn a_purge_without_the_vault_keys_still_removes_everything() {
             revoked: 0
         }
     );
-    assert!(s.fakes.upstream.requests().is_empty());
+    assert!(s.fakes.upstream.posts().is_empty());
 }

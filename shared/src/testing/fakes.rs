@@ -45,7 +45,7 @@ mod federation;
 mod providers;
 mod upstream;
 pub use federation::FakeFetcher;
-pub use upstream::{FakeUpstream, Fault, Recorded};
+pub use upstream::{FakeUpstream, Fault, Posted};
 
 /// Locks, taking over a mutex poisoned by a panicking test thread: every
 /// update below is a single assignment or insert, so the data stays whole.

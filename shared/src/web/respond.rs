@@ -80,16 +80,20 @@ fn tokens_body(t: Tokens) -> Value {
 pub fn token(o: TokenOutcome) -> Response {
     match o {
         TokenOutcome::Issued(t) => json_response(StatusCode::OK, &tokens_body(t)),
-        TokenOutcome::Exchanged(t) => json_response(
-            StatusCode::OK,
-            &json!({
+        TokenOutcome::Exchanged(t) => {
+            let mut body = json!({
                 "access_token": t.access_token,
                 "issued_token_type": crate::domain::token_exchange::ACCESS_TOKEN_TYPE,
                 "token_type": "Bearer",
                 "expires_in": t.expires_in,
-                "scope": t.scope,
-            }),
-        ),
+            });
+            // An empty scope is no scope (RFC 6749 §3.3): an upstream token
+            // whose provider named none.
+            if !t.scope.is_empty() {
+                body["scope"] = t.scope.into();
+            }
+            json_response(StatusCode::OK, &body)
+        }
         TokenOutcome::PasswordChangeRequired { userid } => json_response(
             StatusCode::BAD_REQUEST,
             &json!({

@@ -123,6 +123,8 @@ pub struct Overrides {
     pub token: Option<String>,
     pub refresh: Option<String>,
     pub revocation: Option<String>,
+    /// `--password-change-url` (presets with a ChangePassword step only).
+    pub password_change: Option<String>,
 }
 
 /// What an `oidc` provider's discovery document named (already required to
@@ -173,7 +175,22 @@ pub fn resolve_endpoints(
     let mut authorize = fill(q.authorize_url)?;
     let mut token = fill(q.token_url)?;
     let mut revocation = fill(q.revocation_url)?;
-    let password_change = fill(q.password_change_url)?;
+    let password_change = match (&overrides.password_change, &overrides.token) {
+        (Some(_), _) if q.password_change_url.is_none() => {
+            return invalid(format!(
+                "--password-change-url is for presets with a ChangePassword step, not {preset}"
+            ));
+        }
+        (Some(u), _) => Some(u.clone()),
+        // Profix's ChangePassword is "../token/ChangePassword" (003:81), next
+        // to its token endpoint: a token URL given on the command line takes
+        // it along, so an upstream password never goes to the preset's host
+        // while the tokens come from elsewhere (a proxy, a test server).
+        (None, Some(t)) if q.password_change_url.is_some() => {
+            Some(format!("{}/ChangePassword", t.trim_end_matches('/')))
+        }
+        (None, _) => fill(q.password_change_url)?,
+    };
     let (mut issuer, mut jwks_uri) = (None, None);
     if let Some(d) = discovered {
         if preset != Preset::Oidc {

@@ -104,6 +104,47 @@ fn profix_urls_and_quirks_are_the_seeds() {
 }
 
 #[test]
+fn profix_change_password_url_follows_a_given_token_url_or_its_own_override() {
+    let none = BTreeMap::new();
+    let pol = OutboundPolicy::LOCAL;
+    let g = UpstreamGrant::Password;
+    let token = |t: &str| Overrides {
+        token: Some(t.into()),
+        ..Overrides::default()
+    };
+    let e = resolve_endpoints(
+        Preset::Profix,
+        g,
+        &none,
+        &token("http://127.0.0.1:9/t/token/"),
+        None,
+        pol,
+    )
+    .unwrap();
+    assert_eq!(
+        e.password_change.as_deref(),
+        Some("http://127.0.0.1:9/t/token/ChangePassword")
+    );
+    let o = Overrides {
+        password_change: Some("http://127.0.0.1:9/cp".into()),
+        ..token("http://127.0.0.1:9/t/token")
+    };
+    let e = resolve_endpoints(Preset::Profix, g, &none, &o, None, pol).unwrap();
+    assert_eq!(e.password_change.as_deref(), Some("http://127.0.0.1:9/cp"));
+    // Checked like every endpoint, and only for presets with the step.
+    let o = Overrides {
+        password_change: Some("https://169.254.169.254/cp".into()),
+        ..Overrides::default()
+    };
+    assert!(resolve_endpoints(Preset::Profix, g, &none, &o, None, pol).is_err());
+    let o = Overrides {
+        password_change: Some("https://as.example.com/cp".into()),
+        ..token("https://as.example.com/token")
+    };
+    assert!(resolve_endpoints(Preset::OAuth2, g, &none, &o, None, pol).is_err());
+}
+
+#[test]
 fn keap_refreshes_with_basic_and_knows_its_dead_grant() {
     let e = resolve(Preset::Keap, &[]).unwrap();
     assert_eq!(
@@ -246,6 +287,7 @@ fn oidc_takes_the_discovered_endpoints_and_oauth2_the_given_ones() {
         token: Some("https://as.example.com/token".into()),
         refresh: Some("https://as.example.com/refresh".into()),
         revocation: None,
+        password_change: None,
     };
     let e = resolve_endpoints(
         Preset::OAuth2,

@@ -69,6 +69,9 @@ pub struct GrantCtx<'a> {
     /// The caller's address (the password grant's guess throttle).
     pub source: Source,
     pub now: Now,
+    /// When the invocation began (monotonic): a grant that may run long (the
+    /// token vault's refresh) keeps within the function's timeout from it.
+    pub started: tokio::time::Instant,
 }
 
 impl GrantCtx<'_> {

@@ -40,8 +40,9 @@ fn target(d: &str) -> OAuthError {
 
 #[tracing::instrument(name = "upstream_token", skip_all, fields(provider))]
 pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcome, OAuthError> {
-    // Lambda stops the function at its timeout: answer before it.
-    let deadline = tokio::time::Instant::now() + FUNCTION_TIMEOUT - Duration::from_secs(1);
+    // Lambda stops the function at its timeout, counted from the invocation's
+    // start: answer before it.
+    let deadline = ctx.started + FUNCTION_TIMEOUT - Duration::from_secs(1);
     let client = &ctx.client.client;
     if client.public {
         return Err(OAuthError::unauthorized_client(

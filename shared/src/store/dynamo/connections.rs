@@ -202,8 +202,8 @@ impl ports::ConnectionStore for Db {
             e.set(LPK, s(listing(&k.tenant)));
             e.set(LSK, s(format!("{}#{}", k.owner.as_key(), k.provider)));
             e.set
-                .push("rt_gen = if_not_exists(rt_gen, :zero) + :one".into());
-            e.value(":zero", n(0));
+                .push("rt_gen = if_not_exists(rt_gen, :base) + :one".into());
+            e.value(":base", n(first_generation_base(now)));
             e.value(":one", n(1));
             e.remove.extend([
                 "c_reason",
@@ -246,7 +246,26 @@ impl ports::ConnectionStore for Db {
                 .update_connection(k, e, Some(cond), ReturnValue::AllOld)
                 .await?
             else {
-                return Ok(None);
+                // The condition failed. After an SDK retry of a write that did
+                // go through (its answer was lost), the item holds this very
+                // lease: it is ours (the attempt it replaced is unknown).
+                let now_stored = ports::ConnectionStore::get(self, k).await?;
+                return Ok(now_stored
+                    .filter(|c| {
+                        c.generation == read_generation
+                            && c.lease
+                                .as_ref()
+                                .is_some_and(|l| l.owner == owner && l.until == until)
+                            && c.attempt
+                                == Some(Attempt {
+                                    generation: read_generation,
+                                    at: now.secs(),
+                                })
+                    })
+                    .map(|connection| Leased {
+                        connection,
+                        previous_attempt: None,
+                    }));
             };
             let mut connection = Connection::try_from(&old)?;
             let previous_attempt = connection.attempt;
@@ -327,7 +346,14 @@ impl ports::ConnectionStore for Db {
             e.value(":one", n(1));
             e.value(":gen", n(generation));
             let cond = match failure {
-                Failure::Transient { class, retry_at } => {
+                Failure::Transient {
+                    class,
+                    retry_at,
+                    outcome_unknown,
+                } => {
+                    if !outcome_unknown {
+                        e.remove.extend(["attempt_gen", "attempt_at"]);
+                    }
                     e.set(STATUS, s(Status::Degraded.as_str()));
                     e.set("c_reason", s(class.clone()));
                     e.set("lease_until", n(*retry_at));

@@ -62,11 +62,16 @@ pub async fn connections_contract(s: &dyn ConnectionStore, tenant: &TenantId, no
     };
     ensure!(s.get(&key).await?.is_none(), "a connection before connect");
 
-    // Connect: generation 1, everything as given, healthy.
+    // Connect: a first generation, everything as given, healthy. The first
+    // generation is never 0 or 1 but starts from the clock (so a connection
+    // removed and made again never meets its old generations); `g(n)` is the
+    // n-th generation of this grant.
     let first = new_connection(&key, now);
     let c = s.connect(&first, now).await?;
+    let g0 = c.generation;
+    let g = |n: u64| g0 + n - 1;
     ensure!(
-        c.generation == 1 && c.status == Status::Active && c.lease.is_none(),
+        g0 > now.secs() && c.status == Status::Active && c.lease.is_none(),
         "connect: {c:?}"
     );
     let got = stored(s, &key).await?;
@@ -85,7 +90,7 @@ pub async fn connections_contract(s: &dyn ConnectionStore, tenant: &TenantId, no
     let owners: Vec<String> = (0..20).map(|i| format!("holder-{i}")).collect();
     let takers: Vec<BoxFuture<'_, StoreResult<Option<Leased>>>> = owners
         .iter()
-        .map(|o| s.lease(&key, 1, o, until, now))
+        .map(|o| s.lease(&key, g(1), o, until, now))
         .collect();
     let mut winners = Vec::new();
     for r in join_all(takers).await {
@@ -104,7 +109,7 @@ pub async fn connections_contract(s: &dyn ConnectionStore, tenant: &TenantId, no
         holder.as_ref().is_some_and(|l| l.until == until)
             && won.connection.attempt
                 == Some(Attempt {
-                    generation: 1,
+                    generation: g(1),
                     at: now.secs()
                 })
             && won.previous_attempt.is_none()
@@ -116,26 +121,26 @@ pub async fn connections_contract(s: &dyn ConnectionStore, tenant: &TenantId, no
 
     // A live lease cannot be retaken; at its last second neither; after, yes.
     ensure!(
-        s.lease(&key, 1, "late", until, Now(now.plus(10)))
+        s.lease(&key, g(1), "late", until, Now(now.plus(10)))
             .await?
             .is_none(),
         "a live lease was retaken"
     );
     ensure!(
-        s.lease(&key, 1, "late", until + 30, Now(until))
+        s.lease(&key, g(1), "late", until + 30, Now(until))
             .await?
             .is_none(),
         "a lease was retaken at its last second"
     );
     // A stale generation can never lease, even once the lease expired.
     ensure!(
-        s.lease(&key, 0, "stale", until + 30, Now(until + 1))
+        s.lease(&key, g0 - 1, "stale", until + 30, Now(until + 1))
             .await?
             .is_none(),
         "a stale generation took the lease"
     );
     let second = s
-        .lease(&key, 1, "second", until + 30, Now(until + 1))
+        .lease(&key, g(1), "second", until + 30, Now(until + 1))
         .await?
         .ok_or_else(|| Violation("an expired lease could not be retaken".into()))?;
     // The first holder's attempt on this generation never committed.
@@ -149,12 +154,12 @@ pub async fn connections_contract(s: &dyn ConnectionStore, tenant: &TenantId, no
     // a new refresh token the old ciphertext is kept.
     let slow = refreshed(&key, false, Now(until + 2));
     ensure!(
-        s.commit(&slow, 1, Now(until + 2)).await?,
+        s.commit(&slow, g(1), Now(until + 2)).await?,
         "the slow holder's commit was refused"
     );
     let c = stored(s, &key).await?;
     ensure!(
-        c.generation == 2
+        c.generation == g(2)
             && c.refresh_token == first.refresh_token
             && c.access_token.as_ref() == Some(&slow.access_token)
             && c.lease.is_none()
@@ -166,11 +171,11 @@ pub async fn connections_contract(s: &dyn ConnectionStore, tenant: &TenantId, no
     // with the stale generation lease.
     let lost = refreshed(&key, true, Now(until + 3));
     ensure!(
-        !s.commit(&lost, 1, Now(until + 3)).await?,
+        !s.commit(&lost, g(1), Now(until + 3)).await?,
         "a stale generation committed"
     );
     ensure!(
-        s.lease(&key, 1, "x", until + 60, Now(until + 3))
+        s.lease(&key, g(1), "x", until + 60, Now(until + 3))
             .await?
             .is_none(),
         "a stale generation leased after a commit"
@@ -183,32 +188,34 @@ pub async fn connections_contract(s: &dyn ConnectionStore, tenant: &TenantId, no
     // A rotated refresh token replaces the old ciphertext.
     let t = Now(until + 10);
     ensure!(
-        s.lease(&key, 2, "third", t.plus(30), t).await?.is_some(),
+        s.lease(&key, g(2), "third", t.plus(30), t).await?.is_some(),
         "lease of generation 2"
     );
     let rotated = refreshed(&key, true, t);
-    ensure!(s.commit(&rotated, 2, t).await?, "commit of generation 2");
+    ensure!(s.commit(&rotated, g(2), t).await?, "commit of generation 2");
     let c = stored(s, &key).await?;
     ensure!(
-        c.generation == 3 && c.refresh_token == rotated.refresh_token,
+        c.generation == g(3) && c.refresh_token == rotated.refresh_token,
         "rotation not stored: {c:?}"
     );
 
     // A slow holder whose lease expired cannot commit once someone advanced
     // the generation.
     ensure!(
-        s.lease(&key, 3, "slow", t.plus(30), t).await?.is_some(),
+        s.lease(&key, g(3), "slow", t.plus(30), t).await?.is_some(),
         "lease of generation 3"
     );
     let t2 = Now(t.plus(31));
     ensure!(
-        s.lease(&key, 3, "fast", t2.plus(30), t2).await?.is_some(),
+        s.lease(&key, g(3), "fast", t2.plus(30), t2)
+            .await?
+            .is_some(),
         "expired lease of generation 3"
     );
     let fast = refreshed(&key, true, t2);
-    ensure!(s.commit(&fast, 3, t2).await?, "the fast holder's commit");
+    ensure!(s.commit(&fast, g(3), t2).await?, "the fast holder's commit");
     ensure!(
-        !s.commit(&refreshed(&key, true, t2), 3, t2).await?,
+        !s.commit(&refreshed(&key, true, t2), g(3), t2).await?,
         "the slow holder overwrote its successor"
     );
     ensure!(
@@ -216,7 +223,7 @@ pub async fn connections_contract(s: &dyn ConnectionStore, tenant: &TenantId, no
         "the successor was lost"
     );
 
-    failures(s, &key, 4, Now(t2.plus(100))).await?;
+    failures(s, &key, g(4), Now(t2.plus(100))).await?;
     reconnect_and_remove(s, &key, now).await?;
     listings(s, tenant, &user, now).await?;
     due_listing(s, tenant).await
@@ -243,8 +250,8 @@ async fn due_listing(s: &dyn ConnectionStore, tenant: &TenantId) -> Outcome {
         };
         let mut new = new_connection(&key, Now(base));
         new.refresh_due_at = Some(due);
-        s.connect(&new, Now(base)).await?;
-        keys.push(key);
+        let generation = s.connect(&new, Now(base)).await?.generation;
+        keys.push((key, generation));
     }
     let mine = |page: &crate::ports::ConnectionPage| -> Vec<String> {
         page.items
@@ -271,14 +278,14 @@ async fn due_listing(s: &dyn ConnectionStore, tenant: &TenantId) -> Outcome {
         at.secs()
     );
     // A commit moves its connection's due time on; a dead grant leaves the list.
-    let mut r = refreshed(&keys[1], true, at);
+    let mut r = refreshed(&keys[1].0, true, at);
     r.refresh_due_at = Some(base + 10_000);
-    ensure!(s.commit(&r, 1, at).await?, "commit of due1");
+    ensure!(s.commit(&r, keys[1].1, at).await?, "commit of due1");
     let dead = Failure::Dead {
         reason: "invalid_grant".into(),
     };
     ensure!(
-        s.record_failure(&keys[2], 1, &dead, at).await?,
+        s.record_failure(&keys[2].0, keys[2].1, &dead, at).await?,
         "due2 marked dead"
     );
     let mut seen = Vec::new();
@@ -292,7 +299,7 @@ async fn due_listing(s: &dyn ConnectionStore, tenant: &TenantId) -> Outcome {
         }
     }
     ensure!(seen == ["due0"], "after a commit and a death: {seen:?}");
-    for k in &keys {
+    for (k, _) in &keys {
         s.remove(k).await?;
     }
     Ok(())
@@ -315,9 +322,12 @@ async fn failures(
             "lease before failure {i}"
         );
         let retry_at = t.plus(30);
+        // The first failure's outcome is unknown (its attempt stays), the
+        // others' are known (their attempts are cleared).
         let transient = Failure::Transient {
             class: "upstream_5xx".into(),
             retry_at,
+            outcome_unknown: i == 1,
         };
         ensure!(
             s.record_failure(key, generation, &transient, t).await?,
@@ -330,8 +340,9 @@ async fn failures(
                 && c.reason.as_deref() == Some("upstream_5xx")
                 && c.lease
                     .as_ref()
-                    .is_some_and(|l| l.is_cooldown() && l.until == retry_at),
-            "after {i} transient failures: {c:?}"
+                    .is_some_and(|l| l.is_cooldown() && l.until == retry_at)
+                && c.attempt.is_some() == (i == 1),
+            "after {i} transient failures (attempt kept only when the outcome is unknown): {c:?}"
         );
         // The cooldown: nobody calls the provider again before retry_at.
         ensure!(
@@ -396,6 +407,7 @@ async fn failures(
     let transient = Failure::Transient {
         class: "timeout".into(),
         retry_at: late.plus(30),
+        outcome_unknown: true,
     };
     ensure!(
         !s.record_failure(key, g, &transient, late).await?,
@@ -445,6 +457,33 @@ async fn reconnect_and_remove(s: &dyn ConnectionStore, key: &ConnectionKey, now:
         s.remove(key).await?.is_none(),
         "removing twice found something"
     );
+    // Made again after the removal: its generations start from the clock and
+    // a random offset (here the same second: only the offset differs), so
+    // they are not the removed grant's, and nothing a holder of the removed
+    // grant does lands on it.
+    let again = s.connect(&new_connection(key, now), now).await?;
+    ensure!(
+        again.generation != c.generation && again.generation != c.generation + 1,
+        "a connection made again reused generation {} (had {})",
+        again.generation,
+        c.generation
+    );
+    ensure!(
+        !s.commit(&refreshed(key, true, now), c.generation, now)
+            .await?
+            && !s
+                .record_failure(
+                    key,
+                    c.generation,
+                    &Failure::Dead {
+                        reason: "invalid_grant".into()
+                    },
+                    now
+                )
+                .await?,
+        "the removed grant's holder wrote on the new one"
+    );
+    s.remove(key).await?;
     Ok(())
 }
 

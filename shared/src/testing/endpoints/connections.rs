@@ -202,6 +202,7 @@ async fn the_list_shows_a_degraded_connections_health() {
     let failure = crate::domain::connections::Failure::Transient {
         class: "unavailable".into(),
         retry_at: w.now() + 30,
+        outcome_unknown: false,
     };
     let now = crate::clock::Now(w.now());
     assert!(
@@ -318,7 +319,7 @@ async fn disconnect_removes_and_revokes_at_the_provider_with_its_client_auth() {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     assert!(r.body.is_empty());
     assert!(!stored(&w, Owner::User(alice.clone()), "crm").await);
-    let sent = w.fakes.upstream.requests();
+    let sent = w.fakes.upstream.posts();
     assert_eq!(sent.len(), 1, "{sent:?}");
     let revocation = &sent[0];
     assert_eq!(revocation.url, REVOKE_URL);
@@ -337,14 +338,14 @@ async fn disconnect_removes_and_revokes_at_the_provider_with_its_client_auth() {
         form.get("client_secret").map(String::as_str),
         Some(UPSTREAM_SECRET)
     );
-    assert!(revocation.basic.is_none());
+    assert!(!revocation.basic && revocation.basic_auth.is_none());
     assert!(w.fakes.upstream.is_dead(), "the provider still honours it");
 
     // Gone: a second delete is 404 and calls nobody.
     let r = delete(&w, &at, "crm").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error(), "not_linked");
-    assert_eq!(w.fakes.upstream.requests().len(), 1);
+    assert_eq!(w.fakes.upstream.posts().len(), 1);
     assert_eq!(list(&w, &at).await.json(), json!({"items": []}));
 }
 
@@ -358,9 +359,9 @@ async fn a_basic_auth_provider_is_revoked_with_basic_credentials() {
     let rt = connect(&w, Owner::User(alice.clone()), "idp", None).await;
     let at = access_token(&w, &app, &alice, "openid").await;
     assert_eq!(delete(&w, &at, "idp").await.status, StatusCode::NO_CONTENT);
-    let sent = w.fakes.upstream.requests();
+    let sent = w.fakes.upstream.posts();
     assert_eq!(
-        sent[0].basic,
+        sent[0].basic_auth,
         Some(("idp-client".to_owned(), UPSTREAM_SECRET.to_owned()))
     );
     assert!(sent[0].form.iter().all(|(k, _)| k != "client_secret"));
@@ -378,7 +379,7 @@ async fn disconnect_without_a_revocation_endpoint_still_removes() {
     let at = access_token(&w, &app, &alice, "openid").await;
     assert_eq!(delete(&w, &at, "keap").await.status, StatusCode::NO_CONTENT);
     assert!(!stored(&w, Owner::User(alice.clone()), "keap").await);
-    assert!(w.fakes.upstream.requests().is_empty());
+    assert!(w.fakes.upstream.posts().is_empty());
 }
 
 #[tokio::test]
@@ -400,7 +401,7 @@ async fn a_revocation_that_fails_or_cannot_be_made_does_not_fail_the_delete() {
         assert_eq!(delete(&w, &at, "crm").await.status, StatusCode::NO_CONTENT);
         assert!(!stored(&w, Owner::User(alice.clone()), "crm").await);
     }
-    assert_eq!(w.fakes.upstream.requests().len(), 2);
+    assert_eq!(w.fakes.upstream.posts().len(), 2);
 
     // A refresh token sealed under other keys does not open: removed, and
     // nothing is sent.
@@ -433,7 +434,7 @@ async fn a_revocation_that_fails_or_cannot_be_made_does_not_fail_the_delete() {
         .unwrap();
     assert_eq!(delete(&w, &at, "crm").await.status, StatusCode::NO_CONTENT);
     assert!(!stored(&w, Owner::User(alice.clone()), "crm").await);
-    assert_eq!(w.fakes.upstream.requests().len(), 2, "nothing sent");
+    assert_eq!(w.fakes.upstream.posts().len(), 2, "nothing sent");
 
     // Storage down: 503, nothing removed, nothing revoked.
     connect(&w, Owner::User(alice.clone()), "crm", None).await;
@@ -442,7 +443,7 @@ async fn a_revocation_that_fails_or_cannot_be_made_does_not_fail_the_delete() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     w.fakes.store.heal();
     assert!(stored(&w, Owner::User(alice.clone()), "crm").await);
-    assert_eq!(w.fakes.upstream.requests().len(), 2);
+    assert_eq!(w.fakes.upstream.posts().len(), 2);
 }
 
 #[tokio::test]
@@ -460,7 +461,7 @@ async fn a_user_can_never_disconnect_another_users_connection() {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     assert!(stored(&w, Owner::User(alice.clone()), "crm").await);
     assert!(stored(&w, Owner::Service, "crm").await);
-    assert!(w.fakes.upstream.requests().is_empty());
+    assert!(w.fakes.upstream.posts().is_empty());
     // Not a provider name at all: no such connection either.
     for segment in ["CRM", "a_b", "~", "x%2Fy"] {
         let r = delete(&w, &at, segment).await;

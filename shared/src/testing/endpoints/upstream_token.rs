@@ -489,3 +489,136 @@ async fn who_may_ask_for_what() {
     assert_eq!(r.error(), "invalid_request");
     assert!(v.w.fakes.upstream.calls().is_empty());
 }
+
+/// `upstream:{provider}` is the user's consent for one app: an exchange by
+/// another client (even one registered for the provider and for token
+/// exchange) never carries it on, so that client cannot reach the user's
+/// connection through an exchanged token.
+#[tokio::test]
+async fn an_exchanged_token_never_carries_upstream_consent() {
+    let v = vaulted(false, false).await;
+    let alice_at_a = v.subject("openid upstream:crm").await;
+    let b =
+        v.w.client(&[Grant::TokenExchange, Grant::ClientCredentials], |c| {
+            c.scopes = vec!["openid".into(), "upstream:crm".into()];
+        });
+    let exchange = |scope: Option<&'static str>| {
+        let mut form = vec![
+            ("grant_type", EXCHANGE),
+            ("subject_token", alice_at_a.as_str()),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+        ];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        form
+    };
+    let r = v.w.token(&b, &exchange(None)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["scope"], "openid");
+    let b_token = r.json()["access_token"].as_str().unwrap().to_owned();
+    let r =
+        v.w.token(
+            &b,
+            &[
+                ("grant_type", EXCHANGE),
+                ("subject_token", &b_token),
+                (
+                    "subject_token_type",
+                    "urn:ietf:params:oauth:token-type:access_token",
+                ),
+                ("audience", PROVIDER),
+            ],
+        )
+        .await;
+    assert_eq!(r.error(), "invalid_scope", "{}", r.body);
+    // Asking for it by name is refused outright.
+    let r = v.w.token(&b, &exchange(Some("upstream:crm"))).await;
+    assert_eq!(r.error(), "invalid_scope", "{}", r.body);
+    assert!(v.w.fakes.upstream.calls().is_empty());
+}
+
+/// A token that lives less than the freshness margin is never "fresh": the
+/// waiters of a refresh serve what it committed instead of refreshing again.
+#[tokio::test]
+async fn short_lived_upstream_tokens_are_refreshed_once_for_all_waiters() {
+    let v = vaulted(true, true).await;
+    let subject = v.subject("upstream:crm").await;
+    v.w.fakes
+        .upstream
+        .set_expires_in(Some(serde_json::json!(20)));
+    v.w.fakes
+        .upstream
+        .set_delay(Some(std::time::Duration::from_millis(200)));
+    let answers = futures_join_all((0..5).map(|_| v.exchange(&subject))).await;
+    for r in &answers {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    assert_eq!(v.w.fakes.upstream.refreshes(), 1);
+}
+
+/// A holder that died mid-call (its lease ran out, no commit): the next
+/// holder's call is the one retry of that token. If the provider had used
+/// it, the grant is dead, and no further call is made.
+#[tokio::test]
+async fn the_token_of_a_holder_that_died_mid_call_is_retried_once() {
+    let v = vaulted(false, true).await;
+    let subject = v.subject("openid upstream:crm").await;
+    let c = v.stored().await;
+    let now = crate::clock::Now(v.w.now());
+    assert!(
+        v.w.fakes
+            .store
+            .lease(&v.key, c.generation, "died", now.plus(30), now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Its call reached the provider, which rotated; then it was killed.
+    let rt = v.w.fakes.upstream.current_refresh_token().unwrap();
+    let consumed = crate::domain::providers::engine::Call {
+        url: "https://up.example/token".into(),
+        form: {
+            let mut f = crate::domain::providers::engine::Form::default();
+            f.push("grant_type", "refresh_token");
+            f.push("refresh_token", rt);
+            f
+        },
+        basic: None,
+    };
+    let _ = crate::ports::UpstreamHttp::post(v.w.fakes.upstream.as_ref(), &consumed).await;
+    v.w.advance(31);
+    let r = v.exchange(&subject).await;
+    assert_eq!(r.error(), "reconnect_required", "{}", r.body);
+    assert_eq!(
+        v.stored().await.reason.as_deref(),
+        Some("refresh_outcome_unknown")
+    );
+    assert_eq!(
+        v.w.fakes.upstream.refreshes(),
+        2,
+        "the dead holder's call and one retry"
+    );
+}
+
+/// A refresh that certainly used nothing (not sent) leaves no attempt
+/// behind: a later lost answer still gets its immediate retry.
+#[tokio::test]
+async fn after_an_unsent_refresh_a_lost_answer_is_still_retried_at_once() {
+    let v = vaulted(false, true).await;
+    let subject = v.subject("openid upstream:crm").await;
+    v.w.fakes.upstream.push_fault(Fault::NotSent);
+    assert_eq!(
+        v.exchange(&subject).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    v.w.advance(31);
+    v.w.fakes.upstream.push_fault(Fault::LoseAnswer);
+    let r = v.exchange(&subject).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(v.w.fakes.upstream.calls().len(), 3);
+    assert_eq!(v.stored().await.status, Status::Active);
+}

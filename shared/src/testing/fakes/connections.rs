@@ -54,7 +54,7 @@ impl ConnectionStore for FakeStore {
             let generation = tables
                 .connections
                 .get(&ck(&c.key))
-                .map_or(0, |old| old.generation)
+                .map_or_else(|| first_generation_base(now), |old| old.generation)
                 .saturating_add(1);
             let conn = Connection {
                 key: c.key.clone(),
@@ -162,12 +162,19 @@ impl ConnectionStore for FakeStore {
                 return Ok(false);
             }
             match failure {
-                Failure::Transient { class, retry_at } => {
+                Failure::Transient {
+                    class,
+                    retry_at,
+                    outcome_unknown,
+                } => {
                     if c.status == Status::ReconnectRequired {
                         return Ok(false);
                     }
                     c.status = Status::Degraded;
                     c.reason = Some(class.clone());
+                    if !outcome_unknown {
+                        c.attempt = None;
+                    }
                     c.lease = Some(Lease {
                         owner: COOLDOWN_OWNER.to_owned(),
                         until: *retry_at,

@@ -38,18 +38,28 @@ struct Model {
     faults: VecDeque<Fault>,
     /// (grant_type, refresh_token or code) of every call.
     calls: Vec<(String, Option<String>)>,
+    /// Every call as sent: URL, form fields, whether it carried Basic.
+    posts: Vec<Posted>,
     delay: Option<Duration>,
-    /// Every call as sent: URL, form, Basic credentials.
-    requests: Vec<Recorded>,
 }
 
-/// One call as the provider received it (tests check client auth with it).
+/// One call as the fake received it (tests assert what was sent where).
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub struct Posted {
     pub url: String,
     pub form: Vec<(String, String)>,
-    /// HTTP Basic (id, secret), as sent (form-urlencoded).
-    pub basic: Option<(String, String)>,
+    pub basic: bool,
+    /// The HTTP Basic credentials (id, secret) as sent (form-urlencoded).
+    pub basic_auth: Option<(String, String)>,
+}
+
+impl Posted {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The fake provider.
@@ -107,9 +117,9 @@ impl FakeUpstream {
         self.m().calls.clone()
     }
 
-    /// Every call as sent (URL, form, Basic).
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.m().requests.clone()
+    /// Every call received, in order, with its URL and form.
+    pub fn posts(&self) -> Vec<Posted> {
+        self.m().posts.clone()
     }
 
     /// Whether reuse detection killed the grant.
@@ -131,7 +141,7 @@ impl FakeUpstream {
             .or(call.form.get("token"))
             .map(str::to_owned);
         m.calls.push((grant.clone(), token.clone()));
-        m.requests.push(Recorded {
+        m.posts.push(Posted {
             url: call.url.clone(),
             form: call
                 .form
@@ -139,7 +149,8 @@ impl FakeUpstream {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), v.clone()))
                 .collect(),
-            basic: call.basic.as_ref().map(|(u, p)| {
+            basic: call.basic.is_some(),
+            basic_auth: call.basic.as_ref().map(|(u, p)| {
                 (
                     u.clone(),
                     secrecy::ExposeSecret::expose_secret(p).to_owned(),

@@ -124,8 +124,11 @@ pub async fn handle(state: &AppState, req: Request, endpoint: Endpoint) -> Respo
     if req.method() != Method::POST {
         return crate::web::response::method_not_allowed("POST");
     }
+    // The invocation's start: the token vault's refresh must end well before
+    // the function's timeout counted from here.
+    let started = tokio::time::Instant::now();
     let form = read_form(&req);
-    let outcome = match token(state, &tenant, &req, &form, endpoint, state.now()).await {
+    let outcome = match token(state, &tenant, &req, &form, endpoint, state.now(), started).await {
         Ok(o) => o,
         Err(e) => TokenOutcome::Refused(e),
     };
@@ -145,6 +148,7 @@ async fn token(
     form: &Result<(Params, ClientCredentials), OAuthError>,
     endpoint: Endpoint,
     now: Now,
+    started: tokio::time::Instant,
 ) -> Result<TokenOutcome, OAuthError> {
     let (p, presented) = form.as_ref().map_err(Clone::clone)?;
     let Some(tenant) = state.tenant(tenant_id).await? else {
@@ -179,6 +183,7 @@ async fn token(
         issuer: state.urls().await?.issuer(tenant_id),
         source: crate::web::request::source(req),
         now,
+        started,
     };
     let grant_type = grant.grant_type();
     let result = match grant {

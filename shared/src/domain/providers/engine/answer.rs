@@ -20,20 +20,25 @@ const MAX_SCOPE: usize = 2048;
 /// characters no token has — is [`Refusal::Transient`].
 pub fn read_token_answer(q: &Quirks, answer: &HttpAnswer) -> Result<TokenAnswer, Refusal> {
     let json: Option<serde_json::Map<String, Value>> = serde_json::from_slice(&answer.body).ok();
+    // Profix's seed shows the marker without a status (003:77–80); Tollgate
+    // itself, standing in for Profix, answers it with 400 `invalid_grant`
+    // (SPEC: Token, password): read it on any 2xx or 4xx answer, before the
+    // error code could call the grant dead.
+    if let (200..=299 | 400..=499, Some(obj), Some(marker)) =
+        (answer.status, &json, q.password_change_marker)
+        && truthy(obj.get(marker))
+    {
+        let user_id = obj
+            .get("userid")
+            .and_then(scalar)
+            .filter(|u| u.len() <= 128 && u.bytes().all(|c| (0x21..=0x7e).contains(&c)));
+        return Err(Refusal::PasswordChangeRequired { user_id });
+    }
     match answer.status {
         200..=299 => {
             let Some(obj) = json else {
                 return Err(Refusal::transient("malformed_answer"));
             };
-            if let Some(marker) = q.password_change_marker
-                && truthy(obj.get(marker))
-            {
-                let user_id = obj
-                    .get("userid")
-                    .and_then(scalar)
-                    .filter(|u| u.len() <= 128 && u.bytes().all(|c| (0x21..=0x7e).contains(&c)));
-                return Err(Refusal::PasswordChangeRequired { user_id });
-            }
             let token = |name: &str| -> Result<Option<SecretString>, Refusal> {
                 match obj.get(name) {
                     None | Some(Value::Null) => Ok(None),
@@ -118,6 +123,84 @@ fn error_word(e: &str) -> String {
     } else {
         "invalid_grant".to_owned()
     }
+}
+
+/// How a provider's ChangePassword step went (Profix: `{"success": bool,
+/// "message": "…"}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordChange {
+    Changed,
+    /// `success: false`: the provider's message for the operator, made one
+    /// bounded printable line (upstream text, so never logged as is).
+    Refused {
+        message: String,
+    },
+    /// Down, rate-limiting, redirecting or answering garbage.
+    Transient {
+        class: &'static str,
+        retry_after: Option<u64>,
+    },
+}
+
+/// The longest ChangePassword message kept.
+pub const MAX_MESSAGE: usize = 200;
+
+/// Judges a ChangePassword answer. `success: true` on a 2xx is the only
+/// success; `success: false` (any 2xx or 4xx) is a refusal with the
+/// provider's message, bounded to [`MAX_MESSAGE`] characters, controls and
+/// bidirectional overrides dropped, whitespace collapsed to single spaces.
+pub fn read_password_change_answer(answer: &HttpAnswer) -> PasswordChange {
+    let json: Option<serde_json::Map<String, Value>> = serde_json::from_slice(&answer.body).ok();
+    let success = json.as_ref().map(|o| o.get("success"));
+    match (answer.status, success) {
+        (200..=299, Some(s)) if truthy(s) => PasswordChange::Changed,
+        (429, _) => PasswordChange::Transient {
+            class: "rate_limited",
+            retry_after: answer.retry_after,
+        },
+        (200..=299 | 400..=499, Some(Some(s))) if !truthy(Some(s)) => PasswordChange::Refused {
+            message: json
+                .as_ref()
+                .and_then(|o| o.get("message"))
+                .and_then(Value::as_str)
+                .map(printable_line)
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| "no reason given".to_owned()),
+        },
+        (300..=399, _) => PasswordChange::Transient {
+            class: "redirected",
+            retry_after: None,
+        },
+        (500..=599, _) => PasswordChange::Transient {
+            class: "server_error",
+            retry_after: answer.retry_after,
+        },
+        (400..=499, _) => PasswordChange::Transient {
+            class: "client_error",
+            retry_after: None,
+        },
+        _ => PasswordChange::Transient {
+            class: "malformed_answer",
+            retry_after: None,
+        },
+    }
+}
+
+/// Upstream text made one bounded, printable line.
+fn printable_line(s: &str) -> String {
+    let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let kept: String = s
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| !c.is_control() && !bidi(*c))
+        .take(MAX_MESSAGE * 2)
+        .collect();
+    let mut out: String = kept.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.chars().count() > MAX_MESSAGE {
+        out = out.chars().take(MAX_MESSAGE).collect();
+        out.push('…');
+    }
+    out
 }
 
 fn truthy(v: Option<&Value>) -> bool {

@@ -18,7 +18,10 @@ pub const MAX_ANSWER: usize = 64 * 1024;
 pub const MAX_LABEL: usize = 200;
 
 mod answer;
-pub use answer::{account_label, code_ok, label_ok, read_token_answer};
+pub use answer::{
+    MAX_MESSAGE, PasswordChange, account_label, code_ok, label_ok, read_password_change_answer,
+    read_token_answer,
+};
 
 /// Tollgate's registration at the provider, as sent on one call.
 pub struct UpstreamClient<'a> {

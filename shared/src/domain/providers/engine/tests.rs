@@ -342,6 +342,98 @@ fn profix_asks_for_a_password_change() {
             user_id: Some("123".into())
         }
     );
+    // Tollgate standing in for Profix answers it with 400 invalid_grant: the
+    // marker wins over the error code (not a dead grant).
+    let tollgate = json!({"error": "invalid_grant", "error_description": "password change required",
+        "userid": "u_42", "RequireChangePassword": true});
+    assert_eq!(
+        read_token_answer(q, &answer(400, tollgate.clone())).unwrap_err(),
+        Refusal::PasswordChangeRequired {
+            user_id: Some("u_42".into())
+        }
+    );
+    // Only where the preset has the marker, and never on a 5xx.
+    assert!(matches!(
+        read_token_answer(Preset::OAuth2.quirks(), &answer(400, tollgate.clone())),
+        Err(Refusal::Dead { .. })
+    ));
+    assert!(matches!(
+        read_token_answer(q, &answer(500, tollgate)),
+        Err(Refusal::Transient { .. })
+    ));
+    // A userid that is no printable word is not passed on.
+    assert_eq!(
+        read_token_answer(
+            q,
+            &answer(
+                400,
+                json!({"userid": "a b\n", "RequireChangePassword": "true"})
+            )
+        )
+        .unwrap_err(),
+        Refusal::PasswordChangeRequired { user_id: None }
+    );
+}
+
+#[test]
+fn change_password_answers_are_judged_and_messages_bounded() {
+    let raw = |status: u16, body: &str| HttpAnswer {
+        status,
+        body: body.as_bytes().to_vec(),
+        retry_after: Some(7),
+    };
+    assert_eq!(
+        read_password_change_answer(&answer(
+            200,
+            json!({"success": true, "message": "You can now login"})
+        )),
+        PasswordChange::Changed
+    );
+    assert_eq!(
+        read_password_change_answer(&answer(
+            400,
+            json!({"success": false, "message": "Too\n short\u{202e}!\t"})
+        )),
+        PasswordChange::Refused {
+            message: "Too short!".into()
+        }
+    );
+    let long = "é".repeat(5000);
+    match read_password_change_answer(&answer(200, json!({"success": false, "message": long}))) {
+        PasswordChange::Refused { message } => {
+            assert_eq!(message.chars().count(), MAX_MESSAGE + 1);
+            assert!(message.ends_with('…'));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        read_password_change_answer(&answer(400, json!({"success": false}))),
+        PasswordChange::Refused {
+            message: "no reason given".into()
+        }
+    );
+    // A 200 that does not say success, a success on an error status, HTML,
+    // a redirect, 429 and 5xx are no success and carry no upstream text.
+    for (a, class) in [
+        (answer(200, json!({"message": "ok"})), "malformed_answer"),
+        (answer(500, json!({"success": true})), "server_error"),
+        (raw(200, "<html>ok</html>"), "malformed_answer"),
+        (raw(302, ""), "redirected"),
+        (raw(502, "<html>bad gateway</html>"), "server_error"),
+        (raw(404, "not found"), "client_error"),
+    ] {
+        match read_password_change_answer(&a) {
+            PasswordChange::Transient { class: c, .. } => assert_eq!(c, class, "{a:?}"),
+            other => panic!("{a:?}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        read_password_change_answer(&raw(429, r#"{"success": false, "message": "slow down"}"#)),
+        PasswordChange::Transient {
+            class: "rate_limited",
+            retry_after: Some(7)
+        }
+    );
 }
 
 #[test]
