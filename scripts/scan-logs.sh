@@ -8,7 +8,8 @@ log=${1:?usage: scan-logs.sh LOGFILE}
 fail=0
 for event in login_succeeded login_failed login_throttled token_issued \
              refresh_reuse_detected code_replay_detected token_revoked \
-             password_changed foreign_login_post_refused token_exchanged; do
+             password_changed foreign_login_post_refused token_exchanged \
+             upstream_disconnected; do
   if ! grep -q "event=\"$event\"\|\"event\":\"$event\"" "$log"; then
     echo "[logs] no audit line for $event" >&2; fail=1
   fi

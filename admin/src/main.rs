@@ -3,6 +3,7 @@
 //! region). Prints one JSON object on stdout; on error, one line on stderr and
 //! a non-zero exit.
 
+mod connections;
 mod providers;
 
 use clap::{Args, Parser, Subcommand};
@@ -58,6 +59,11 @@ enum Command {
     Provider {
         #[command(subcommand)]
         command: providers::ProviderCmd,
+    },
+    /// Upstream connections (the token vault): health, removal.
+    Connection {
+        #[command(subcommand)]
+        command: connections::ConnectionCmd,
     },
 }
 
@@ -674,6 +680,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, AdminError> {
                 .await
         }
         Command::Provider { command } => providers::run(&admin, command).await,
+        Command::Connection { command } => connections::run(&admin, command).await,
         Command::Issuer {
             command: IssuerCmd::List(t),
         } => admin.list_issuers(&t.tenant).await,
@@ -734,7 +741,11 @@ fn audit_line(args: &[String]) -> Option<String> {
             "tenant": tenant,
             "client_id": flag("--client-id"),
             "user_id": flag("--user-id"),
-            "provider": (kind == "provider").then(|| flag("--name")).flatten(),
+            "provider": match kind {
+                "provider" => flag("--name"),
+                "connection" => flag("--provider"),
+                _ => None,
+            },
         })
         .to_string(),
     )

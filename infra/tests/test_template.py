@@ -88,7 +88,9 @@ TABLE_ACTIONS = {
     "discovery": {"dynamodb:GetItem"},
     "introspect": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
     "revoke": {"dynamodb:GetItem", "dynamodb:UpdateItem"} | CORS,
-    "userinfo": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"} | CORS,
+    # userinfo also serves the user's upstream connections: GET lists them (the
+    # `list` index, then BatchGetItem), DELETE removes one (DeleteItem).
+    "userinfo": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} | CORS,
     # + the upkeep of upstream connections: consistent batch reads of the due ones.
     "maintenance": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:Query"},
 }
@@ -98,7 +100,7 @@ TABLE_ACTIONS = {
 # that opens or seals them — token, callback, userinfo, maintenance). introspect, revoke and userinfo check access tokens against the public
 # JWKS on the tenant item, so they never need a private key.
 # An upstream provider's client secret (`upstream_secret`) is read by the functions
-# that call providers.
+# that call providers (userinfo: the revocation of DELETE …/connections).
 ALL_SECRETS = {"tenant_key", "client_secret", "login_key", "urls_doc", "vault_key", "upstream_secret"}
 SECRET_READS = {
     "authorize": ALL_SECRETS,
@@ -109,7 +111,7 @@ SECRET_READS = {
     "discovery": {"urls_doc"},
     "introspect": {"client_secret", "urls_doc"},
     "revoke": {"client_secret", "urls_doc"},
-    "userinfo": {"urls_doc", "vault_key"},
+    "userinfo": {"urls_doc", "vault_key", "upstream_secret"},
     "maintenance": {"tenant_key", "vault_key", "upstream_secret", "urls_doc"},
 }
 # Secrets Manager actions per function: the public functions only read; maintenance
@@ -127,7 +129,11 @@ TABLE_NAME = f"{STACK}-Table-1A2B3C4D5E6F"
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE_NAME}"
 # Table actions granted on an index instead of the table: only the maintenance's
 # Query of the `due` index.
-INDEX_GRANTS = {"maintenance": {("dynamodb:Query", f"{TABLE_ARN}/index/due")}}
+INDEX_GRANTS = {
+    "maintenance": {("dynamodb:Query", f"{TABLE_ARN}/index/due")},
+    # GET …/connections: the user's connections through the keys-only `list` index.
+    "userinfo": {("dynamodb:Query", f"{TABLE_ARN}/index/list")},
+}
 DEFAULT = {}
 WITH_DOMAIN = {"CustomDomain": DOMAIN, "CertificateArn": CERT, "HostedZoneId": "Z0123456789ABCDEFGHIJ"}
 
@@ -814,6 +820,9 @@ ROUTES = {
     "/oauth2/acme/userinfo": "userinfo",
     "/OAuth2/acme/UserInfo": "userinfo",
     "/OAuth2/acme/Userinfo": "userinfo",
+    "/oauth2/acme/connections": "userinfo",
+    "/OAuth2/acme/Connections": "userinfo",
+    "/oauth2/acme/connections/crm": "userinfo",
     # a tenant named like an endpoint still routes by the last segment
     "/oauth2/token/authorize": "authorize",
     "/oauth2/authorize/jwks.json": "discovery",
@@ -1273,6 +1282,17 @@ def test_maintenance_function(cfn):
 
 def test_alarms(cfn):
     assert check_alarms(cfn) == []
+
+
+def test_userinfo_deletes_connection_items_only(raw):
+    """DELETE …/connections removes a connection item; the function may delete
+    nothing else (connection partitions are T#{tenant}#UC#{owner}#{provider})."""
+    deletes = [st for st in statements(raw, "UserinfoFunction") if "dynamodb:DeleteItem" in as_list(st["Action"])]
+    assert len(deletes) == 1, deletes
+    assert as_list(deletes[0]["Action"]) == ["dynamodb:DeleteItem"], deletes
+    assert deletes[0].get("Condition") == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*#UC#*"]}
+    }, deletes
 
 
 def test_package_script_builds_every_function():

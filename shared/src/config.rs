@@ -152,6 +152,15 @@ impl Config {
         format!("{base}/oauth2/{tenant}/{tail}")
     }
 
+    /// The user's upstream connections (`GET …/connections`): on the
+    /// userinfo function, so under its public URL as `userinfo_endpoint` is.
+    pub fn connections_endpoint(&self, tenant: &TenantId) -> String {
+        format!(
+            "{}/oauth2/{tenant}/connections",
+            self.function_base(Function::Userinfo)
+        )
+    }
+
     /// Whether this stack is served from this machine (`make dev`, the
     /// tests): it has no URL document, and its issuer and token endpoint are
     /// plain HTTP on a loopback host (the local stack's

@@ -18,6 +18,8 @@ const TOKEN_ERRORS: &[&str] = &[
     "invalid_target",
     "invalid_token",
     "insufficient_scope",
+    // The token vault's: no such upstream connection (SPEC: Upstream providers).
+    "not_linked",
 ];
 const AUTHZ_ERRORS: &[&str] = &[
     "invalid_request",
@@ -99,7 +101,7 @@ fn front_quirk(req: &FuzzRequest) -> Option<&'static str> {
 
 /// The checks on one answer: the failure classes it falls into.
 pub(super) fn check(req: &FuzzRequest, o: &Outcome, timeout: Duration) -> Vec<String> {
-    let ep = req.endpoint.function();
+    let ep = req.endpoint.label();
     let mut out = Vec::new();
     let Some(status) = o.status else {
         let e = o.error.as_deref().unwrap_or("?");
@@ -210,7 +212,7 @@ fn request_header<'a>(req: &'a FuzzRequest, name: &str) -> Option<&'a [u8]> {
 /// `Access-Control-Allow-Origin`: `*` only on discovery; anywhere else only
 /// the request's own `Origin`, and only an origin registered for a client.
 fn check_allow_origin(req: &FuzzRequest, o: &Outcome) -> Vec<String> {
-    let ep = req.endpoint.function();
+    let ep = req.endpoint.label();
     let mut out = Vec::new();
     let Some(acao) = o.headers.get("access-control-allow-origin") else {
         return out;
@@ -247,7 +249,7 @@ fn check_allow_origin(req: &FuzzRequest, o: &Outcome) -> Vec<String> {
 
 /// RFC 7662 and RFC 7009 answers, RFC 6750 §3 and RFC 6749 §5.2 challenges.
 fn check_answer_shape(req: &FuzzRequest, status: u16, o: &Outcome) -> Vec<String> {
-    let ep = req.endpoint.function();
+    let ep = req.endpoint.label();
     let mut out = Vec::new();
     let post = req.method == "POST";
     let json = || serde_json::from_slice::<Value>(&o.body).ok();
@@ -297,7 +299,17 @@ fn check_answer_shape(req: &FuzzRequest, status: u16, o: &Outcome) -> Vec<String
         {
             out.push(format!("{ep}: 200 without a JSON `sub`"));
         }
-        Endpoint::Userinfo if status == 401 || status == 403 => {
+        Endpoint::Connections
+            if status == 200
+                && req.method == "GET"
+                && !json().is_some_and(|v| v.get("items").is_some_and(Value::is_array)) =>
+        {
+            out.push(format!("{ep}: 200 without a JSON `items` array"));
+        }
+        Endpoint::Connections if status == 204 && !o.body.is_empty() => {
+            out.push(format!("{ep}: 204 with a body"));
+        }
+        Endpoint::Userinfo | Endpoint::Connections if status == 401 || status == 403 => {
             let c = header(&o.headers, "www-authenticate").to_ascii_lowercase();
             if !c.starts_with("bearer") {
                 out.push(format!("{ep}: {status} without a Bearer challenge"));
@@ -324,7 +336,7 @@ fn check_answer_shape(req: &FuzzRequest, status: u16, o: &Outcome) -> Vec<String
 }
 
 fn check_error_json(ep: Endpoint, status: u16, v: &Value) -> Vec<String> {
-    let f = ep.function();
+    let f = ep.label();
     let mut out = Vec::new();
     if ep == Endpoint::ChangePassword && v.get("error").is_none() {
         // Profix shape.

@@ -51,6 +51,12 @@ impl Fuzzer {
             Endpoint::Introspect => format!("/oauth2/{t}/introspect"),
             Endpoint::Revoke => format!("/oauth2/{t}/revoke"),
             Endpoint::Userinfo => format!("/oauth2/{t}/userinfo"),
+            // The fuzzed tenant has no connections: a DELETE finds none.
+            Endpoint::Connections => match rng.gen_range(0..4) {
+                0 | 1 => format!("/oauth2/{t}/connections"),
+                2 => format!("/oauth2/{t}/connections/crm"),
+                _ => format!("/oauth2/{t}/connections/Not_A-name"),
+            },
         }
     }
 

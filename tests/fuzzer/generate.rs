@@ -218,6 +218,18 @@ impl Fuzzer {
                 maybe_origin(rng, &mut d, kind);
                 d
             }
+            Endpoint::Connections => {
+                let token = self.material(rng, Material::AccessToken, kind, 0.3).await;
+                let method = if path.contains("/connections/") {
+                    "DELETE"
+                } else {
+                    "GET"
+                };
+                let mut d = Draft::new(ep, method, path);
+                d.set_header("authorization", format!("Bearer {token}").into_bytes());
+                maybe_origin(rng, &mut d, kind);
+                d
+            }
             Endpoint::ChangePassword => {
                 let mut d = Draft::new(ep, "POST", path);
                 let (i, name, id, pw) = self.victim(rng);
@@ -382,7 +394,8 @@ impl Fuzzer {
                 67..75 => Endpoint::Discovery,
                 75..84 => Endpoint::Introspect,
                 84..92 => Endpoint::Revoke,
-                _ => Endpoint::Userinfo,
+                92..97 => Endpoint::Userinfo,
+                _ => Endpoint::Connections,
             }
         };
         if rng.gen_bool(0.08) {

@@ -1,5 +1,6 @@
 //! An HTTP fuzzer for every public route of Tollgate (authorize, callback,
 //! token, refresh, change-password, discovery, introspect, revoke, userinfo,
+//! the user's upstream connections,
 //! and CORS preflights of all of them), shared by the integration
 //! test (`integration/fuzz.rs`, a bounded run with a fixed seed) and the
 //! `tollgate-fuzz` command (`make fuzz`, against a running `make dev` stack).
@@ -165,10 +166,13 @@ pub enum Endpoint {
     Introspect,
     Revoke,
     Userinfo,
+    /// The user's upstream connections on the userinfo function: GET
+    /// `…/connections`, DELETE `…/connections/{provider}`.
+    Connections,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 9] = [
+    pub const ALL: [Endpoint; 10] = [
         Endpoint::Authorize,
         Endpoint::Callback,
         Endpoint::Token,
@@ -178,6 +182,7 @@ impl Endpoint {
         Endpoint::Introspect,
         Endpoint::Revoke,
         Endpoint::Userinfo,
+        Endpoint::Connections,
     ];
 
     pub fn function(self) -> &'static str {
@@ -190,7 +195,15 @@ impl Endpoint {
             Endpoint::Discovery => "discovery",
             Endpoint::Introspect => "introspect",
             Endpoint::Revoke => "revoke",
-            Endpoint::Userinfo => "userinfo",
+            Endpoint::Userinfo | Endpoint::Connections => "userinfo",
+        }
+    }
+
+    /// How reports and failure classes name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Endpoint::Connections => "connections",
+            e => e.function(),
         }
     }
 
@@ -199,7 +212,7 @@ impl Endpoint {
     fn is_post(self) -> bool {
         !matches!(
             self,
-            Endpoint::Authorize | Endpoint::Discovery | Endpoint::Userinfo
+            Endpoint::Authorize | Endpoint::Discovery | Endpoint::Userinfo | Endpoint::Connections
         )
     }
 

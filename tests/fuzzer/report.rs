@@ -83,7 +83,7 @@ impl Report {
                         .join(" ")
                 })
                 .unwrap_or_default();
-            let _ = writeln!(s, "  {:<16} {:>6}  {hist}", ep.function(), n);
+            let _ = writeln!(s, "  {:<16} {:>6}  {hist}", ep.label(), n);
         }
         if self.unsendable > 0 {
             let _ = writeln!(

@@ -183,7 +183,7 @@ impl Fuzzer {
                 classes = check(&req, &retry, self.cfg.timeout);
                 classes.push(format!(
                     "{NOTED}{}: no answer within {} s once, in time when sent again",
-                    req.endpoint.function(),
+                    req.endpoint.label(),
                     self.cfg.timeout.as_secs(),
                 ));
                 retried = Some(format!(

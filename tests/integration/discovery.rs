@@ -28,6 +28,22 @@ async fn metadata_lists_real_endpoints_and_required_fields() {
         t.url("change-password", "token/changepassword")
     );
     assert_eq!(m["jwks_uri"], t.url("discovery", "jwks.json"));
+    // The user's upstream connections, on the userinfo function: reachable,
+    // and asking for a Bearer token.
+    assert_eq!(m["connections_endpoint"], t.url("userinfo", "connections"));
+    let r = stack()
+        .http
+        .get(m["connections_endpoint"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
     assert_eq!(
         m["code_challenge_methods_supported"],
         serde_json::json!(["S256"])

@@ -35,5 +35,6 @@ mod upstream_script;
 mod userinfo;
 mod vault;
 mod vault_connect;
+mod vault_connections;
 mod vault_retrieval;
 mod vault_service;

@@ -1,11 +1,14 @@
 //! The provisioning library behind `tollgate-admin` and the maintenance
 //! function, by resource: `tenants`, `clients`, `users`, `issuers` (trusted
-//! issuers and links), `providers` (upstream providers), `keys` (rotation and the
-//! scheduled upkeep) and `vault` (the key set that encrypts upstream tokens).
+//! issuers and links), `providers` (upstream providers), `connect` (service
+//! connections), `connections` (connections' health, removal and purges),
+//! `keys` (rotation and the scheduled upkeep) and `vault` (the key set that
+//! encrypts upstream tokens).
 //! Every command answers one JSON value or an [`AdminError`] (one line).
 
 pub mod clients;
 pub mod connect;
+pub mod connections;
 pub mod issuers;
 pub mod keys;
 pub mod providers;

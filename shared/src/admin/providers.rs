@@ -383,17 +383,24 @@ impl Admin {
         Ok(self.provider_json(&urls, &p))
     }
 
-    /// Removes the provider and its client secret (the secret first: a
-    /// secret is never left without its provider).
+    /// Removes the provider's connections (each refresh token revoked at
+    /// the provider where it can, while its client secret still exists),
+    /// then its client secret and the record (the secret first: a secret is
+    /// never left without its provider).
     pub async fn remove_provider(&self, alias: &str, name: &str) -> Result<Value, AdminError> {
         let tenant = self.tenant_id(alias).await?;
-        if providers::check_name(name).is_err()
-            || ProviderStore::provider(&self.db, &tenant, name)
-                .await?
-                .is_none()
+        let Ok(provider_name) = crate::ids::ProviderName::parse(name) else {
+            return fail(format!("unknown provider: {name}"));
+        };
+        if ProviderStore::provider(&self.db, &tenant, name)
+            .await?
+            .is_none()
         {
             return fail(format!("unknown provider: {name}"));
         }
+        let purged = self
+            .purge_connections(&tenant, &super::connections::Purge::Provider(provider_name))
+            .await?;
         let secret = self.config.upstream_secret_name(&tenant, name);
         let deleted_secret = self.secrets.fetch(&secret).await?.is_some();
         if deleted_secret {
@@ -410,6 +417,8 @@ impl Admin {
             "name": name,
             "removed": true,
             "deleted_secret": deleted_secret,
+            "connections_removed": purged.removed,
+            "connections_revoked": purged.revoked,
         }))
     }
 }

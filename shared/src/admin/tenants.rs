@@ -5,23 +5,16 @@ use super::users::UserOpts;
 use super::*;
 use crate::clock::Now;
 use crate::config::Function;
-use crate::domain::branding;
-use crate::domain::branding::Branding;
-use crate::domain::branding::Logo;
-use crate::domain::branding::Rgb;
-use crate::domain::records::DEFAULT_ACCESS_TOKEN_TTL;
-use crate::domain::records::DEFAULT_REFRESH_TOKEN_TTL;
-use crate::domain::records::KeyState;
-use crate::domain::records::SigningAlg;
-use crate::domain::records::Tenant;
+use crate::domain::branding::{self, Branding, Logo, Rgb};
+use crate::domain::records::{
+    DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_REFRESH_TOKEN_TTL, KeyState, SigningAlg, Tenant,
+};
 use crate::ids::TenantId;
 use crate::ports::Directory;
 use crate::ports::SecretError;
 use crate::ports::StoreError;
-use crate::store::MapChange;
-use crate::store::TenantChanges;
-use crate::store::Updated;
 use crate::store::secrets_manager::SecretSource;
+use crate::store::{MapChange, TenantChanges, Updated};
 use crate::tokens::keys;
 use crate::tokens::keys::KeySet;
 use serde_json::Value;
@@ -454,12 +447,16 @@ impl Admin {
     /// First the tenant is marked as being deleted: it serves nothing any
     /// more (once the functions' 30 s record cache has passed; until then a
     /// request that needs its vanished signing key gets 503, never 500), no
-    /// key change commits on it and the maintenance leaves it. Then the
-    /// secrets (the clients' are found through their records), then the
-    /// items. Safe to run again if interrupted.
+    /// key change commits on it and the maintenance leaves it. Then its
+    /// upstream connections (each revoked at its provider, while the vault
+    /// keys and client secrets exist), the secrets (the clients' are found
+    /// through their records), then the items. Safe to run again if interrupted.
     pub async fn delete_tenant(&self, alias: &str) -> Result<Value, AdminError> {
         let id = TenantId::parse(alias).map_err(|e| AdminError(format!("{e}: {alias:?}")))?;
         let marked = self.db.mark_tenant_deleting(&id).await?;
+        let purged = self
+            .purge_connections(&id, &super::connections::Purge::Tenant)
+            .await?;
         let mut secrets = vec![
             self.config.signing_key_secret(&id),
             self.config.vault_key_secret(&id),
@@ -495,6 +492,9 @@ impl Admin {
         if !marked && items == 0 && deleted_secrets == 0 {
             return fail(format!("unknown tenant: {alias}"));
         }
-        Ok(json!({"tenant": alias, "deleted_items": items, "deleted_secrets": deleted_secrets}))
+        Ok(
+            json!({"tenant": alias, "deleted_items": items, "deleted_secrets": deleted_secrets,
+            "connections_removed": purged.removed, "connections_revoked": purged.revoked}),
+        )
     }
 }

@@ -177,10 +177,24 @@ impl Admin {
         Ok(json!({"user_id": user_id, "enabled": enabled}))
     }
 
+    /// Deletes the user with its upstream connections (each revoked at its
+    /// provider where it can): first the connections, then the user, then
+    /// once more any connection a callback stored meanwhile.
     pub async fn delete_user(&self, alias: &str, user_id: &str) -> Result<Value, AdminError> {
-        let (_, u) = self.user_of(alias, user_id).await?;
+        use super::connections::Purge;
+        let (tenant, u) = self.user_of(alias, user_id).await?;
+        let which = Purge::User(u.user_id.clone());
+        let mut purged = self.purge_connections(&tenant, &which).await?;
         self.db.delete_user(&u).await?;
-        Ok(json!({"user_id": user_id, "deleted": true}))
+        let late = self.purge_connections(&tenant, &which).await?;
+        purged.removed += late.removed;
+        purged.revoked += late.revoked;
+        Ok(json!({
+            "user_id": user_id,
+            "deleted": true,
+            "connections_removed": purged.removed,
+            "connections_revoked": purged.revoked,
+        }))
     }
 
     /// Sets the password (read from stdin) and ends every session of the user.

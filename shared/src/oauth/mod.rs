@@ -3,8 +3,10 @@
 //! module per grant. The edge (`crate::web`) parses requests into these calls
 //! and turns their outcomes into responses.
 
+pub mod bearer;
 pub mod client_auth;
 pub mod connect;
+pub mod connections;
 pub mod error;
 pub mod grants;
 pub mod mint;

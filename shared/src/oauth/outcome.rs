@@ -116,13 +116,13 @@ pub enum RevokeOutcome {
     NoSuchTenant,
 }
 
-/// OIDC Core §5.3 UserInfo, with RFC 6750 errors.
+/// Why a Bearer-authenticated call (userinfo, the user's connections) is
+/// refused, with RFC 6750's errors.
 #[derive(Debug)]
-pub enum UserinfoOutcome {
-    Claims(serde_json::Value),
+pub enum BearerRefusal {
     /// No token at all: 401 with a bare `Bearer` challenge.
     MissingToken,
-    /// Invalid, expired, revoked or inactive: 401 `invalid_token`.
+    /// Invalid, expired, revoked or inactive, or no user's: 401 `invalid_token`.
     InvalidToken,
     /// Active, but without `openid`: 403 `insufficient_scope`.
     InsufficientScope,
@@ -132,4 +132,24 @@ pub enum UserinfoOutcome {
     TooLarge,
     NoSuchTenant,
     Failed(OAuthError),
+}
+
+/// OIDC Core §5.3 UserInfo.
+#[derive(Debug)]
+pub enum UserinfoOutcome {
+    Claims(serde_json::Value),
+    Refused(BearerRefusal),
+}
+
+/// The signed-in user's upstream connections (SPEC: Upstream providers —
+/// Health): `GET …/connections`, `DELETE …/connections/{provider}`.
+#[derive(Debug)]
+pub enum ConnectionsOutcome {
+    /// `{"items": […]}`.
+    Listed(serde_json::Value),
+    /// Removed (and revoked at the provider where it could be): 204.
+    Disconnected,
+    /// The user has no connection to that provider: 404.
+    NotConnected,
+    Refused(BearerRefusal),
 }

@@ -3,6 +3,8 @@
 //! only) the fast endpoint tests that drive the real handlers over the fakes.
 //! Compiled only for tests and the `test-support` feature.
 
+#[cfg(test)]
+mod admin_connections;
 pub mod contract;
 #[cfg(test)]
 mod endpoints;

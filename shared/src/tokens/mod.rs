@@ -2,6 +2,7 @@
 //! verifies, the external issuers a tenant trusts for token exchange, and the
 //! vault that encrypts upstream tokens at rest.
 
+pub mod disconnect;
 pub mod jwt;
 pub mod keys;
 pub mod signer;

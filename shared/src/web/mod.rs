@@ -3,6 +3,7 @@
 //! endpoints live in `handlers`, and every response is built by `respond`
 //! (pages by `html`, in the languages of `i18n`; CORS by `cors`).
 
+pub mod bearer;
 pub mod cors;
 pub mod handlers;
 pub mod html;

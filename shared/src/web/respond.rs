@@ -4,8 +4,8 @@
 
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::outcome::{
-    ChangePasswordOutcome, DiscoveryOutcome, IntrospectOutcome, RevokeOutcome, TokenOutcome,
-    Tokens, UserinfoOutcome,
+    BearerRefusal, ChangePasswordOutcome, ConnectionsOutcome, DiscoveryOutcome, IntrospectOutcome,
+    RevokeOutcome, TokenOutcome, Tokens, UserinfoOutcome,
 };
 use crate::web::html::error_page;
 use crate::web::i18n::{Key, Lang};
@@ -256,41 +256,69 @@ pub fn revoke(o: RevokeOutcome) -> Response {
 
 /// OIDC UserInfo with RFC 6750 §3 errors in `WWW-Authenticate`.
 pub fn userinfo(o: UserinfoOutcome) -> Response {
+    match o {
+        UserinfoOutcome::Claims(c) => json_response(StatusCode::OK, &c),
+        UserinfoOutcome::Refused(r) => bearer_refusal(r),
+    }
+}
+
+/// The user's connections: the list, 204 after a disconnect, 404 for a
+/// connection the user does not have, or the Bearer refusal.
+pub fn connections(o: ConnectionsOutcome) -> Response {
+    match o {
+        ConnectionsOutcome::Listed(v) => json_response(StatusCode::OK, &v),
+        ConnectionsOutcome::Disconnected => {
+            let mut r = json_response(StatusCode::NO_CONTENT, &Value::Null);
+            *r.body_mut() = lambda_http::Body::Empty;
+            r.headers_mut()
+                .remove(lambda_http::http::header::CONTENT_TYPE);
+            r
+        }
+        ConnectionsOutcome::NotConnected => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "not_linked", "error_description": "no connection to this provider"}),
+        ),
+        ConnectionsOutcome::Refused(r) => bearer_refusal(r),
+    }
+}
+
+/// RFC 6750 §3: a Bearer-authenticated endpoint's refusal, with its
+/// `WWW-Authenticate` challenge.
+pub fn bearer_refusal(r: BearerRefusal) -> Response {
     let bearer = |status: StatusCode, challenge: &'static str, body: Value| {
         let mut r = json_response(status, &body);
         r.headers_mut()
             .insert("www-authenticate", HeaderValue::from_static(challenge));
         r
     };
-    match o {
-        UserinfoOutcome::Claims(c) => json_response(StatusCode::OK, &c),
-        UserinfoOutcome::MissingToken => bearer(
+    match r {
+        BearerRefusal::MissingToken => bearer(
             StatusCode::UNAUTHORIZED,
             "Bearer realm=\"tollgate\"",
             json!({"error": "invalid_token", "error_description": "a Bearer access token is required"}),
         ),
-        UserinfoOutcome::InvalidToken => bearer(
+        BearerRefusal::InvalidToken => bearer(
             StatusCode::UNAUTHORIZED,
             "Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"the access token is invalid, expired or revoked\"",
             json!({"error": "invalid_token", "error_description": "the access token is invalid, expired or revoked"}),
         ),
-        UserinfoOutcome::InsufficientScope => bearer(
+        BearerRefusal::InsufficientScope => bearer(
             StatusCode::FORBIDDEN,
             "Bearer realm=\"tollgate\", error=\"insufficient_scope\", scope=\"openid\"",
             json!({"error": "insufficient_scope", "error_description": "the access token lacks the openid scope"}),
         ),
-        UserinfoOutcome::InvalidRequest(d) => bearer(
+        BearerRefusal::InvalidRequest(d) => bearer(
             StatusCode::BAD_REQUEST,
             "Bearer realm=\"tollgate\", error=\"invalid_request\"",
             json!({"error": "invalid_request", "error_description": crate::oauth::error::sanitize_description(&d)}),
         ),
-        UserinfoOutcome::TooLarge => bearer(
+        BearerRefusal::TooLarge => bearer(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Bearer realm=\"tollgate\", error=\"invalid_request\"",
             json!({"error": "invalid_request", "error_description": "the request body is too large"}),
         ),
-        UserinfoOutcome::NoSuchTenant => crate::web::response::not_found_json(),
-        UserinfoOutcome::Failed(e) => oauth_error(e),
+        BearerRefusal::NoSuchTenant => crate::web::response::not_found_json(),
+        BearerRefusal::Failed(e) => oauth_error(e),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `tollgate-fuzz` (`make fuzz`): the HTTP fuzzer of `tollgate_tests::fuzzer`
 //! against a running `make dev` stack: every public route (authorize,
 //! callback, token, refresh, change-password, discovery, introspect, revoke,
-//! userinfo) and CORS preflights of each. It provisions its own tenant with
+//! userinfo, the user's connections) and CORS preflights of each. It provisions its own tenant with
 //! `target/debug/tollgate-admin` (a confidential client with every grant, a
 //! web origin and `--introspect`, a public client with a web origin, users),
 //! sends `FUZZ_REQUESTS` requests (default 10000) generated from `FUZZ_SEED`

@@ -37,6 +37,15 @@ async fn metadata_names_every_endpoint_by_its_real_url_with_the_required_fields(
             "https://fn.example/change-password/oauth2/acme/token/changepassword"
         );
         assert_eq!(
+            m["userinfo_endpoint"],
+            "https://fn.example/userinfo/oauth2/acme/userinfo"
+        );
+        // The user's upstream connections: on the userinfo function too.
+        assert_eq!(
+            m["connections_endpoint"],
+            "https://fn.example/userinfo/oauth2/acme/connections"
+        );
+        assert_eq!(
             m["code_challenge_methods_supported"],
             serde_json::json!(["S256"])
         );

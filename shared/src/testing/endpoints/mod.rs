@@ -17,6 +17,7 @@ mod change_password;
 mod client_credentials;
 mod code_grant;
 mod connect;
+mod connections;
 mod discovery;
 mod introspect;
 mod password;

@@ -49,6 +49,8 @@ pub struct Posted {
     pub url: String,
     pub form: Vec<(String, String)>,
     pub basic: bool,
+    /// The HTTP Basic credentials (id, secret) as sent (form-urlencoded).
+    pub basic_auth: Option<(String, String)>,
 }
 
 impl Posted {
@@ -148,6 +150,12 @@ impl FakeUpstream {
                 .map(|(k, v)| ((*k).to_owned(), v.clone()))
                 .collect(),
             basic: call.basic.is_some(),
+            basic_auth: call.basic.as_ref().map(|(u, p)| {
+                (
+                    u.clone(),
+                    secrecy::ExposeSecret::expose_secret(p).to_owned(),
+                )
+            }),
         });
         let fault = m.faults.pop_front();
         if let Some(Fault::LoseAnswer) = fault {
@@ -209,6 +217,19 @@ impl FakeUpstream {
                 }
             }
             "client_credentials" => ok(&mut m, None),
+            // RFC 7009 revocation: the live refresh token dies (200 whatever
+            // the token was, §2.2).
+            "" if call.form.get("token").is_some() => {
+                if m.current.is_some() && m.current == token {
+                    m.current = None;
+                    m.dead = true;
+                }
+                HttpAnswer {
+                    status: 200,
+                    body: Vec::new(),
+                    retry_after: None,
+                }
+            }
             "password" | "authorization_code" => {
                 m.serial += 1;
                 let rt = format!("rt-{}", m.serial);

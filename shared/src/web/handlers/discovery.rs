@@ -95,6 +95,7 @@ pub fn metadata(config: &Config, tenant: &Tenant) -> Value {
         "revocation_endpoint": config.endpoint(Function::Revoke, t),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "userinfo_endpoint": config.endpoint(Function::Userinfo, t),
+        "connections_endpoint": config.connections_endpoint(t),
         "response_types_supported": ["code", "token"],
         "response_modes_supported": ["query", "fragment"],
         "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:token-exchange"],

@@ -6,6 +6,7 @@
 pub mod authorize;
 pub mod callback;
 pub mod change_password;
+pub mod connections;
 pub mod discovery;
 pub mod introspect;
 pub mod revoke;
@@ -23,5 +24,18 @@ pub async fn callback_function(
         upstream_callback::handle(state, req).await
     } else {
         callback::handle(state, req).await
+    }
+}
+
+/// The userinfo function: UserInfo, and the signed-in user's upstream
+/// connections (`…/connections`, `…/connections/{provider}`).
+pub async fn userinfo_function(
+    state: &crate::AppState,
+    req: lambda_http::Request,
+) -> crate::web::response::Response {
+    if connections::route(req.uri().path()).is_some() {
+        connections::handle(state, req).await
+    } else {
+        userinfo::handle(state, req).await
     }
 }
