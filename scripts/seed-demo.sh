@@ -46,6 +46,7 @@ if [[ ! -f $UPSTREAM ]]; then
       --authorize-url "$(url authorize)/oauth2/demo-crm/authorize" \
       --token-url "$(url token)/oauth2/demo-crm/token" \
       --refresh-url "$(url refresh)/oauth2/demo-crm/refresh" \
+      --revocation-url "$(url revoke)/oauth2/demo-crm/revoke" \
       --client-id "$crm_client" --client-secret-stdin --scope crm >/dev/null 2>.local/seed.err \
       || { cat .local/seed.err >&2; exit 1; }
     python3 -c 'import json,sys; print(json.dumps({"username": "crm-user", "password": sys.argv[1]}))' \
