@@ -183,7 +183,7 @@ pub async fn run(machine: procfs::Machine, cfg: Cfg) -> R<()> {
 /// the share can be emulated), and 20 concurrent exchanges of an expired
 /// connection.
 async fn vault_pass(cfg: &Cfg, lab: &Lab) -> R<Value> {
-    let v = vault::VaultLab::provision(cfg, lab).await?;
+    let v = vault::VaultLab::provision(cfg, lab, "benchup", 1).await?;
     let emulate = cfg.no_throttle.is_none();
     let tok = crate::sandbox::Warm::start_with(
         cfg,
@@ -196,7 +196,8 @@ async fn vault_pass(cfg: &Cfg, lab: &Lab) -> R<Value> {
     let series = vault::vault_series(cfg, &v, &tok).await;
     tok.stop().await;
     let (series, facts) = series?;
-    let concurrent = vault::concurrent_expired(cfg, &v, Duration::from_millis(300)).await?;
+    let v2 = vault::VaultLab::provision(cfg, lab, "benchup2", 1).await?;
+    let concurrent = vault::concurrent_expired(cfg, &v2, Duration::from_millis(300)).await?;
     let tick_ms = 1000.0 / procfs::clk_tck() as f64;
     let rows: Vec<Value> = series
         .iter()

@@ -25,7 +25,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const FRESH_SERIES: &str = "upstream token, stored (vault exchange)";
 pub const REFRESH_SERIES: &str = "upstream token, refreshing (vault exchange)";
-const PROVIDER: &str = "benchup";
 
 #[derive(Default)]
 struct Model {
@@ -47,23 +46,34 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// Serves on a thread of its own (its own runtime): the driver blocks its
+    /// runtime while `tollgate-admin` runs, and `provider connect` calls this
+    /// server meanwhile.
     pub async fn start() -> R<Upstream> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let m = Arc::new(Mutex::new(Model {
             expires_in: 3600,
             ..Model::default()
         }));
         let model = m.clone();
-        tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                let model = model.clone();
-                tokio::spawn(async move {
-                    let _ = serve(sock, model).await;
-                });
-            }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        std::thread::spawn(move || {
+            rt.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                while let Ok((sock, _)) = listener.accept().await {
+                    let model = model.clone();
+                    tokio::spawn(async move {
+                        let _ = serve(sock, model).await;
+                    });
+                }
+            });
         });
         Ok(Upstream { port, m })
     }
@@ -174,14 +184,18 @@ async fn serve(mut sock: tokio::net::TcpStream, m: Arc<Mutex<Model>>) -> std::io
 /// grant).
 pub struct VaultLab {
     pub upstream: Upstream,
+    provider: String,
     client_id: String,
     client_secret: String,
     base: String,
 }
 
 impl VaultLab {
-    pub async fn provision(cfg: &Cfg, lab: &Lab) -> R<VaultLab> {
+    /// Provider `name` and its service connection, made from an upstream
+    /// token that lives `expires_in` seconds (1: stale at once).
+    pub async fn provision(cfg: &Cfg, lab: &Lab, name: &str, expires_in: u64) -> R<VaultLab> {
         let upstream = Upstream::start().await?;
+        upstream.set(expires_in, Duration::ZERO);
         let token_url = format!("http://127.0.0.1:{}/token", upstream.port);
         admin(
             cfg,
@@ -191,7 +205,7 @@ impl VaultLab {
                 "--tenant",
                 &lab.tenant,
                 "--name",
-                PROVIDER,
+                name,
                 "--preset",
                 "oauth2",
                 "--grant",
@@ -203,7 +217,7 @@ impl VaultLab {
             ],
             None,
         )?;
-        let scope = format!("upstream:{PROVIDER}");
+        let scope = format!("upstream:{name}");
         let c = admin(
             cfg,
             &[
@@ -228,12 +242,13 @@ impl VaultLab {
                 "--tenant",
                 &lab.tenant,
                 "--name",
-                PROVIDER,
+                name,
             ],
             Some("bench-user\nbench-password\n"),
         )?;
         Ok(VaultLab {
             upstream,
+            provider: name.to_owned(),
             client_id: s(&c, "client_id")?,
             client_secret: s(&c, "client_secret")?,
             base: lab.base(),
@@ -241,7 +256,7 @@ impl VaultLab {
     }
 
     pub fn subject(&self) -> HttpRequest {
-        let scope = format!("upstream:{PROVIDER}");
+        let scope = format!("upstream:{}", self.provider);
         HttpRequest::form(
             &format!("{}/token", self.base),
             &[("grant_type", "client_credentials"), ("scope", &scope)],
@@ -262,7 +277,7 @@ impl VaultLab {
                     "subject_token_type",
                     "urn:ietf:params:oauth:token-type:access_token",
                 ),
-                ("audience", PROVIDER),
+                ("audience", &self.provider),
             ],
         )
         .basic(&self.client_id, &self.client_secret)
@@ -276,31 +291,17 @@ fn expect_upstream_token(r: &HttpResponse) -> R<String> {
     s(&r.json(), "access_token")
 }
 
-/// The two warm series on the token function's sandbox `tok`.
+/// The two warm series on the token function's sandbox `tok`; `v`'s
+/// connection was made from a token that is stale at once.
 pub async fn vault_series(cfg: &Cfg, v: &VaultLab, tok: &Warm) -> R<(Vec<Series>, Value)> {
     let subject = s(&tok.call(&v.subject()).await?.0.json(), "access_token")?;
     let req = v.exchange(&subject);
-    v.upstream.set(3600, Duration::ZERO);
+    // Every upstream token lives 1 s, under the freshness margin: each
+    // exchange refreshes (a lease, one upstream call, a fenced commit).
+    v.upstream.set(1, Duration::ZERO);
     for _ in 0..5 {
         expect_upstream_token(&tok.call(&req).await?.0)?;
     }
-    log("warm latency: vault exchange, stored token");
-    let before = v.upstream.refreshes();
-    let mut m = Meter::start(tok);
-    for _ in 0..cfg.n(500) {
-        let (r, d) = tok.call(&req).await?;
-        expect_upstream_token(&r)?;
-        m.add(d);
-    }
-    let fresh = m.finish(FRESH_SERIES);
-    if v.upstream.refreshes() != before {
-        return Err("the stored-token series called the upstream".into());
-    }
-
-    // Every stored token is stale at once from now on: each exchange refreshes.
-    v.upstream.set(1, Duration::ZERO);
-    expect_upstream_token(&tok.call(&req).await?.0)?;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
     v.upstream.take_upstream_us();
     log("warm latency: vault exchange, refreshing");
     let before = v.upstream.refreshes();
@@ -317,11 +318,29 @@ pub async fn vault_series(cfg: &Cfg, v: &VaultLab, tok: &Warm) -> R<(Vec<Series>
     up.sort_unstable();
     let up_p50 = up.get(up.len() / 2).copied().unwrap_or(0);
     if calls != n as u64 {
-        log(format!(
-            "warning: {calls} upstream refreshes for {n} refreshing exchanges"
+        return Err(format!(
+            "{calls} upstream refreshes for {n} refreshing exchanges"
         ));
     }
+
+    // One more refresh gets an hour-long token: from then on, the stored one.
     v.upstream.set(3600, Duration::ZERO);
+    expect_upstream_token(&tok.call(&req).await?.0)?;
+    for _ in 0..5 {
+        expect_upstream_token(&tok.call(&req).await?.0)?;
+    }
+    log("warm latency: vault exchange, stored token");
+    let before = v.upstream.refreshes();
+    let mut m = Meter::start(tok);
+    for _ in 0..cfg.n(500) {
+        let (r, d) = tok.call(&req).await?;
+        expect_upstream_token(&r)?;
+        m.add(d);
+    }
+    let fresh = m.finish(FRESH_SERIES);
+    if v.upstream.refreshes() != before {
+        return Err("the stored-token series called the upstream".into());
+    }
     let facts = json!({
         "refreshing_exchanges": n,
         "upstream_refreshes": calls,
@@ -354,16 +373,15 @@ pub async fn concurrent_expired(cfg: &Cfg, v: &VaultLab, latency: Duration) -> R
             "access_token",
         )?;
         let req = v.exchange(&subject);
-        // Warm every sandbox (its caches: tenant, client, provider, vault keys).
-        v.upstream.set(3600, Duration::ZERO);
+        // Warm every sandbox (its caches: tenant, client, provider, vault
+        // keys); each refreshes, and what it stores is stale at once.
+        v.upstream.set(1, Duration::ZERO);
         for sb in &sandboxes {
             expect_upstream_token(&sb.call(&req).await?.0)?;
         }
-        // One refresh that leaves a token stale at once, then all 20 together.
-        v.upstream.set(1, Duration::ZERO);
-        expect_upstream_token(&sandboxes[0].call(&req).await?.0)?;
         tokio::time::sleep(Duration::from_millis(1100)).await;
-        v.upstream.set(1, latency);
+        // The refresh answers a normal 600 s token, after `latency`.
+        v.upstream.set(600, latency);
         let before = v.upstream.refreshes();
         let t0 = Instant::now();
         let answers = futures_all(sandboxes.iter().map(|sb| {
@@ -383,7 +401,6 @@ pub async fn concurrent_expired(cfg: &Cfg, v: &VaultLab, latency: Duration) -> R
             tokens.insert(t);
             last = last.max(d);
         }
-        v.upstream.set(3600, Duration::ZERO);
         Ok::<_, String>(json!({
             "concurrent_exchanges": N,
             "upstream_latency_ms": latency.as_millis() as u64,
