@@ -111,6 +111,12 @@ pub enum UpstreamEvent {
     /// A refresh's new tokens could not be stored before the function's time
     /// ran out (the provider answered; the tokens are lost).
     CommitFailed,
+    /// "Sign in with {provider}" signed a user in (detail: `linked`,
+    /// `created`).
+    FederatedSignInSucceeded,
+    /// A federated sign-in that signed nobody in (detail: the reason, a
+    /// fixed word).
+    FederatedSignInRefused,
 }
 
 impl UpstreamEvent {
@@ -122,6 +128,8 @@ impl UpstreamEvent {
             UpstreamEvent::ReconnectRequired => "upstream_reconnect_required",
             UpstreamEvent::Disconnected => "upstream_disconnected",
             UpstreamEvent::CommitFailed => "upstream_commit_failed",
+            UpstreamEvent::FederatedSignInSucceeded => "federated_signin_succeeded",
+            UpstreamEvent::FederatedSignInRefused => "federated_signin_refused",
         }
     }
 
@@ -133,6 +141,8 @@ impl UpstreamEvent {
             UpstreamEvent::ReconnectRequired => "UpstreamReconnectRequired",
             UpstreamEvent::Disconnected => "UpstreamDisconnected",
             UpstreamEvent::CommitFailed => "UpstreamCommitFailed",
+            UpstreamEvent::FederatedSignInSucceeded => "FederatedSignIns",
+            UpstreamEvent::FederatedSignInRefused => "FederatedSignInsRefused",
         }
     }
 }

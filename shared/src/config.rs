@@ -215,6 +215,14 @@ impl Config {
         )
     }
 
+    /// "Sign in with {provider}" (the login page's link; `?tx=…` added).
+    pub fn upstream_signin(&self, tenant: &TenantId, provider: &str) -> String {
+        format!(
+            "{}/oauth2/{tenant}/upstream/{provider}/signin",
+            self.function_base(Function::Callback)
+        )
+    }
+
     pub fn login_key_secret(&self) -> String {
         format!("{}/stack/login-tx-key", self.secret_prefix)
     }

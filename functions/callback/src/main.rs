@@ -5,6 +5,7 @@
 use lambda_http::{Error, Request, run, service_fn};
 use tollgate::AppState;
 use tollgate::domain::outbound::OutboundPolicy;
+use tollgate::store::issuer_fetch::ReqwestFetcher;
 use tollgate::store::upstream_http::ReqwestUpstream;
 
 #[tokio::main(flavor = "current_thread")]
@@ -15,8 +16,13 @@ async fn main() -> Result<(), Error> {
     // (TLS configuration, trust store) is built now, in init, at full CPU.
     // Loopback is reachable only on a local stack.
     let policy = OutboundPolicy::for_stack(&state.config);
-    let state = state.with_upstream(std::sync::Arc::new(ReqwestUpstream::new(policy)));
+    // Federated sign-in validates ID tokens with the providers' keys (JWKS,
+    // fetched like trusted issuers' keys).
+    let state = state
+        .with_upstream(std::sync::Arc::new(ReqwestUpstream::new(policy)))
+        .with_fetcher(std::sync::Arc::new(ReqwestFetcher::new(policy)));
     state.ports().upstream.prepare();
+    state.ports().fetcher.prepare();
     // Checks passwords: the Argon2 working memory is set up in init.
     tollgate::crypto::prepare_password_hashing();
     let state = &state;

@@ -120,9 +120,17 @@ impl Admin {
         if !printable(subject, crate::domain::token_exchange::MAX_SUBJECT) {
             return fail("--subject must be 1 to 255 printable characters");
         }
-        if self.db.trusted_issuer(&tenant, issuer).await?.is_none() {
+        // A trusted issuer, or the issuer of a `--sign-in` provider.
+        let sign_in_issuer = || async {
+            let all = crate::ports::ProviderStore::providers(&self.db, &tenant).await?;
+            Ok::<bool, StoreError>(
+                all.iter()
+                    .any(|p| p.sign_in && p.endpoints.issuer.as_deref() == Some(issuer)),
+            )
+        };
+        if self.db.trusted_issuer(&tenant, issuer).await?.is_none() && !sign_in_issuer().await? {
             return fail(format!(
-                "unknown issuer: {issuer} (add it first with `issuer add`)"
+                "unknown issuer: {issuer} (add it first with `issuer add`, or a `provider add --sign-in`)"
             ));
         }
         let link = ExternalLink {

@@ -95,6 +95,15 @@ fn check_secret_value(s: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
+/// A sign-in provider's ID tokens are validated against its issuer and the
+/// keys at its `jwks_uri`: both must be known (from discovery).
+fn check_openid(sign_in: bool, e: &providers::Endpoints) -> Result<(), AdminError> {
+    if sign_in && (e.issuer.is_none() || e.jwks_uri.is_none()) {
+        return fail("--sign-in needs an OpenID issuer whose discovery document names a jwks_uri");
+    }
+    Ok(())
+}
+
 fn check_display_name(s: &str) -> Result<(), AdminError> {
     if !printable(s, MAX_DISPLAY_NAME) || s.trim().is_empty() {
         return fail(format!(
@@ -258,6 +267,7 @@ impl Admin {
             policy,
         )
         .map_err(invalid)?;
+        check_openid(o.sign_in, &endpoints)?;
         let urls = self.public_config().await?;
         let p = Provider {
             tenant: tenant.clone(),
@@ -346,6 +356,7 @@ impl Admin {
         }
         if let Some(true) = u.sign_in {
             providers::check_sign_in(current.preset, current.grant, true).map_err(invalid)?;
+            check_openid(true, &current.endpoints)?;
         }
         let signs_in = u.sign_in.unwrap_or(current.sign_in);
         if u.create_users == Some(true) && !signs_in {

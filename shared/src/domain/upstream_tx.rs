@@ -44,6 +44,17 @@ pub struct ClientRequest {
     pub lang: Option<String>,
 }
 
+/// What the provider's redirect finishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leg {
+    /// Connecting the account of this signed-in user (the token vault).
+    Connect(UserId),
+    /// "Sign in with {provider}" (SPEC: Federated sign-in): the user is
+    /// whoever the provider's ID token names; `connect` when the request
+    /// also asked `upstream={provider}` (the same answer is stored).
+    SignIn { connect: bool },
+}
+
 /// One connect in progress. `Debug` shows no hash.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UpstreamTx {
@@ -53,8 +64,9 @@ pub struct UpstreamTx {
     /// [`binding_hash`] of the cookie's value.
     pub binding_hash: String,
     pub provider: ProviderName,
-    pub user_id: UserId,
-    /// When the user signed in (the code's `auth_time`).
+    pub leg: Leg,
+    /// When the user signed in (the code's `auth_time`); for a sign-in,
+    /// when it started.
     pub auth_time: u64,
     pub client: ClientRequest,
     pub expires_at: u64,
@@ -65,7 +77,7 @@ impl std::fmt::Debug for UpstreamTx {
         f.debug_struct("UpstreamTx")
             .field("tenant", &self.tenant)
             .field("provider", &self.provider)
-            .field("user_id", &self.user_id)
+            .field("leg", &self.leg)
             .field("client", &self.client.client_id)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
@@ -108,6 +120,15 @@ pub fn pkce_verifier(binding: &str) -> String {
     ))
 }
 
+/// The OpenID `nonce` of a sign-in, derived from its binding value like the
+/// PKCE verifier: the ID token must carry it, and it is never stored.
+pub fn signin_nonce(binding: &str) -> String {
+    b64url(&hmac_sha256(
+        binding.as_bytes(),
+        b"tollgate.upstream-tx.nonce.v1",
+    ))
+}
+
 /// The cookie's value among a `Cookie` header's pairs (`a=b; c=d`), bounded.
 pub fn cookie_value<'a>(headers: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     headers
@@ -132,7 +153,7 @@ mod tests {
             state_hash: state_key("s"),
             binding_hash: binding_hash(&b),
             provider: ProviderName::parse("maximizer").unwrap(),
-            user_id: UserId::parse("u1").unwrap(),
+            leg: Leg::Connect(UserId::parse("u1").unwrap()),
             auth_time: 1,
             client: ClientRequest {
                 client_id: ClientId::parse("c".repeat(20).as_str()).unwrap(),
@@ -155,6 +176,8 @@ mod tests {
         assert_eq!(v, pkce_verifier(&b));
         assert_ne!(v, pkce_verifier(&new_binding()));
         assert!(crate::domain::pkce::is_valid_pkce_verifier(&v), "{v}");
+        assert_ne!(signin_nonce(&b), v);
+        assert_eq!(signin_nonce(&b), signin_nonce(&b));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::domain::connections::{ConnectionKey, Owner};
 use crate::domain::providers::engine::{self, UpstreamClient};
 use crate::domain::providers::{Provider, UpstreamGrant};
 use crate::domain::records::AuthCode;
-use crate::domain::upstream_tx::{self, ClientRequest, UpstreamTx};
+use crate::domain::upstream_tx::{self, ClientRequest, Leg, UpstreamTx};
 use crate::ids::{TenantId, UserId};
 use crate::oauth::error::ErrorCode;
 use crate::ports::StoreError;
@@ -137,7 +137,7 @@ pub async fn start(
         state_hash: upstream_tx::state_key(&up_state),
         binding_hash: upstream_tx::binding_hash(&binding),
         provider: name,
-        user_id: user.clone(),
+        leg: Leg::Connect(user.clone()),
         auth_time: now.secs(),
         client,
         expires_at: now.plus(upstream_tx::LIFETIME),
@@ -181,6 +181,9 @@ pub enum Finish {
     Unavailable(String),
     /// The transaction was taken: back to the client.
     ToClient(Box<ToClient>),
+    /// A sign-in that was taken but signs nobody in (`oauth::signin`): a
+    /// page that offers the password form of the same request again.
+    SignInFailed(Box<crate::oauth::signin::Failed>),
 }
 
 /// A taken transaction's answer to the client.
@@ -220,12 +223,19 @@ pub async fn finish(
     if tx.provider.as_str() != provider_in_path {
         return Finish::Refused;
     }
-    let answer = connect(state, &tx, redirect, cookie, now).await;
-    Finish::ToClient(Box::new(ToClient {
-        client: tx.client,
-        user: tx.user_id,
-        answer,
-    }))
+    match tx.leg.clone() {
+        Leg::Connect(user) => {
+            let answer = connect(state, &tx, &user, redirect, cookie, now).await;
+            Finish::ToClient(Box::new(ToClient {
+                client: tx.client,
+                user,
+                answer,
+            }))
+        }
+        Leg::SignIn { connect } => {
+            crate::oauth::signin::finish(state, tx, connect, redirect, cookie, now).await
+        }
+    }
 }
 
 fn error(code: ErrorCode, description: &'static str) -> ClientAnswer {
@@ -238,6 +248,7 @@ const UNAVAILABLE: &str = "the upstream provider could not be reached; try again
 async fn connect(
     state: &AppState,
     tx: &UpstreamTx,
+    user: &UserId,
     redirect: &Redirect<'_>,
     binding: &str,
     now: Now,
@@ -290,35 +301,55 @@ async fn connect(
             return error(TemporarilyUnavailable, UNAVAILABLE);
         }
     };
-    let key = ConnectionKey {
-        tenant: tenant.clone(),
-        owner: Owner::User(tx.user_id.clone()),
-        provider: tx.provider.clone(),
-    };
-    let sealed = match crate::tokens::upstream::new_connection(&vault, key, q, &token, account, now)
-    {
-        Ok(c) => c,
-        Err(e) => return outage(e),
-    };
-    if let Err(e) = state.ports().connections.connect(&sealed, now).await {
+    if let Err(e) = store_connection(state, &provider, &vault, user, &token, account, now).await {
         return outage(e);
     }
-    crate::audit::upstream(
-        crate::audit::UpstreamEvent::Connected,
-        tenant,
-        &provider.name,
-        tx.user_id.as_str(),
-        "browser",
-    );
-    match issue_code(state, tenant, &tx.client, &tx.user_id, tx.auth_time, now).await {
+    match issue_code(state, tenant, &tx.client, user, tx.auth_time, now).await {
         Ok(code) => ClientAnswer::Code(code),
         Err(e) => outage(e),
     }
 }
 
+/// Seals a code exchange's answer and stores it as `user`'s connection to
+/// `provider` (a reconnect replaces the grant); audited `upstream_connected`
+/// (detail `browser`).
+pub(crate) async fn store_connection(
+    state: &AppState,
+    provider: &Provider,
+    vault: &crate::tokens::vault::Vault,
+    user: &UserId,
+    token: &engine::TokenAnswer,
+    account: Option<String>,
+    now: Now,
+) -> Result<(), String> {
+    let name = crate::ids::ProviderName::parse(&provider.name).map_err(|e| e.to_string())?;
+    let key = ConnectionKey {
+        tenant: provider.tenant.clone(),
+        owner: Owner::User(user.clone()),
+        provider: name,
+    };
+    let sealed =
+        crate::tokens::upstream::new_connection(vault, key, provider.quirks(), token, account, now)
+            .map_err(|e| e.to_string())?;
+    state
+        .ports()
+        .connections
+        .connect(&sealed, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    crate::audit::upstream(
+        crate::audit::UpstreamEvent::Connected,
+        &provider.tenant,
+        &provider.name,
+        user.as_str(),
+        "browser",
+    );
+    Ok(())
+}
+
 /// The code exchange at the provider: the answer's tokens, or the failure's
 /// class (a fixed word, for the log).
-async fn redeem(
+pub(crate) async fn redeem(
     state: &AppState,
     provider: &Arc<Provider>,
     secret: Option<&secrecy::SecretString>,
@@ -354,7 +385,7 @@ fn outage(cause: impl std::fmt::Display) -> ClientAnswer {
 
 /// RFC 6749 §4.1.2.1's codes pass on as they are; any other upstream error
 /// reaches the client as `access_denied` (never the upstream's text).
-fn from_upstream(e: &str) -> ErrorCode {
+pub(crate) fn from_upstream(e: &str) -> ErrorCode {
     use ErrorCode::*;
     [
         InvalidRequest,

@@ -12,6 +12,7 @@ pub mod grants;
 pub mod mint;
 pub mod outcome;
 pub mod password_check;
+pub mod signin;
 pub mod token_state;
 pub mod upkeep;
 pub mod upstream;

@@ -12,6 +12,7 @@
 //! in-memory fakes in tests).
 
 mod ports;
+mod signin_providers;
 pub use ports::Ports;
 
 use crate::cache::{RecordCache, TtlCache};
@@ -80,6 +81,8 @@ pub struct AppState {
     providers: RecordCache<(TenantId, String), Arc<Provider>>,
     /// Each trusted issuer's public keys (their own refetch rules).
     issuer_keys: crate::tokens::trusted_issuers::KeyCache,
+    /// Each (existing) tenant's sign-in providers: (name, display name).
+    sign_in_providers: TtlCache<TenantId, signin_providers::SignInList>,
 }
 
 impl AppState {
@@ -172,6 +175,7 @@ impl AppState {
             issuers: RecordCache::new(RECORD_TTL, 1024, 256),
             providers: RecordCache::new(RECORD_TTL, 1024, 256),
             issuer_keys: crate::tokens::trusted_issuers::KeyCache::new(),
+            sign_in_providers: TtlCache::new(RECORD_TTL, 1024),
         }
     }
 

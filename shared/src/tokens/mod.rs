@@ -3,6 +3,7 @@
 //! vault that encrypts upstream tokens at rest.
 
 pub mod disconnect;
+pub mod id_token;
 pub mod jwt;
 pub mod keys;
 pub mod signer;

@@ -26,9 +26,8 @@ pub const KEYS_STALE_MAX: u64 = 3600;
 /// Keys kept per issuer (a JWKS is a handful).
 const MAX_KEYS: usize = 64;
 
-/// The fetcher of every function but `token`: fetching issuers' keys is the
-/// token endpoint's alone (token exchange), and leaving reqwest out keeps the
-/// other binaries smaller.
+/// The fetcher of every function but `token` (token exchange) and
+/// `callback` (federated sign-in's ID tokens), which fetch issuers' keys.
 pub struct NoFetcher;
 
 impl JsonFetcher for NoFetcher {

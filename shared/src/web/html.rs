@@ -39,13 +39,14 @@ button{flex:1 1 8rem;padding:.75rem;font-size:1rem;border-radius:4px;cursor:poin
 .hint{font-size:.9rem;color:#4a4a4a;margin:.9rem 0 0}\
 .err{background:#fde8e8;border:1px solid #b42318;padding:.6rem;border-radius:4px}\
 .warn{background:#fff4d6;border:1px solid #8a6d00;padding:.6rem;border-radius:4px}\
-ul{padding-left:1.2rem}";
+ul{padding-left:1.2rem}\
+.fed ul{list-style:none;padding:0}.fed a{display:block;padding:.7rem;margin:.5rem 0;border:2px solid #6b6b6b;border-radius:4px;color:#1f1f1f;text-align:center;text-decoration:none}";
 
 /// `referrer` is the page's referrer policy: `no-referrer` everywhere but on
 /// the login form, which must let the browser send its origin to the callback
 /// (the callback refuses form posts from any other origin: login CSRF).
 /// `style` is added to the style sheet (the tenant's colours).
-fn page(lang: Lang, title: &str, body: &str, referrer: &str, style: &str) -> String {
+pub(crate) fn page(lang: Lang, title: &str, body: &str, referrer: &str, style: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -58,7 +59,7 @@ fn page(lang: Lang, title: &str, body: &str, referrer: &str, style: &str) -> Str
 
 /// A text of `lang`, escaped, with its `{name}` placeholders replaced by
 /// `values` (already HTML).
-fn say(lang: Lang, key: Key, values: &[(&str, &str)]) -> String {
+pub(crate) fn say(lang: Lang, key: Key, values: &[(&str, &str)]) -> String {
     let mut out = escape(i18n::text(lang, key));
     for (name, value) in values {
         out = out.replace(&format!("{{{name}}}"), value);
@@ -85,6 +86,8 @@ pub struct LoginPage<'a> {
     /// provider's display name; that scope's item says the application will
     /// use the user's account there.
     pub upstream: Option<(&'a str, &'a str)>,
+    /// "Sign in with …" links (`web::signin`), after the password form.
+    pub sign_in: &'a [crate::web::signin::SignInLink],
 }
 
 impl LoginPage<'_> {
@@ -185,7 +188,7 @@ impl LoginPage<'_> {
 <p class=\"hint\" id=\"decision-hint\">{hint}</p>\
 <div class=\"actions\"><button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\" aria-describedby=\"decision-hint\">{allow}</button>\
 <button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\" formnovalidate aria-describedby=\"decision-hint\">{deny}</button></div>\
-</form></main>",
+</form>{sign_in}</main>",
             title = say(lang, Key::SignInTitle, &[("tenant", &org)]),
             asks = say(lang, Key::AsksAccess, &[("client", &client)]),
             scopes = self.scope_items(),
@@ -197,6 +200,7 @@ impl LoginPage<'_> {
             hint = say(lang, Key::DecisionHint, &[("client", &client)]),
             allow = say(lang, Key::Allow, &[]),
             deny = say(lang, Key::Deny, &[]),
+            sign_in = crate::web::signin::links_html(lang, self.sign_in),
         );
         let style = match self.branding.primary_color {
             Some(c) => format!(":root{{--p:{};--pt:{}}}", c.css(), c.readable_text().css()),
@@ -258,6 +262,7 @@ mod tests {
             error: None,
             no_state: false,
             upstream: None,
+            sign_in: &[],
         }
     }
 
@@ -280,6 +285,7 @@ mod tests {
             error: Some(Key::ErrBadCredentials),
             no_state: true,
             upstream: Some(("upstream:m", "<b>Max</b>")),
+            sign_in: &[],
         }
         .render();
         for raw in ["<script>", "<img", "<s>", "<i>", "<u>", "<b>"] {

@@ -12,6 +12,7 @@ pub mod page;
 pub mod request;
 pub mod respond;
 pub mod response;
+pub mod signin;
 
 /// Runs one invocation and records its latency (milliseconds, dimension
 /// `function`) and, for a 5xx, a `ServerErrors` count (SPEC: Observability).

@@ -41,6 +41,9 @@ pub enum PageOutcome {
     Unavailable { retry_after: u64 },
     /// Tollgate itself failed (500).
     Internal,
+    /// A page already rendered (federated sign-in's failure page), with its
+    /// status (400, or 503 with `Retry-After`).
+    Rendered { unavailable: bool, html: String },
     /// `outcome`, with a `Set-Cookie` header (the connect flow's browser
     /// binding: set on the way to the provider, cleared on the way back).
     WithCookie {

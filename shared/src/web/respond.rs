@@ -202,6 +202,14 @@ pub fn page(o: PageOutcome, lang: Lang) -> Response {
             retry_after(&mut r, Some(wait));
             r
         }
+        PageOutcome::Rendered { unavailable, html } => {
+            let mut r = html_response(StatusCode::BAD_REQUEST, html);
+            if unavailable {
+                *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                retry_after(&mut r, Some(crate::oauth::error::RETRY_AFTER_OUTAGE));
+            }
+            r
+        }
         PageOutcome::Internal => html_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             error_page(lang, Key::InternalTitle, Key::InternalMsg, None),

@@ -114,6 +114,18 @@ impl Provider {
     pub fn quirks(&self) -> &'static Quirks {
         self.preset.quirks()
     }
+
+    /// Whether the login page offers "Sign in with {display_name}": a
+    /// sign-in provider used with the authorization code grant, with an
+    /// authorize endpoint, PKCE, and a known issuer and JWKS.
+    pub fn offers_sign_in(&self) -> bool {
+        self.sign_in
+            && self.grant == UpstreamGrant::AuthorizationCode
+            && self.endpoints.authorize.is_some()
+            && self.endpoints.issuer.is_some()
+            && self.endpoints.jwks_uri.is_some()
+            && self.quirks().pkce
+    }
 }
 
 /// Endpoint overrides given on the command line (`--authorize-url`, …).

@@ -3,7 +3,7 @@
 //! every read, as TTL deletion lags), taken by one conditional delete.
 
 use super::*;
-use crate::domain::upstream_tx::{ClientRequest, UpstreamTx};
+use crate::domain::upstream_tx::{ClientRequest, Leg, UpstreamTx};
 use crate::ids::ProviderName;
 use crate::ports::{self, BoxFuture, StoreResult};
 
@@ -19,7 +19,14 @@ impl From<&UpstreamTx> for Item {
         let c = &t.client;
         i.insert(BINDING.into(), s(t.binding_hash.clone()));
         i.insert("provider".into(), s(t.provider.as_str()));
-        i.insert("user_id".into(), s(t.user_id.as_str()));
+        match &t.leg {
+            Leg::Connect(user) => {
+                i.insert("user_id".into(), s(user.as_str()));
+            }
+            Leg::SignIn { connect } => {
+                i.insert("signin".into(), s(if *connect { "connect" } else { "1" }));
+            }
+        }
         i.insert("auth_time".into(), n(t.auth_time));
         i.insert("client_id".into(), s(c.client_id.as_str()));
         i.insert("redirect_uri".into(), s(c.redirect_uri.clone()));
@@ -57,7 +64,12 @@ impl TryFrom<&Item> for UpstreamTx {
             binding_hash: g.s(BINDING)?,
             provider: ProviderName::parse(&g.s("provider")?)
                 .map_err(|e| StoreError::Malformed(e.to_string()))?,
-            user_id: g.user_id("user_id")?,
+            leg: match g.opt_s("signin").as_deref() {
+                None => Leg::Connect(g.user_id("user_id")?),
+                Some(v) => Leg::SignIn {
+                    connect: v == "connect",
+                },
+            },
             auth_time: g.n("auth_time")?,
             client: ClientRequest {
                 client_id: g.client_id("client_id")?,

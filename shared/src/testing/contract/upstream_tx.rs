@@ -5,7 +5,7 @@
 use super::{Outcome, Violation, join_all, new_client_id, new_user_id, sibling};
 use crate::clock::Now;
 use crate::crypto::random_token;
-use crate::domain::upstream_tx::{ClientRequest, UpstreamTx, binding_hash, state_key};
+use crate::domain::upstream_tx::{ClientRequest, Leg, UpstreamTx, binding_hash, state_key};
 use crate::ids::{ProviderName, TenantId};
 use crate::ports::{BoxFuture, StoreError, StoreResult, UpstreamTxStore};
 
@@ -15,7 +15,7 @@ fn tx(tenant: &TenantId, binding: &str, now: Now) -> Result<UpstreamTx, Violatio
         state_hash: state_key(&random_token(24)),
         binding_hash: binding_hash(binding),
         provider: ProviderName::parse("maximizer").map_err(|e| Violation(e.to_string()))?,
-        user_id: new_user_id()?,
+        leg: Leg::Connect(new_user_id()?),
         auth_time: now.secs(),
         client: ClientRequest {
             client_id: new_client_id()?,
@@ -116,5 +116,18 @@ pub async fn upstream_tx_contract(s: &dyn UpstreamTxStore, tenant: &TenantId, no
         got.as_ref() == Some(&bare),
         "absent fields stay absent: {got:?}"
     );
+    // A sign-in's leg (with and without the connect) round-trips.
+    for connect in [false, true] {
+        let mut signin = tx(tenant, &binding, now)?;
+        signin.leg = Leg::SignIn { connect };
+        s.put(&signin).await?;
+        let got = s
+            .take(tenant, &signin.state_hash, &signin.binding_hash, now)
+            .await?;
+        ensure!(
+            got.as_ref() == Some(&signin),
+            "a sign-in transaction round-trips: {got:?}"
+        );
+    }
     Ok(())
 }

@@ -245,7 +245,10 @@ async fn connect_stores_a_sealed_connection_and_the_clients_code_redeems() {
         .store
         .upstream_tx_raw(&w.tenant, &state_key(&state))
         .unwrap();
-    assert_eq!(tx.user_id, alice);
+    assert_eq!(
+        tx.leg,
+        crate::domain::upstream_tx::Leg::Connect(alice.clone())
+    );
     assert_eq!(tx.expires_at, T0 + 600);
     assert!(tx.bound_to(&at.cookie));
     assert_ne!(tx.binding_hash, at.cookie);

@@ -22,6 +22,7 @@ mod discovery;
 mod introspect;
 mod password;
 mod refresh;
+mod signin;
 mod signin_page;
 mod tenant_lifecycle;
 mod token_exchange;

@@ -41,6 +41,10 @@ struct Model {
     /// Every call as sent: URL, form fields, whether it carried Basic.
     posts: Vec<Posted>,
     delay: Option<Duration>,
+    /// The `id_token` a code exchange answers with (an OpenID provider).
+    id_token: Option<String>,
+    /// The `id_token` for one code (concurrent sign-ins), before `id_token`.
+    id_tokens: std::collections::HashMap<String, String>,
 }
 
 /// One call as the fake received it (tests assert what was sent where).
@@ -90,6 +94,16 @@ impl FakeUpstream {
 
     pub fn push_fault(&self, f: Fault) {
         self.m().faults.push_back(f);
+    }
+
+    /// Code exchanges answer with this `id_token` (federated sign-in).
+    pub fn set_id_token(&self, t: Option<String>) {
+        self.m().id_token = t;
+    }
+
+    /// The exchange of `code` answers with this `id_token`.
+    pub fn set_id_token_for(&self, code: &str, t: String) {
+        self.m().id_tokens.insert(code.to_owned(), t);
     }
 
     pub fn set_delay(&self, d: Option<Duration>) {
@@ -235,7 +249,18 @@ impl FakeUpstream {
                 let rt = format!("rt-{}", m.serial);
                 m.current = Some(rt.clone());
                 m.dead = false;
-                ok(&mut m, Some(rt))
+                let mut a = ok(&mut m, Some(rt));
+                let by_code = token.as_ref().and_then(|c| m.id_tokens.get(c)).cloned();
+                if let (true, Some(t)) = (
+                    grant == "authorization_code",
+                    by_code.or(m.id_token.clone()),
+                ) {
+                    let mut body: serde_json::Value =
+                        serde_json::from_slice(&a.body).unwrap_or_default();
+                    body["id_token"] = t.clone().into();
+                    a.body = body.to_string().into_bytes();
+                }
+                a
             }
             _ => invalid_grant(),
         };

@@ -208,6 +208,9 @@ pub async fn authorize(
         );
     }
     let upstream_scope_of_page = upstream.as_ref().map(|u| upstream_scope(&u.name));
+    let upstream_name = upstream.as_ref().map(|u| u.name.as_str());
+    let sign_in =
+        crate::web::signin::links(state, urls, tenant_id, &sealed, !implicit, upstream_name).await;
     let page = LoginPage {
         lang,
         action: &urls.endpoint(Function::Callback, tenant_id),
@@ -226,6 +229,7 @@ pub async fn authorize(
             .as_ref()
             .zip(upstream_scope_of_page.as_deref())
             .map(|(u, s)| (s, u.display_name.as_str())),
+        sign_in: &sign_in,
     };
     PageOutcome::LoginForm {
         html: page.render(),

@@ -60,7 +60,7 @@ async fn outcome(state: &AppState, req: &Request, browser: Lang) -> (PageOutcome
         Ok(p) => p,
         Err(e) => return (PageOutcome::bad_input(&e), browser),
     };
-    if let Err(refused) = same_origin(state, &tenant, req).await {
+    if let Err(refused) = same_origin(state, &tenant, req, false).await {
         return (refused, browser);
     }
     let source = crate::web::request::source(req);
@@ -71,16 +71,20 @@ async fn outcome(state: &AppState, req: &Request, browser: Lang) -> (PageOutcome
 /// the page's origin in `Origin` (or, without it, `Referer`); it must be the
 /// authorize endpoint's origin. `Origin: null` and any other site are refused.
 /// A request with neither header (not a browser) is judged by the signed,
-/// single-use login transaction alone.
+/// single-use login transaction alone — unless `required` (the sign-in
+/// link, a GET any page can make a browser follow: only the login page's
+/// own links, whose `strict-origin` policy sends its origin, are followed).
 async fn same_origin(
     state: &AppState,
     tenant: &TenantId,
     req: &Request,
+    required: bool,
 ) -> Result<(), PageOutcome> {
     let claimed = match (header_str(req, "origin"), header_str(req, "referer")) {
         (Some(o), _) => o.trim().to_owned(),
         (None, Some(r)) => origin_of(r).unwrap_or_else(|| "null".to_owned()),
-        (None, None) => return Ok(()),
+        (None, None) if !required => return Ok(()),
+        (None, None) => "null".to_owned(),
     };
     let urls = state
         .urls()
@@ -130,6 +134,8 @@ struct Ctx {
     source: Source,
     /// The display name of the provider to connect (`tx.u`), for the page.
     upstream: Option<String>,
+    /// The page's "Sign in with …" links.
+    sign_in: Vec<crate::web::signin::SignInLink>,
 }
 
 /// The outcome, and the language to answer in: the login transaction's once
@@ -226,7 +232,17 @@ async fn verify_tx(
         .urls()
         .await
         .map_err(|_| PageOutcome::unavailable("public URLs unavailable"))?;
+    let sign_in = crate::web::signin::links(
+        state,
+        urls,
+        tenant_id,
+        &sealed,
+        tx.rt == "code",
+        tx.u.as_deref(),
+    )
+    .await;
     Ok(Ctx {
+        sign_in,
         upstream,
         tenant,
         client,
@@ -279,6 +295,7 @@ fn form_again(ctx: &Ctx, p: &Params, msg: Key, state: FormState) -> PageOutcome 
         error: Some(msg),
         no_state: ctx.tx.st.is_none(),
         upstream: upstream_scope.as_deref().zip(ctx.upstream.as_deref()),
+        sign_in: &ctx.sign_in,
     };
     PageOutcome::LoginForm {
         html: page.render(),
@@ -332,6 +349,56 @@ async fn allow(
         Ok(code) => code_redirect(&req, &code, &ctx.issuer, tenant_id, &user.user_id),
         Err(e) => PageOutcome::unavailable(e),
     }
+}
+
+/// "Sign in with {provider}" (`GET …/upstream/{provider}/signin?tx=…`, the
+/// login page's link): the login page's origin, the login transaction
+/// checked and spent as by a sign-in with a password, then on to the
+/// provider (`oauth::signin::start`), the browser bound by the cookie. Only
+/// code requests, and only the provider a connecting request names.
+pub async fn sign_in(
+    state: &AppState,
+    req: &Request,
+    tenant_id: &TenantId,
+    provider: &str,
+    p: &Params,
+    browser: Lang,
+    now: Now,
+) -> (PageOutcome, Lang) {
+    if let Err(refused) = same_origin(state, tenant_id, req, true).await {
+        return (refused, browser);
+    }
+    let source = crate::web::request::source(req);
+    let ctx = match verify_tx(state, tenant_id, p, browser, &source, now).await {
+        Ok(c) => c,
+        Err(outcome) => return (outcome, browser),
+    };
+    if ctx.tx.rt != "code" || ctx.tx.u.as_deref().is_some_and(|u| u != provider) {
+        return (expired(), ctx.lang);
+    }
+    let connect = ctx.tx.u.is_some();
+    let started = crate::oauth::signin::start(
+        state,
+        tenant_id,
+        provider,
+        client_request(&ctx),
+        connect,
+        now,
+    )
+    .await;
+    let outcome = match started {
+        Ok(to) => match use_tx(state, &ctx, tenant_id).await {
+            Ok(()) => PageOutcome::Redirect {
+                location: to.location,
+                after_post: true,
+            }
+            .with_binding_cookie(Some(&to.binding)),
+            Err(outcome) => outcome,
+        },
+        Err(StartFailure::NotConnectable) => expired(),
+        Err(StartFailure::Unavailable(cause)) => PageOutcome::unavailable(cause),
+    };
+    (outcome, ctx.lang)
 }
 
 /// What the code will need, from the login transaction.

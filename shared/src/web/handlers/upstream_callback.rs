@@ -13,10 +13,12 @@ use crate::AppState;
 use crate::domain::upstream_tx::cookie_value;
 use crate::ids::{ProviderName, TenantId};
 use crate::oauth::connect::{self, ClientAnswer, Finish, Redirect};
+use crate::oauth::signin::Why;
 use crate::web::i18n::{Key, Lang};
 use crate::web::page::{ErrorRedirect, PageError, PageOutcome, code_redirect};
 use crate::web::request::{Seg, header_str, match_route, query_params};
 use crate::web::response::Response;
+use crate::web::signin;
 use lambda_http::Request;
 use lambda_http::http::Method;
 
@@ -96,6 +98,31 @@ async fn outcome(state: &AppState, req: &Request, browser: Lang) -> (PageOutcome
             (refused(), browser)
         }
         Finish::Unavailable(cause) => (PageOutcome::unavailable(cause), browser),
+        Finish::SignInFailed(f) => {
+            let lang = f
+                .client
+                .lang
+                .as_deref()
+                .and_then(Lang::from_tag)
+                .unwrap_or(browser);
+            let (title, message) = match f.why {
+                Why::NotLinked => (Key::SignInNotLinkedTitle, Key::SignInNotLinkedMsg),
+                Why::Refused => (Key::SignInFailedTitle, Key::SignInFailedMsg),
+                Why::Unavailable => (Key::SignInFailedTitle, Key::SignInUnavailableMsg),
+            };
+            let retry = signin::retry_url(
+                urls,
+                &tenant,
+                &f.client,
+                f.connect.then_some(provider.as_str()),
+            );
+            let html = signin::failed_page(lang, title, message, &f.provider, &retry);
+            let o = PageOutcome::Rendered {
+                unavailable: f.why == Why::Unavailable,
+                html,
+            };
+            (o.with_binding_cookie(None), lang)
+        }
         Finish::ToClient(to) => {
             let connect::ToClient {
                 client,

@@ -96,6 +96,26 @@ pub(super) const EN: &[(Key, &str)] = &[
         ConnectFailedMsg,
         "This return from the other service has expired, was already used, or was opened in another browser. Nothing was connected.",
     ),
+    (SignInOr, "Or sign in with another account:"),
+    (SignInWith, "Sign in with {provider}"),
+    (SignInNotLinkedTitle, "No account linked"),
+    (
+        SignInNotLinkedMsg,
+        "No account here is linked to the {provider} account you signed in with. Sign in with your username and password instead.",
+    ),
+    (SignInFailedTitle, "Not signed in"),
+    (
+        SignInFailedMsg,
+        "Signing in with {provider} did not work. Sign in with your username and password instead.",
+    ),
+    (
+        SignInUnavailableMsg,
+        "{provider} could not be reached. Try again later, or sign in with your username and password.",
+    ),
+    (
+        SignInWithPassword,
+        "Sign in with your username and password",
+    ),
 ];
 
 pub(super) const FR: &[(Key, &str)] = &[
@@ -198,6 +218,26 @@ pub(super) const FR: &[(Key, &str)] = &[
     (
         ConnectFailedMsg,
         "Ce retour depuis l’autre service a expiré, a déjà été utilisé ou a été ouvert dans un autre navigateur. Rien n’a été relié.",
+    ),
+    (SignInOr, "Ou connectez-vous avec un autre compte :"),
+    (SignInWith, "Se connecter avec {provider}"),
+    (SignInNotLinkedTitle, "Aucun compte relié"),
+    (
+        SignInNotLinkedMsg,
+        "Aucun compte ici n’est relié au compte {provider} avec lequel vous vous êtes connecté. Connectez-vous plutôt avec votre nom d’utilisateur et votre mot de passe.",
+    ),
+    (SignInFailedTitle, "Connexion non établie"),
+    (
+        SignInFailedMsg,
+        "La connexion avec {provider} n’a pas abouti. Connectez-vous plutôt avec votre nom d’utilisateur et votre mot de passe.",
+    ),
+    (
+        SignInUnavailableMsg,
+        "{provider} n’a pas pu être joint. Réessayez plus tard, ou connectez-vous avec votre nom d’utilisateur et votre mot de passe.",
+    ),
+    (
+        SignInWithPassword,
+        "Se connecter avec nom d’utilisateur et mot de passe",
     ),
 ];
 
@@ -302,6 +342,26 @@ pub(super) const NL: &[(Key, &str)] = &[
         ConnectFailedMsg,
         "Deze terugkeer van de andere dienst is verlopen, werd al gebruikt of werd in een andere browser geopend. Er is niets gekoppeld.",
     ),
+    (SignInOr, "Of meld u aan met een ander account:"),
+    (SignInWith, "Aanmelden met {provider}"),
+    (SignInNotLinkedTitle, "Geen account gekoppeld"),
+    (
+        SignInNotLinkedMsg,
+        "Geen enkel account hier is gekoppeld aan het {provider}-account waarmee u zich aanmeldde. Meld u in plaats daarvan aan met uw gebruikersnaam en wachtwoord.",
+    ),
+    (SignInFailedTitle, "Niet aangemeld"),
+    (
+        SignInFailedMsg,
+        "Aanmelden met {provider} is niet gelukt. Meld u in plaats daarvan aan met uw gebruikersnaam en wachtwoord.",
+    ),
+    (
+        SignInUnavailableMsg,
+        "{provider} kon niet worden bereikt. Probeer het later opnieuw, of meld u aan met uw gebruikersnaam en wachtwoord.",
+    ),
+    (
+        SignInWithPassword,
+        "Aanmelden met gebruikersnaam en wachtwoord",
+    ),
 ];
 
 pub(super) const DE: &[(Key, &str)] = &[
@@ -402,4 +462,21 @@ pub(super) const DE: &[(Key, &str)] = &[
         ConnectFailedMsg,
         "Diese Rückkehr vom anderen Dienst ist abgelaufen, wurde bereits verwendet oder in einem anderen Browser geöffnet. Es wurde nichts verbunden.",
     ),
+    (SignInOr, "Oder mit einem anderen Konto anmelden:"),
+    (SignInWith, "Mit {provider} anmelden"),
+    (SignInNotLinkedTitle, "Kein Konto verknüpft"),
+    (
+        SignInNotLinkedMsg,
+        "Mit dem {provider}-Konto, mit dem Sie sich angemeldet haben, ist hier kein Konto verknüpft. Melden Sie sich stattdessen mit Benutzername und Passwort an.",
+    ),
+    (SignInFailedTitle, "Nicht angemeldet"),
+    (
+        SignInFailedMsg,
+        "Die Anmeldung mit {provider} hat nicht geklappt. Melden Sie sich stattdessen mit Benutzername und Passwort an.",
+    ),
+    (
+        SignInUnavailableMsg,
+        "{provider} war nicht erreichbar. Versuchen Sie es später erneut oder melden Sie sich mit Benutzername und Passwort an.",
+    ),
+    (SignInWithPassword, "Mit Benutzername und Passwort anmelden"),
 ];

@@ -120,6 +120,8 @@ keys! {
     UnavailableTitle, UnavailableMsg, InternalTitle, InternalMsg,
     MethodNotAllowedTitle, MethodNotAllowedMsg,
     UsesUpstream, ConnectFailedTitle, ConnectFailedMsg,
+    SignInOr, SignInWith, SignInNotLinkedTitle, SignInNotLinkedMsg,
+    SignInFailedTitle, SignInFailedMsg, SignInUnavailableMsg, SignInWithPassword,
 }
 
 /// The text of `key` in `lang` (English if a translation were ever missing).
