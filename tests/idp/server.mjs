@@ -9,9 +9,20 @@
 //     provider's own IdToken model with its own keys.
 // Keys live in IDP_KEYS (a JSON file): created on first start; IDP_ROTATE=1
 // prepends a new signing key (the old one stays published), so restarting on
-// the same port rotates the issuer's keys. GET /test/stats counts JWKS fetches.
+// the same port rotates the issuer's keys. GET /test/stats counts JWKS fetches
+// and refresh_token grants (answered, refused).
 //
-//   IDP_PORT=... IDP_KEYS=/path/keys.json [IDP_ROTATE=1] node server.mjs
+// With IDP_REDIRECT_URIS (comma-separated), it is also an upstream for the token
+// vault's `oidc` preset (tests/integration/vault_oidc.rs): the confidential
+// client `tollgate-connector` (authorization_code + refresh_token, Basic auth,
+// PKCE S256 required, scopes `openid offline_access`) is added and the built-in
+// dev login and consent pages are enabled (any login, any password). Its access
+// tokens are opaque (userinfo at /me takes them) and live IDP_AT_TTL seconds
+// (default 600); it always gets a refresh token, single-use: each refresh
+// rotates it, and a second use of a spent one revokes the grant.
+//
+//   IDP_PORT=... IDP_KEYS=/path/keys.json [IDP_ROTATE=1]
+//     [IDP_REDIRECT_URIS=https://…,… IDP_AT_TTL=30] node server.mjs
 // Prints "ready <port>" on stdout once it listens on 127.0.0.1.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +31,9 @@ import Provider from 'oidc-provider';
 const port = Number(process.env.IDP_PORT || 0);
 const keysFile = process.env.IDP_KEYS;
 const audience = process.env.IDP_AUDIENCE || 'https://api.partner.example';
+const redirectUris = (process.env.IDP_REDIRECT_URIS || '').split(',').filter(Boolean);
+const accessTokenTtl = Number(process.env.IDP_AT_TTL || 600);
+const CONNECTOR = 'tollgate-connector';
 
 function newKey() {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -49,20 +63,39 @@ const client = (id, alg) => ({
   id_token_signed_response_alg: alg,
   scope: 'openid profile email api',
 });
+const clients = [client('partner-app', 'ES256'), client('partner-rs', 'RS256'), client('partner-ps', 'PS256'), client('other-app', 'ES256')];
+if (redirectUris.length) {
+  clients.push({
+    client_id: CONNECTOR,
+    client_secret: secret,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: redirectUris,
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'openid offline_access',
+  });
+}
 
 const provider = new Provider(`http://127.0.0.1:${port}`, {
-  clients: [client('partner-app', 'ES256'), client('partner-rs', 'RS256'), client('partner-ps', 'PS256'), client('other-app', 'ES256')],
+  clients,
   jwks: { keys },
-  scopes: ['openid', 'profile', 'email', 'api'],
+  scopes: ['openid', 'offline_access', 'profile', 'email', 'api'],
   claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
-  ttl: { IdToken: 3600, AccessToken: 600, ClientCredentials: 600 },
+  ttl: { IdToken: 3600, AccessToken: accessTokenTtl, ClientCredentials: 600 },
   findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+  // Only the connector has the refresh_token grant: it always gets one (it asks
+  // offline_access, which node-oidc-provider drops without prompt=consent) …
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  // … single-use.
+  rotateRefreshToken: true,
+  pkce: { required: (ctx, client) => client.clientId === CONNECTOR || client.clientAuthMethod === 'none' },
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: redirectUris.length > 0 },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
-      defaultResource: () => audience,
+      // The connector's access tokens are for userinfo (opaque, no resource).
+      defaultResource: (ctx, client) => (client.clientId === CONNECTOR ? undefined : audience),
       useGrantedResource: () => true,
       getResourceServerInfo: () => ({
         scope: 'api',
@@ -92,9 +125,16 @@ provider.registerGrantType('urn:tollgate:test:id-token', async (ctx) => {
 }, ['sub', 'name', 'email', 'expires_at', 'nbf']);
 
 let jwksFetches = 0;
+const refreshes = { answered: 0, refused: 0 };
+provider.on('grant.success', (ctx) => {
+  if (ctx.oidc.params.grant_type === 'refresh_token') refreshes.answered += 1;
+});
+provider.on('grant.error', (ctx) => {
+  if (ctx.oidc?.params?.grant_type === 'refresh_token') refreshes.refused += 1;
+});
 provider.use(async (ctx, next) => {
   if (ctx.path === '/test/stats') {
-    ctx.body = { jwks_fetches: jwksFetches };
+    ctx.body = { jwks_fetches: jwksFetches, refreshes };
     return;
   }
   if (ctx.path === '/jwks') jwksFetches += 1;

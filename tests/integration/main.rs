@@ -36,5 +36,6 @@ mod userinfo;
 mod vault;
 mod vault_connect;
 mod vault_connections;
+mod vault_oidc;
 mod vault_retrieval;
 mod vault_service;

@@ -28,6 +28,8 @@ pub(crate) struct Idp {
     child: Option<Child>,
     port: u16,
     keys: std::path::PathBuf,
+    /// More environment for `server.mjs` (kept across a rotation).
+    env: Vec<(String, String)>,
     pub(crate) issuer: String,
 }
 
@@ -39,7 +41,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn_idp(port: u16, keys: &std::path::Path, rotate: bool) -> Child {
+fn spawn_idp(port: u16, keys: &std::path::Path, rotate: bool, env: &[(String, String)]) -> Child {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("idp");
     assert!(
         dir.join("node_modules/oidc-provider").exists(),
@@ -51,6 +53,7 @@ fn spawn_idp(port: u16, keys: &std::path::Path, rotate: bool) -> Child {
         .env("IDP_KEYS", keys)
         .env("IDP_ROTATE", if rotate { "1" } else { "0" })
         .env("IDP_AUDIENCE", IDP_API)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -74,14 +77,25 @@ fn spawn_idp(port: u16, keys: &std::path::Path, rotate: bool) -> Child {
 
 impl Idp {
     pub(crate) fn start() -> Idp {
+        Idp::start_with(&[])
+    }
+
+    /// Started with more environment (`IDP_REDIRECT_URIS`, `IDP_AT_TTL`: see
+    /// `tests/idp/server.mjs`).
+    pub(crate) fn start_with(env: &[(&str, &str)]) -> Idp {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let port = free_port();
         let keys =
             std::env::temp_dir().join(format!("tollgate-idp-{}-{port}.json", random_alias()));
-        let child = spawn_idp(port, &keys, false);
+        let child = spawn_idp(port, &keys, false, &env);
         Idp {
             child: Some(child),
             port,
             keys,
+            env,
             issuer: format!("http://127.0.0.1:{port}"),
         }
     }
@@ -90,7 +104,7 @@ impl Idp {
     /// stays published.
     fn rotate(&mut self) {
         self.stop();
-        self.child = Some(spawn_idp(self.port, &self.keys, true));
+        self.child = Some(spawn_idp(self.port, &self.keys, true, &self.env));
     }
 
     fn stop(&mut self) {
@@ -142,7 +156,7 @@ impl Idp {
             .to_owned()
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         stack()
             .http
             .get(format!("{}{path}", self.issuer))

@@ -200,6 +200,12 @@ pub fn authorize_url(
         if !scopes.is_empty() {
             qp.append_pair("scope", &scopes.join(q.scope_separator));
         }
+        // OIDC Core §11: a request for `offline_access` carries
+        // `prompt=consent`, or the provider may drop it (and issue no
+        // refresh token).
+        if q.id_token && scopes.iter().any(|s| s == "offline_access") {
+            qp.append_pair("prompt", "consent");
+        }
         qp.append_pair("state", state);
         if q.pkce
             && let Some(c) = pkce_challenge

@@ -448,3 +448,17 @@ fn account_labels_are_bounded_and_printable() {
     let long = "x".repeat(MAX_LABEL + 1);
     assert_eq!(account_label(q, |_| Some(long.as_str())), None);
 }
+
+#[test]
+fn an_openid_provider_asked_for_offline_access_gets_prompt_consent() {
+    let mut p = provider(Preset::Oidc, &[], &["openid", "offline_access"]);
+    let q = query(&authorize_url(&p, "https://tg/cb", "st", Some("c")).unwrap());
+    assert_eq!(q["prompt"], "consent");
+    p.scopes = vec!["openid".into()];
+    let q = query(&authorize_url(&p, "https://tg/cb", "st", Some("c")).unwrap());
+    assert!(!q.contains_key("prompt"));
+    // Not an OpenID provider: no prompt.
+    let m = maximizer();
+    let q = query(&authorize_url(&m, "https://tg/cb", "st", None).unwrap());
+    assert!(!q.contains_key("prompt"));
+}
