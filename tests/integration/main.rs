@@ -39,3 +39,4 @@ mod vault_connections;
 mod vault_oidc;
 mod vault_retrieval;
 mod vault_service;
+mod vault_signin;

@@ -111,7 +111,7 @@ impl Setup {
 // ---------------------------------------------------------------------------
 
 impl Session {
-    async fn script(&self, script: &str, args: Value) -> Value {
+    pub(crate) async fn script(&self, script: &str, args: Value) -> Value {
         self.cmd(
             reqwest::Method::POST,
             "/execute/sync",
@@ -172,7 +172,7 @@ impl Session {
     }
 
     /// Waits (bounded) until the browser is at a URL starting with `prefix`.
-    async fn wait_url(&self, prefix: &str) -> String {
+    pub(crate) async fn wait_url(&self, prefix: &str) -> String {
         let until = Instant::now() + WAIT;
         loop {
             let at = self.current_url().await;
@@ -196,7 +196,7 @@ impl Session {
     }
 
     /// The viewport as a phone (`mobile`) or a desktop of this width.
-    async fn viewport(&self, width: u32) {
+    pub(crate) async fn viewport(&self, width: u32) {
         self.cdp(
             "Emulation.setDeviceMetricsOverride",
             json!({"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600}),
