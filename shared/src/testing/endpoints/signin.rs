@@ -132,7 +132,11 @@ impl World {
 
     /// The login page's "Sign in with Corp ID", followed: at the provider.
     async fn to_idp(&self, app: &App) -> AtProvider {
-        let page = self.login_page(app, &[]).await;
+        self.to_idp_with(app, &[]).await
+    }
+
+    async fn to_idp_with(&self, app: &App, extra: &[(&str, &str)]) -> AtProvider {
+        let page = self.login_page(app, extra).await;
         let r = self
             .signin_get(&page.form_tx(), Some("https://fn.example/"))
             .await;
@@ -547,4 +551,126 @@ async fn the_login_page_lists_sign_in_providers_only_where_they_apply() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(!r.body.contains("class=\"fed\""));
+}
+
+#[tokio::test]
+async fn a_request_connecting_the_same_provider_is_connected_by_the_sign_in() {
+    use crate::domain::connections::{ConnectionKey, Owner};
+    use crate::ids::ProviderName;
+    let w = World::new();
+    let idp = idp(&w, false).await;
+    let app = w.client(&[Grant::AuthorizationCode], |c| {
+        c.scopes = vec!["api".into(), "upstream:corp".into()];
+    });
+    let alice = w.alice();
+    w.fakes
+        .store
+        .create_link(&w.tenant, IDP, "s1", &alice)
+        .unwrap();
+    let at = w
+        .to_idp_with(&app, &[("scope", "api upstream:corp"), ("upstream", CORP)])
+        .await;
+    let r = w
+        .sign_in_with(&at, sign(&idp.key, &at.claims(&w, "s1")))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let key = ConnectionKey {
+        tenant: w.tenant.clone(),
+        owner: Owner::User(alice.clone()),
+        provider: ProviderName::parse(CORP).unwrap(),
+    };
+    let conn = crate::ports::ConnectionStore::get(w.fakes.store.as_ref(), &key)
+        .await
+        .unwrap()
+        .expect("the same token answer is stored as alice's connection");
+    assert!(conn.refresh_token.is_some());
+    assert_eq!(
+        w.fakes.upstream.posts().len(),
+        1,
+        "one code exchange for both"
+    );
+}
+
+#[tokio::test]
+async fn the_providers_error_or_outage_signs_nobody_in() {
+    let w = World::new();
+    let idp = idp(&w, false).await;
+    let app = w.code_client();
+    let alice = w.alice();
+    w.fakes
+        .store
+        .create_link(&w.tenant, IDP, "s1", &alice)
+        .unwrap();
+    // The user cancelled at the provider.
+    let at = w.to_idp(&app).await;
+    let uri = format!(
+        "/oauth2/acme/upstream/corp/callback?{}",
+        crate::web::response::encode_pairs(&[
+            ("error", "access_denied"),
+            ("state", &at.param("state"))
+        ])
+    );
+    let req = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(uri)
+        .header("cookie", format!("{COOKIE}={}", at.cookie))
+        .body(Body::Empty)
+        .unwrap();
+    let r = Resp::from(handlers::callback_function(&w.state, req).await);
+    refused(&r);
+    // The provider answers the code with HTML 500: 503, try again later.
+    let at = w.to_idp(&app).await;
+    w.fakes
+        .upstream
+        .set_id_token(Some(sign(&idp.key, &at.claims(&w, "s1"))));
+    w.fakes
+        .upstream
+        .push_fault(crate::testing::fakes::Fault::Answer(
+            500,
+            "<html>oops</html>".into(),
+            None,
+        ));
+    let r = w.back(&at, "code-1", Some(&at.cookie)).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    assert_not_signed_in(&r, "could not be reached");
+    assert!(!r.body.contains("oops"), "no upstream text");
+}
+
+#[tokio::test]
+async fn a_request_connecting_another_provider_offers_no_sign_in() {
+    let w = World::new();
+    let _idp = idp(&w, false).await;
+    let other = Provider {
+        tenant: w.tenant.clone(),
+        name: "crm".into(),
+        preset: Preset::OAuth2,
+        vars: Default::default(),
+        endpoints: Endpoints {
+            authorize: Some("https://crm.example/authorize".into()),
+            token: "https://crm.example/token".into(),
+            ..Endpoints::default()
+        },
+        client_id: "tg".into(),
+        has_client_secret: false,
+        scopes: Vec::new(),
+        grant: UpstreamGrant::AuthorizationCode,
+        display_name: "CRM".into(),
+        sign_in: false,
+        create_users: false,
+        created_at: T0,
+    };
+    w.fakes.store.create_provider(&other).await.unwrap();
+    let app = w.client(&[Grant::AuthorizationCode], |c| {
+        c.scopes = vec!["api".into(), "upstream:crm".into()];
+    });
+    let page = w
+        .login_page(&app, &[("scope", "api upstream:crm"), ("upstream", "crm")])
+        .await;
+    assert!(!page.body.contains("class=\"fed\""), "{}", page.body);
+    let r = w
+        .signin_get(&page.form_tx(), Some("https://fn.example/"))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.header("set-cookie").is_none());
 }
