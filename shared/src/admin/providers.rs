@@ -433,3 +433,29 @@ impl Admin {
         }))
     }
 }
+
+#[cfg(test)]
+mod sign_in_tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_needs_a_discovered_issuer_and_jwks() {
+        let full = providers::Endpoints {
+            issuer: Some("https://idp.example".into()),
+            jwks_uri: Some("https://idp.example/jwks".into()),
+            ..Default::default()
+        };
+        assert!(check_openid(true, &full).is_ok());
+        let no_jwks = providers::Endpoints {
+            jwks_uri: None,
+            ..full.clone()
+        };
+        assert!(check_openid(true, &no_jwks).is_err());
+        assert!(check_openid(false, &no_jwks).is_ok());
+        let no_issuer = providers::Endpoints {
+            issuer: None,
+            ..full
+        };
+        assert!(check_openid(true, &no_issuer).is_err());
+    }
+}

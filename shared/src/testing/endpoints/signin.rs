@@ -507,6 +507,19 @@ async fn the_sign_in_link_is_the_login_pages_own_and_works_once() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{referer:?}");
         assert!(r.header("set-cookie").is_none());
     }
+    // Another provider's name in the path: not found, the transaction unspent.
+    let path = SIGNIN_PATH.replace("/corp/", "/max/");
+    let req = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!(
+            "{path}?{}",
+            crate::web::response::encode_pairs(&[("tx", &tx)])
+        ))
+        .header("referer", "https://fn.example/")
+        .body(Body::Empty)
+        .unwrap();
+    let r = Resp::from(handlers::callback_function(&w.state, req).await);
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     let r = w.signin_get(&tx, Some("https://fn.example/")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     // The login transaction is spent: neither the link nor the form again.

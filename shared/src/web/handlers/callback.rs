@@ -395,7 +395,10 @@ pub async fn sign_in(
             .with_binding_cookie(Some(&to.binding)),
             Err(outcome) => outcome,
         },
-        Err(StartFailure::NotConnectable) => expired(),
+        // Not a sign-in provider of the tenant (the login transaction is not spent).
+        Err(StartFailure::NotConnectable) => {
+            PageOutcome::error(PageError::NotFound, Key::NotFoundTitle, Key::NotFoundMsg)
+        }
         Err(StartFailure::Unavailable(cause)) => PageOutcome::unavailable(cause),
     };
     (outcome, ctx.lang)
