@@ -22,4 +22,6 @@ echo "[dev] cargo lambda watch on http://127.0.0.1:$WATCH_PORT (Ctrl-C to stop)"
 setsid .venv/bin/cargo-lambda lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 4 --disable-cors \
   --env-file .local/watch.env &
 echo $! >.local/watch.pid
+# Federated sign-in's demo provider needs the running functions (discovery).
+scripts/seed-signin.sh &
 wait "$(cat .local/watch.pid)" || true
