@@ -194,8 +194,13 @@ async fn vault_pass(cfg: &Cfg, lab: &Lab) -> R<Value> {
     )
     .await?;
     let series = vault::vault_series(cfg, &v, &tok).await;
+    let cold = match &series {
+        Ok(_) => vault::cold_exchange(cfg, &v, &tok, cfg.cold_starts.min(11)).await,
+        Err(e) => Err(e.clone()),
+    };
     tok.stop().await;
     let (series, facts) = series?;
+    let cold = cold?;
     let v2 = vault::VaultLab::provision(cfg, lab, "benchup2", 1).await?;
     let concurrent = vault::concurrent_expired(cfg, &v2, Duration::from_millis(300)).await?;
     let tick_ms = 1000.0 / procfs::clk_tck() as f64;
@@ -223,6 +228,7 @@ async fn vault_pass(cfg: &Cfg, lab: &Lab) -> R<Value> {
         "cpu_emulated": emulate,
         "series": rows,
         "refreshing": facts,
+        "cold_exchange": cold,
         "concurrent_expired": concurrent,
     }))
 }

@@ -350,6 +350,42 @@ pub async fn vault_series(cfg: &Cfg, v: &VaultLab, tok: &Warm) -> R<(Vec<Series>
     Ok((vec![fresh, refreshing], facts))
 }
 
+/// Cold starts whose first request is an exchange answered from the stored
+/// upstream token: spawn → that first response (init at full CPU, the
+/// invocation at the configured memory's share), median of `n`.
+pub async fn cold_exchange(cfg: &Cfg, v: &VaultLab, tok: &Warm, n: usize) -> R<Value> {
+    let subject = s(&tok.call(&v.subject()).await?.0.json(), "access_token")?;
+    let req = v.exchange(&subject);
+    v.upstream.set(3600, Duration::ZERO);
+    expect_upstream_token(&tok.call(&req).await?.0)?;
+    let before = v.upstream.refreshes();
+    let mut firsts = Vec::new();
+    for i in 0..n {
+        let sb = Warm::start_with(
+            cfg,
+            "token",
+            &[],
+            &format!("token.vault-cold{i}.log"),
+            cfg.throttle_for("token", true),
+        )
+        .await?;
+        let r = sb.call_first(&req).await;
+        sb.stop().await;
+        let (r, first, _) = r?;
+        expect_upstream_token(&r)?;
+        firsts.push(first.as_micros() as u64);
+    }
+    if v.upstream.refreshes() != before {
+        return Err("a cold exchange called the upstream".into());
+    }
+    firsts.sort_unstable();
+    Ok(json!({
+        "starts": n,
+        "first_response_p50_us": firsts.get(firsts.len() / 2).copied().unwrap_or(0),
+        "first_response_max_us": firsts.last().copied().unwrap_or(0),
+    }))
+}
+
 /// 20 concurrent exchanges of an expired connection, one sandbox each, the
 /// upstream answering after `latency`.
 pub async fn concurrent_expired(cfg: &Cfg, v: &VaultLab, latency: Duration) -> R<Value> {

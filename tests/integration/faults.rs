@@ -64,10 +64,10 @@ fn form_post(path: &str, form: &[(&str, &str)], basic: Option<&TestClient>) -> R
 }
 
 /// A handler's response, with how long it took.
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     headers: http::HeaderMap,
-    body: String,
+    pub(crate) body: String,
     elapsed: Duration,
 }
 
@@ -115,7 +115,12 @@ async fn bounded(
     }
 }
 
-async fn token(state: &AppState, t: &TestTenant, c: &TestClient, form: &[(&str, &str)]) -> Answer {
+pub(crate) async fn token(
+    state: &AppState,
+    t: &TestTenant,
+    c: &TestClient,
+    form: &[(&str, &str)],
+) -> Answer {
     let req = form_post(&format!("/oauth2/{}/token", t.alias), form, Some(c));
     bounded(
         "token",

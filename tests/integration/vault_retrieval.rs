@@ -427,3 +427,60 @@ async fn profix_tokens_with_bangs_are_refreshed_and_served_intact() {
     assert!(!r.s.is_dead());
     assert_eq!(r.stored().await.generation, r.g0 + 1);
 }
+
+/// DynamoDB refuses the commit after the upstream answered (the fault proxy
+/// between an in-process token handler and DynamoDB Local): the rotated
+/// tokens are stored by a retry within the function's time, the answer is
+/// the new token, the upstream was called once, and the old refresh token is
+/// never sent again.
+#[tokio::test]
+async fn a_storage_failure_after_the_upstream_answered_is_retried_until_stored() {
+    use crate::fault_proxy::{Fault, FaultProxy, Ops, Service};
+    use tollgate::domain::outbound::OutboundPolicy;
+    use tollgate::store::upstream_http::ReqwestUpstream;
+
+    let r = Retrieval::connected().await;
+    let subject = r.subject().await;
+    r.wait_stale().await;
+    let proxy = FaultProxy::start().await;
+    let state = proxy
+        .app_state()
+        .await
+        .with_upstream(std::sync::Arc::new(ReqwestUpstream::new(
+            OutboundPolicy::LOCAL,
+        )));
+    // The lease (the first write) goes through; the commit (the second) is
+    // refused until the healer lets writes through again.
+    proxy.plan(Service::DynamoDb, Ops::Writes, 1, Fault::Refuse);
+    let healer = async {
+        while proxy.faulted(Service::DynamoDb) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        proxy.set(Service::DynamoDb, Fault::PassThrough);
+    };
+    let form = [
+        ("grant_type", EXCHANGE),
+        ("subject_token", subject.as_str()),
+        ("subject_token_type", ACCESS),
+        ("audience", NAME),
+    ];
+    let (a, ()) = tokio::join!(crate::faults::token(&state, &r.t, &r.app, &form), healer);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        proxy.faulted(Service::DynamoDb) >= 1,
+        "no write was refused"
+    );
+    assert_eq!(r.s.count("refresh_token"), 1, "one upstream refresh");
+    assert!(!r.s.is_dead(), "a refresh token was used twice");
+    let c = r.stored().await;
+    assert_eq!((c.status.as_str(), c.generation), ("active", r.g0 + 1));
+    // What the answer carried is what was stored: served again as it is.
+    let served = serde_json::from_str::<Value>(&a.body).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = r.exchange(&subject).await;
+    assert_eq!(assert_served(&again), served);
+    assert_eq!(r.s.count("refresh_token"), 1);
+}

@@ -76,27 +76,41 @@ pub async fn grant(ctx: &GrantCtx<'_>, r: ExchangeRequest) -> Result<TokenOutcom
     tracing::Span::current().record("provider", name);
     // Unknown provider, or a client not registered for it: the same answer.
     let wanted = upstream_scope(name);
-    let provider = ctx
-        .state
-        .provider(&ctx.tenant.id, name)
-        .await?
-        .filter(|_| client.scopes.contains(&wanted))
-        .ok_or_else(|| target("audience is no provider this client may use"))?;
     let raw = r
         .subject_token
         .value()
         .ok_or_else(|| OAuthError::invalid_grant("subject_token is too long to be valid"))?;
-    let active = token_state::access_token(
-        ctx.state,
-        ctx.tenant,
-        &ctx.issuer,
-        raw,
-        ctx.now,
-        |_| false,
-        Viewer::Any,
-    )
-    .await?
-    .ok_or_else(|| OAuthError::invalid_request("subject_token is invalid or inactive"))?;
+    // Three independent reads at once (a cold sandbox pays each round trip):
+    // the provider, the subject's state, and the tenant's vault keys (cached
+    // for the refresh protocol; a failure there is reported by it).
+    let registered = client.scopes.contains(&wanted);
+    let (provider, active, _) = tokio::join!(
+        async {
+            if registered {
+                ctx.state.provider(&ctx.tenant.id, name).await
+            } else {
+                Ok(None)
+            }
+        },
+        token_state::access_token(
+            ctx.state,
+            ctx.tenant,
+            &ctx.issuer,
+            raw,
+            ctx.now,
+            |_| false,
+            Viewer::Any,
+        ),
+        async {
+            if registered {
+                let _ = ctx.state.vault(&ctx.tenant.id).await;
+            }
+        }
+    );
+    let provider =
+        provider?.ok_or_else(|| target("audience is no provider this client may use"))?;
+    let active = active?
+        .ok_or_else(|| OAuthError::invalid_request("subject_token is invalid or inactive"))?;
     // The user consented to this app using their account: the token must be
     // the app's own.
     if active.token.client_id != client.client_id {

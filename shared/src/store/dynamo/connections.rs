@@ -154,13 +154,7 @@ impl Db {
             .iter()
             .filter_map(|i| {
                 let lsk = Get(i).opt_s(LSK)?;
-                Some((
-                    lsk,
-                    HashMap::from([
-                        (PK.to_owned(), i.get(PK)?.clone()),
-                        (SK.to_owned(), i.get(SK)?.clone()),
-                    ]),
-                ))
+                Some((lsk, Db::base_key(i)?))
             })
             .collect();
         Ok((keys, page.last_evaluated_key().cloned()))

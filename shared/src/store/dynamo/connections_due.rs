@@ -63,16 +63,7 @@ impl Db {
             .send()
             .await
             .map_err(backend)?;
-        let keys: Vec<Item> = page
-            .items()
-            .iter()
-            .filter_map(|i| {
-                Some(HashMap::from([
-                    (PK.to_owned(), i.get(PK)?.clone()),
-                    (SK.to_owned(), i.get(SK)?.clone()),
-                ]))
-            })
-            .collect();
+        let keys: Vec<Item> = page.items().iter().filter_map(Db::base_key).collect();
         let mut items: Vec<Connection> = self
             .batch_get_consistent(&keys)
             .await?

@@ -124,16 +124,7 @@ impl Db {
             .send()
             .await
             .map_err(backend)?;
-        let keys: Vec<Item> = page
-            .items()
-            .iter()
-            .filter_map(|i| {
-                Some(HashMap::from([
-                    (PK.to_owned(), i.get(PK)?.clone()),
-                    (SK.to_owned(), i.get(SK)?.clone()),
-                ]))
-            })
-            .collect();
+        let keys: Vec<Item> = page.items().iter().filter_map(Db::base_key).collect();
         let mut users = self
             .batch_get_consistent(&keys)
             .await?

@@ -319,6 +319,14 @@ impl Db {
         }
     }
 
+    /// The base table's key (`pk`, `sk`) of an item a keys-only index returned.
+    fn base_key(i: &Item) -> Option<Item> {
+        Some(HashMap::from([
+            (PK.to_owned(), i.get(PK)?.clone()),
+            (SK.to_owned(), i.get(SK)?.clone()),
+        ]))
+    }
+
     /// Strongly consistent batch reads of `keys` (100 at a time), unprocessed
     /// keys retried with a short backoff; keys still unread after that fail
     /// the call rather than shorten a listing.
