@@ -10,7 +10,8 @@ for event in login_succeeded login_failed login_throttled token_issued \
              refresh_reuse_detected code_replay_detected token_revoked \
              password_changed foreign_login_post_refused token_exchanged \
              upstream_connected upstream_refreshed upstream_refresh_failed \
-             upstream_reconnect_required upstream_disconnected; do
+             upstream_reconnect_required upstream_disconnected \
+             federated_signin_succeeded federated_signin_refused; do
   if ! grep -q "event=\"$event\"\|\"event\":\"$event\"" "$log"; then
     echo "[logs] no audit line for $event" >&2; fail=1
   fi
