@@ -124,8 +124,8 @@ start() {
   if port_open "$SM_PORT"; then
     log "Secrets Manager emulator already on 127.0.0.1:$SM_PORT"
   else
-    log "starting moto_server (Secrets Manager) on 127.0.0.1:$SM_PORT"
-    (exec setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$SM_PORT" >"$LOCAL/moto.log" 2>&1 </dev/null) &
+    log "starting moto (Secrets Manager) on 127.0.0.1:$SM_PORT, one request at a time (scripts/moto-serial.py)"
+    (exec setsid "$VENV/bin/python" scripts/moto-serial.py 127.0.0.1 "$SM_PORT" >"$LOCAL/moto.log" 2>&1 </dev/null) &
     echo $! >"$LOCAL/moto.pid"
     wait_port "$SM_PORT" moto "$LOCAL/moto.pid" 60
   fi
