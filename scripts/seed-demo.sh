@@ -34,7 +34,9 @@ UPSTREAM=.local/demo-crm.json
 CRM_PASSWORD=${CRM_PASSWORD:-crm-password}
 url() { printf '%s' "${TOLLGATE_FUNCTION_URL_TEMPLATE//\{function\}/$1}"; }
 CALLBACK_URI="$(url callback)/oauth2/demo/upstream/crm/callback"
-if [[ ! -f $UPSTREAM ]]; then
+# The services keep their data in memory: look at the table, not at a file.
+if ! "$ADMIN" provider get --tenant demo --name crm >/dev/null 2>&1; then
+  "$ADMIN" tenant delete demo-crm >/dev/null 2>&1 || true
   if crm=$(printf '%s' "$CRM_PASSWORD" | "$ADMIN" tenant bootstrap demo-crm --name "Demo CRM (upstream)" \
       --access-token-ttl 600 --audience https://api.crm.example \
       --client-name "Tollgate vault" --grant authorization_code --redirect-uri "$CALLBACK_URI" --scope crm \
