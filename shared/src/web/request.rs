@@ -17,6 +17,31 @@ pub enum Seg {
     Tenant,
 }
 
+/// `/oauth2/{tenant}/upstream/{provider}/{last}` (fixed segments in any
+/// case; the provider segment must be a provider name): the connect and
+/// sign-in routes of the callback function.
+pub fn upstream_route(
+    path: &str,
+    last: &'static str,
+) -> Option<(TenantId, crate::ids::ProviderName)> {
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    let segs: Vec<&str> = trimmed.split('/').collect();
+    let [oauth2, tenant, upstream, provider, tail] = segs.as_slice() else {
+        return None;
+    };
+    let tenant = match_route(
+        &format!("/{oauth2}/{tenant}/{upstream}/{tail}"),
+        &[
+            Seg::Lit("oauth2"),
+            Seg::Tenant,
+            Seg::Lit("upstream"),
+            Seg::Lit(last),
+        ],
+    )?;
+    Some((tenant, crate::ids::ProviderName::parse(provider).ok()?))
+}
+
 /// Matches `path` against a route; returns the parsed tenant. One trailing
 /// slash is tolerated. A tenant segment that is not a valid alias does not match.
 pub fn match_route(path: &str, route: &[Seg]) -> Option<TenantId> {

@@ -16,7 +16,7 @@ use crate::oauth::connect::{self, ClientAnswer, Finish, Redirect};
 use crate::oauth::signin::Why;
 use crate::web::i18n::{Key, Lang};
 use crate::web::page::{ErrorRedirect, PageError, PageOutcome, code_redirect};
-use crate::web::request::{Seg, header_str, match_route, query_params};
+use crate::web::request::{header_str, query_params};
 use crate::web::response::Response;
 use crate::web::signin;
 use lambda_http::Request;
@@ -25,22 +25,7 @@ use lambda_http::http::Method;
 /// `/oauth2/{tenant}/upstream/{provider}/callback` (fixed segments in any
 /// case; the provider segment must be a provider name).
 pub fn route(path: &str) -> Option<(TenantId, ProviderName)> {
-    let trimmed = path.strip_prefix('/').unwrap_or(path);
-    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
-    let segs: Vec<&str> = trimmed.split('/').collect();
-    let [oauth2, tenant, upstream, provider, callback] = segs.as_slice() else {
-        return None;
-    };
-    let tenant = match_route(
-        &format!("/{oauth2}/{tenant}/{upstream}/{callback}"),
-        &[
-            Seg::Lit("oauth2"),
-            Seg::Tenant,
-            Seg::Lit("upstream"),
-            Seg::Lit("callback"),
-        ],
-    )?;
-    Some((tenant, ProviderName::parse(provider).ok()?))
+    crate::web::request::upstream_route(path, "callback")
 }
 
 pub async fn handle(state: &AppState, req: Request) -> Response {

@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::ids::{ProviderName, TenantId};
 use crate::web::i18n::{Key, Lang};
 use crate::web::page::{PageError, PageOutcome};
-use crate::web::request::{Seg, header_str, match_route, query_params};
+use crate::web::request::{header_str, query_params};
 use crate::web::response::Response;
 use lambda_http::Request;
 use lambda_http::http::Method;
@@ -17,22 +17,7 @@ use lambda_http::http::Method;
 /// `/oauth2/{tenant}/upstream/{provider}/signin` (fixed segments in any
 /// case; the provider segment must be a provider name).
 pub fn route(path: &str) -> Option<(TenantId, ProviderName)> {
-    let trimmed = path.strip_prefix('/').unwrap_or(path);
-    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
-    let segs: Vec<&str> = trimmed.split('/').collect();
-    let [oauth2, tenant, upstream, provider, signin] = segs.as_slice() else {
-        return None;
-    };
-    let tenant = match_route(
-        &format!("/{oauth2}/{tenant}/{upstream}/{signin}"),
-        &[
-            Seg::Lit("oauth2"),
-            Seg::Tenant,
-            Seg::Lit("upstream"),
-            Seg::Lit("signin"),
-        ],
-    )?;
-    Some((tenant, ProviderName::parse(provider).ok()?))
+    crate::web::request::upstream_route(path, "signin")
 }
 
 pub async fn handle(state: &AppState, req: Request) -> Response {
